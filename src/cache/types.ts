@@ -1,0 +1,33 @@
+/**
+ * The cache contract: short-lived values, counters and publish/subscribe for coordination
+ * between replicas. `Memory` keeps it in this process; `Redis` shares it between replicas.
+ */
+
+export type CacheProviderName = 'Memory' | 'Redis';
+
+export type CacheHealth =
+  | { status: 'Healthy'; description: string }
+  | { status: 'Degraded'; description: string };
+
+export type MessageHandler = (message: string) => void;
+
+export interface Cache {
+  readonly provider: CacheProviderName;
+  get(key: string): Promise<string | null>;
+  /** Stores `value`; with `ttlMs` it expires after that many milliseconds. */
+  set(key: string, value: string, ttlMs?: number): Promise<void>;
+  /** Returns true when a value was removed. */
+  delete(key: string): Promise<boolean>;
+  /**
+   * Atomically adds `by` (default 1) and returns the new value. A missing key counts from 0.
+   * With `ttlMs`, a key created by this call expires after that many milliseconds (an existing
+   * expiry is kept, so a fixed window stays fixed).
+   */
+  increment(key: string, by?: number, ttlMs?: number): Promise<number>;
+  publish(channel: string, message: string): Promise<void>;
+  /** Resolves once the subscription is active; the returned function unsubscribes. */
+  subscribe(channel: string, handler: MessageHandler): Promise<() => Promise<void>>;
+  /** Live state for /health: Degraded while a remote cache is unreachable. */
+  health(): Promise<CacheHealth>;
+  close(): Promise<void>;
+}

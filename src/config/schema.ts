@@ -1,0 +1,282 @@
+/**
+ * The configuration schema: every key, its default, its format and what it means. The layout
+ * follows the seed's appsettings.json (`System`, `Security`, `Policy`, `Semantic`,
+ * `HumanInTheLoop`, `Observability`, `SecretManagement`); `config/appsettings.json` holds the
+ * same defaults (test/unit/config-defaults.test.ts keeps the two in step).
+ */
+import convict from 'convict';
+
+export const LOG_LEVELS = ['Trace', 'Debug', 'Information', 'Warning', 'Error', 'Critical', 'None'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+function assertThat(ok: boolean, message: string): void {
+  if (!ok) throw new Error(message);
+}
+
+const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
+
+convict.addFormat({
+  name: 'port-or-zero',
+  validate: (x: unknown) =>
+    assertThat(isInt(x) && x >= 0 && x <= 65535, 'must be an integer from 0 to 65535 (0 picks a free port)'),
+});
+convict.addFormat({
+  name: 'positive-int',
+  validate: (x: unknown) => assertThat(isInt(x) && x >= 1, 'must be a whole number of at least 1'),
+});
+convict.addFormat({
+  name: 'non-negative-int',
+  validate: (x: unknown) => assertThat(isInt(x) && x >= 0, 'must be a whole number of at least 0'),
+});
+convict.addFormat({
+  name: 'ratio',
+  validate: (x: unknown) =>
+    assertThat(typeof x === 'number' && x >= 0 && x <= 1, 'must be a number from 0 to 1'),
+});
+convict.addFormat({
+  name: 'boolean',
+  validate: (x: unknown) => assertThat(typeof x === 'boolean', 'must be true or false'),
+});
+convict.addFormat({
+  name: 'text',
+  validate: (x: unknown) => assertThat(typeof x === 'string', 'must be a string'),
+});
+convict.addFormat({
+  name: 'http-url-or-empty',
+  validate: (x: unknown) => {
+    assertThat(typeof x === 'string', 'must be an http(s) URL or empty');
+    if (x === '') return;
+    let url: URL | undefined;
+    try {
+      url = new URL(x as string);
+    } catch {
+      url = undefined;
+    }
+    assertThat(
+      url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:'),
+      'must be an http(s) URL or empty',
+    );
+  },
+});
+
+const enumFormat = <T extends string>(values: readonly T[]) =>
+  (x: unknown) =>
+    assertThat(
+      typeof x === 'string' && (values as readonly string[]).includes(x),
+      `must be one of: ${values.join(', ')}`,
+    );
+
+export const schema = {
+  System: {
+    Server: {
+      Host: {
+        doc: 'Address the API and proxy listeners bind to (0.0.0.0 for all IPv4 interfaces, :: for all).',
+        format: 'text',
+        default: '0.0.0.0',
+      },
+      Http: {
+        Port: { doc: 'HTTP listener port of the API, /health and /metrics.', format: 'port-or-zero', default: 7080 },
+      },
+      Https: {
+        Enabled: { doc: 'Enable the HTTPS listener.', format: 'boolean', default: false },
+        Port: { doc: 'HTTPS listener port.', format: 'port-or-zero', default: 7443 },
+        Certificate: {
+          Path: {
+            doc: 'TLS certificate: a PFX/PKCS#12 file (with Password) or a PEM file (certificate, and the key unless KeyPath is set).',
+            format: 'text',
+            default: '',
+          },
+          Password: { doc: 'Password of the PFX file.', format: 'text', default: '', sensitive: true },
+          KeyPath: { doc: 'PEM private key, when it is not inside Certificate.Path.', format: 'text', default: '' },
+        },
+      },
+      ShutdownTimeoutSeconds: {
+        doc: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish before connections are closed.',
+        format: 'non-negative-int',
+        default: 10,
+      },
+      MaxRequestBodyBytes: {
+        doc: 'Largest request body the API accepts.',
+        format: 'positive-int',
+        default: 1048576,
+      },
+    },
+    Proxy: {
+      Port: { doc: 'Forward proxy listener port (CONNECT and absolute-form HTTP).', format: 'port-or-zero', default: 7081 },
+    },
+    Storage: {
+      DataDirectory: {
+        doc: 'Directory for Vectra\'s own files (SQLite database, key file, bootstrap token); created owner-only.',
+        format: 'text',
+        default: './data',
+      },
+      Database: {
+        DefaultProvider: { doc: 'Database provider.', format: enumFormat(['Sqlite', 'Postgres']), default: 'Sqlite' },
+        Providers: {
+          Sqlite: {
+            ConnectionString: {
+              doc: 'SQLite connection string, `Data Source=<path>`.',
+              format: 'text',
+              default: 'Data Source=./data/vectra.db',
+            },
+          },
+          Postgres: {
+            ConnectionString: {
+              doc: 'PostgreSQL connection string, `Host=…;Port=5432;Database=…;Username=…;Password=…` or `postgres://…`.',
+              format: 'text',
+              default: '',
+              sensitive: true,
+            },
+          },
+        },
+      },
+      Cache: {
+        DefaultProvider: { doc: 'Cache provider.', format: enumFormat(['Memory', 'Redis']), default: 'Memory' },
+        Providers: {
+          Redis: {
+            ConnectionString: {
+              doc: 'Redis address, `host:port[,password=…][,ssl=true]` or `redis://…`/`rediss://…`.',
+              format: 'text',
+              default: 'localhost:6379',
+              sensitive: true,
+            },
+          },
+        },
+      },
+    },
+    RateLimit: {
+      DefaultRequestsPerMinute: { doc: 'Per-agent rate limit.', format: 'positive-int', default: 60 },
+    },
+    CircuitBreaker: {
+      FailureThreshold: { doc: 'Failures before an upstream\'s circuit opens.', format: 'positive-int', default: 5 },
+    },
+  },
+  Security: {
+    AgentAuth: {
+      Provider: { doc: 'How agents authenticate.', format: enumFormat(['SelfSigned', 'Jwt']), default: 'SelfSigned' },
+      Jwt: {
+        Issuer: { doc: 'Expected JWT issuer (`iss`).', format: 'text', default: '' },
+        Audience: { doc: 'Expected JWT audience (`aud`).', format: 'text', default: '' },
+        SecretKey: { doc: 'HS256 signing key for agent JWTs.', format: 'text', default: '', sensitive: true },
+      },
+    },
+  },
+  Policy: {
+    Enabled: { doc: 'Enable the policy engine (false allows every request).', format: 'boolean', default: true },
+    DefaultProvider: { doc: 'Policy provider.', format: enumFormat(['Internal', 'Opa']), default: 'Internal' },
+    Providers: {
+      Internal: {
+        Directory: { doc: 'Directory of JSON policy files.', format: 'text', default: './policies' },
+      },
+      Opa: {
+        BaseUrl: { doc: 'OPA server URL.', format: 'http-url-or-empty', default: 'http://localhost:8181' },
+      },
+    },
+  },
+  Semantic: {
+    Enabled: { doc: 'Enable semantic risk analysis.', format: 'boolean', default: false },
+    DefaultProvider: { doc: 'Semantic provider.', format: enumFormat(['Internal', 'OpenAi']), default: 'Internal' },
+    Providers: {
+      OpenAi: {
+        ApiKey: { doc: 'OpenAI API key.', format: 'text', default: '', sensitive: true },
+      },
+    },
+  },
+  HumanInTheLoop: {
+    Enabled: { doc: 'Hold risky requests for a human\'s approval.', format: 'boolean', default: true },
+    Threshold: { doc: 'Risk score (0..1) at or above which a request needs approval.', format: 'ratio', default: 0.8 },
+    TimeoutSeconds: { doc: 'How long an approval request stays open.', format: 'positive-int', default: 3600 },
+    NotificationWebhookUrl: {
+      doc: 'Webhook called when an approval is requested (empty: none).',
+      format: 'http-url-or-empty',
+      default: '',
+      sensitive: true,
+    },
+  },
+  Observability: {
+    Logging: {
+      DefaultLogLevel: { doc: 'Log level.', format: enumFormat(LOG_LEVELS), default: 'Information' },
+      File: {
+        Enabled: { doc: 'Write JSON log lines to a daily rotating file.', format: 'boolean', default: true },
+        Directory: { doc: 'Directory of the rotating log files.', format: 'text', default: './logs' },
+        MaxFiles: { doc: 'Days of log files kept.', format: 'positive-int', default: 14 },
+        MaxSizeMegabytes: { doc: 'Size at which the current file is rotated early.', format: 'positive-int', default: 100 },
+      },
+      Seq: {
+        Enabled: { doc: 'Send log events to Seq.', format: 'boolean', default: false },
+        ServerUrl: { doc: 'Seq server URL.', format: 'http-url-or-empty', default: 'http://localhost:5341' },
+        ApiKey: { doc: 'Seq API key (empty: none).', format: 'text', default: '', sensitive: true },
+      },
+    },
+  },
+  SecretManagement: {
+    DefaultProvider: {
+      doc: 'Where credential values come from.',
+      format: enumFormat(['Internal', 'Environment', 'AzureKeyVault']),
+      default: 'Internal',
+    },
+    Providers: {
+      AzureKeyVault: {
+        VaultUri: { doc: 'Azure Key Vault URI.', format: 'http-url-or-empty', default: '' },
+      },
+    },
+  },
+};
+
+/** The frozen, validated configuration every component receives a slice of. */
+export interface VectraConfig {
+  System: {
+    Server: {
+      Host: string;
+      Http: { Port: number };
+      Https: { Enabled: boolean; Port: number; Certificate: { Path: string; Password: string; KeyPath: string } };
+      ShutdownTimeoutSeconds: number;
+      MaxRequestBodyBytes: number;
+    };
+    Proxy: { Port: number };
+    Storage: {
+      DataDirectory: string;
+      Database: {
+        DefaultProvider: 'Sqlite' | 'Postgres';
+        Providers: { Sqlite: { ConnectionString: string }; Postgres: { ConnectionString: string } };
+      };
+      Cache: { DefaultProvider: 'Memory' | 'Redis'; Providers: { Redis: { ConnectionString: string } } };
+    };
+    RateLimit: { DefaultRequestsPerMinute: number };
+    CircuitBreaker: { FailureThreshold: number };
+  };
+  Security: {
+    AgentAuth: {
+      Provider: 'SelfSigned' | 'Jwt';
+      Jwt: { Issuer: string; Audience: string; SecretKey: string };
+    };
+  };
+  Policy: {
+    Enabled: boolean;
+    DefaultProvider: 'Internal' | 'Opa';
+    Providers: { Internal: { Directory: string }; Opa: { BaseUrl: string } };
+  };
+  Semantic: {
+    Enabled: boolean;
+    DefaultProvider: 'Internal' | 'OpenAi';
+    Providers: { OpenAi: { ApiKey: string } };
+  };
+  HumanInTheLoop: { Enabled: boolean; Threshold: number; TimeoutSeconds: number; NotificationWebhookUrl: string };
+  Observability: {
+    Logging: {
+      DefaultLogLevel: LogLevelName;
+      File: { Enabled: boolean; Directory: string; MaxFiles: number; MaxSizeMegabytes: number };
+      Seq: { Enabled: boolean; ServerUrl: string; ApiKey: string };
+    };
+  };
+  SecretManagement: {
+    DefaultProvider: 'Internal' | 'Environment' | 'AzureKeyVault';
+    Providers: { AzureKeyVault: { VaultUri: string } };
+  };
+}
+
+export type LoggingConfig = VectraConfig['Observability']['Logging'];
+export type StorageConfig = VectraConfig['System']['Storage'];
+export type DatabaseConfig = StorageConfig['Database'];
+export type CacheConfig = StorageConfig['Cache'];
+export type ServerConfig = VectraConfig['System']['Server'];

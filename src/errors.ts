@@ -1,0 +1,156 @@
+/**
+ * The one registry of Vectra's error codes. A code is `VEC_<AREA>_<PROBLEM>`, stable and never
+ * reused; `docs/errors.md` lists every code here (test/unit/errors.test.ts keeps them in step).
+ */
+
+export interface ErrorDefinition {
+  /** HTTP status sent with the error (or the exit-code class for start-up errors). */
+  readonly status: number;
+  /** Short title used as the `error` field of the wire format. */
+  readonly title: string;
+  /** Default message: what happened and what to do about it. */
+  readonly message: string;
+}
+
+export const ERROR_CODES = {
+  VEC_CONFIG_INVALID: {
+    status: 500,
+    title: 'Invalid configuration',
+    message: 'The configuration is invalid; fix the listed keys and start again.',
+  },
+  VEC_REQUEST_MALFORMED: {
+    status: 400,
+    title: 'Malformed request',
+    message: 'The request could not be parsed; check its syntax and content type.',
+  },
+  VEC_REQUEST_TOO_LARGE: {
+    status: 413,
+    title: 'Request too large',
+    message: 'The request body exceeds the allowed size.',
+  },
+  VEC_ROUTE_NOT_FOUND: {
+    status: 404,
+    title: 'Not found',
+    message: 'No route matches this method and path; see GET /v1/openapi.json.',
+  },
+  VEC_INTERNAL: {
+    status: 500,
+    title: 'Internal error',
+    message: 'Vectra hit an unexpected error; the request id in the logs has the details.',
+  },
+  VEC_STORAGE_UNAVAILABLE: {
+    status: 503,
+    title: 'Database unavailable',
+    message: 'The database cannot be reached; check the connection string and that the server runs.',
+  },
+  VEC_STORAGE_MIGRATION_FAILED: {
+    status: 500,
+    title: 'Database migration failed',
+    message: 'A schema migration failed; the database was left at its previous version.',
+  },
+  VEC_CACHE_UNAVAILABLE: {
+    status: 503,
+    title: 'Cache unavailable',
+    message: 'The cache provider cannot be reached; check its connection string and that it runs.',
+  },
+  VEC_TLS_CERTIFICATE_INVALID: {
+    status: 500,
+    title: 'TLS certificate invalid',
+    message: 'The HTTPS certificate could not be loaded; check its path, format and password.',
+  },
+  VEC_SERVER_LISTEN_FAILED: {
+    status: 500,
+    title: 'Cannot listen',
+    message: 'A listener could not bind its port; pick a free port or stop the other process.',
+  },
+  VEC_CLI_UNREACHABLE: {
+    status: 503,
+    title: 'Gateway unreachable',
+    message: 'The gateway did not answer; check --addr and that `vectra serve` runs.',
+  },
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorBody {
+  error: string;
+  code: ErrorCode;
+  message: string;
+  statusCode: number;
+  [context: string]: unknown;
+}
+
+/** A refusal or fault with a stable code. `context` fields are added to the wire body. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly context: Readonly<Record<string, unknown>>;
+
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    options: { context?: Record<string, unknown>; cause?: unknown; statusCode?: number } = {},
+  ) {
+    const definition = ERROR_CODES[code];
+    super(message ?? definition.message, { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.statusCode = options.statusCode ?? definition.status;
+    this.context = Object.freeze({ ...options.context });
+  }
+
+  toJSON(): ErrorBody {
+    return {
+      ...this.context,
+      error: ERROR_CODES[this.code].title,
+      code: this.code,
+      message: this.message,
+      statusCode: this.statusCode,
+    };
+  }
+}
+
+export function isGatewayError(value: unknown): value is GatewayError {
+  return value instanceof GatewayError;
+}
+
+/** One problem in the configuration, as listed when start-up stops. */
+export interface ConfigProblem {
+  /** Dotted key, e.g. `System.RateLimit.DefaultRequestsPerMinute`. */
+  key: string;
+  /** The environment variable that sets the key, e.g. `System__RateLimit__DefaultRequestsPerMinute`. */
+  envVar: string;
+  /** Where the bad value came from: `default`, a file path, `env`, or `flag`. */
+  source: string;
+  /** The offending value, masked when the key is secret; undefined for unknown keys without one. */
+  value?: string;
+  /** What is allowed. */
+  message: string;
+}
+
+/** Start-up stops with exit code 2 and every problem listed. */
+export class ConfigError extends GatewayError {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: ConfigProblem[]) {
+    super('VEC_CONFIG_INVALID', formatProblems(problems), { context: { problems } });
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+function formatProblems(problems: ConfigProblem[]): string {
+  const lines = problems.map((p) => {
+    const value = p.value === undefined ? '' : ` (value ${JSON.stringify(p.value)} from ${p.source})`;
+    return `  - ${p.key} [env ${p.envVar}]${value}: ${p.message}`;
+  });
+  const noun = problems.length === 1 ? 'problem' : 'problems';
+  return `invalid configuration, ${problems.length} ${noun}:\n${lines.join('\n')}`;
+}
+
+/** Exit codes of the `vectra` CLI (documented in README.md). */
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  CONFIG_OR_USAGE: 2,
+} as const;
