@@ -33,7 +33,7 @@ export const ERROR_CODES = {
     title: 'Not found',
     message: 'No route matches this method and path; see GET /v1/openapi.json.',
   },
-  VEC_INTERNAL: {
+  VEC_INTERNAL_ERROR: {
     status: 500,
     title: 'Internal error',
     message: 'Vectra hit an unexpected error; the request id in the logs has the details.',
@@ -41,7 +41,8 @@ export const ERROR_CODES = {
   VEC_STORAGE_UNAVAILABLE: {
     status: 503,
     title: 'Database unavailable',
-    message: 'The database cannot be reached; check the connection string and that the server runs.',
+    message:
+      'The database cannot be reached; check the connection string and that the server runs.',
   },
   VEC_STORAGE_MIGRATION_FAILED: {
     status: 500,
@@ -141,7 +142,8 @@ export class ConfigError extends GatewayError {
 
 function formatProblems(problems: ConfigProblem[]): string {
   const lines = problems.map((p) => {
-    const value = p.value === undefined ? '' : ` (value ${JSON.stringify(p.value)} from ${p.source})`;
+    const value =
+      p.value === undefined ? '' : ` (value ${JSON.stringify(p.value)} from ${p.source})`;
     return `  - ${p.key} [env ${p.envVar}]${value}: ${p.message}`;
   });
   const noun = problems.length === 1 ? 'problem' : 'problems';

@@ -6,7 +6,15 @@
  */
 import convict from 'convict';
 
-export const LOG_LEVELS = ['Trace', 'Debug', 'Information', 'Warning', 'Error', 'Critical', 'None'] as const;
+export const LOG_LEVELS = [
+  'Trace',
+  'Debug',
+  'Information',
+  'Warning',
+  'Error',
+  'Critical',
+  'None',
+] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
 function assertThat(ok: boolean, message: string): void {
@@ -18,7 +26,10 @@ const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInt
 convict.addFormat({
   name: 'port-or-zero',
   validate: (x: unknown) =>
-    assertThat(isInt(x) && x >= 0 && x <= 65535, 'must be an integer from 0 to 65535 (0 picks a free port)'),
+    assertThat(
+      isInt(x) && x >= 0 && x <= 65535,
+      'must be an integer from 0 to 65535 (0 picks a free port)',
+    ),
 });
 convict.addFormat({
   name: 'positive-int',
@@ -34,7 +45,7 @@ convict.addFormat({
     assertThat(typeof x === 'number' && x >= 0 && x <= 1, 'must be a number from 0 to 1'),
 });
 convict.addFormat({
-  name: 'boolean',
+  name: 'strict-boolean',
   validate: (x: unknown) => assertThat(typeof x === 'boolean', 'must be true or false'),
 });
 convict.addFormat({
@@ -59,7 +70,8 @@ convict.addFormat({
   },
 });
 
-const enumFormat = <T extends string>(values: readonly T[]) =>
+const enumFormat =
+  <T extends string>(values: readonly T[]) =>
   (x: unknown) =>
     assertThat(
       typeof x === 'string' && (values as readonly string[]).includes(x),
@@ -75,10 +87,14 @@ export const schema = {
         default: '0.0.0.0',
       },
       Http: {
-        Port: { doc: 'HTTP listener port of the API, /health and /metrics.', format: 'port-or-zero', default: 7080 },
+        Port: {
+          doc: 'HTTP listener port of the API, /health and /metrics.',
+          format: 'port-or-zero',
+          default: 7080,
+        },
       },
       Https: {
-        Enabled: { doc: 'Enable the HTTPS listener.', format: 'boolean', default: false },
+        Enabled: { doc: 'Enable the HTTPS listener.', format: 'strict-boolean', default: false },
         Port: { doc: 'HTTPS listener port.', format: 'port-or-zero', default: 7443 },
         Certificate: {
           Path: {
@@ -86,8 +102,17 @@ export const schema = {
             format: 'text',
             default: '',
           },
-          Password: { doc: 'Password of the PFX file.', format: 'text', default: '', sensitive: true },
-          KeyPath: { doc: 'PEM private key, when it is not inside Certificate.Path.', format: 'text', default: '' },
+          Password: {
+            doc: 'Password of the PFX file.',
+            format: 'text',
+            default: '',
+            sensitive: true,
+          },
+          KeyPath: {
+            doc: 'PEM private key, when it is not inside Certificate.Path.',
+            format: 'text',
+            default: '',
+          },
         },
       },
       ShutdownTimeoutSeconds: {
@@ -102,16 +127,24 @@ export const schema = {
       },
     },
     Proxy: {
-      Port: { doc: 'Forward proxy listener port (CONNECT and absolute-form HTTP).', format: 'port-or-zero', default: 7081 },
+      Port: {
+        doc: 'Forward proxy listener port (CONNECT and absolute-form HTTP).',
+        format: 'port-or-zero',
+        default: 7081,
+      },
     },
     Storage: {
       DataDirectory: {
-        doc: 'Directory for Vectra\'s own files (SQLite database, key file, bootstrap token); created owner-only.',
+        doc: "Directory for Vectra's own files (SQLite database, key file, bootstrap token); created owner-only.",
         format: 'text',
         default: './data',
       },
       Database: {
-        DefaultProvider: { doc: 'Database provider.', format: enumFormat(['Sqlite', 'Postgres']), default: 'Sqlite' },
+        DefaultProvider: {
+          doc: 'Database provider.',
+          format: enumFormat(['Sqlite', 'Postgres']),
+          default: 'Sqlite',
+        },
         Providers: {
           Sqlite: {
             ConnectionString: {
@@ -131,7 +164,11 @@ export const schema = {
         },
       },
       Cache: {
-        DefaultProvider: { doc: 'Cache provider.', format: enumFormat(['Memory', 'Redis']), default: 'Memory' },
+        DefaultProvider: {
+          doc: 'Cache provider.',
+          format: enumFormat(['Memory', 'Redis']),
+          default: 'Memory',
+        },
         Providers: {
           Redis: {
             ConnectionString: {
@@ -145,37 +182,74 @@ export const schema = {
       },
     },
     RateLimit: {
-      DefaultRequestsPerMinute: { doc: 'Per-agent rate limit.', format: 'positive-int', default: 60 },
+      DefaultRequestsPerMinute: {
+        doc: 'Per-agent rate limit.',
+        format: 'positive-int',
+        default: 60,
+      },
     },
     CircuitBreaker: {
-      FailureThreshold: { doc: 'Failures before an upstream\'s circuit opens.', format: 'positive-int', default: 5 },
+      FailureThreshold: {
+        doc: "Failures before an upstream's circuit opens.",
+        format: 'positive-int',
+        default: 5,
+      },
     },
   },
   Security: {
     AgentAuth: {
-      Provider: { doc: 'How agents authenticate.', format: enumFormat(['SelfSigned', 'Jwt']), default: 'SelfSigned' },
+      Provider: {
+        doc: 'How agents authenticate.',
+        format: enumFormat(['SelfSigned', 'Jwt']),
+        default: 'SelfSigned',
+      },
       Jwt: {
         Issuer: { doc: 'Expected JWT issuer (`iss`).', format: 'text', default: '' },
         Audience: { doc: 'Expected JWT audience (`aud`).', format: 'text', default: '' },
-        SecretKey: { doc: 'HS256 signing key for agent JWTs.', format: 'text', default: '', sensitive: true },
+        SecretKey: {
+          doc: 'HS256 signing key for agent JWTs.',
+          format: 'text',
+          default: '',
+          sensitive: true,
+        },
       },
     },
   },
   Policy: {
-    Enabled: { doc: 'Enable the policy engine (false allows every request).', format: 'boolean', default: true },
-    DefaultProvider: { doc: 'Policy provider.', format: enumFormat(['Internal', 'Opa']), default: 'Internal' },
+    Enabled: {
+      doc: 'Enable the policy engine (false allows every request).',
+      format: 'strict-boolean',
+      default: true,
+    },
+    DefaultProvider: {
+      doc: 'Policy provider.',
+      format: enumFormat(['Internal', 'Opa']),
+      default: 'Internal',
+    },
     Providers: {
       Internal: {
-        Directory: { doc: 'Directory of JSON policy files.', format: 'text', default: './policies' },
+        Directory: {
+          doc: 'Directory of JSON policy files.',
+          format: 'text',
+          default: './policies',
+        },
       },
       Opa: {
-        BaseUrl: { doc: 'OPA server URL.', format: 'http-url-or-empty', default: 'http://localhost:8181' },
+        BaseUrl: {
+          doc: 'OPA server URL.',
+          format: 'http-url-or-empty',
+          default: 'http://localhost:8181',
+        },
       },
     },
   },
   Semantic: {
-    Enabled: { doc: 'Enable semantic risk analysis.', format: 'boolean', default: false },
-    DefaultProvider: { doc: 'Semantic provider.', format: enumFormat(['Internal', 'OpenAi']), default: 'Internal' },
+    Enabled: { doc: 'Enable semantic risk analysis.', format: 'strict-boolean', default: false },
+    DefaultProvider: {
+      doc: 'Semantic provider.',
+      format: enumFormat(['Internal', 'OpenAi']),
+      default: 'Internal',
+    },
     Providers: {
       OpenAi: {
         ApiKey: { doc: 'OpenAI API key.', format: 'text', default: '', sensitive: true },
@@ -183,9 +257,21 @@ export const schema = {
     },
   },
   HumanInTheLoop: {
-    Enabled: { doc: 'Hold risky requests for a human\'s approval.', format: 'boolean', default: true },
-    Threshold: { doc: 'Risk score (0..1) at or above which a request needs approval.', format: 'ratio', default: 0.8 },
-    TimeoutSeconds: { doc: 'How long an approval request stays open.', format: 'positive-int', default: 3600 },
+    Enabled: {
+      doc: "Hold risky requests for a human's approval.",
+      format: 'strict-boolean',
+      default: true,
+    },
+    Threshold: {
+      doc: 'Risk score (0..1) at or above which a request needs approval.',
+      format: 'ratio',
+      default: 0.8,
+    },
+    TimeoutSeconds: {
+      doc: 'How long an approval request stays open.',
+      format: 'positive-int',
+      default: 3600,
+    },
     NotificationWebhookUrl: {
       doc: 'Webhook called when an approval is requested (empty: none).',
       format: 'http-url-or-empty',
@@ -195,16 +281,36 @@ export const schema = {
   },
   Observability: {
     Logging: {
-      DefaultLogLevel: { doc: 'Log level.', format: enumFormat(LOG_LEVELS), default: 'Information' },
+      DefaultLogLevel: {
+        doc: 'Log level.',
+        format: enumFormat(LOG_LEVELS),
+        default: 'Information',
+      },
       File: {
-        Enabled: { doc: 'Write JSON log lines to a daily rotating file.', format: 'boolean', default: true },
-        Directory: { doc: 'Directory of the rotating log files.', format: 'text', default: './logs' },
+        Enabled: {
+          doc: 'Write JSON log lines to a daily rotating file.',
+          format: 'strict-boolean',
+          default: true,
+        },
+        Directory: {
+          doc: 'Directory of the rotating log files.',
+          format: 'text',
+          default: './logs',
+        },
         MaxFiles: { doc: 'Days of log files kept.', format: 'positive-int', default: 14 },
-        MaxSizeMegabytes: { doc: 'Size at which the current file is rotated early.', format: 'positive-int', default: 100 },
+        MaxSizeMegabytes: {
+          doc: 'Size at which the current file is rotated early.',
+          format: 'positive-int',
+          default: 100,
+        },
       },
       Seq: {
-        Enabled: { doc: 'Send log events to Seq.', format: 'boolean', default: false },
-        ServerUrl: { doc: 'Seq server URL.', format: 'http-url-or-empty', default: 'http://localhost:5341' },
+        Enabled: { doc: 'Send log events to Seq.', format: 'strict-boolean', default: false },
+        ServerUrl: {
+          doc: 'Seq server URL.',
+          format: 'http-url-or-empty',
+          default: 'http://localhost:5341',
+        },
         ApiKey: { doc: 'Seq API key (empty: none).', format: 'text', default: '', sensitive: true },
       },
     },
@@ -229,7 +335,11 @@ export interface VectraConfig {
     Server: {
       Host: string;
       Http: { Port: number };
-      Https: { Enabled: boolean; Port: number; Certificate: { Path: string; Password: string; KeyPath: string } };
+      Https: {
+        Enabled: boolean;
+        Port: number;
+        Certificate: { Path: string; Password: string; KeyPath: string };
+      };
       ShutdownTimeoutSeconds: number;
       MaxRequestBodyBytes: number;
     };
@@ -240,7 +350,10 @@ export interface VectraConfig {
         DefaultProvider: 'Sqlite' | 'Postgres';
         Providers: { Sqlite: { ConnectionString: string }; Postgres: { ConnectionString: string } };
       };
-      Cache: { DefaultProvider: 'Memory' | 'Redis'; Providers: { Redis: { ConnectionString: string } } };
+      Cache: {
+        DefaultProvider: 'Memory' | 'Redis';
+        Providers: { Redis: { ConnectionString: string } };
+      };
     };
     RateLimit: { DefaultRequestsPerMinute: number };
     CircuitBreaker: { FailureThreshold: number };
@@ -261,7 +374,12 @@ export interface VectraConfig {
     DefaultProvider: 'Internal' | 'OpenAi';
     Providers: { OpenAi: { ApiKey: string } };
   };
-  HumanInTheLoop: { Enabled: boolean; Threshold: number; TimeoutSeconds: number; NotificationWebhookUrl: string };
+  HumanInTheLoop: {
+    Enabled: boolean;
+    Threshold: number;
+    TimeoutSeconds: number;
+    NotificationWebhookUrl: string;
+  };
   Observability: {
     Logging: {
       DefaultLogLevel: LogLevelName;

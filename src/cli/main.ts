@@ -1,0 +1,60 @@
+/**
+ * The `vectra` command line. `main(argv)` returns the exit code:
+ *   0 success · 1 failure (runtime error, gateway unreachable or Unhealthy) · 2 invalid
+ *   configuration or usage.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { ConfigError, EXIT } from '../errors';
+import { registerConfigCommands } from './config-command';
+import { registerHealthCommand } from './health-command';
+import { processIo, reportError, type Io } from './output';
+import { registerServeCommand } from './serve-command';
+
+export interface CommandContext {
+  io: Io;
+  env: NodeJS.ProcessEnv;
+  version: string;
+  exitCode: number;
+}
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
+
+export function buildProgram(ctx: CommandContext): Command {
+  const program = new Command('vectra')
+    .description('Vectra: a policy-driven security gateway for AI agents')
+    .version(ctx.version, '-v, --version')
+    .option('--debug', 'print stack traces with errors')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) })
+    .showHelpAfterError('(run `vectra --help` for usage)');
+  registerServeCommand(program, ctx);
+  registerConfigCommands(program, ctx);
+  registerHealthCommand(program, ctx);
+  return program;
+}
+
+export async function main(
+  argv: string[],
+  io: Io = processIo,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const ctx: CommandContext = { io, env, version: VERSION, exitCode: EXIT.OK };
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return ctx.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end through here with code 0; usage errors are already printed.
+      return err.exitCode === 0 ? EXIT.OK : EXIT.CONFIG_OR_USAGE;
+    }
+    reportError(io, err, argv.includes('--debug'));
+    return err instanceof ConfigError ? EXIT.CONFIG_OR_USAGE : EXIT.FAILURE;
+  }
+}

@@ -1,0 +1,41 @@
+/** `vectra serve`: runs the gateway until SIGTERM/SIGINT, then shuts down gracefully. */
+import type { Command } from 'commander';
+import { loadConfig } from '../config/loader';
+import { EXIT } from '../errors';
+import { startGateway } from '../gateway';
+import type { CommandContext } from './main';
+
+export function registerServeCommand(program: Command, ctx: CommandContext): void {
+  program
+    .command('serve')
+    .description('Run the gateway (API on System.Server.Http.Port, proxy on System.Proxy.Port)')
+    .option(
+      '--config <file>',
+      'extra JSON configuration file, layered over config/appsettings*.json',
+    )
+    .option('--port <port>', 'HTTP port of the API (overrides System.Server.Http.Port)')
+    .action(async (opts: { config?: string; port?: string }) => {
+      const loaded = loadConfig({
+        configFile: opts.config,
+        env: ctx.env,
+        flags: { 'System.Server.Http.Port': opts.port },
+      });
+      const gateway = await startGateway(loaded.config, { version: ctx.version });
+      ctx.io.err(
+        `vectra ${ctx.version}: API on ${gateway.urls.http}${gateway.urls.https ? ` and ${gateway.urls.https}` : ''}`,
+      );
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        const onSignal = (sig: NodeJS.Signals) => {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+          // A second signal while draining stops at once.
+          process.once(sig, () => process.exit(EXIT.FAILURE));
+          resolve(sig);
+        };
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+      });
+      await gateway.close(`received ${signal}`);
+      ctx.exitCode = EXIT.OK;
+    });
+}

@@ -1,0 +1,157 @@
+/**
+ * Composition root of `vectra serve`: builds every component from the frozen configuration,
+ * starts the listeners, and tears everything down in reverse order on close.
+ */
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Express } from 'express';
+import { openCache } from './cache';
+import type { Cache } from './cache/types';
+import type { VectraConfig } from './config/schema';
+import { createLogger } from './observability/logger';
+import { createMetrics, type Metrics } from './observability/metrics';
+import type { Logger } from './observability/types';
+import { policyHealthCheck } from './policy/directory-health';
+import { createApiApp } from './server/app';
+import { HealthService } from './server/health';
+import { listen, type Listener } from './server/listener';
+import { loadServerCertificate } from './server/tls';
+import { openDatabase } from './storage';
+import type { Database } from './storage/types';
+
+export interface GatewayOptions {
+  /** Use this logger instead of building one from the configuration (tests). */
+  logger?: Logger;
+  version?: string;
+}
+
+export interface Gateway {
+  readonly config: Readonly<VectraConfig>;
+  readonly logger: Logger;
+  readonly database: Database;
+  readonly cache: Cache;
+  readonly metrics: Metrics;
+  readonly health: HealthService;
+  readonly app: Express;
+  /** `http://host:port` of the HTTP listener (and of HTTPS when enabled). */
+  readonly urls: { http: string; https?: string };
+  /** Graceful stop: listeners drain (bounded), then cache and database close. Idempotent. */
+  close(reason?: string): Promise<void>;
+}
+
+export async function startGateway(
+  config: Readonly<VectraConfig>,
+  options: GatewayOptions = {},
+): Promise<Gateway> {
+  const ownLogger = options.logger ? undefined : createLogger(config.Observability.Logging);
+  const logger = options.logger ?? ownLogger!.logger;
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse())
+      await fn().catch((err) => logger.error('shutdown step failed', { err }));
+  };
+  if (ownLogger) cleanups.push(() => ownLogger.close());
+
+  try {
+    const dataDirectory = resolve(config.System.Storage.DataDirectory);
+    mkdirSync(dataDirectory, { recursive: true, mode: 0o700 });
+
+    const database = await openDatabase(config.System.Storage.Database, {
+      logger: logger.child({ component: 'storage' }),
+    });
+    cleanups.push(() => database.close());
+    const cache = await openCache(config.System.Storage.Cache, {
+      logger: logger.child({ component: 'cache' }),
+    });
+    cleanups.push(() => cache.close());
+
+    const metrics = createMetrics();
+    const health = new HealthService();
+    health.register({
+      name: 'database',
+      async run() {
+        await database.ping();
+        return { status: 'Healthy', description: database.provider };
+      },
+    });
+    health.register({ name: 'cache', failureStatus: 'Degraded', run: () => cache.health() });
+    health.register(policyHealthCheck(config.Policy));
+    if (!config.Policy.Enabled)
+      logger.warn('policy engine disabled (Policy.Enabled=false): every request is allowed');
+
+    const app = createApiApp({
+      logger,
+      metrics,
+      health,
+      maxBodyBytes: config.System.Server.MaxRequestBodyBytes,
+    });
+    const server = config.System.Server;
+    const listeners: Listener[] = [];
+    cleanups.push(async () => {
+      const timeoutMs = server.ShutdownTimeoutSeconds * 1000;
+      const results = await Promise.all(listeners.map((l) => l.close(timeoutMs)));
+      const dropped = results.reduce((n, r) => n + r.dropped, 0);
+      if (dropped > 0)
+        logger.warn(
+          `shutdown: ${dropped} request(s) did not finish within ${server.ShutdownTimeoutSeconds}s and were dropped`,
+        );
+    });
+    const http = await listen('HTTP', createHttpServer(app), server.Http.Port, server.Host);
+    listeners.push(http);
+    const urls: { http: string; https?: string } = { http: urlOf('http', http) };
+    if (server.Https.Enabled) {
+      const tls = loadServerCertificate(server.Https.Certificate);
+      const https = await listen(
+        'HTTPS',
+        createHttpsServer(tls, app),
+        server.Https.Port,
+        server.Host,
+      );
+      listeners.push(https);
+      urls.https = urlOf('https', https);
+    }
+    logger.info(`Vectra ${options.version ?? ''} listening`.replace('  ', ' '), {
+      http: urls.http,
+      https: urls.https,
+      database: database.provider,
+      cache: cache.provider,
+    });
+
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      logger,
+      database,
+      cache,
+      metrics,
+      health,
+      app,
+      urls,
+      close(reason = 'close requested') {
+        closing ??= (async () => {
+          logger.info(`shutting down: ${reason}`, {
+            inFlight: listeners.reduce((n, l) => n + l.inFlight(), 0),
+          });
+          await cleanup();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+function urlOf(scheme: string, listener: Listener): string {
+  const { address, port, family } = listener.address();
+  const host =
+    address === '0.0.0.0' || address === '::'
+      ? '127.0.0.1'
+      : family === 'IPv6'
+        ? `[${address}]`
+        : address;
+  return `${scheme}://${host}:${port}`;
+}

@@ -1,0 +1,48 @@
+/**
+ * Health of the policy source: the Internal provider's directory must exist and be readable
+ * (without it every request would be refused); the OPA provider must answer its /health.
+ */
+import { readdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { VectraConfig } from '../config/schema';
+import type { HealthCheck } from '../server/health';
+
+export function policyHealthCheck(policy: VectraConfig['Policy']): HealthCheck {
+  return {
+    name: 'policies',
+    async run() {
+      if (!policy.Enabled) {
+        return {
+          status: 'Healthy',
+          description: 'policy engine disabled: every request is allowed',
+        };
+      }
+      if (policy.DefaultProvider === 'Opa') {
+        const url = new URL('/health', policy.Providers.Opa.BaseUrl);
+        const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+        if (!res.ok)
+          return {
+            status: 'Unhealthy',
+            description: `OPA answered ${res.status} at ${url.origin}`,
+          };
+        return { status: 'Healthy', description: `OPA at ${url.origin}` };
+      }
+      const directory = resolve(policy.Providers.Internal.Directory);
+      let files: string[];
+      try {
+        files = (await readdir(directory)).filter((f) => f.endsWith('.json'));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? String(err);
+        return {
+          status: 'Unhealthy',
+          description: `policy directory ${directory} is not readable (${code})`,
+        };
+      }
+      return {
+        status: 'Healthy',
+        description: `${files.length} policy file(s) in ${directory}`,
+        data: { directory, files: files.length },
+      };
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Real services for tests. In CI (`CI` set) a missing service fails the run; locally a suite
+ * that needs one is skipped with a loud message. test/global-setup.ts probes once per run
+ * and leaves the answer in VECTRA_TEST_POSTGRES / VECTRA_TEST_REDIS.
+ */
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+
+export const POSTGRES_ADMIN_URL = process.env.VECTRA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const REDIS_ADDRESS = process.env.VECTRA_TEST_REDIS_ADDRESS ?? '127.0.0.1:6379';
+
+export const hasPostgres = (): boolean => process.env.VECTRA_TEST_POSTGRES === '1';
+export const hasRedis = (): boolean => process.env.VECTRA_TEST_REDIS === '1';
+
+/** `describe` when the service is there, a loudly skipped `describe` otherwise (never in CI). */
+export function describeWith(service: 'postgres' | 'redis'): jest.Describe {
+  const available = service === 'postgres' ? hasPostgres() : hasRedis();
+  if (available) return describe;
+  if (process.env.CI) {
+    throw new Error(`CI requires ${service}, and it is not reachable`);
+  }
+  // eslint-disable-next-line no-console
+  console.warn(`\n*** ${service} is not reachable: skipping its suites (they fail in CI) ***\n`);
+  return describe.skip;
+}
+
+/** A fresh PostgreSQL database for one suite; `drop()` removes it. */
+export async function createPostgresDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const name = `vectra_test_${randomBytes(6).toString('hex')}`;
+  const admin = new Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    async drop() {
+      const c = new Client({ connectionString: POSTGRES_ADMIN_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
