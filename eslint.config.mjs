@@ -15,11 +15,13 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "CallExpression[callee.name='require'][arguments.0.value=/^(fs|path|http|https|net|tls|crypto|os|child_process|events|stream|util|url|dns|zlib)$/]",
+          selector:
+            "CallExpression[callee.name='require'][arguments.0.value=/^(fs|path|http|https|net|tls|crypto|os|child_process|events|stream|util|url|dns|zlib)$/]",
           message: 'Use the node: prefix for built-in modules.',
         },
         {
-          selector: "ImportDeclaration[source.value=/^(fs|path|http|https|net|tls|crypto|os|child_process|events|stream|util|url|dns|zlib|fs\\u002Fpromises|timers|async_hooks)$/]",
+          selector:
+            'ImportDeclaration[source.value=/^(fs|path|http|https|net|tls|crypto|os|child_process|events|stream|util|url|dns|zlib|fs\\u002Fpromises|timers|async_hooks)$/]',
           message: 'Use the node: prefix for built-in modules.',
         },
       ],
@@ -27,7 +29,15 @@ export default tseslint.config(
   },
   {
     files: ['bin/**/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly', __dirname: 'readonly', module: 'writable' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        process: 'readonly',
+        __dirname: 'readonly',
+        module: 'writable',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -31,7 +31,7 @@ export const ERROR_CODES = {
   VEC_ROUTE_NOT_FOUND: {
     status: 404,
     title: 'Not found',
-    message: 'No route matches this method and path; see GET /v1/openapi.json.',
+    message: 'No route matches this method and path.',
   },
   VEC_INTERNAL_ERROR: {
     status: 500,

@@ -53,6 +53,7 @@ export async function startGateway(
       await fn().catch((err) => logger.error('shutdown step failed', { err }));
   };
   if (ownLogger) cleanups.push(() => ownLogger.close());
+  cleanups.push(async () => logger.info('shutdown complete'));
 
   try {
     const dataDirectory = resolve(config.System.Storage.DataDirectory);

@@ -9,7 +9,10 @@ import { Client } from 'pg';
 import { POSTGRES_ADMIN_URL, REDIS_ADDRESS } from './helpers/services';
 
 async function postgresUp(): Promise<boolean> {
-  const client = new Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3000 });
+  const client = new Client({
+    connectionString: POSTGRES_ADMIN_URL,
+    connectionTimeoutMillis: 3000,
+  });
   try {
     await client.connect();
     await client.query('SELECT 1');
@@ -42,24 +45,31 @@ function redisUp(): Promise<boolean> {
 export default async function globalSetup(): Promise<void> {
   const root = join(__dirname, '..');
   try {
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: root,
-      stdio: 'inherit',
-    });
+    execFileSync(
+      process.execPath,
+      [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+      {
+        cwd: root,
+        stdio: 'inherit',
+      },
+    );
   } catch {
     // tsc still emits; type errors are `npm run typecheck`'s to report (CI runs it first).
-    // eslint-disable-next-line no-console
     console.warn('\n*** tsc reported errors while building dist/ for the CLI tests ***\n');
   }
   const [pg, redis] = await Promise.all([postgresUp(), redisUp()]);
   process.env.VECTRA_TEST_POSTGRES = pg ? '1' : '0';
   process.env.VECTRA_TEST_REDIS = redis ? '1' : '0';
-  const missing = [!pg && `PostgreSQL (${POSTGRES_ADMIN_URL})`, !redis && `Redis (${REDIS_ADDRESS})`].filter(Boolean);
+  const missing = [
+    !pg && `PostgreSQL (${POSTGRES_ADMIN_URL})`,
+    !redis && `Redis (${REDIS_ADDRESS})`,
+  ].filter(Boolean);
   if (missing.length && process.env.CI) {
     throw new Error(`CI requires ${missing.join(' and ')}; start them (see .ci/run)`);
   }
   if (missing.length) {
-    // eslint-disable-next-line no-console
-    console.warn(`\n*** not reachable: ${missing.join(', ')} — suites that need them are SKIPPED (they fail in CI) ***\n`);
+    console.warn(
+      `\n*** not reachable: ${missing.join(', ')} — suites that need them are SKIPPED (they fail in CI) ***\n`,
+    );
   }
 }

@@ -6,8 +6,7 @@
 export type CacheProviderName = 'Memory' | 'Redis';
 
 export type CacheHealth =
-  | { status: 'Healthy'; description: string }
-  | { status: 'Degraded'; description: string };
+  { status: 'Healthy'; description: string } | { status: 'Degraded'; description: string };
 
 export type MessageHandler = (message: string) => void;
 
@@ -24,6 +23,11 @@ export interface Cache {
    * expiry is kept, so a fixed window stays fixed).
    */
   increment(key: string, by?: number, ttlMs?: number): Promise<number>;
+  /**
+   * Milliseconds until `key` expires, or null when it is missing or never expires. Lets a fixed
+   * window counter (see `increment`) tell a refused caller when to retry.
+   */
+  timeToLive(key: string): Promise<number | null>;
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is active; the returned function unsubscribes. */
   subscribe(channel: string, handler: MessageHandler): Promise<() => Promise<void>>;

@@ -11,12 +11,7 @@ export function sendError(res: Response, error: GatewayError): void {
 }
 
 export const notFound: RequestHandler = function notFound(req, _res, next) {
-  next(
-    new GatewayError(
-      'VEC_ROUTE_NOT_FOUND',
-      `No route for ${req.method} ${req.path}; see GET /v1/openapi.json.`,
-    ),
-  );
+  next(new GatewayError('VEC_ROUTE_NOT_FOUND', `No route for ${req.method} ${req.path}.`));
 };
 
 /** body-parser errors carry a `type`; map the ones a client causes to 4xx codes. */

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 
-export const POSTGRES_ADMIN_URL = process.env.VECTRA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_ADMIN_URL =
+  process.env.VECTRA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_ADDRESS = process.env.VECTRA_TEST_REDIS_ADDRESS ?? '127.0.0.1:6379';
 
 export const hasPostgres = (): boolean => process.env.VECTRA_TEST_POSTGRES === '1';
@@ -19,13 +20,16 @@ export function describeWith(service: 'postgres' | 'redis'): jest.Describe {
   if (process.env.CI) {
     throw new Error(`CI requires ${service}, and it is not reachable`);
   }
-  // eslint-disable-next-line no-console
   console.warn(`\n*** ${service} is not reachable: skipping its suites (they fail in CI) ***\n`);
   return describe.skip;
 }
 
 /** A fresh PostgreSQL database for one suite; `drop()` removes it. */
-export async function createPostgresDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+export async function createPostgresDatabase(): Promise<{
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}> {
   const name = `vectra_test_${randomBytes(6).toString('hex')}`;
   const admin = new Client({ connectionString: POSTGRES_ADMIN_URL });
   await admin.connect();

@@ -334,3 +334,13 @@ describe('maskSecret', () => {
     expect(maskSecret(key, value)).toBe(expected);
   });
 });
+
+describe('README', () => {
+  it('documents every configuration key with its environment variable', () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const row = (path: string, env: string) =>
+      new RegExp(`\\|\\s*\`${path}\`\\s*\\|\\s*\`${env}\`\\s*\\|`);
+    const missing = CONFIG_KEYS.filter((k) => !row(k.path, k.envVar).test(readme));
+    expect(missing.map((k) => k.path)).toEqual([]);
+  });
+});

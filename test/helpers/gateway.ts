@@ -1,0 +1,42 @@
+/** Starts real gateways for integration tests: port 0, a temp data directory, no file logs. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/loader';
+import type { VectraConfig } from '../../src/config/schema';
+import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway';
+import { silentLogger } from '../../src/observability/types';
+
+export const REPO_ROOT = join(__dirname, '../..');
+
+/** Environment for a throwaway gateway; `extra` wins. */
+export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vectra-test-'));
+  return {
+    System__Server__Host: '127.0.0.1',
+    System__Server__Http__Port: '0',
+    System__Proxy__Port: '0',
+    System__Storage__DataDirectory: dataDir,
+    System__Storage__Database__Providers__Sqlite__ConnectionString: `Data Source=${join(dataDir, 'vectra.db')}`,
+    Observability__Logging__File__Enabled: 'false',
+    Policy__Providers__Internal__Directory: join(REPO_ROOT, 'policies'),
+    ...extra,
+  };
+}
+
+export function testConfig(extra: NodeJS.ProcessEnv = {}): Readonly<VectraConfig> {
+  return loadConfig({ baseDir: REPO_ROOT, env: testEnv(extra) }).config;
+}
+
+export function startTestGateway(
+  extra: NodeJS.ProcessEnv = {},
+  options: GatewayOptions = {},
+): Promise<Gateway> {
+  return startGateway(testConfig(extra), { logger: silentLogger, ...options });
+}
+
+/** A response body as loosely typed JSON, for assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function json(res: Response): Promise<any> {
+  return res.json();
+}
