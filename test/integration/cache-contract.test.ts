@@ -10,7 +10,7 @@ import { MemoryCache } from '../../src/cache/memory';
 import { RedisCache } from '../../src/cache/redis';
 import type { Cache } from '../../src/cache/types';
 import { REDIS_ADDRESS, describeWith, hasRedis } from '../helpers/services';
-import { messageInbox, uniquePrefix, waitFor } from './cache-test-helpers';
+import { messageInbox, uniquePrefix, waitFor } from '../helpers/waiting-and-processes';
 
 interface Subject {
   name: 'Memory' | 'Redis';

@@ -14,7 +14,7 @@ import {
   recordingLogger,
   uniquePrefix,
   waitFor,
-} from './cache-test-helpers';
+} from '../helpers/waiting-and-processes';
 
 const status = async (cache: Cache): Promise<string> => (await cache.health()).status;
 

@@ -12,7 +12,7 @@ import {
   describeWithRedisServer,
   freePort,
   recordingLogger,
-} from './cache-test-helpers';
+} from '../helpers/waiting-and-processes';
 
 /** Resolves to the rejection of `promise` and the time it took. */
 async function failure(promise: Promise<unknown>): Promise<{ error: unknown; ms: number }> {

@@ -1,20 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { exitOf, runCli, startCli, waitForOutput, freshWorkdir } from '../helpers/cli';
+import { freePort } from '../helpers/waiting-and-processes';
 
 const version = (
   JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string }
 ).version;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('vectra CLI basics', () => {
   it('--help lists the commands', async () => {

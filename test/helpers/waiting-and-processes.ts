@@ -1,5 +1,5 @@
 /**
- * Helpers for the cache suites: bounded waits (never fixed sleeps), a message inbox, a logger
+ * Shared test helpers: bounded waits (never fixed sleeps), a message inbox, a logger
  * that records, and a private redis-server child process the outage tests may kill.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -1,0 +1,159 @@
+/**
+ * The gateway on PostgreSQL and Redis, switched by environment variables exactly as an
+ * operator would (`System__Storage__…`), and what /health says when Redis comes and goes.
+ */
+import { PassThrough } from 'node:stream';
+import type { Gateway } from '../../src/gateway';
+import { createLogger } from '../../src/observability/logger';
+import { json, startTestGateway, testConfig } from '../helpers/gateway';
+import { createPostgresDatabase, describeWith, REDIS_ADDRESS } from '../helpers/services';
+import {
+  RedisServerProcess,
+  describeWithRedisServer,
+  freePort,
+  waitFor,
+} from '../helpers/waiting-and-processes';
+
+async function health(gateway: Gateway): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${gateway.urls.http}/health`);
+  return { status: res.status, body: await json(res) };
+}
+
+describeWith('postgres')('gateway on PostgreSQL', () => {
+  let db: Awaited<ReturnType<typeof createPostgresDatabase>>;
+  beforeAll(async () => {
+    db = await createPostgresDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it('runs with an Npgsql-style connection string and reports the database check', async () => {
+    const gateway = await startTestGateway({
+      System__Storage__Database__DefaultProvider: 'Postgres',
+      System__Storage__Database__Providers__Postgres__ConnectionString: `Host=127.0.0.1;Port=5432;Database=${db.name};Username=postgres`,
+    });
+    try {
+      const { status, body } = await health(gateway);
+      expect(status).toBe(200);
+      expect(body.checks.database).toMatchObject({ status: 'Healthy', description: 'Postgres' });
+      expect(await gateway.database.appliedMigrations()).not.toHaveLength(0);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('runs with a postgres:// URL', async () => {
+    const gateway = await startTestGateway({
+      System__Storage__Database__DefaultProvider: 'Postgres',
+      System__Storage__Database__Providers__Postgres__ConnectionString: db.url,
+    });
+    try {
+      expect((await health(gateway)).body.checks.database.description).toBe('Postgres');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('refuses to start when PostgreSQL is unreachable, naming the address', async () => {
+    const port = await freePort();
+    await expect(
+      startTestGateway({
+        System__Storage__Database__DefaultProvider: 'Postgres',
+        System__Storage__Database__Providers__Postgres__ConnectionString: `Host=127.0.0.1;Port=${port};Database=x;Username=u;Password=pw-planted-1`,
+      }),
+    ).rejects.toMatchObject({
+      code: 'VEC_STORAGE_UNAVAILABLE',
+      message: expect.stringContaining(`127.0.0.1:${port}`),
+    });
+  });
+});
+
+describeWith('redis')('gateway on Redis', () => {
+  it('uses the shared Redis from a `host:port` connection string', async () => {
+    const gateway = await startTestGateway({
+      System__Storage__Cache__DefaultProvider: 'Redis',
+      System__Storage__Cache__Providers__Redis__ConnectionString: REDIS_ADDRESS,
+    });
+    try {
+      const { status, body } = await health(gateway);
+      expect(status).toBe(200);
+      expect(body.checks.cache.status).toBe('Healthy');
+      expect(gateway.cache.provider).toBe('Redis');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('refuses to start when Redis is unreachable, naming the address', async () => {
+    const port = await freePort();
+    await expect(
+      startTestGateway({
+        System__Storage__Cache__DefaultProvider: 'Redis',
+        System__Storage__Cache__Providers__Redis__ConnectionString: `127.0.0.1:${port}`,
+      }),
+    ).rejects.toMatchObject({
+      code: 'VEC_CACHE_UNAVAILABLE',
+      message: expect.stringContaining(`127.0.0.1:${port}`),
+    });
+  });
+});
+
+describeWithRedisServer()('gateway when Redis is lost and comes back', () => {
+  it('reports Degraded (still 200) while Redis is down, Healthy once it is back', async () => {
+    const redis = await RedisServerProcess.start();
+    const gateway = await startTestGateway({
+      System__Storage__Cache__DefaultProvider: 'Redis',
+      System__Storage__Cache__Providers__Redis__ConnectionString: redis.address,
+    });
+    try {
+      expect((await health(gateway)).body.status).toBe('Healthy');
+      await redis.kill();
+      await waitFor(
+        'Degraded health',
+        async () => (await health(gateway)).body.status === 'Degraded',
+      );
+      const down = await health(gateway);
+      expect(down.status).toBe(200);
+      expect(down.body.checks.cache.status).toBe('Degraded');
+      expect(down.body.checks.cache.description).toContain(redis.address);
+      await redis.restart();
+      await waitFor('Healthy again', async () => (await health(gateway)).body.status === 'Healthy');
+    } finally {
+      await gateway.close();
+      await redis.kill();
+    }
+  });
+});
+
+describe('request ids in log lines', () => {
+  it('every log line written while serving a request carries its id', async () => {
+    const output = new PassThrough();
+    let text = '';
+    output.on('data', (d: Buffer) => (text += d.toString()));
+    const config = testConfig({ Observability__Logging__DefaultLogLevel: 'Debug' });
+    const { logger, close } = createLogger(config.Observability.Logging, {
+      stream: output,
+      isTTY: false,
+    });
+    const gateway = await startTestGateway({}, { logger });
+    try {
+      const res = await fetch(`${gateway.urls.http}/missing`, {
+        headers: { 'x-request-id': 'req-abc-123' },
+      });
+      expect(res.headers.get('x-request-id')).toBe('req-abc-123');
+      await waitFor('the refusal log line', () => text.includes('request refused'));
+      const line = text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .find((e) => String(e.message).startsWith('request refused'));
+      expect(line).toMatchObject({
+        requestId: 'req-abc-123',
+        code: 'VEC_ROUTE_NOT_FOUND',
+        level: 'Information',
+      });
+    } finally {
+      await gateway.close();
+      await close();
+    }
+  });
+});
