@@ -4,6 +4,12 @@
  *
  * SQL is written in PostgreSQL's placeholder style (`$1`, `$2`, …). The SQLite provider maps
  * the placeholders; the dialect-specific bits (types, upserts) live in migrations.
+ *
+ * Values read back: integers (BIGINT and COUNT(*) included) are numbers on both providers;
+ * booleans come back as 1/0 from SQLite and true/false from PostgreSQL (store flags as
+ * INTEGER, or read them with Boolean()); text is text. Errors that mean "the database cannot
+ * be used" are GatewayError VEC_STORAGE_UNAVAILABLE; SQL errors are the driver's own
+ * (isUniqueViolation() recognises a duplicate key on both).
  */
 
 export type SqlValue = string | number | bigint | boolean | null | Buffer;
@@ -15,7 +21,10 @@ export interface RunResult {
 
 export interface SqlClient {
   all<T extends object = Record<string, unknown>>(sql: string, params?: SqlValue[]): Promise<T[]>;
-  get<T extends object = Record<string, unknown>>(sql: string, params?: SqlValue[]): Promise<T | undefined>;
+  get<T extends object = Record<string, unknown>>(
+    sql: string,
+    params?: SqlValue[],
+  ): Promise<T | undefined>;
   run(sql: string, params?: SqlValue[]): Promise<RunResult>;
 }
 
@@ -37,7 +46,14 @@ export interface AppliedMigration {
 
 export interface Database extends SqlClient {
   readonly provider: DatabaseProviderName;
-  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws.
+   * Inside `fn`, use only `tx` (using the Database itself, or nesting, throws at once).
+   * SQLite runs one transaction at a time and queues other work behind it; PostgreSQL runs
+   * them side by side under READ COMMITTED. So a read-modify-write must be one statement
+   * (`UPDATE … SET n = n + 1`, `INSERT … ON CONFLICT`, `UPDATE … WHERE version = $n`), not
+   * a SELECT followed by an UPDATE, to be correct on both.
+   */
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
   /**
    * Applies pending migrations in order; each in its own transaction, recorded in

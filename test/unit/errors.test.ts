@@ -4,7 +4,10 @@ import { ERROR_CODES, GatewayError, type ErrorCode } from '../../src/errors';
 
 const docs = readFileSync(join(__dirname, '../../docs/errors.md'), 'utf8');
 const documented = new Map(
-  [...docs.matchAll(/^\| `(VEC_[A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]),
+  [...docs.matchAll(/^\|\s*`(VEC_[A-Z_]+)`\s*\|\s*(\d{3})\s*\|/gm)].map((m) => [
+    m[1],
+    Number(m[2]),
+  ]),
 );
 
 describe('error registry', () => {

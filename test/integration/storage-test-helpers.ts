@@ -1,0 +1,142 @@
+/**
+ * Helpers for the storage suites: configs for both providers, test migrations, a clock, a
+ * bounded condition wait (never a fixed sleep) and a child process that runs migrate() from
+ * the built dist/ — a second real process against the same database.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { DatabaseConfig } from '../../src/config/schema';
+import { MIGRATIONS } from '../../src/storage/migrations';
+import type { Migration } from '../../src/storage/types';
+
+export const REPO_ROOT = join(__dirname, '..', '..');
+
+export function sqliteConfig(connectionString: string): DatabaseConfig {
+  return {
+    DefaultProvider: 'Sqlite',
+    Providers: {
+      Sqlite: { ConnectionString: connectionString },
+      Postgres: { ConnectionString: '' },
+    },
+  };
+}
+
+export function postgresConfig(connectionString: string): DatabaseConfig {
+  return {
+    DefaultProvider: 'Postgres',
+    Providers: {
+      Sqlite: { ConnectionString: '' },
+      Postgres: { ConnectionString: connectionString },
+    },
+  };
+}
+
+/** The newest real migration; test migrations come after it. */
+export const LAST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+/** A table for the tests, in each dialect (booleans differ, as they would in real migrations). */
+export const ITEMS_MIGRATION: Migration = {
+  version: LAST_VERSION + 1,
+  name: 'test items',
+  sqlite:
+    'CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0, flag INTEGER NOT NULL DEFAULT 0);',
+  postgres:
+    'CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0, flag BOOLEAN NOT NULL DEFAULT false);',
+};
+
+export const WITH_ITEMS: readonly Migration[] = [...MIGRATIONS, ITEMS_MIGRATION];
+
+/** Several small migrations, so concurrent runners have something to race on. */
+export const RACE_MIGRATIONS: readonly Migration[] = [
+  ...MIGRATIONS,
+  ...[1, 2, 3, 4].map((step) => {
+    const version = LAST_VERSION + step;
+    const sql = `CREATE TABLE race_${version} (id INTEGER PRIMARY KEY); INSERT INTO race_${version} (id) VALUES (1);`;
+    return { version, name: `race ${version}`, sqlite: sql, postgres: sql };
+  }),
+];
+
+/** A clock that moves one second each time it is read. */
+export function steppingClock(start = '2030-01-02T03:04:05.000Z'): () => Date {
+  let t = Date.parse(start);
+  return () => {
+    const now = new Date(t);
+    t += 1000;
+    return now;
+  };
+}
+
+/** Polls `condition` until it holds; fails with `what` after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  condition: () => Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Opens the database with dist/, says "ready", migrates, prints the versions it applied. */
+const MIGRATOR = `
+const { openDatabase } = require('./dist/storage');
+const config = JSON.parse(process.env.VECTRA_TEST_DB_CONFIG);
+const migrations = JSON.parse(process.env.VECTRA_TEST_MIGRATIONS);
+openDatabase(config, { migrate: false })
+  .then(async (db) => {
+    process.stdout.write('ready\\n');
+    try {
+      process.stdout.write('applied ' + JSON.stringify(await db.migrate(migrations)) + '\\n');
+    } finally {
+      await db.close();
+    }
+  })
+  .catch((error) => {
+    process.stderr.write(String(error && error.message));
+    process.exitCode = 1;
+  });
+`;
+
+export interface ChildMigrator {
+  /** Resolves once the child has opened the database and is about to migrate. */
+  ready: Promise<void>;
+  /** The versions the child applied; rejects with its stderr when it fails. */
+  applied: Promise<number[]>;
+}
+
+export function spawnMigrator(
+  config: DatabaseConfig,
+  migrations: readonly Migration[],
+): ChildMigrator {
+  const child = spawn(process.execPath, ['-e', MIGRATOR], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      VECTRA_TEST_DB_CONFIG: JSON.stringify(config),
+      VECTRA_TEST_MIGRATIONS: JSON.stringify(migrations),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    if (stdout.includes('ready\n')) markReady();
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const applied = new Promise<number[]>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      markReady(); // never leave a waiter hanging; `applied` carries the failure
+      const line = /applied (\[.*\])/.exec(stdout);
+      if (code === 0 && line) resolve(JSON.parse(line[1]) as number[]);
+      else reject(new Error(`migrator exited with ${code}: ${stderr || stdout}`));
+    });
+  });
+  return { ready, applied };
+}
