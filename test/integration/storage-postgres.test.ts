@@ -12,7 +12,8 @@ import { MIGRATION_LOCK_KEY, openDatabase } from '../../src/storage';
 import { silentLogger, type Logger } from '../../src/observability/types';
 import type { Database } from '../../src/storage/types';
 import { createPostgresDatabase, describeWith } from '../helpers/services';
-import { RACE_MIGRATIONS, postgresConfig, spawnMigrator, waitFor } from './storage-test-helpers';
+import { waitFor } from '../helpers/waiting-and-processes';
+import { RACE_MIGRATIONS, postgresConfig, spawnMigrator } from './storage-test-helpers';
 
 const ALL = RACE_MIGRATIONS.map((m) => m.version);
 

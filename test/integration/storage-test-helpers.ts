@@ -66,20 +66,6 @@ export function steppingClock(start = '2030-01-02T03:04:05.000Z'): () => Date {
   };
 }
 
-/** Polls `condition` until it holds; fails with `what` after `timeoutMs`. */
-export async function waitFor(
-  what: string,
-  condition: () => Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** Opens the database with dist/, says "ready", migrates, prints the versions it applied. */
 const MIGRATOR = `
 const { openDatabase } = require('./dist/storage');
