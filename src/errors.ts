@@ -64,6 +64,83 @@ export const ERROR_CODES = {
     title: 'Cannot listen',
     message: 'A listener could not bind its port; pick a free port or stop the other process.',
   },
+  VEC_REQUEST_INVALID: {
+    status: 400,
+    title: 'Invalid request',
+    message: 'A field of the request is invalid; the `field` names it.',
+  },
+  VEC_RESOURCE_CONFLICT: {
+    status: 409,
+    title: 'Conflict',
+    message:
+      'Something with that name already exists; pick another name or update the existing one.',
+  },
+  VEC_VAULT_NOT_FOUND: {
+    status: 404,
+    title: 'Vault not found',
+    message: 'No vault has that name; see GET /v1/vaults.',
+  },
+  VEC_VAULT_DEFAULT_PROTECTED: {
+    status: 409,
+    title: 'Default vault protected',
+    message: 'The default vault always exists and cannot be deleted or renamed.',
+  },
+  VEC_CREDENTIAL_NOT_FOUND: {
+    status: 404,
+    title: 'Credential not found',
+    message: 'The vault has no credential with that key; see GET /v1/vaults/{vault}/credentials.',
+  },
+  VEC_SERVICE_NOT_FOUND: {
+    status: 404,
+    title: 'Service not found',
+    message: 'The vault has no service with that name; see GET /v1/vaults/{vault}/services.',
+  },
+  VEC_AGENT_NOT_FOUND: {
+    status: 404,
+    title: 'Agent not found',
+    message: 'No agent has that name; see GET /v1/agents.',
+  },
+  VEC_SESSION_NOT_FOUND: {
+    status: 404,
+    title: 'Session not found',
+    message: 'No live session has that id.',
+  },
+  VEC_ADMIN_TOKEN_NOT_FOUND: {
+    status: 404,
+    title: 'Admin token not found',
+    message: 'No admin token has that id.',
+  },
+  VEC_AUTH_REQUIRED: {
+    status: 401,
+    title: 'Authentication required',
+    message: 'Send a token as `Authorization: Bearer <token>`.',
+  },
+  VEC_AUTH_TOKEN_REJECTED: {
+    status: 401,
+    title: 'Token rejected',
+    message: 'The token is unknown, revoked or expired; get a new one from an operator.',
+  },
+  VEC_AUTH_FORBIDDEN: {
+    status: 403,
+    title: 'Forbidden',
+    message: 'The token is valid but not allowed to do this (role or vault grant).',
+  },
+  VEC_AUTH_THROTTLED: {
+    status: 429,
+    title: 'Too many failed authentications',
+    message: 'Too many rejected tokens from this client; wait for Retry-After seconds.',
+  },
+  VEC_MASTER_KEY_INVALID: {
+    status: 500,
+    title: 'Master key invalid',
+    message:
+      'The master password or key file does not open this database; supply the one it was created with.',
+  },
+  VEC_SECRET_PROVIDER_UNAVAILABLE: {
+    status: 503,
+    title: 'Secret provider unavailable',
+    message: 'The configured secret provider could not be reached or refused the request.',
+  },
   VEC_CLI_UNREACHABLE: {
     status: 503,
     title: 'Gateway unreachable',

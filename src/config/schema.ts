@@ -197,6 +197,25 @@ export const schema = {
     },
   },
   Security: {
+    MasterPassword: {
+      doc: 'Password from which the key wrapping the data key is derived (scrypt). Empty: a random key in <DataDirectory>/master.key.',
+      format: 'text',
+      default: '',
+      sensitive: true,
+    },
+    MasterPasswordFile: {
+      doc: 'File holding the master password (first line), instead of Security.MasterPassword.',
+      format: 'text',
+      default: '',
+    },
+    Admin: {
+      BootstrapToken: {
+        doc: 'Owner admin token created on an empty database instead of a random one (`vec_adm_…`, for automated deployments).',
+        format: 'text',
+        default: '',
+        sensitive: true,
+      },
+    },
     AgentAuth: {
       Provider: {
         doc: 'How agents authenticate.',
@@ -211,6 +230,16 @@ export const schema = {
           format: 'text',
           default: '',
           sensitive: true,
+        },
+        JwksUrl: {
+          doc: 'JWKS URL for agent JWTs signed with asymmetric keys (instead of SecretKey).',
+          format: 'http-url-or-empty',
+          default: '',
+        },
+        VaultClaim: {
+          doc: 'JWT claim naming the vault the agent works in.',
+          format: 'text',
+          default: 'vault',
         },
       },
     },
@@ -322,8 +351,27 @@ export const schema = {
       default: 'Internal',
     },
     Providers: {
+      Environment: {
+        Prefix: {
+          doc: 'Environment provider: credential KEY of vault V is read from <Prefix><V>__<KEY> (upper-cased; - and . become _).',
+          format: 'text',
+          default: 'VECTRA_SECRET_',
+        },
+      },
       AzureKeyVault: {
         VaultUri: { doc: 'Azure Key Vault URI.', format: 'http-url-or-empty', default: '' },
+        TenantId: {
+          doc: 'Microsoft Entra tenant of the service principal (empty: DefaultAzureCredential).',
+          format: 'text',
+          default: '',
+        },
+        ClientId: { doc: 'Service principal client id.', format: 'text', default: '' },
+        ClientSecret: {
+          doc: 'Service principal client secret.',
+          format: 'text',
+          default: '',
+          sensitive: true,
+        },
       },
     },
   },
@@ -361,8 +409,17 @@ export interface VectraConfig {
   Security: {
     AgentAuth: {
       Provider: 'SelfSigned' | 'Jwt';
-      Jwt: { Issuer: string; Audience: string; SecretKey: string };
+      Jwt: {
+        Issuer: string;
+        Audience: string;
+        SecretKey: string;
+        JwksUrl: string;
+        VaultClaim: string;
+      };
     };
+    MasterPassword: string;
+    MasterPasswordFile: string;
+    Admin: { BootstrapToken: string };
   };
   Policy: {
     Enabled: boolean;
@@ -389,7 +446,10 @@ export interface VectraConfig {
   };
   SecretManagement: {
     DefaultProvider: 'Internal' | 'Environment' | 'AzureKeyVault';
-    Providers: { AzureKeyVault: { VaultUri: string } };
+    Providers: {
+      Environment: { Prefix: string };
+      AzureKeyVault: { VaultUri: string; TenantId: string; ClientId: string; ClientSecret: string };
+    };
   };
 }
 
@@ -398,3 +458,5 @@ export type StorageConfig = VectraConfig['System']['Storage'];
 export type DatabaseConfig = StorageConfig['Database'];
 export type CacheConfig = StorageConfig['Cache'];
 export type ServerConfig = VectraConfig['System']['Server'];
+export type SecurityConfig = VectraConfig['Security'];
+export type SecretManagementConfig = VectraConfig['SecretManagement'];

@@ -1,0 +1,79 @@
+/**
+ * The operations behind the admin API, `/discover` and the proxy. One implementation
+ * (./vault-service.ts) over the repositories; every method validates its input and throws
+ * GatewayErrors with the codes listed in docs/errors.md (400 invalid input naming the field,
+ * 404 unknown vault/agent/service/token, 409 duplicate name).
+ */
+import type {
+  AdminRole,
+  AdminTokenInfo,
+  Agent,
+  CredentialInfo,
+  Minted,
+  Principal,
+  Service,
+  ServiceInput,
+  Session,
+  UnmatchedHostPolicy,
+  Vault,
+} from './types';
+
+export interface VaultService {
+  // Vaults
+  listVaults(): Promise<Vault[]>;
+  getVault(name: string): Promise<Vault>;
+  createVault(input: { name: string; unmatchedHosts?: UnmatchedHostPolicy }): Promise<Vault>;
+  updateVault(name: string, patch: { unmatchedHosts?: UnmatchedHostPolicy }): Promise<Vault>;
+  /** Deletes the vault with its credentials, services, grants and sessions. `default` cannot be deleted. */
+  deleteVault(name: string): Promise<void>;
+
+  // Credentials (values are write-only)
+  setCredential(vault: string, key: string, value: string): Promise<CredentialInfo>;
+  listCredentials(vault: string): Promise<CredentialInfo[]>;
+  deleteCredential(vault: string, key: string): Promise<void>;
+  /** Decrypted values of `keys` for injection; the only way a value leaves the store. */
+  resolveCredentials(vault: string, keys: readonly string[]): Promise<Map<string, string>>;
+
+  // Services
+  listServices(vault: string): Promise<Service[]>;
+  getService(vault: string, name: string): Promise<Service>;
+  /** Validates host pattern and scheme; every credential key the scheme names must exist. */
+  createService(vault: string, input: ServiceInput): Promise<Service>;
+  updateService(vault: string, name: string, patch: Partial<ServiceInput>): Promise<Service>;
+  deleteService(vault: string, name: string): Promise<void>;
+  /** The service of `vault` for a request, by the matching order (exact > wildcard, port, path, order). */
+  matchService(
+    vault: string,
+    request: { host: string; port: number; path: string },
+  ): Promise<Service | undefined>;
+
+  // Agents
+  listAgents(): Promise<Agent[]>;
+  getAgent(name: string): Promise<Agent>;
+  createAgent(input: { name: string; vaults?: string[] }): Promise<Minted<Agent>>;
+  rotateAgent(name: string): Promise<Minted<Agent>>;
+  deleteAgent(name: string): Promise<void>;
+  grantVault(agent: string, vault: string): Promise<Agent>;
+  revokeVault(agent: string, vault: string): Promise<Agent>;
+
+  // Sessions
+  mintSession(input: {
+    vault: string;
+    ttlSeconds?: number;
+    agent?: string;
+  }): Promise<Minted<Session>>;
+  listSessions(vault?: string): Promise<Session[]>;
+  revokeSession(id: string): Promise<void>;
+
+  // Admin tokens
+  listAdminTokens(): Promise<AdminTokenInfo[]>;
+  createAdminToken(input: { name: string; role: AdminRole }): Promise<Minted<AdminTokenInfo>>;
+  revokeAdminToken(id: string): Promise<void>;
+
+  /**
+   * The principal for a bearer token (agent, session or admin), or undefined when the token is
+   * unknown, revoked or expired. Cached in-process; rotation, deletion and revocation invalidate
+   * the cache on every replica through the cache provider's publish/subscribe.
+   */
+  authenticate(token: string): Promise<Principal | undefined>;
+}

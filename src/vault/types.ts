@@ -1,0 +1,122 @@
+/**
+ * The vault and identity model: what an operator sets up before any agent connects.
+ * Implemented by ./vault-service.ts (domain logic over the repositories in ./repositories and
+ * ../identity), consumed by the admin API (src/server/admin), `/discover` and, later, the
+ * proxy pipeline. Secret values enter through `setCredential` and leave only through
+ * `resolveCredentials` (for injection); nothing else ever returns them.
+ */
+
+export type UnmatchedHostPolicy = 'passthrough' | 'deny';
+
+export interface Vault {
+  id: string;
+  /** Unique, `[a-z0-9][a-z0-9._-]{0,62}`. `default` always exists and cannot be deleted. */
+  name: string;
+  /** What happens to requests for hosts that match no service of this vault. */
+  unmatchedHosts: UnmatchedHostPolicy;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CredentialInfo {
+  key: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** How a service's credential is put on the request. Credential fields name credential keys. */
+export type AuthScheme =
+  | { type: 'bearer'; credential: string }
+  | { type: 'basic'; username: string; password: string }
+  | { type: 'api-key'; header: string; credential: string; prefix?: string }
+  /** Header name → template, e.g. `{ "X-Api-Key": "{{ STRIPE_KEY }}" }`. */
+  | { type: 'custom'; headers: Record<string, string> }
+  | { type: 'query'; param: string; credential: string }
+  | { type: 'passthrough' };
+
+export const AUTH_SCHEME_TYPES = [
+  'bearer',
+  'basic',
+  'api-key',
+  'custom',
+  'query',
+  'passthrough',
+] as const;
+export type AuthSchemeType = (typeof AUTH_SCHEME_TYPES)[number];
+
+export interface Service {
+  id: string;
+  vault: string;
+  /** Unique within the vault. */
+  name: string;
+  /**
+   * Host pattern: `api.example.com`, `*.example.com` (one or more labels), optional `:port`,
+   * optional path glob (`api.example.com/v1/*`, `*` within a segment, `**` across segments).
+   */
+  host: string;
+  auth: AuthScheme;
+  enabled: boolean;
+  /** Declaration order within the vault (the last tie-breaker of matching). */
+  position: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ServiceInput {
+  name: string;
+  host: string;
+  auth: AuthScheme;
+  enabled?: boolean;
+}
+
+export interface Agent {
+  id: string;
+  /** Unique, same rule as vault names. */
+  name: string;
+  /** Names of the vaults the agent is granted. */
+  vaults: string[];
+  createdAt: string;
+  rotatedAt: string | null;
+}
+
+export interface Session {
+  id: string;
+  vault: string;
+  /** The agent it was minted for, when any (CLI `vault token` mints without one). */
+  agent: string | null;
+  expiresAt: string;
+  createdAt: string;
+}
+
+export type AdminRole = 'owner' | 'approver' | 'auditor';
+export const ADMIN_ROLES: readonly AdminRole[] = ['owner', 'approver', 'auditor'];
+
+export interface AdminTokenInfo {
+  id: string;
+  name: string;
+  role: AdminRole;
+  createdAt: string;
+}
+
+/** Returned once, at creation or rotation; the token itself is never stored or shown again. */
+export interface Minted<T> {
+  token: string;
+  item: T;
+}
+
+/** Who is calling, once a token was checked. */
+export type Principal =
+  | { kind: 'agent'; agentId: string; agentName: string; vaults: string[] }
+  | {
+      kind: 'session';
+      sessionId: string;
+      agentName: string | null;
+      vault: string;
+      expiresAt: string;
+    }
+  | { kind: 'admin'; tokenId: string; name: string; role: AdminRole };
+
+export const TOKEN_PREFIX = { agent: 'vec_agt_', session: 'vec_sess_', admin: 'vec_adm_' } as const;
+
+/** Session TTL bounds (seconds): 5 minutes to 7 days, default 24 hours. */
+export const SESSION_TTL = { min: 300, max: 7 * 24 * 3600, default: 24 * 3600 } as const;
