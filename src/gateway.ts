@@ -18,13 +18,27 @@ import { createApiApp } from './server/app';
 import { HealthService } from './server/health';
 import { listen, type Listener } from './server/listener';
 import { loadServerCertificate } from './server/tls';
+import { createAgentAuthenticator } from './identity/agent-auth';
+import { createAuthThrottle } from './identity/auth-throttle';
+import { ensureBootstrapAdmin } from './identity/bootstrap';
+import { createSecretProvider } from './secrets';
+import type { SecretProvider } from './secrets/types';
+import { createAdminRouter } from './server/admin/router';
 import { openDatabase } from './storage';
+import { createSettingsRepository } from './storage/settings-repository';
 import type { Database } from './storage/types';
+import { openKeyring, resolveMasterPassword } from './vault/keyring';
+import type { VaultService } from './vault/service-types';
+import { createVaultService } from './vault/vault-service';
 
 export interface GatewayOptions {
   /** Use this logger instead of building one from the configuration (tests). */
   logger?: Logger;
   version?: string;
+  /** Where the first admin token is shown once (default: stderr, never the logger). */
+  announce?: (text: string) => void;
+  /** Environment the Environment secret provider reads (default: process.env, read once at start). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Gateway {
@@ -32,6 +46,8 @@ export interface Gateway {
   readonly logger: Logger;
   readonly database: Database;
   readonly cache: Cache;
+  readonly vaults: VaultService;
+  readonly secrets: SecretProvider;
   readonly metrics: Metrics;
   readonly health: HealthService;
   readonly app: Express;
@@ -68,6 +84,35 @@ export async function startGateway(
     });
     cleanups.push(() => cache.close());
 
+    const settings = createSettingsRepository(database);
+    const keyring = await openKeyring({
+      settings,
+      dataDirectory,
+      masterPassword: await resolveMasterPassword(config.Security),
+      logger: logger.child({ component: 'keyring' }),
+    });
+    const vaults = createVaultService({
+      db: database,
+      cipher: keyring.cipher,
+      cache,
+      logger: logger.child({ component: 'vault' }),
+    });
+    cleanups.push(() => vaults.close());
+    await ensureBootstrapAdmin({
+      vaults,
+      dataDirectory,
+      bootstrapToken: config.Security.Admin.BootstrapToken || undefined,
+      announce: options.announce ?? ((text) => process.stderr.write(`${text}\n`)),
+      logger,
+    });
+    const secrets = createSecretProvider(config.SecretManagement, {
+      vaultService: vaults,
+      env: options.env ?? process.env,
+      logger: logger.child({ component: 'secrets' }),
+    });
+    const agents = createAgentAuthenticator(config.Security.AgentAuth, vaults);
+    const throttle = createAuthThrottle({ cache, logger: logger.child({ component: 'auth' }) });
+
     const metrics = createMetrics();
     const health = new HealthService();
     health.register({
@@ -79,6 +124,18 @@ export async function startGateway(
     });
     health.register({ name: 'cache', failureStatus: 'Degraded', run: () => cache.health() });
     health.register(policyHealthCheck(config.Policy));
+    health.register({
+      name: 'secrets',
+      async run() {
+        const provider = secrets.health
+          ? await secrets.health()
+          : { status: 'Healthy' as const, description: secrets.name };
+        // The key-file warning keeps the status: a fresh install is healthy, but should be told.
+        return keyring.warning
+          ? { ...provider, description: `${provider.description}; WARNING: ${keyring.warning}` }
+          : provider;
+      },
+    });
     if (!config.Policy.Enabled)
       logger.warn('policy engine disabled (Policy.Enabled=false): every request is allowed');
 
@@ -87,6 +144,17 @@ export async function startGateway(
       metrics,
       health,
       maxBodyBytes: config.System.Server.MaxRequestBodyBytes,
+      routers: [
+        {
+          path: '/',
+          router: createAdminRouter({
+            vaults,
+            agents,
+            throttle,
+            version: options.version ?? 'dev',
+          }),
+        },
+      ],
     });
     const server = config.System.Server;
     const listeners: Listener[] = [];
@@ -126,6 +194,8 @@ export async function startGateway(
       logger,
       database,
       cache,
+      vaults,
+      secrets,
       metrics,
       health,
       app,

@@ -7,8 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, EXIT } from '../errors';
+import { registerAdminCommands } from './admin-commands';
 import { registerConfigCommands } from './config-command';
 import { registerHealthCommand } from './health-command';
+import { registerMasterPasswordCommand } from './master-password-command';
 import { processIo, reportError, type Io } from './output';
 import { registerServeCommand } from './serve-command';
 
@@ -17,6 +19,8 @@ export interface CommandContext {
   env: NodeJS.ProcessEnv;
   version: string;
   exitCode: number;
+  /** Where `--…-stdin` options read from (process.stdin unless a test supplies one). */
+  stdin?: NodeJS.ReadableStream;
 }
 
 export const VERSION: string = (
@@ -36,6 +40,8 @@ export function buildProgram(ctx: CommandContext): Command {
   registerServeCommand(program, ctx);
   registerConfigCommands(program, ctx);
   registerHealthCommand(program, ctx);
+  registerMasterPasswordCommand(program, ctx);
+  registerAdminCommands(program, ctx);
   return program;
 }
 
@@ -43,8 +49,9 @@ export async function main(
   argv: string[],
   io: Io = processIo,
   env: NodeJS.ProcessEnv = process.env,
+  stdin?: NodeJS.ReadableStream,
 ): Promise<number> {
-  const ctx: CommandContext = { io, env, version: VERSION, exitCode: EXIT.OK };
+  const ctx: CommandContext = { io, env, version: VERSION, exitCode: EXIT.OK, stdin };
   const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv, { from: 'user' });

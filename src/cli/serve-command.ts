@@ -20,11 +20,9 @@ export function registerServeCommand(program: Command, ctx: CommandContext): voi
         env: ctx.env,
         flags: { 'System.Server.Http.Port': opts.port },
       });
-      const gateway = await startGateway(loaded.config, { version: ctx.version });
-      ctx.io.err(
-        `vectra ${ctx.version}: API on ${gateway.urls.http}${gateway.urls.https ? ` and ${gateway.urls.https}` : ''}`,
-      );
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      // Listen for signals before anything can announce readiness: a supervisor (or a test)
+      // may signal as soon as it reads the "API on" line.
+      const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
         const onSignal = (sig: NodeJS.Signals) => {
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);
@@ -35,6 +33,11 @@ export function registerServeCommand(program: Command, ctx: CommandContext): voi
         process.on('SIGTERM', onSignal);
         process.on('SIGINT', onSignal);
       });
+      const gateway = await startGateway(loaded.config, { version: ctx.version });
+      ctx.io.err(
+        `vectra ${ctx.version}: API on ${gateway.urls.http}${gateway.urls.https ? ` and ${gateway.urls.https}` : ''}`,
+      );
+      const signal = await stopRequested;
       await gateway.close(`received ${signal}`);
       ctx.exitCode = EXIT.OK;
     });

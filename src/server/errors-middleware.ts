@@ -5,6 +5,7 @@ import type { Logger } from '../observability/types';
 
 export function sendError(res: Response, error: GatewayError): void {
   res.setHeader('X-Vectra-Error', error.code);
+  if (error.statusCode === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="vectra"');
   const retryAfter = error.context.retryAfter;
   if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(Math.ceil(retryAfter)));
   res.status(error.statusCode).json(error.toJSON());

@@ -25,4 +25,84 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   updated_at TEXT NOT NULL
 );`,
   },
+  {
+    version: 2,
+    name: 'vaults and identities',
+    sqlite: vaultsAndIdentities("strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"),
+    postgres: vaultsAndIdentities(
+      `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+    ),
+  },
 ]);
+
+/**
+ * Vaults, credentials, services, agents, grants, sessions and admin tokens. The SQL is the same
+ * on both providers except for the expression giving the current time (`nowIso`). Flags are
+ * INTEGER 0/1 on both, so readers see numbers everywhere. Credential values are stored only as
+ * ciphertext (src/vault/crypto.ts) and tokens only as SHA-256 hashes.
+ *
+ * The `default` vault is created here, with `unmatched_hosts = 'deny'`: a fresh install fails
+ * closed, forwarding nothing for hosts no service names until an operator chooses otherwise.
+ */
+function vaultsAndIdentities(nowIso: string): string {
+  return `CREATE TABLE vaults (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  unmatched_hosts TEXT NOT NULL CHECK (unmatched_hosts IN ('passthrough', 'deny')),
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE credentials (
+  vault_id TEXT NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  ciphertext TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (vault_id, key)
+);
+CREATE TABLE services (
+  id TEXT PRIMARY KEY,
+  vault_id TEXT NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  host_pattern TEXT NOT NULL,
+  auth_json TEXT NOT NULL,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  position INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  UNIQUE (vault_id, name)
+);
+CREATE TABLE agents (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  rotated_at TEXT
+);
+CREATE TABLE agent_vaults (
+  agent_id TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+  vault_id TEXT NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+  PRIMARY KEY (agent_id, vault_id)
+);
+CREATE INDEX agent_vaults_by_vault ON agent_vaults (vault_id);
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  vault_id TEXT NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+  agent_id TEXT REFERENCES agents (id) ON DELETE CASCADE,
+  token_hash TEXT NOT NULL UNIQUE,
+  expires_at TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX sessions_by_vault ON sessions (vault_id);
+CREATE INDEX sessions_by_agent ON sessions (agent_id);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE admin_tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('owner', 'approver', 'auditor')),
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL
+);
+INSERT INTO vaults (id, name, unmatched_hosts, created_at, updated_at)
+  VALUES ('default', 'default', 'deny', ${nowIso}, ${nowIso});`;
+}

@@ -67,7 +67,15 @@ export interface VaultService {
 
   // Admin tokens
   listAdminTokens(): Promise<AdminTokenInfo[]>;
-  createAdminToken(input: { name: string; role: AdminRole }): Promise<Minted<AdminTokenInfo>>;
+  /**
+   * Mints an admin token, or stores the operator-supplied `token` (a well-formed `vec_adm_…`,
+   * from Security.Admin.BootstrapToken) instead of a random one.
+   */
+  createAdminToken(input: {
+    name: string;
+    role: AdminRole;
+    token?: string;
+  }): Promise<Minted<AdminTokenInfo>>;
   revokeAdminToken(id: string): Promise<void>;
 
   /**

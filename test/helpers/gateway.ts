@@ -32,7 +32,11 @@ export function startTestGateway(
   extra: NodeJS.ProcessEnv = {},
   options: GatewayOptions = {},
 ): Promise<Gateway> {
-  return startGateway(testConfig(extra), { logger: silentLogger, ...options });
+  return startGateway(testConfig(extra), {
+    logger: silentLogger,
+    announce: () => undefined,
+    ...options,
+  });
 }
 
 /** A response body as loosely typed JSON, for assertions. */

@@ -19,6 +19,9 @@ async function health(gateway: Gateway): Promise<{ status: number; body: any }> 
   return { status: res.status, body: await json(res) };
 }
 
+// Replicas sharing one PostgreSQL share the master password (a key file would live on one host).
+const MASTER_PASSWORD = 'test master password';
+
 describeWith('postgres')('gateway on PostgreSQL', () => {
   let db: Awaited<ReturnType<typeof createPostgresDatabase>>;
   beforeAll(async () => {
@@ -29,6 +32,7 @@ describeWith('postgres')('gateway on PostgreSQL', () => {
   it('runs with an Npgsql-style connection string and reports the database check', async () => {
     const gateway = await startTestGateway({
       System__Storage__Database__DefaultProvider: 'Postgres',
+      Security__MasterPassword: MASTER_PASSWORD,
       System__Storage__Database__Providers__Postgres__ConnectionString: `Host=127.0.0.1;Port=5432;Database=${db.name};Username=postgres`,
     });
     try {
@@ -44,6 +48,7 @@ describeWith('postgres')('gateway on PostgreSQL', () => {
   it('runs with a postgres:// URL', async () => {
     const gateway = await startTestGateway({
       System__Storage__Database__DefaultProvider: 'Postgres',
+      Security__MasterPassword: MASTER_PASSWORD,
       System__Storage__Database__Providers__Postgres__ConnectionString: db.url,
     });
     try {

@@ -1,0 +1,62 @@
+/** `vectra admin-token create|list|revoke`: tokens for the admin API, CLI and UI, with a role. */
+import { Option, type Command } from 'commander';
+import { ADMIN_ROLES, type AdminRole } from '../vault/types';
+import type { AdminCli, ConnectionFlags, TokenFlags } from './admin-commands';
+import { table } from './output';
+
+interface CreateFlags extends TokenFlags {
+  role: AdminRole;
+}
+
+export function registerAdminTokenCommands(program: Command, cli: AdminCli): void {
+  const adminToken = program
+    .command('admin-token')
+    .description(
+      'Manage admin tokens (owner: everything; approver: approvals; auditor: read only)',
+    );
+
+  cli
+    .connection(adminToken.command('create').argument('<name>', 'what the token is for'))
+    .description('Create an admin token and print it (once)')
+    .addOption(
+      new Option('--role <role>', 'what the token may do')
+        .choices(ADMIN_ROLES)
+        .makeOptionMandatory(),
+    )
+    .addOption(cli.tokenOnlyOption())
+    .action(
+      cli.action(async (name: string, flags: CreateFlags) => {
+        const answer = await cli.client(flags).createAdminToken({ name, role: flags.role });
+        cli.printMinted(
+          flags,
+          answer,
+          `created ${answer.adminToken.role} token ${answer.adminToken.name} (id ${answer.adminToken.id})`,
+        );
+      }),
+    );
+
+  cli
+    .connection(adminToken.command('list'))
+    .description('List admin tokens (never the tokens themselves)')
+    .action(
+      cli.action(async (flags: ConnectionFlags) => {
+        const answer = await cli.client(flags).listAdminTokens();
+        cli.print(flags, answer, () =>
+          table(
+            ['ID', 'NAME', 'ROLE', 'CREATED'],
+            answer.adminTokens.map((t) => [t.id, t.name, t.role, t.createdAt]),
+          ),
+        );
+      }),
+    );
+
+  cli
+    .connection(adminToken.command('revoke').argument('<id>', 'token id (see `admin-token list`)'))
+    .description('Revoke an admin token; it stops working at once')
+    .action(
+      cli.action(async (id: string, flags: ConnectionFlags) => {
+        await cli.client(flags).revokeAdminToken(id);
+        cli.print(flags, { revoked: { adminToken: id } }, () => `revoked admin token ${id}`);
+      }),
+    );
+}

@@ -1,0 +1,75 @@
+/**
+ * Who may call a route: reads `Authorization: Bearer`, slows clients that keep sending bad
+ * tokens (per address and token prefix), and checks the admin role or the agent token.
+ */
+import type { Request } from 'express';
+import { GatewayError } from '../../errors';
+import type { AgentAuthenticator } from '../../identity/agent-auth';
+import type { VaultService } from '../../vault/service-types';
+import type { Principal } from '../../vault/types';
+import { ROLES_FOR, type Access } from './route';
+
+export interface AuthThrottle {
+  check(
+    clientAddress: string,
+    token: string,
+  ): Promise<{ allowed: true } | { allowed: false; retryAfterSeconds: number }>;
+  recordFailure(clientAddress: string, token: string): Promise<void>;
+}
+
+export interface AuthorizeDeps {
+  vaults: Pick<VaultService, 'authenticate'>;
+  agents: AgentAuthenticator;
+  throttle: AuthThrottle;
+}
+
+export function bearerToken(req: Request): string | undefined {
+  const header = req.get('authorization');
+  if (!header) return undefined;
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  if (!match) {
+    throw new GatewayError(
+      'VEC_AUTH_REQUIRED',
+      'The Authorization header must be `Bearer <token>`.',
+    );
+  }
+  return match[1];
+}
+
+export function createAuthorizer(deps: AuthorizeDeps) {
+  return async function authorize(access: Access, req: Request): Promise<Principal | undefined> {
+    if (access === 'none') return undefined;
+    const token = bearerToken(req);
+    if (!token) throw new GatewayError('VEC_AUTH_REQUIRED');
+    const client = req.socket.remoteAddress ?? 'unknown';
+    const verdict = await deps.throttle.check(client, token);
+    if (!verdict.allowed) {
+      throw new GatewayError('VEC_AUTH_THROTTLED', undefined, {
+        context: { retryAfter: verdict.retryAfterSeconds },
+      });
+    }
+    try {
+      if (access === 'agent') return await deps.agents.authenticate(token);
+      const principal = await deps.vaults.authenticate(token);
+      if (!principal) throw new GatewayError('VEC_AUTH_TOKEN_REJECTED');
+      if (principal.kind !== 'admin') {
+        throw new GatewayError(
+          'VEC_AUTH_FORBIDDEN',
+          'Agent and session tokens cannot use the admin API.',
+        );
+      }
+      if (!ROLES_FOR[access].includes(principal.role)) {
+        throw new GatewayError(
+          'VEC_AUTH_FORBIDDEN',
+          `The ${principal.role} role cannot do this; it needs ${ROLES_FOR[access].join(' or ')}.`,
+        );
+      }
+      return principal;
+    } catch (err) {
+      if ((err as GatewayError).code === 'VEC_AUTH_TOKEN_REJECTED') {
+        await deps.throttle.recordFailure(client, token);
+      }
+      throw err;
+    }
+  };
+}

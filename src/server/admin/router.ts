@@ -1,0 +1,49 @@
+/** Mounts the admin API, `/discover` and `/v1/openapi.json` from their route lists. */
+import { Router, type Request, type Response } from 'express';
+import type { VaultService } from '../../vault/service-types';
+import { createAuthorizer, type AuthorizeDeps } from './authorize';
+import { discoverRoute } from './discover-route';
+import { identityRoutes } from './identity-routes';
+import { buildOpenApi } from './openapi';
+import { toRouteRequest, type RouteSpec } from './route';
+import { vaultRoutes } from './vault-routes';
+
+export interface AdminApiDeps extends AuthorizeDeps {
+  vaults: VaultService;
+  version: string;
+}
+
+export function adminRoutes(deps: AdminApiDeps): RouteSpec[] {
+  const routes: RouteSpec[] = [
+    ...vaultRoutes(deps.vaults),
+    ...identityRoutes(deps.vaults),
+    discoverRoute(deps.vaults),
+  ];
+  let openapi: Record<string, unknown> = {};
+  routes.push({
+    method: 'get',
+    path: '/v1/openapi.json',
+    access: 'none',
+    summary: 'This document',
+    handle: async () => ({ body: openapi }),
+  });
+  openapi = buildOpenApi(routes, deps.version);
+  return routes;
+}
+
+export function createAdminRouter(deps: AdminApiDeps): Router {
+  const router = Router();
+  const authorize = createAuthorizer(deps);
+  for (const route of adminRoutes(deps)) {
+    router[route.method](route.path, async function handleRoute(req: Request, res: Response) {
+      const principal = await authorize(route.access, req);
+      const answer = await route.handle(toRouteRequest(req, principal));
+      res.status(answer.status ?? route.status ?? 200);
+      // Answers may hold a token shown once: never let a proxy or browser keep them.
+      res.setHeader('Cache-Control', 'no-store');
+      if (answer.body === undefined) res.end();
+      else res.json(answer.body);
+    });
+  }
+  return router;
+}

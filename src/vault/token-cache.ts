@@ -1,0 +1,254 @@
+/**
+ * In-process caches in front of the database for the two lookups on every proxied request:
+ * "whose token is this?" and "which services does this vault have?". Entries live briefly
+ * (30 s; "unknown token" answers 5 s) and are dropped AT ONCE when something they depend on
+ * changes: the replica that changes the database evicts locally, then publishes a tag on the
+ * cache provider's channel `vault-invalidate`; every replica (itself included) evicts the
+ * entries carrying that tag. With Redis the message crosses processes.
+ *
+ * Tags: `token:<sha256>` (a rotated, revoked or deleted token), `agent:<id>` (an agent's token
+ * or grants changed, or it was deleted: its sessions go too), `vault:<name>` (a vault was
+ * deleted), `services:<vault name>` (a vault's service list changed), `all`.
+ *
+ * Pub/sub is fire-and-forget: a message missed while Redis was unreachable is lost, so the TTL
+ * bounds how long a missed invalidation can be served (30 s).
+ */
+import { createAgentRepository } from '../identity/repositories/agent-repository';
+import { createAdminTokenRepository } from '../identity/repositories/admin-token-repository';
+import { createSessionRepository } from '../identity/repositories/session-repository';
+import { hashToken, hashesEqual, tokenKind, type TokenKind } from '../identity/tokens';
+import type { Cache } from '../cache/types';
+import type { Logger } from '../observability/types';
+import type { SqlClient } from '../storage/types';
+import type { Principal, Service } from './types';
+
+export const INVALIDATION_CHANNEL = 'vault-invalidate';
+export const CACHE_TTL_MS = 30_000;
+export const NEGATIVE_CACHE_TTL_MS = 5_000;
+export const MAX_TOKEN_ENTRIES = 10_000;
+export const MAX_SERVICE_LISTS = 1_000;
+
+export const invalidationTag = {
+  token: (hash: string) => `token:${hash}`,
+  agent: (id: string) => `agent:${id}`,
+  vault: (name: string) => `vault:${name}`,
+  services: (vault: string) => `services:${vault}`,
+  all: 'all',
+} as const;
+
+interface Entry<V> {
+  value: V;
+  expiresAt: number;
+  tags: readonly string[];
+}
+
+/**
+ * A bounded map with per-entry TTL and tags. A lookup that started before an invalidation must
+ * not store its (possibly stale) answer after it: callers take `snapshot()` before reading the
+ * database and pass it to `set`, which ignores the value if anything was invalidated since.
+ */
+export class InvalidatingCache<V> {
+  private readonly entries = new Map<string, Entry<V>>();
+  private generation = 0;
+
+  constructor(
+    private readonly now: () => number,
+    private readonly maxEntries: number,
+  ) {}
+
+  snapshot(): number {
+    return this.generation;
+  }
+
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= this.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key: string, value: V, ttlMs: number, tags: readonly string[], snapshot: number): void {
+    if (snapshot !== this.generation) return;
+    this.entries.delete(key); // re-inserted last: the Map's order is the eviction order
+    if (this.entries.size >= this.maxEntries) {
+      this.entries.delete(this.entries.keys().next().value as string);
+    }
+    this.entries.set(key, { value, expiresAt: this.now() + ttlMs, tags });
+  }
+
+  /** Drops every entry carrying `tag` (every entry for `all`). */
+  invalidate(tag: string): void {
+    this.generation += 1;
+    if (tag === invalidationTag.all) {
+      this.entries.clear();
+      return;
+    }
+    for (const [key, entry] of this.entries) {
+      if (entry.tags.includes(tag)) this.entries.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+export interface VaultCachesOptions {
+  db: SqlClient;
+  cache: Cache;
+  logger: Logger;
+  now: () => Date;
+}
+
+/** The caches of one VaultService, subscribed to `vault-invalidate` from creation. */
+export interface VaultCaches {
+  /** The principal for `token`, cached; session expiry is checked on every call. */
+  authenticate(token: string): Promise<Principal | undefined>;
+  /** The services of `vault`, cached; `load` reads them (and throws for an unknown vault). */
+  services(vault: string, load: () => Promise<Service[]>): Promise<readonly Service[]>;
+  /** Evicts here at once, then publishes so every replica evicts. Call after the DB commit. */
+  invalidate(tag: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createVaultCaches(options: VaultCachesOptions): VaultCaches {
+  const { db, cache, logger, now } = options;
+  const clock = (): number => now().getTime();
+  const principals = new InvalidatingCache<Principal | null>(clock, MAX_TOKEN_ENTRIES);
+  const serviceLists = new InvalidatingCache<readonly Service[]>(clock, MAX_SERVICE_LISTS);
+  const evict = (tag: string): void => {
+    principals.invalidate(tag);
+    serviceLists.invalidate(tag);
+  };
+  let unsubscribe: (() => Promise<void>) | undefined;
+  // Until the subscription is confirmed (or when it failed) nothing is cached: a cache that
+  // cannot hear invalidations could keep a revoked token alive.
+  const subscribed: Promise<boolean> = cache.subscribe(INVALIDATION_CHANNEL, evict).then(
+    (stop) => {
+      unsubscribe = stop;
+      return true;
+    },
+    (error: unknown) => {
+      logger.error('cannot subscribe to vault invalidations; token lookups are not cached', {
+        error: String(error),
+      });
+      return false;
+    },
+  );
+
+  return {
+    async authenticate(token) {
+      if (typeof token !== 'string') return undefined;
+      const kind = tokenKind(token);
+      if (kind === undefined) return undefined; // malformed: not worth a lookup or an entry
+      const hash = hashToken(token);
+      const cacheable = await subscribed;
+      let principal = cacheable ? principals.get(hash) : undefined;
+      if (principal === undefined) {
+        const snapshot = principals.snapshot();
+        const found = await lookUpPrincipal(db, kind, hash);
+        principal = found?.principal ?? null;
+        if (cacheable) {
+          const tags = [invalidationTag.token(hash), ...(found?.tags ?? [])];
+          const ttl = found ? CACHE_TTL_MS : NEGATIVE_CACHE_TTL_MS;
+          principals.set(hash, principal, ttl, tags, snapshot);
+        }
+      }
+      // Checked on every use, cached or not: a session expires at its time, not at the cache's.
+      if (principal?.kind === 'session' && Date.parse(principal.expiresAt) <= clock()) {
+        return undefined;
+      }
+      return principal ?? undefined;
+    },
+
+    async services(vault, load) {
+      const cacheable = await subscribed;
+      const cached = cacheable ? serviceLists.get(vault) : undefined;
+      if (cached) return cached;
+      const snapshot = serviceLists.snapshot();
+      const loaded = Object.freeze(await load());
+      const tags = [invalidationTag.services(vault), invalidationTag.vault(vault)];
+      if (cacheable) serviceLists.set(vault, loaded, CACHE_TTL_MS, tags, snapshot);
+      return loaded;
+    },
+
+    async invalidate(tag) {
+      evict(tag);
+      try {
+        await cache.publish(INVALIDATION_CHANNEL, tag);
+      } catch (error) {
+        // The change stands; other replicas drop their copy when it expires (CACHE_TTL_MS).
+        logger.error('could not publish a vault invalidation to other replicas', {
+          kind: tag.split(':')[0],
+          code: (error as { code?: unknown }).code,
+          error: String((error as Error).message),
+        });
+      }
+    },
+
+    async close() {
+      await subscribed;
+      await unsubscribe?.();
+      unsubscribe = undefined;
+    },
+  };
+}
+
+/** The principal whose stored token hash equals `hash`, with the tags that invalidate it. */
+async function lookUpPrincipal(
+  db: SqlClient,
+  kind: TokenKind,
+  hash: string,
+): Promise<{ principal: Principal; tags: string[] } | undefined> {
+  switch (kind) {
+    case 'agent': {
+      const found = await createAgentRepository(db).findByTokenHash(hash);
+      if (!found || !hashesEqual(found.tokenHash, hash)) return undefined;
+      const { agent } = found;
+      return {
+        principal: frozen({
+          kind: 'agent',
+          agentId: agent.id,
+          agentName: agent.name,
+          vaults: Object.freeze([...agent.vaults]) as string[],
+        }),
+        tags: [invalidationTag.agent(agent.id), ...agent.vaults.map(invalidationTag.vault)],
+      };
+    }
+    case 'session': {
+      const found = await createSessionRepository(db).findByTokenHash(hash);
+      if (!found || !hashesEqual(found.tokenHash, hash)) return undefined;
+      const { session, agentId } = found;
+      return {
+        principal: frozen({
+          kind: 'session',
+          sessionId: session.id,
+          agentName: session.agent,
+          vault: session.vault,
+          expiresAt: session.expiresAt,
+        }),
+        tags: [
+          invalidationTag.vault(session.vault),
+          ...(agentId ? [invalidationTag.agent(agentId)] : []),
+        ],
+      };
+    }
+    case 'admin': {
+      const found = await createAdminTokenRepository(db).findByTokenHash(hash);
+      if (!found || !hashesEqual(found.tokenHash, hash)) return undefined;
+      const { info } = found;
+      return {
+        principal: frozen({ kind: 'admin', tokenId: info.id, name: info.name, role: info.role }),
+        tags: [],
+      };
+    }
+  }
+}
+
+/** Cached principals are shared between callers: none of them may change one. */
+function frozen(principal: Principal): Principal {
+  return Object.freeze(principal);
+}

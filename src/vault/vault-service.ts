@@ -1,0 +1,443 @@
+/**
+ * The VaultService (./service-types.ts): validation and domain rules over the repositories in
+ * ./repositories and ../identity/repositories, the same code on SQLite and PostgreSQL.
+ *
+ * - Credential values are encrypted with the data key before they reach a repository
+ *   (AAD `credential:<vaultId>:<key>`), and leave only through `resolveCredentials`.
+ * - Tokens are minted here and shown once; only their hashes are stored.
+ * - Token lookups and per-vault service lists are cached (./token-cache.ts); every change that
+ *   affects them evicts locally and publishes on `vault-invalidate` so other replicas evict too.
+ */
+import { randomUUID } from 'node:crypto';
+import { GatewayError, type ErrorCode } from '../errors';
+import { createAdminTokenRepository } from '../identity/repositories/admin-token-repository';
+import { createAgentRepository } from '../identity/repositories/agent-repository';
+import { createSessionRepository } from '../identity/repositories/session-repository';
+import { hashToken, mintToken, tokenKind } from '../identity/tokens';
+import type { Cache } from '../cache/types';
+import { silentLogger, type Logger } from '../observability/types';
+import { isUniqueViolation } from '../storage/sql-errors';
+import type { Database, SqlClient } from '../storage/types';
+import type { Cipher } from './crypto';
+import { selectService } from './host-pattern';
+import { createCredentialRepository } from './repositories/credential-repository';
+import { createServiceRepository } from './repositories/service-repository';
+import { createVaultRepository } from './repositories/vault-repository';
+import type { VaultService } from './service-types';
+import { createVaultCaches, invalidationTag } from './token-cache';
+import type { Agent, AuthScheme, Service, ServiceInput, Vault } from './types';
+import {
+  credentialReferences,
+  invalid,
+  validateAdminRole,
+  validateCredentialKey,
+  validateCredentialValue,
+  validateName,
+  validateServiceInput,
+  validateSessionTtl,
+  validateUnmatchedHosts,
+} from './validation';
+
+export interface VaultServiceDeps {
+  db: Database;
+  cipher: Cipher;
+  cache: Cache;
+  logger?: Logger;
+  now?: () => Date;
+}
+
+export const DEFAULT_VAULT = 'default';
+
+const credentialAad = (vaultId: string, key: string): string => `credential:${vaultId}:${key}`;
+
+function notFound(
+  code: ErrorCode,
+  message: string,
+  context: Record<string, unknown>,
+): GatewayError {
+  return new GatewayError(code, message, { context });
+}
+
+function conflict(message: string, context: Record<string, unknown> = {}): GatewayError {
+  return new GatewayError('VEC_RESOURCE_CONFLICT', message, { context });
+}
+
+/** Runs `write`; a UNIQUE violation becomes 409 with `message`. */
+async function uniquely<T>(message: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (isUniqueViolation(error)) throw conflict(message);
+    throw error;
+  }
+}
+
+export function createVaultService(
+  deps: VaultServiceDeps,
+): VaultService & { close(): Promise<void> } {
+  const { db, cipher, cache } = deps;
+  const logger = deps.logger ?? silentLogger;
+  const now = deps.now ?? (() => new Date());
+  const iso = (): string => now().toISOString();
+
+  const caches = createVaultCaches({ db, cache, logger, now });
+  const invalidate = (tag: string): Promise<void> => caches.invalidate(tag);
+
+  async function vaultNamed(name: string, client: SqlClient = db): Promise<Vault> {
+    const vault =
+      typeof name === 'string' ? await createVaultRepository(client).findByName(name) : undefined;
+    if (!vault)
+      throw notFound('VEC_VAULT_NOT_FOUND', `No vault is named "${name}".`, { vault: name });
+    return vault;
+  }
+
+  async function agentNamed(name: string, client: SqlClient = db): Promise<Agent> {
+    const agent =
+      typeof name === 'string' ? await createAgentRepository(client).findByName(name) : undefined;
+    if (!agent)
+      throw notFound('VEC_AGENT_NOT_FOUND', `No agent is named "${name}".`, { agent: name });
+    return agent;
+  }
+
+  async function serviceNamed(
+    vault: Vault,
+    name: string,
+    client: SqlClient = db,
+  ): Promise<Service> {
+    const service = await createServiceRepository(client).find(vault.id, vault.name, name);
+    if (!service) {
+      throw notFound(
+        'VEC_SERVICE_NOT_FOUND',
+        `Vault "${vault.name}" has no service named "${name}".`,
+        { vault: vault.name, service: name },
+      );
+    }
+    return service;
+  }
+
+  /** 400 naming the field, when `auth` names a credential key the vault does not have. */
+  async function assertCredentialsExist(client: SqlClient, vault: Vault, auth: AuthScheme) {
+    const keys = new Set(
+      (await createCredentialRepository(client).listKeys(vault.id)).map((c) => c.key),
+    );
+    for (const { key, field } of credentialReferences(auth)) {
+      if (!keys.has(key)) {
+        throw invalid(field, `Vault "${vault.name}" has no credential "${key}"; set it first.`);
+      }
+    }
+  }
+
+  const service: VaultService & { close(): Promise<void> } = {
+    // ---- Vaults
+    listVaults: () => createVaultRepository(db).list(),
+
+    getVault: (name) => vaultNamed(name),
+
+    async createVault(input) {
+      const name = validateName(input?.name);
+      const unmatchedHosts =
+        input.unmatchedHosts === undefined ? 'deny' : validateUnmatchedHosts(input.unmatchedHosts);
+      const at = iso();
+      const vault: Vault = { id: randomUUID(), name, unmatchedHosts, createdAt: at, updatedAt: at };
+      await uniquely(`A vault named "${name}" already exists.`, () =>
+        createVaultRepository(db).insert(vault),
+      );
+      return vault;
+    },
+
+    async updateVault(name, patch) {
+      const vault = await vaultNamed(name);
+      if (patch?.unmatchedHosts === undefined) return vault;
+      const policy = validateUnmatchedHosts(patch.unmatchedHosts);
+      const updated = await createVaultRepository(db).updateUnmatchedHosts(vault.id, policy, iso());
+      return updated ?? vaultNamed(name);
+    },
+
+    async deleteVault(name) {
+      if (name === DEFAULT_VAULT) {
+        throw new GatewayError('VEC_VAULT_DEFAULT_PROTECTED', undefined, {
+          context: { vault: name },
+        });
+      }
+      const vault = await vaultNamed(name);
+      if (!(await createVaultRepository(db).delete(vault.id))) await vaultNamed(name);
+      await invalidate(invalidationTag.vault(vault.name));
+    },
+
+    // ---- Credentials
+    async setCredential(vaultName, key, value) {
+      validateCredentialKey(key);
+      validateCredentialValue(value);
+      const vault = await vaultNamed(vaultName);
+      const ciphertext = cipher.encrypt(value, credentialAad(vault.id, key));
+      return createCredentialRepository(db).upsert(vault.id, key, ciphertext, iso());
+    },
+
+    async listCredentials(vaultName) {
+      const vault = await vaultNamed(vaultName);
+      return createCredentialRepository(db).listKeys(vault.id);
+    },
+
+    async deleteCredential(vaultName, key) {
+      await db.transaction(async (tx) => {
+        const vault = await vaultNamed(vaultName, tx);
+        const services = await createServiceRepository(tx).list(vault.id, vault.name);
+        const user = services.find((s) => credentialReferences(s.auth).some((r) => r.key === key));
+        if (user) {
+          throw conflict(
+            `Credential "${key}" is used by service "${user.name}"; change or remove the service first.`,
+            { vault: vault.name, key, service: user.name },
+          );
+        }
+        if (!(await createCredentialRepository(tx).delete(vault.id, key))) {
+          throw notFound(
+            'VEC_CREDENTIAL_NOT_FOUND',
+            `Vault "${vault.name}" has no credential "${key}".`,
+            { vault: vault.name, key },
+          );
+        }
+      });
+    },
+
+    async resolveCredentials(vaultName, keys) {
+      const vault = await vaultNamed(vaultName);
+      const wanted = [...new Set(keys)];
+      const sealed = await createCredentialRepository(db).ciphertexts(vault.id, wanted);
+      const values = new Map<string, string>();
+      for (const key of wanted) {
+        const ciphertext = sealed.get(key);
+        if (ciphertext === undefined) {
+          throw notFound(
+            'VEC_CREDENTIAL_NOT_FOUND',
+            `Vault "${vault.name}" has no credential "${key}".`,
+            { vault: vault.name, key },
+          );
+        }
+        values.set(key, cipher.decrypt(ciphertext, credentialAad(vault.id, key)));
+      }
+      return values;
+    },
+
+    // ---- Services
+    async listServices(vaultName) {
+      const vault = await vaultNamed(vaultName);
+      return createServiceRepository(db).list(vault.id, vault.name);
+    },
+
+    async getService(vaultName, name) {
+      return serviceNamed(await vaultNamed(vaultName), name);
+    },
+
+    async createService(vaultName, input) {
+      const given = validateServiceInput(input ?? {});
+      if (given.name === undefined) validateName(undefined); // throws: name is required
+      if (given.host === undefined) throw invalid('host', 'host is required');
+      if (given.auth === undefined) throw invalid('auth', 'auth is required');
+      const checked = given as ServiceInput;
+      const created = await uniquely(
+        `Vault "${vaultName}" already has a service named "${checked.name}".`,
+        () =>
+          db.transaction(async (tx) => {
+            const vault = await vaultNamed(vaultName, tx);
+            await assertCredentialsExist(tx, vault, checked.auth);
+            return createServiceRepository(tx).insert(
+              {
+                ...checked,
+                enabled: checked.enabled ?? true,
+                id: randomUUID(),
+                vaultId: vault.id,
+                vault: vault.name,
+              },
+              iso(),
+            );
+          }),
+      );
+      await invalidate(invalidationTag.services(created.vault));
+      return created;
+    },
+
+    async updateService(vaultName, name, patch) {
+      const checked = validateServiceInput(patch ?? {});
+      const updated = await uniquely(
+        `Vault "${vaultName}" already has a service named "${checked.name}".`,
+        () =>
+          db.transaction(async (tx) => {
+            const vault = await vaultNamed(vaultName, tx);
+            const current = await serviceNamed(vault, name, tx);
+            if (checked.auth) await assertCredentialsExist(tx, vault, checked.auth);
+            const next = { ...current, ...checked, vaultId: vault.id };
+            return (await createServiceRepository(tx).update(next, iso())) ?? current;
+          }),
+      );
+      await invalidate(invalidationTag.services(updated.vault));
+      return updated;
+    },
+
+    async deleteService(vaultName, name) {
+      const vault = await vaultNamed(vaultName);
+      if (!(await createServiceRepository(db).delete(vault.id, name))) {
+        await serviceNamed(vault, name); // throws the 404
+      }
+      await invalidate(invalidationTag.services(vault.name));
+    },
+
+    async matchService(vaultName, request) {
+      const services = await caches.services(vaultName, async () => {
+        const vault = await vaultNamed(vaultName);
+        return createServiceRepository(db).list(vault.id, vault.name);
+      });
+      return selectService(services, request);
+    },
+
+    // ---- Agents
+    listAgents: () => createAgentRepository(db).list(),
+
+    getAgent: (name) => agentNamed(name),
+
+    async createAgent(input) {
+      const name = validateName(input?.name);
+      const requested = input.vaults ?? [];
+      if (!Array.isArray(requested) || requested.some((v) => typeof v !== 'string')) {
+        throw invalid('vaults', 'vaults must be a list of vault names');
+      }
+      const minted = mintToken('agent');
+      const id = randomUUID();
+      const agent = await uniquely(`An agent named "${name}" already exists.`, () =>
+        db.transaction(async (tx) => {
+          const vaults = await createVaultRepository(tx).findByNames([...new Set(requested)]);
+          const missing = requested.find((v) => !vaults.some((found) => found.name === v));
+          if (missing !== undefined) await vaultNamed(missing, tx); // throws the 404
+          const agents = createAgentRepository(tx);
+          await agents.insert({ id, name, tokenHash: minted.hash, createdAt: iso() });
+          for (const vault of vaults) await agents.grant(id, vault.id);
+          return (await agents.findById(id)) as Agent;
+        }),
+      );
+      return { token: minted.token, item: agent };
+    },
+
+    async rotateAgent(name) {
+      const agent = await agentNamed(name);
+      const minted = mintToken('agent');
+      if (!(await createAgentRepository(db).rotate(agent.id, minted.hash, iso()))) {
+        await agentNamed(name);
+      }
+      await invalidate(invalidationTag.agent(agent.id));
+      return { token: minted.token, item: await agentNamed(name) };
+    },
+
+    async deleteAgent(name) {
+      const agent = await agentNamed(name);
+      await createAgentRepository(db).delete(agent.id);
+      await invalidate(invalidationTag.agent(agent.id));
+    },
+
+    async grantVault(agentName, vaultName) {
+      const agent = await agentNamed(agentName);
+      const vault = await vaultNamed(vaultName);
+      await createAgentRepository(db).grant(agent.id, vault.id);
+      await invalidate(invalidationTag.agent(agent.id));
+      return agentNamed(agentName);
+    },
+
+    async revokeVault(agentName, vaultName) {
+      const agent = await agentNamed(agentName);
+      const vault = await vaultNamed(vaultName);
+      await createAgentRepository(db).revoke(agent.id, vault.id);
+      await invalidate(invalidationTag.agent(agent.id));
+      return agentNamed(agentName);
+    },
+
+    // ---- Sessions
+    async mintSession(input) {
+      const ttlSeconds = validateSessionTtl(input?.ttlSeconds);
+      const vault = await vaultNamed(input.vault);
+      const agent = input.agent === undefined ? undefined : await agentNamed(input.agent);
+      if (agent && !agent.vaults.includes(vault.name)) {
+        throw invalid(
+          'agent',
+          `Agent "${agent.name}" is not granted vault "${vault.name}"; grant it first.`,
+        );
+      }
+      const minted = mintToken('session');
+      const createdAt = now();
+      const session = {
+        id: randomUUID(),
+        vault: vault.name,
+        agent: agent?.name ?? null,
+        expiresAt: new Date(createdAt.getTime() + ttlSeconds * 1000).toISOString(),
+        createdAt: createdAt.toISOString(),
+      };
+      const sessions = createSessionRepository(db);
+      await sessions.deleteExpired(session.createdAt); // housekeeping: expired rows are useless
+      await sessions.insert({
+        id: session.id,
+        vaultId: vault.id,
+        agentId: agent?.id ?? null,
+        tokenHash: minted.hash,
+        expiresAt: session.expiresAt,
+        createdAt: session.createdAt,
+      });
+      return { token: minted.token, item: session };
+    },
+
+    async listSessions(vaultName) {
+      const vault = vaultName === undefined ? undefined : await vaultNamed(vaultName);
+      return createSessionRepository(db).listLive(iso(), vault?.id);
+    },
+
+    async revokeSession(id) {
+      const hash =
+        typeof id === 'string' ? await createSessionRepository(db).delete(id) : undefined;
+      if (hash === undefined) {
+        throw notFound('VEC_SESSION_NOT_FOUND', `No session has id "${id}".`, { session: id });
+      }
+      await invalidate(invalidationTag.token(hash));
+    },
+
+    // ---- Admin tokens
+    listAdminTokens: () => createAdminTokenRepository(db).list(),
+
+    async createAdminToken(input) {
+      const name = validateName(input?.name);
+      const role = validateAdminRole(input.role);
+      if (input.token !== undefined && tokenKind(input.token) !== 'admin') {
+        throw invalid('token', 'token must be `vec_adm_` followed by 43 base64url characters');
+      }
+      const token = input.token ?? mintToken('admin').token;
+      const item = { id: randomUUID(), name, role, createdAt: iso() };
+      await uniquely(`An admin token named "${name}" already exists.`, () =>
+        createAdminTokenRepository(db).insert({ ...item, tokenHash: hashToken(token) }),
+      );
+      // A supplied token may have been looked up (and cached as unknown) before it was stored.
+      if (input.token !== undefined) await invalidate(invalidationTag.token(hashToken(token)));
+      return { token, item };
+    },
+
+    async revokeAdminToken(id) {
+      const hash = await db.transaction(async (tx) => {
+        const tokens = createAdminTokenRepository(tx);
+        const info = typeof id === 'string' ? await tokens.findById(id) : undefined;
+        if (!info) {
+          throw notFound('VEC_ADMIN_TOKEN_NOT_FOUND', `No admin token has id "${id}".`, {
+            adminToken: id,
+          });
+        }
+        // Revoking the last owner would leave nobody able to administer the gateway.
+        if (info.role === 'owner' && (await tokens.countByRole('owner')) <= 1) {
+          throw conflict(
+            'This is the last owner token; create another owner token before revoking it.',
+            { adminToken: id },
+          );
+        }
+        return tokens.delete(id);
+      });
+      if (hash !== undefined) await invalidate(invalidationTag.token(hash));
+    },
+
+    authenticate: (token) => caches.authenticate(token),
+
+    close: () => caches.close(),
+  };
+  return service;
+}

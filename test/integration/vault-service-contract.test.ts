@@ -1,0 +1,449 @@
+/**
+ * The VaultService contract for vaults, credentials and services, run on SQLite and on real
+ * PostgreSQL (a fresh database per test). Agents, sessions, admin tokens and authentication
+ * are in vault-identity-contract.test.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryCache } from '../../src/cache/memory';
+import type { DatabaseConfig } from '../../src/config/schema';
+import { isGatewayError } from '../../src/errors';
+import { openDatabase } from '../../src/storage';
+import type { Database } from '../../src/storage/types';
+import { createCipher } from '../../src/vault/crypto';
+import { createVaultService } from '../../src/vault/vault-service';
+import { createPostgresDatabase, describeWith } from '../helpers/services';
+import { postgresConfig, sqliteConfig } from './storage-test-helpers';
+
+const subjects = [
+  {
+    name: 'Sqlite',
+    describe,
+    create: async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vectra-vault-'));
+      return {
+        config: sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`),
+        drop: async () => rmSync(dir, { recursive: true, force: true }),
+      };
+    },
+  },
+  {
+    name: 'Postgres',
+    describe: describeWith('postgres'),
+    create: async () => {
+      const database = await createPostgresDatabase();
+      return { config: postgresConfig(database.url), drop: () => database.drop() };
+    },
+  },
+];
+
+/** Awaits a rejection with GatewayError `code` (and `field` in its context, when given). */
+async function rejects(promise: Promise<unknown>, code: string, field?: string) {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isGatewayError(error)) throw new Error(`expected ${code}, got ${String(error)}`);
+  expect(error.code).toBe(code);
+  if (field !== undefined) expect(error.context.field).toBe(field);
+  return error;
+}
+
+const count = async (db: Database, sql: string, params: string[] = []) =>
+  Number((await db.get<{ n: number }>(sql, params))!.n);
+
+describe.each(subjects)('VaultService vaults, credentials, services: $name', (subject) => {
+  subject.describe(subject.name, () => {
+    let config: DatabaseConfig;
+    let drop: () => Promise<void>;
+    let db: Database;
+    let cache: MemoryCache;
+    let vaults: ReturnType<typeof createVaultService>;
+    const cipher = createCipher(randomBytes(32));
+
+    beforeEach(async () => {
+      ({ config, drop } = await subject.create());
+      db = await openDatabase(config);
+      cache = new MemoryCache({ sweepIntervalMs: 0 });
+      vaults = createVaultService({ db, cipher, cache });
+    });
+
+    afterEach(async () => {
+      await vaults.close();
+      await cache.close();
+      await db.close();
+      await drop();
+    });
+
+    describe('vaults', () => {
+      it('has a default vault that denies unmatched hosts and cannot be deleted', async () => {
+        const vault = await vaults.getVault('default');
+        expect(vault).toMatchObject({ name: 'default', unmatchedHosts: 'deny' });
+        expect(vault.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        await rejects(vaults.deleteVault('default'), 'VEC_VAULT_DEFAULT_PROTECTED');
+        expect((await vaults.listVaults()).map((v) => v.name)).toEqual(['default']);
+      });
+
+      it('creates (deny by default), lists by name, shows and updates', async () => {
+        const b = await vaults.createVault({ name: 'b-team' });
+        expect(b).toMatchObject({ name: 'b-team', unmatchedHosts: 'deny' });
+        await vaults.createVault({ name: 'a.team', unmatchedHosts: 'passthrough' });
+        expect((await vaults.listVaults()).map((v) => v.name)).toEqual([
+          'a.team',
+          'b-team',
+          'default',
+        ]);
+        expect(await vaults.getVault('b-team')).toEqual(b);
+        const updated = await vaults.updateVault('b-team', { unmatchedHosts: 'passthrough' });
+        expect(updated).toMatchObject({ id: b.id, unmatchedHosts: 'passthrough' });
+        expect(await vaults.getVault('b-team')).toEqual(updated);
+      });
+
+      it('refuses bad names and policies (400 naming the field), duplicates (409), unknown (404)', async () => {
+        for (const name of ['', 'Upper', '-dash', 'a'.repeat(64), 'sp ace', 'x/y']) {
+          await rejects(vaults.createVault({ name }), 'VEC_REQUEST_INVALID', 'name');
+        }
+        await rejects(
+          vaults.createVault({ name: 'ok', unmatchedHosts: 'allow' as never }),
+          'VEC_REQUEST_INVALID',
+          'unmatchedHosts',
+        );
+        await vaults.createVault({ name: 'ok' });
+        await rejects(vaults.createVault({ name: 'ok' }), 'VEC_RESOURCE_CONFLICT');
+        await rejects(
+          vaults.updateVault('ok', { unmatchedHosts: 'maybe' as never }),
+          'VEC_REQUEST_INVALID',
+          'unmatchedHosts',
+        );
+        await rejects(vaults.getVault('nope'), 'VEC_VAULT_NOT_FOUND');
+        await rejects(
+          vaults.updateVault('nope', { unmatchedHosts: 'deny' }),
+          'VEC_VAULT_NOT_FOUND',
+        );
+        await rejects(vaults.deleteVault('nope'), 'VEC_VAULT_NOT_FOUND');
+      });
+
+      it('deletes a vault with its credentials, services, grants and sessions', async () => {
+        const vault = await vaults.createVault({ name: 'doomed' });
+        await vaults.setCredential('doomed', 'TOKEN', 'v');
+        await vaults.createService('doomed', {
+          name: 'api',
+          host: 'api.example.com',
+          auth: { type: 'bearer', credential: 'TOKEN' },
+        });
+        const agent = await vaults.createAgent({ name: 'bot', vaults: ['doomed', 'default'] });
+        const session = await vaults.mintSession({ vault: 'doomed' });
+        expect(await vaults.authenticate(session.token)).toBeDefined();
+        // Warm the token cache: the deletion must evict the cached grant at once.
+        expect(await vaults.authenticate(agent.token)).toMatchObject({
+          vaults: ['default', 'doomed'],
+        });
+
+        await vaults.deleteVault('doomed');
+        await rejects(vaults.getVault('doomed'), 'VEC_VAULT_NOT_FOUND');
+        for (const table of ['credentials', 'services', 'agent_vaults', 'sessions']) {
+          expect(
+            await count(db, `SELECT COUNT(*) AS n FROM ${table} WHERE vault_id = $1`, [vault.id]),
+          ).toBe(0);
+        }
+        expect((await vaults.getAgent('bot')).vaults).toEqual(['default']);
+        expect(await vaults.authenticate(session.token)).toBeUndefined();
+        expect(await vaults.authenticate(agent.token)).toMatchObject({ vaults: ['default'] });
+        expect(await vaults.listSessions()).toEqual([]);
+      });
+    });
+
+    describe('credentials', () => {
+      it('stores values encrypted, lists keys only, and resolves them for injection', async () => {
+        const secret = `s3cret-${randomBytes(8).toString('hex')}`;
+        const first = await vaults.setCredential('default', 'STRIPE_KEY', secret);
+        await vaults.setCredential('default', 'A_KEY', 'other value');
+        expect(first).toEqual({
+          key: 'STRIPE_KEY',
+          createdAt: expect.any(String),
+          updatedAt: expect.any(String),
+        });
+        const listed = await vaults.listCredentials('default');
+        expect(listed.map((c) => c.key)).toEqual(['A_KEY', 'STRIPE_KEY']);
+        expect(JSON.stringify(listed)).not.toContain(secret);
+        const stored = await db.all<{ ciphertext: string }>('SELECT ciphertext FROM credentials');
+        expect(JSON.stringify(stored)).not.toContain(secret);
+
+        const resolved = await vaults.resolveCredentials('default', ['STRIPE_KEY', 'A_KEY']);
+        expect(resolved).toEqual(
+          new Map([
+            ['STRIPE_KEY', secret],
+            ['A_KEY', 'other value'],
+          ]),
+        );
+        await rejects(
+          vaults.resolveCredentials('default', ['STRIPE_KEY', 'MISSING']),
+          'VEC_CREDENTIAL_NOT_FOUND',
+        );
+      });
+
+      it('replaces a value, keeping createdAt', async () => {
+        let t = Date.parse('2030-01-01T00:00:00.000Z');
+        const clocked = createVaultService({ db, cipher, cache, now: () => new Date((t += 1000)) });
+        const first = await clocked.setCredential('default', 'K', 'one');
+        const second = await clocked.setCredential('default', 'K', 'two');
+        expect(second.createdAt).toBe(first.createdAt);
+        expect(second.updatedAt > first.updatedAt).toBe(true);
+        expect((await clocked.resolveCredentials('default', ['K'])).get('K')).toBe('two');
+        await clocked.close();
+      });
+
+      it('binds a ciphertext to its vault and key: moved to another row it does not decrypt', async () => {
+        await vaults.setCredential('default', 'REAL', 'the value');
+        await vaults.setCredential('default', 'DECOY', 'x');
+        await db.run(
+          `UPDATE credentials SET ciphertext = (SELECT ciphertext FROM credentials WHERE key = 'REAL')
+           WHERE key = 'DECOY'`,
+        );
+        await expect(vaults.resolveCredentials('default', ['DECOY'])).rejects.toThrow();
+      });
+
+      it('refuses bad keys and values naming the field, and never echoes the value', async () => {
+        for (const key of ['', '1ABC', 'with-dash', 'a b', 'K'.repeat(129)]) {
+          await rejects(vaults.setCredential('default', key, 'v'), 'VEC_REQUEST_INVALID', 'key');
+        }
+        for (const value of ['', 'line\r\nX-Evil: 1', 'a\nb', 'a\rb', 'x'.repeat(64 * 1024 + 1)]) {
+          const error = await rejects(
+            vaults.setCredential('default', 'K', value),
+            'VEC_REQUEST_INVALID',
+            'value',
+          );
+          if (value) expect(error.message).not.toContain(value);
+        }
+        await vaults.setCredential('default', 'BIG', 'x'.repeat(64 * 1024));
+        await rejects(vaults.setCredential('nope', 'K', 'v'), 'VEC_VAULT_NOT_FOUND');
+        await rejects(vaults.listCredentials('nope'), 'VEC_VAULT_NOT_FOUND');
+      });
+
+      it('deletes an unused credential; refuses one a service uses (409 naming it); 404 unknown', async () => {
+        await vaults.setCredential('default', 'USED', 'u');
+        await vaults.setCredential('default', 'FREE', 'f');
+        await vaults.createService('default', {
+          name: 'stripe',
+          host: 'api.stripe.com',
+          auth: { type: 'custom', headers: { Authorization: 'Bearer {{ USED }}' } },
+        });
+        const error = await rejects(
+          vaults.deleteCredential('default', 'USED'),
+          'VEC_RESOURCE_CONFLICT',
+        );
+        expect(error.message).toContain('stripe');
+        expect(error.context).toMatchObject({ service: 'stripe', key: 'USED' });
+        await vaults.deleteCredential('default', 'FREE');
+        expect((await vaults.listCredentials('default')).map((c) => c.key)).toEqual(['USED']);
+        await rejects(vaults.deleteCredential('default', 'FREE'), 'VEC_CREDENTIAL_NOT_FOUND');
+        await rejects(vaults.deleteCredential('nope', 'FREE'), 'VEC_VAULT_NOT_FOUND');
+      });
+    });
+
+    describe('services', () => {
+      beforeEach(async () => {
+        for (const key of ['TOKEN', 'USER', 'PASS', 'STRIPE_KEY']) {
+          await vaults.setCredential('default', key, `${key.toLowerCase()}-value`);
+        }
+      });
+
+      it('creates every scheme, in declaration order with increasing positions', async () => {
+        const inputs = [
+          {
+            name: 'bearer',
+            host: 'api.example.com',
+            auth: { type: 'bearer', credential: 'TOKEN' },
+          },
+          {
+            name: 'basic',
+            host: 'basic.example.com:8443',
+            auth: { type: 'basic', username: 'USER', password: 'PASS' },
+          },
+          {
+            name: 'api-key',
+            host: '*.example.org/v1/**',
+            auth: { type: 'api-key', header: 'X-Api-Key', credential: 'TOKEN', prefix: 'Key ' },
+          },
+          {
+            name: 'custom',
+            host: 'api.stripe.com',
+            auth: { type: 'custom', headers: { 'X-Api-Key': '{{ STRIPE_KEY }}' } },
+          },
+          {
+            name: 'query',
+            host: 'q.example.com',
+            auth: { type: 'query', param: 'key', credential: 'TOKEN' },
+          },
+          { name: 'open', host: 'open.example.com', auth: { type: 'passthrough' } },
+        ] as const;
+        for (const input of inputs) await vaults.createService('default', input);
+        const listed = await vaults.listServices('default');
+        expect(listed.map((s) => [s.name, s.position, s.enabled, s.vault])).toEqual(
+          inputs.map((input, i) => [input.name, i + 1, true, 'default']),
+        );
+        expect(listed.map((s) => s.auth)).toEqual(inputs.map((input) => input.auth));
+        expect(await vaults.getService('default', 'basic')).toEqual(listed[1]);
+        const other = await vaults.createVault({ name: 'other' });
+        const first = await vaults.createService(other.name, {
+          name: 'bearer', // same name, other vault: fine
+          host: 'api.example.com',
+          auth: { type: 'passthrough' },
+          enabled: false,
+        });
+        expect(first).toMatchObject({ vault: 'other', position: 1, enabled: false });
+      });
+
+      it.each([
+        [{ type: 'bearer', credential: 'NOPE' }, 'auth.credential'],
+        [{ type: 'basic', username: 'USER', password: 'NOPE' }, 'auth.password'],
+        [{ type: 'basic', username: 'NOPE', password: 'PASS' }, 'auth.username'],
+        [{ type: 'api-key', header: 'X-Key', credential: 'NOPE' }, 'auth.credential'],
+        [{ type: 'custom', headers: { 'X-Api-Key': 'k={{ NOPE }}' } }, 'auth.headers.X-Api-Key'],
+        [{ type: 'query', param: 'k', credential: 'NOPE' }, 'auth.credential'],
+      ])('refuses a scheme naming a missing credential: %j → %s', async (auth, field) => {
+        const error = await rejects(
+          vaults.createService('default', {
+            name: 's',
+            host: 'a.example.com',
+            auth: auth as never,
+          }),
+          'VEC_REQUEST_INVALID',
+          field,
+        );
+        expect(error.message).toContain('NOPE');
+        expect(await vaults.listServices('default')).toEqual([]);
+      });
+
+      it('refuses bad input naming the field, duplicates (409) and unknown vaults (404)', async () => {
+        const ok = {
+          name: 'svc',
+          host: 'api.example.com',
+          auth: { type: 'bearer', credential: 'TOKEN' },
+        } as const;
+        await rejects(
+          vaults.createService('default', { ...ok, name: 'Bad Name' }),
+          'VEC_REQUEST_INVALID',
+          'name',
+        );
+        await rejects(
+          vaults.createService('default', { ...ok, host: 'https://x.com' }),
+          'VEC_REQUEST_INVALID',
+          'host',
+        );
+        await rejects(
+          vaults.createService('default', { ...ok, auth: { type: 'oauth' } as never }),
+          'VEC_REQUEST_INVALID',
+          'auth.type',
+        );
+        await rejects(
+          vaults.createService('default', {
+            ...ok,
+            auth: { type: 'api-key', header: 'Bad Header', credential: 'TOKEN' },
+          }),
+          'VEC_REQUEST_INVALID',
+          'auth.header',
+        );
+        await rejects(
+          vaults.createService('default', { ...ok, enabled: 'yes' as never }),
+          'VEC_REQUEST_INVALID',
+          'enabled',
+        );
+        await vaults.createService('default', ok);
+        const dup = await rejects(vaults.createService('default', ok), 'VEC_RESOURCE_CONFLICT');
+        expect(dup.message).toContain('svc');
+        await rejects(vaults.createService('nope', ok), 'VEC_VAULT_NOT_FOUND');
+        await rejects(vaults.getService('default', 'nope'), 'VEC_SERVICE_NOT_FOUND');
+        await rejects(vaults.listServices('nope'), 'VEC_VAULT_NOT_FOUND');
+      });
+
+      it('updates host, auth, enabled and name; refuses a taken name and a missing credential', async () => {
+        const created = await vaults.createService('default', {
+          name: 'a',
+          host: 'a.example.com',
+          auth: { type: 'passthrough' },
+        });
+        await vaults.createService('default', {
+          name: 'b',
+          host: 'b.example.com',
+          auth: { type: 'passthrough' },
+        });
+        const updated = await vaults.updateService('default', 'a', {
+          host: 'a.example.com:443',
+          auth: { type: 'bearer', credential: 'TOKEN' },
+          enabled: false,
+        });
+        expect(updated).toMatchObject({
+          id: created.id,
+          host: 'a.example.com:443',
+          auth: { type: 'bearer', credential: 'TOKEN' },
+          enabled: false,
+          position: created.position,
+        });
+        await rejects(vaults.updateService('default', 'a', { name: 'b' }), 'VEC_RESOURCE_CONFLICT');
+        await rejects(
+          vaults.updateService('default', 'a', { auth: { type: 'bearer', credential: 'NOPE' } }),
+          'VEC_REQUEST_INVALID',
+          'auth.credential',
+        );
+        await rejects(
+          vaults.updateService('default', 'a', { host: 'a.*.com' }),
+          'VEC_REQUEST_INVALID',
+          'host',
+        );
+        expect(await vaults.updateService('default', 'a', { name: 'c' })).toMatchObject({
+          name: 'c',
+        });
+        await rejects(
+          vaults.updateService('default', 'a', { enabled: true }),
+          'VEC_SERVICE_NOT_FOUND',
+        );
+        await vaults.deleteService('default', 'c');
+        await rejects(vaults.deleteService('default', 'c'), 'VEC_SERVICE_NOT_FOUND');
+        expect((await vaults.listServices('default')).map((s) => s.name)).toEqual(['b']);
+      });
+
+      it('matches requests by the matching order and sees every change at once', async () => {
+        const request = { host: 'api.example.com', port: 443, path: '/v1/charges' };
+        await rejects(vaults.matchService('nope', request), 'VEC_VAULT_NOT_FOUND');
+        expect(await vaults.matchService('default', request)).toBeUndefined();
+        await vaults.createService('default', {
+          name: 'wild',
+          host: '*.example.com',
+          auth: { type: 'passthrough' },
+        });
+        expect((await vaults.matchService('default', request))?.name).toBe('wild');
+        await vaults.createService('default', {
+          name: 'exact',
+          host: 'api.example.com/v1/**',
+          auth: { type: 'bearer', credential: 'TOKEN' },
+        });
+        expect((await vaults.matchService('default', request))?.name).toBe('exact');
+        await vaults.updateService('default', 'exact', { enabled: false });
+        expect((await vaults.matchService('default', request))?.name).toBe('wild');
+        await vaults.deleteService('default', 'wild');
+        expect(await vaults.matchService('default', request)).toBeUndefined();
+      });
+
+      it('drops the cached service list on another instance sharing the cache', async () => {
+        const replica = createVaultService({ db, cipher, cache });
+        const request = { host: 'api.example.com', port: 443, path: '/' };
+        await vaults.createService('default', {
+          name: 's',
+          host: 'api.example.com',
+          auth: { type: 'passthrough' },
+        });
+        expect((await replica.matchService('default', request))?.name).toBe('s');
+        await vaults.deleteService('default', 's');
+        // MemoryCache delivers asynchronously, like Redis: wait for the message, boundedly.
+        for (let i = 0; i < 100 && (await replica.matchService('default', request)); i++) {
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        expect(await replica.matchService('default', request)).toBeUndefined();
+        await replica.close();
+      });
+    });
+  });
+});
