@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/loader';
 import { EXIT } from '../errors';
-import { startGateway } from '../gateway';
 import type { CommandContext } from './main';
 
 export function registerServeCommand(program: Command, ctx: CommandContext): void {
@@ -33,6 +32,8 @@ export function registerServeCommand(program: Command, ctx: CommandContext): voi
         process.on('SIGTERM', onSignal);
         process.on('SIGINT', onSignal);
       });
+      // Loaded here, not at the top: every other command starts faster without the gateway's modules.
+      const { startGateway } = await import('../gateway');
       const gateway = await startGateway(loaded.config, { version: ctx.version });
       ctx.io.err(
         `vectra ${ctx.version}: API on ${gateway.urls.http}${gateway.urls.https ? ` and ${gateway.urls.https}` : ''}`,

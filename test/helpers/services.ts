@@ -13,14 +13,18 @@ export const REDIS_ADDRESS = process.env.VECTRA_TEST_REDIS_ADDRESS ?? '127.0.0.1
 export const hasPostgres = (): boolean => process.env.VECTRA_TEST_POSTGRES === '1';
 export const hasRedis = (): boolean => process.env.VECTRA_TEST_REDIS === '1';
 
-/** `describe` when the service is there, a loudly skipped `describe` otherwise (never in CI). */
-export function describeWith(service: 'postgres' | 'redis'): jest.Describe {
-  const available = service === 'postgres' ? hasPostgres() : hasRedis();
-  if (available) return describe;
+/** `describe` when every named service is there, a loudly skipped `describe` otherwise (never in CI). */
+export function describeWith(...services: Array<'postgres' | 'redis'>): jest.Describe {
+  const missing = services.filter(
+    (service) => !(service === 'postgres' ? hasPostgres() : hasRedis()),
+  );
+  if (missing.length === 0) return describe;
   if (process.env.CI) {
-    throw new Error(`CI requires ${service}, and it is not reachable`);
+    throw new Error(`CI requires ${missing.join(' and ')}, and it is not reachable`);
   }
-  console.warn(`\n*** ${service} is not reachable: skipping its suites (they fail in CI) ***\n`);
+  console.warn(
+    `\n*** ${missing.join(' and ')} not reachable: skipping its suites (they fail in CI) ***\n`,
+  );
   return describe.skip;
 }
 

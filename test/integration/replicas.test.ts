@@ -1,0 +1,95 @@
+/**
+ * Two real `vectra serve` processes sharing one PostgreSQL and one Redis, as replicas behind a
+ * load balancer: a token rotated or deleted through one is refused by the other at once.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { exitOf, freshWorkdir, startCli, waitForOutput } from '../helpers/cli';
+import { createPostgresDatabase, describeWith, REDIS_ADDRESS } from '../helpers/services';
+import { freePort, waitFor } from '../helpers/waiting-and-processes';
+
+const describeWithBoth =
+  process.env.VECTRA_TEST_POSTGRES === '1' ? describeWith('redis') : describeWith('postgres');
+
+describeWithBoth('two replicas sharing PostgreSQL and Redis', () => {
+  const owner = `vec_adm_${randomBytes(32).toString('base64url')}`;
+  let db: Awaited<ReturnType<typeof createPostgresDatabase>>;
+  const children: ChildProcessWithoutNullStreams[] = [];
+  const urls: string[] = [];
+
+  beforeAll(async () => {
+    db = await createPostgresDatabase();
+    const env = {
+      System__Storage__Database__DefaultProvider: 'Postgres',
+      System__Storage__Database__Providers__Postgres__ConnectionString: db.url,
+      System__Storage__Cache__DefaultProvider: 'Redis',
+      System__Storage__Cache__Providers__Redis__ConnectionString: REDIS_ADDRESS,
+      Security__MasterPassword: 'shared by every replica',
+      Security__Admin__BootstrapToken: owner,
+    };
+    // Started together: migrations and the bootstrap token race, and must both come out once.
+    const ports = [await freePort(), await freePort()];
+    for (const port of ports) {
+      children.push(
+        startCli(['serve'], {
+          cwd: freshWorkdir(),
+          env: { ...env, System__Server__Http__Port: String(port) },
+        }),
+      );
+    }
+    for (const child of children)
+      urls.push((await waitForOutput(child, /API on (http:\/\/\S+)/))[1]);
+  });
+
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGTERM');
+    for (const child of children) await exitOf(child);
+    await db.drop();
+  });
+
+  const call = async (
+    url: string,
+    token: string,
+    method = 'GET',
+    path = '/discover',
+    body?: unknown,
+  ) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json().catch(() => undefined)) as any };
+  };
+
+  it('rotation and deletion through one replica take effect on the other at once', async () => {
+    const [a, b] = urls;
+    expect((await call(a, owner, 'GET', '/v1/admin-tokens')).body.adminTokens).toHaveLength(1);
+    expect((await call(a, owner, 'POST', '/v1/vaults', { name: 'shared' })).status).toBe(201);
+    const created = await call(a, owner, 'POST', '/v1/agents', {
+      name: 'replicated',
+      vaults: ['shared'],
+    });
+    const first = created.body.token as string;
+
+    // Replica B learns the token (and caches the answer).
+    expect((await call(b, first)).status).toBe(200);
+    expect((await call(b, first)).body.vault).toBe('shared');
+
+    const rotated = (await call(a, owner, 'POST', '/v1/agents/replicated/rotate')).body
+      .token as string;
+    await waitFor(
+      'replica B to refuse the rotated-out token',
+      async () => (await call(b, first)).status === 401,
+      5000,
+    );
+    expect((await call(b, rotated)).status).toBe(200);
+
+    expect((await call(a, owner, 'DELETE', '/v1/agents/replicated')).status).toBe(204);
+    await waitFor(
+      'replica B to refuse the deleted agent',
+      async () => (await call(b, rotated)).status === 401,
+      5000,
+    );
+  });
+});
