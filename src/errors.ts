@@ -141,6 +141,67 @@ export const ERROR_CODES = {
     title: 'Secret provider unavailable',
     message: 'The configured secret provider could not be reached or refused the request.',
   },
+  VEC_PROXY_AUTH_REQUIRED: {
+    status: 407,
+    title: 'Proxy authentication required',
+    message:
+      'Send the agent token in Proxy-Authorization (Basic token:vault, Basic token, or Bearer token).',
+  },
+  VEC_UNMATCHED_HOST_DENIED: {
+    status: 403,
+    title: 'Host not allowed',
+    message:
+      "No service of this vault matches the host, and the vault's unmatched-host setting is deny.",
+  },
+  VEC_TUNNEL_HOST_MISMATCH: {
+    status: 421,
+    title: 'Host does not match the tunnel',
+    message:
+      'Inside a CONNECT tunnel every request must be for the host and port the tunnel was opened to.',
+  },
+  VEC_TUNNEL_LIMIT: {
+    status: 429,
+    title: 'Too many tunnels',
+    message:
+      'This agent has too many open tunnels; close some or raise System.Proxy.MaxTunnelsPerAgent.',
+  },
+  VEC_HEADERS_TOO_LARGE: {
+    status: 431,
+    title: 'Request headers too large',
+    message: 'The request headers exceed System.Proxy.MaxHeaderBytes.',
+  },
+  VEC_RESPONSE_TOO_LARGE: {
+    status: 502,
+    title: 'Upstream response too large',
+    message: 'The upstream response exceeds System.Proxy.MaxResponseBodyBytes; it was cut off.',
+  },
+  VEC_UPSTREAM_BLOCKED: {
+    status: 403,
+    title: 'Upstream address blocked',
+    message:
+      'The host resolves to an address Vectra does not connect to (metadata, private, loopback, link-local); allow it with System.Proxy.NetworkAllowlist if intended.',
+  },
+  VEC_UPSTREAM_UNREACHABLE: {
+    status: 502,
+    title: 'Upstream unreachable',
+    message: 'The upstream could not be reached (DNS failure, connection refused or reset).',
+  },
+  VEC_UPSTREAM_TLS_INVALID: {
+    status: 502,
+    title: 'Upstream certificate not trusted',
+    message:
+      "The upstream's TLS certificate did not verify; Vectra never turns verification off (see System.Proxy.UpstreamCaFile).",
+  },
+  VEC_UPSTREAM_TIMEOUT: {
+    status: 504,
+    title: 'Upstream timeout',
+    message: 'The upstream did not answer within System.Proxy.UpstreamTimeoutSeconds.',
+  },
+  VEC_PIPELINE_STAGE_FAILED: {
+    status: 500,
+    title: 'Gateway stage failed',
+    message: 'A pipeline stage failed or timed out; the request was refused (fail closed).',
+  },
   VEC_CLI_UNREACHABLE: {
     status: 503,
     title: 'Gateway unreachable',

@@ -132,6 +132,69 @@ export const schema = {
         format: 'port-or-zero',
         default: 7081,
       },
+      UpstreamCaFile: {
+        doc: 'Extra PEM CA bundle trusted for upstream TLS, besides the system roots (verification is never off).',
+        format: 'text',
+        default: '',
+      },
+      NetworkAllowlist: {
+        doc: 'Comma-separated CIDRs the SSRF guard lets through (e.g. 10.0.0.0/8); metadata addresses stay blocked.',
+        format: 'text',
+        default: '',
+      },
+      CaCertFile: {
+        doc: 'Operator-supplied CA certificate (PEM) for TLS interception; empty: generated on first start.',
+        format: 'text',
+        default: '',
+      },
+      CaKeyFile: { doc: 'Private key (PEM) of CaCertFile.', format: 'text', default: '' },
+      LeafCacheSize: {
+        doc: 'Leaf certificates kept in memory (LRU).',
+        format: 'positive-int',
+        default: 1000,
+      },
+      LeafValidityHours: {
+        doc: 'Validity of generated leaf certificates; renewed before they expire.',
+        format: 'positive-int',
+        default: 72,
+      },
+      MaxRequestBodyBytes: {
+        doc: 'Largest proxied request body.',
+        format: 'positive-int',
+        default: 10485760,
+      },
+      MaxResponseBodyBytes: {
+        doc: 'Largest proxied response body.',
+        format: 'positive-int',
+        default: 104857600,
+      },
+      MaxHeaderBytes: {
+        doc: 'Largest request header block.',
+        format: 'positive-int',
+        default: 32768,
+      },
+      MaxTunnelsPerAgent: {
+        doc: 'Open CONNECT tunnels allowed per agent.',
+        format: 'positive-int',
+        default: 64,
+      },
+      UpstreamTimeoutSeconds: {
+        doc: 'Time the upstream has to answer.',
+        format: 'positive-int',
+        default: 60,
+      },
+    },
+    Audit: {
+      RetentionDays: {
+        doc: 'Audit rows older than this are deleted.',
+        format: 'positive-int',
+        default: 30,
+      },
+      MaxRows: {
+        doc: 'Audit rows kept at most (oldest deleted first).',
+        format: 'positive-int',
+        default: 1000000,
+      },
     },
     Storage: {
       DataDirectory: {
@@ -391,7 +454,21 @@ export interface VectraConfig {
       ShutdownTimeoutSeconds: number;
       MaxRequestBodyBytes: number;
     };
-    Proxy: { Port: number };
+    Proxy: {
+      Port: number;
+      UpstreamCaFile: string;
+      NetworkAllowlist: string;
+      CaCertFile: string;
+      CaKeyFile: string;
+      LeafCacheSize: number;
+      LeafValidityHours: number;
+      MaxRequestBodyBytes: number;
+      MaxResponseBodyBytes: number;
+      MaxHeaderBytes: number;
+      MaxTunnelsPerAgent: number;
+      UpstreamTimeoutSeconds: number;
+    };
+    Audit: { RetentionDays: number; MaxRows: number };
     Storage: {
       DataDirectory: string;
       Database: {
@@ -459,4 +536,6 @@ export type DatabaseConfig = StorageConfig['Database'];
 export type CacheConfig = StorageConfig['Cache'];
 export type ServerConfig = VectraConfig['System']['Server'];
 export type SecurityConfig = VectraConfig['Security'];
+export type ProxyConfig = VectraConfig['System']['Proxy'];
+export type AuditConfig = VectraConfig['System']['Audit'];
 export type SecretManagementConfig = VectraConfig['SecretManagement'];

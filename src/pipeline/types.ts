@@ -1,0 +1,89 @@
+/**
+ * The pipeline contract (DESIGN.md, "Request flow"). One adapter per entry point (forward proxy,
+ * MITM tunnel, `/proxy/<url>` route) turns a request into a RequestContext; the runner passes it
+ * through the stages declared once in ./stages.ts; the adapter turns the final decision into a
+ * response. Stages never see Node's `req`/`res`.
+ */
+import type { Readable, Duplex } from 'node:stream';
+import type { GatewayError } from '../errors';
+import type { AgentPrincipal } from '../identity/agent-auth';
+import type { Service } from '../vault/types';
+
+/** Header map with lower-case names, as sent upstream (mutable by stages before `forward`). */
+export type HeaderMap = Record<string, string | string[]>;
+
+export interface ProxyRequest {
+  method: string;
+  scheme: 'http' | 'https';
+  /** Lower-case host name or IP literal (IPv6 without brackets). */
+  host: string;
+  port: number;
+  /** Path and query, as it will be sent upstream (`/v1/x?a=1`). */
+  path: string;
+  headers: HeaderMap;
+  /** The request body, streamed; undefined when there is none. */
+  body?: Readable;
+  /** Declared body size, when the client sent Content-Length. */
+  contentLength?: number;
+  /** True for a WebSocket (or other) Upgrade request. */
+  upgrade: boolean;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  statusMessage?: string;
+  headers: HeaderMap;
+  body: Readable;
+}
+
+/** A completed protocol upgrade: the adapter pipes the client socket and `socket` together. */
+export interface UpstreamUpgrade {
+  status: 101;
+  headers: HeaderMap;
+  socket: Duplex;
+  head: Buffer;
+}
+
+export type EntryPoint = 'forward' | 'tunnel' | 'reverse';
+
+export interface RequestContext {
+  readonly requestId: string;
+  readonly entry: EntryPoint;
+  /** Milliseconds from the injected clock when the request arrived. */
+  readonly startedAt: number;
+  readonly clientAddress: string;
+  /** What the entry adapter read; consumed (and cleared) by `authenticate`. */
+  credentials: { token?: string; vault?: string };
+  /** For `tunnel`: the CONNECT authority every request inside must match (`host:port`). */
+  readonly tunnelAuthority?: string;
+  request: ProxyRequest;
+  /** Set by `authenticate`. */
+  principal?: AgentPrincipal;
+  vault?: string;
+  /** Set by `resolveService`; undefined with `unmatched` set when no service matched. */
+  service?: Service;
+  unmatched?: 'passthrough';
+  /** Secret values injected into the request, so `forward` can redact them if echoed back. */
+  injectedSecrets: string[];
+  /** Set by `forward`. */
+  response?: UpstreamResponse | UpstreamUpgrade;
+  /** Filled along the way, written as one audit row when the request ends. */
+  audit: { decision?: 'allow' | 'deny' | 'error'; errorCode?: string; reason?: string };
+}
+
+export type Decision =
+  | { kind: 'continue' }
+  /** A refusal that is answered with the error's status and wire body. */
+  | { kind: 'deny'; error: GatewayError }
+  /** Drop the connection without an answer (e.g. a tunnel that must not carry on). */
+  | { kind: 'abort'; reason: string }
+  /** Held (approval); the runner awaits `resume` and carries on with its decision. */
+  | { kind: 'pause'; resume: Promise<Decision> };
+
+export interface Stage {
+  (ctx: RequestContext): Promise<Decision>;
+  /** Named function: the stage's name, used in logs and errors. */
+  readonly name: string;
+}
+
+export const CONTINUE: Decision = Object.freeze({ kind: 'continue' });

@@ -1,0 +1,18 @@
+/** The upstream client contract used by the `forward` stage (implemented in ./upstream.ts). */
+import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../pipeline/types';
+
+export interface UpstreamClient {
+  /**
+   * Sends `request` to its host: the address is resolved and every resolved address checked by
+   * the SSRF guard, then the checked address is dialled (no second lookup); TLS is verified
+   * against the system roots plus System.Proxy.UpstreamCaFile with the request's host as SNI
+   * and name to check; connections are pooled with keep-alive per origin. Resolves with the
+   * response head; the body streams with backpressure. Redirects are returned, never followed.
+   * Errors are GatewayErrors: VEC_UPSTREAM_BLOCKED, VEC_UPSTREAM_UNREACHABLE,
+   * VEC_UPSTREAM_TLS_INVALID, VEC_UPSTREAM_TIMEOUT, VEC_RESPONSE_TOO_LARGE, VEC_REQUEST_TOO_LARGE.
+   */
+  send(request: ProxyRequest, options?: { signal?: AbortSignal }): Promise<UpstreamResponse>;
+  /** Same checks for an Upgrade request; resolves with the upgraded socket, or a plain response when the upstream refused. */
+  upgrade(request: ProxyRequest): Promise<UpstreamUpgrade | UpstreamResponse>;
+  close(): Promise<void>;
+}
