@@ -23,7 +23,16 @@ import { createAuthThrottle } from './identity/auth-throttle';
 import { ensureBootstrapAdmin } from './identity/bootstrap';
 import { createSecretProvider } from './secrets';
 import type { SecretProvider } from './secrets/types';
+import { createAuditLog, type AuditLog } from './observability/audit';
+import { createPipeline } from './pipeline/runner';
+import { buildStages } from './pipeline/stages';
+import { loadCertificateAuthority } from './proxy/certificate-authority';
+import { createForwardProxy } from './proxy/forward-proxy';
+import { createLeafCertificateCache } from './proxy/leaf-certificates';
+import { createUpstreamClient } from './proxy/upstream';
+import { auditRoutes } from './server/admin/audit-routes';
 import { createAdminRouter } from './server/admin/router';
+import { reverseRoute } from './server/reverse-route';
 import { openDatabase } from './storage';
 import { createSettingsRepository } from './storage/settings-repository';
 import type { Database } from './storage/types';
@@ -48,11 +57,12 @@ export interface Gateway {
   readonly cache: Cache;
   readonly vaults: VaultService;
   readonly secrets: SecretProvider;
+  readonly audit: AuditLog;
   readonly metrics: Metrics;
   readonly health: HealthService;
   readonly app: Express;
-  /** `http://host:port` of the HTTP listener (and of HTTPS when enabled). */
-  readonly urls: { http: string; https?: string };
+  /** `http://host:port` of the HTTP listener (and of HTTPS when enabled), and of the forward proxy. */
+  readonly urls: { http: string; https?: string; proxy: string };
   /** Graceful stop: listeners drain (bounded), then cache and database close. Idempotent. */
   close(reason?: string): Promise<void>;
 }
@@ -113,6 +123,38 @@ export async function startGateway(
     const agents = createAgentAuthenticator(config.Security.AgentAuth, vaults);
     const throttle = createAuthThrottle({ cache, logger: logger.child({ component: 'auth' }) });
 
+    // Data plane: CA and leaf certificates, upstream client, pipeline, audit log.
+    const proxyConfig = config.System.Proxy;
+    const ca = await loadCertificateAuthority({
+      proxy: proxyConfig,
+      settings,
+      cipher: keyring.cipher,
+      logger: logger.child({ component: 'ca' }),
+    });
+    const leafCertificates = createLeafCertificateCache({
+      ca,
+      size: proxyConfig.LeafCacheSize,
+      validityHours: proxyConfig.LeafValidityHours,
+    });
+    cleanups.push(async () => leafCertificates.close());
+    const upstream = createUpstreamClient(proxyConfig, { logger });
+    cleanups.push(() => upstream.close());
+    const audit = createAuditLog({
+      db: database,
+      cache,
+      config: config.System.Audit,
+      logger: logger.child({ component: 'audit' }),
+    });
+    audit.start();
+    cleanups.push(() => audit.close());
+    const pipeline = createPipeline(
+      buildStages({ authenticator: agents, vaults, secrets, upstream }),
+      {
+        logger: logger.child({ component: 'pipeline' }),
+      },
+    );
+    const exchange = { pipeline, logger, audit };
+
     const metrics = createMetrics();
     const health = new HealthService();
     health.register({
@@ -144,6 +186,7 @@ export async function startGateway(
       metrics,
       health,
       maxBodyBytes: config.System.Server.MaxRequestBodyBytes,
+      rawRouters: [{ path: '/proxy', router: reverseRoute(exchange) }],
       routers: [
         {
           path: '/',
@@ -152,6 +195,8 @@ export async function startGateway(
             agents,
             throttle,
             version: options.version ?? 'dev',
+            caPem: ca.caPem(),
+            extraRoutes: auditRoutes(vaults, audit),
           }),
         },
       ],
@@ -169,7 +214,17 @@ export async function startGateway(
     });
     const http = await listen('HTTP', createHttpServer(app), server.Http.Port, server.Host);
     listeners.push(http);
-    const urls: { http: string; https?: string } = { http: urlOf('http', http) };
+    const proxyListener = await listen(
+      'proxy',
+      createForwardProxy({ ...exchange, config: proxyConfig, agents, leafCertificates }),
+      proxyConfig.Port,
+      server.Host,
+    );
+    listeners.push(proxyListener);
+    const urls: { http: string; https?: string; proxy: string } = {
+      http: urlOf('http', http),
+      proxy: urlOf('http', proxyListener),
+    };
     if (server.Https.Enabled) {
       const tls = loadServerCertificate(server.Https.Certificate);
       const https = await listen(
@@ -196,6 +251,7 @@ export async function startGateway(
       cache,
       vaults,
       secrets,
+      audit,
       metrics,
       health,
       app,

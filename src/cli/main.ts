@@ -8,10 +8,12 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, EXIT } from '../errors';
 import { registerAdminCommands } from './admin-commands';
+import { registerCaCommand } from './ca-command';
 import { registerConfigCommands } from './config-command';
 import { registerHealthCommand } from './health-command';
 import { registerMasterPasswordCommand } from './master-password-command';
 import { processIo, reportError, type Io } from './output';
+import { registerRunCommand } from './run-command';
 import { registerServeCommand } from './serve-command';
 
 export interface CommandContext {
@@ -42,6 +44,8 @@ export function buildProgram(ctx: CommandContext): Command {
   registerHealthCommand(program, ctx);
   registerMasterPasswordCommand(program, ctx);
   registerAdminCommands(program, ctx);
+  registerRunCommand(program, ctx);
+  registerCaCommand(program, ctx);
   return program;
 }
 

@@ -84,6 +84,11 @@ export interface Stage {
   (ctx: RequestContext): Promise<Decision>;
   /** Named function: the stage's name, used in logs and errors. */
   readonly name: string;
+  /**
+   * This stage's time budget in ms, overriding the runner's `stageTimeoutMs`; `Infinity` for a
+   * stage whose dependency enforces its own deadline (forward: System.Proxy.UpstreamTimeoutSeconds).
+   */
+  readonly timeoutMs?: number;
 }
 
 export const CONTINUE: Decision = Object.freeze({ kind: 'continue' });

@@ -15,6 +15,8 @@ export interface ApiAppOptions {
   metrics: Metrics;
   health: HealthService;
   maxBodyBytes: number;
+  /** Handlers that read the raw request body themselves (the reverse proxy route), by path prefix. */
+  rawRouters?: Array<{ path: string; router: Router | RequestHandler }>;
   /** Routers mounted after /health and /metrics (admin API, discover, UI, …). */
   routers?: Array<{ path: string; router: Router | RequestHandler }>;
 }
@@ -43,6 +45,8 @@ export function createApiApp(options: ApiAppOptions): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestId, timing(metrics));
+  // Mounted before the JSON parser: a proxied body must stream to the upstream untouched.
+  for (const { path, router } of options.rawRouters ?? []) app.use(path, router);
   app.use(express.json({ limit: options.maxBodyBytes }));
 
   app.get('/health', async function getHealth(_req, res) {

@@ -33,6 +33,12 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
     ),
   },
+  {
+    version: 3,
+    name: 'audit log',
+    sqlite: auditLog('INTEGER PRIMARY KEY AUTOINCREMENT', 'INTEGER'),
+    postgres: auditLog('BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY', 'BIGINT'),
+  },
 ]);
 
 /**
@@ -105,4 +111,34 @@ CREATE TABLE admin_tokens (
 );
 INSERT INTO vaults (id, name, unmatched_hosts, created_at, updated_at)
   VALUES ('default', 'default', 'deny', ${nowIso}, ${nowIso});`;
+}
+
+/**
+ * One row per proxied request (src/observability/audit.ts): metadata only, never headers or
+ * bodies, and `path` keeps query parameter names without their values. `vault`, `agent` and
+ * `service` are names, not ids: they are what operators query by and they survive a deletion.
+ * Ids only grow (AUTOINCREMENT on SQLite, so pruning everything never hands out an old id again)
+ * and serve as cursors. Byte counts and latency may exceed 2^31, hence BIGINT on PostgreSQL.
+ */
+function auditLog(idColumn: string, bigInteger: string): string {
+  return `CREATE TABLE audit_log (
+  id ${idColumn},
+  at TEXT NOT NULL,
+  agent TEXT,
+  vault TEXT,
+  method TEXT NOT NULL,
+  host TEXT NOT NULL,
+  port INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  service TEXT,
+  decision TEXT NOT NULL CHECK (decision IN ('allow', 'deny', 'error')),
+  status INTEGER,
+  latency_ms ${bigInteger} NOT NULL,
+  bytes_in ${bigInteger} NOT NULL,
+  bytes_out ${bigInteger} NOT NULL,
+  error_code TEXT,
+  request_id TEXT NOT NULL
+);
+CREATE INDEX audit_log_by_vault_time ON audit_log (vault, at);
+CREATE INDEX audit_log_by_time ON audit_log (at);`;
 }

@@ -21,6 +21,8 @@ export interface RouteRequest {
 export interface RouteAnswer {
   status?: number;
   body?: unknown;
+  /** Sent as text with this content type instead of JSON. */
+  contentType?: string;
 }
 
 export interface RouteSpec {

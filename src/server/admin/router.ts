@@ -11,6 +11,10 @@ import { vaultRoutes } from './vault-routes';
 export interface AdminApiDeps extends AuthorizeDeps {
   vaults: VaultService;
   version: string;
+  /** Vectra's CA certificate (PEM), served at /v1/ca.pem for clients to trust. */
+  caPem: string;
+  /** Extra routes of other components (audit log, …). */
+  extraRoutes?: RouteSpec[];
 }
 
 export function adminRoutes(deps: AdminApiDeps): RouteSpec[] {
@@ -18,6 +22,15 @@ export function adminRoutes(deps: AdminApiDeps): RouteSpec[] {
     ...vaultRoutes(deps.vaults),
     ...identityRoutes(deps.vaults),
     discoverRoute(deps.vaults),
+    {
+      method: 'get',
+      path: '/v1/ca.pem',
+      access: 'none',
+      summary:
+        "Vectra's CA certificate (PEM): trust it to let Vectra terminate TLS for your agents",
+      handle: async () => ({ body: deps.caPem, contentType: 'application/x-pem-file' }),
+    },
+    ...(deps.extraRoutes ?? []),
   ];
   let openapi: Record<string, unknown> = {};
   routes.push({
@@ -42,6 +55,7 @@ export function createAdminRouter(deps: AdminApiDeps): Router {
       // Answers may hold a token shown once: never let a proxy or browser keep them.
       res.setHeader('Cache-Control', 'no-store');
       if (answer.body === undefined) res.end();
+      else if (answer.contentType) res.type(answer.contentType).send(answer.body);
       else res.json(answer.body);
     });
   }

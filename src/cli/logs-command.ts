@@ -1,0 +1,227 @@
+/**
+ * `vectra logs [--vault V] [--limit N] [--follow] [--json] [--addr URL]`: a vault's audit log,
+ * oldest of the page first, as a table or as JSON lines. `--follow` then streams new rows
+ * (server-sent events from `/v1/vaults/:vault/logs/stream`) until Ctrl-C, which exits 0.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { GatewayError, type ErrorBody } from '../errors';
+import type { AuditRow } from '../observability/audit';
+import { createAdminCli } from './admin-commands';
+import { ApiError, resolveAddress, resolveToken } from './api-client';
+import { readLogin } from './login-store';
+import type { CommandContext } from './main';
+
+export interface LogsCommandOptions {
+  /** Replaces global fetch (tests). */
+  fetch?: typeof fetch;
+  /** Calls `stop` on Ctrl-C; returns a function that removes the hook. Default: SIGINT/SIGTERM. */
+  onInterrupt?: (stop: () => void) => () => void;
+}
+
+interface LogsFlags {
+  vault: string;
+  limit?: number;
+  follow?: boolean;
+  json?: boolean;
+  addr?: string;
+}
+
+const HEADERS = ['TIME', 'AGENT', 'METHOD', 'HOST', 'PATH', 'SERVICE', 'DECISION', 'STATUS', 'MS'];
+const ALL_HEADERS = [...HEADERS, 'CODE'];
+/** Column widths a followed table starts from, so streamed rows line up reasonably. */
+const MIN_WIDTHS = [24, 12, 6, 24, 24, 10, 8, 6, 5];
+
+function positiveInteger(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 1000) {
+    throw new InvalidArgumentError('must be a whole number from 1 to 1000');
+  }
+  return Number(text);
+}
+
+export function registerLogsCommand(
+  program: Command,
+  ctx: CommandContext,
+  options: LogsCommandOptions = {},
+): void {
+  const cli = createAdminCli(ctx, { fetch: options.fetch });
+  cli
+    .connection(program.command('logs'))
+    .description("Show a vault's audit log (metadata of proxied requests); --follow streams it")
+    .option('--vault <name>', 'vault whose log to show', 'default')
+    .option('--limit <n>', 'rows to show first (default 100, at most 1000)', positiveInteger)
+    .option('-f, --follow', 'keep streaming new rows until Ctrl-C')
+    .action(cli.action((flags: LogsFlags) => showLogs(ctx, flags, options)));
+}
+
+async function showLogs(
+  ctx: CommandContext,
+  flags: LogsFlags,
+  options: LogsCommandOptions,
+): Promise<void> {
+  const login = readLogin(ctx.env);
+  const addr = resolveAddress(flags.addr, ctx.env, login);
+  const http = logsHttp(addr, resolveToken(addr, ctx.env, login), options.fetch ?? fetch);
+  const vaultPath = `/v1/vaults/${encodeURIComponent(flags.vault)}/logs`;
+  const query = flags.limit === undefined ? '' : `?limit=${flags.limit}`;
+  const page = (await http.json(`${vaultPath}${query}`)) as { logs: AuditRow[] };
+  const rows = page.logs.slice().reverse();
+  const printer = rowPrinter(ctx, flags, rows);
+  if (!flags.follow) {
+    if (rows.length === 0 && !flags.json) ctx.io.err(`no log rows for vault ${flags.vault}`);
+    else printer.all(rows);
+    return;
+  }
+
+  printer.all(rows);
+  ctx.io.err(`following vault ${flags.vault}; press Ctrl-C to stop`);
+  const shown = new Set(rows.map((row) => row.id));
+  const after = Math.max(0, ...rows.map((row) => row.id));
+  const abort = new AbortController();
+  const removeHook = (options.onInterrupt ?? onSignals)(() => abort.abort());
+  try {
+    await http.events(`${vaultPath}/stream?after=${after}`, abort.signal, (row) => {
+      if (!shown.delete(row.id)) printer.one(row);
+    });
+  } catch (err) {
+    if (abort.signal.aborted) return; // Ctrl-C: a normal end
+    throw err;
+  } finally {
+    removeHook();
+  }
+  if (!abort.signal.aborted) {
+    throw new GatewayError(
+      'VEC_CLI_UNREACHABLE',
+      `${addr} ended the log stream (is it shutting down?); run the command again to resume`,
+    );
+  }
+}
+
+function onSignals(stop: () => void): () => void {
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  };
+}
+
+/** Prints rows as JSON lines, or as a table whose widths are fixed by the first rows. */
+function rowPrinter(ctx: CommandContext, flags: LogsFlags, first: AuditRow[]) {
+  if (flags.json) {
+    const one = (row: AuditRow) => ctx.io.out(JSON.stringify(row));
+    return { one, all: (rows: AuditRow[]) => rows.forEach(one) };
+  }
+  const widths = HEADERS.map((header, i) =>
+    Math.max(
+      header.length,
+      flags.follow ? MIN_WIDTHS[i] : 0,
+      ...first.map((row) => cells(row)[i].length),
+    ),
+  );
+  const line = (values: string[]) =>
+    values
+      .map((value, i) => (i < widths.length ? value.padEnd(widths[i]) : value))
+      .join('  ')
+      .trimEnd();
+  let headed = false;
+  const one = (row: AuditRow) => {
+    if (!headed) ctx.io.out(line(ALL_HEADERS));
+    headed = true;
+    ctx.io.out(line(cells(row)));
+  };
+  return {
+    one,
+    all(rows: AuditRow[]) {
+      if (!headed && (rows.length > 0 || flags.follow)) ctx.io.out(line(ALL_HEADERS));
+      headed = true;
+      rows.forEach(one);
+    },
+  };
+}
+
+function cells(row: AuditRow): string[] {
+  const defaultPort = row.port === 443 || row.port === 80;
+  return [
+    row.at,
+    row.agent ?? '-',
+    row.method,
+    defaultPort ? row.host : `${row.host}:${row.port}`,
+    row.path,
+    row.service ?? '-',
+    row.decision,
+    row.status === null ? '-' : String(row.status),
+    String(row.latencyMs),
+    row.errorCode ?? '-',
+  ];
+}
+
+/** The two calls `logs` makes: a JSON page and an event stream, with the CLI's error rules. */
+function logsHttp(addr: string, token: string, doFetch: typeof fetch) {
+  async function request(path: string, accept: string, signal?: AbortSignal): Promise<Response> {
+    let res: Response;
+    try {
+      res = await doFetch(`${addr}${path}`, {
+        headers: { accept, authorization: `Bearer ${token}` },
+        redirect: 'manual',
+        signal: signal ?? AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      const e = err as { name?: string; cause?: { code?: string; message?: string } };
+      const why =
+        e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.cause?.message ?? e.name);
+      throw new GatewayError(
+        'VEC_CLI_UNREACHABLE',
+        `no answer from ${addr} (${why}); check --addr and that \`vectra serve\` runs there`,
+        { cause: err },
+      );
+    }
+    if (res.ok) return res;
+    const body = (await res.json().catch(() => undefined)) as Partial<ErrorBody> | undefined;
+    if (typeof body?.code === 'string' && typeof body.message === 'string') {
+      throw new ApiError(res.status, body as ErrorBody);
+    }
+    throw new GatewayError(
+      'VEC_CLI_UNREACHABLE',
+      `${addr} answered GET ${path} with HTTP ${res.status} and no Vectra error; is it a Vectra gateway?`,
+      { statusCode: res.status },
+    );
+  }
+
+  return {
+    async json(path: string): Promise<unknown> {
+      return (await request(path, 'application/json')).json();
+    },
+    /** Calls `onRow` for each `log` event until the server ends the stream or `signal` aborts. */
+    async events(path: string, signal: AbortSignal, onRow: (row: AuditRow) => void) {
+      const res = await request(path, 'text/event-stream', signal);
+      if (!res.body) return;
+      const decoder = new TextDecoder();
+      let buffered = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffered += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, '\n');
+        let end: number;
+        while ((end = buffered.indexOf('\n\n')) >= 0) {
+          const event = parseEvent(buffered.slice(0, end));
+          buffered = buffered.slice(end + 2);
+          if (event.name === 'log' && event.data) onRow(JSON.parse(event.data) as AuditRow);
+        }
+      }
+    },
+  };
+}
+
+/** One server-sent event block: `event:` and the `data:` lines; comments are ignored. */
+function parseEvent(block: string): { name: string; data: string } {
+  let name = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line === '' || line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'event') name = value;
+    else if (field === 'data') data.push(value);
+  }
+  return { name, data: data.join('\n') };
+}

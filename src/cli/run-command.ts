@@ -1,0 +1,100 @@
+/**
+ * `vectra run [--vault V] [--ttl D] [--address URL] [--proxy URL] [--no-proxy HOSTS] -- CMD…`:
+ * runs a command with its HTTP(S) traffic sent through the gateway (host isolation). The logic
+ * lives in src/isolation/; this file only parses the command line and reports the outcome.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { ChildOptions } from '../isolation/child-process';
+import { runHost, type HostRunFlags } from '../isolation/host-run';
+import { RunError } from '../isolation/run-mode';
+import { readLogin } from './login-store';
+import type { CommandContext } from './main';
+import { parseTtl } from './vault-command';
+
+export interface RunCommandDeps {
+  /** Replaces global fetch (tests). */
+  fetch?: typeof fetch;
+  /** Child stdio, signal source and terminal detection (tests). */
+  child?: Omit<ChildOptions, 'env'>;
+}
+
+interface RunOptions extends HostRunFlags {
+  addr?: string;
+}
+
+function ttlOption(text: string): number {
+  try {
+    return parseTtl(text);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** `--no-proxy` as a value option: commander would otherwise read it as "not --proxy". */
+function noProxyOption(): Option {
+  const option = new Option(
+    '--no-proxy <hosts>',
+    'more hosts that bypass the gateway, comma-separated; repeatable',
+  ).argParser((value: string, previous: string[] = []) => [...previous, value]);
+  option.negate = false;
+  return option;
+}
+
+export function registerRunCommand(
+  program: Command,
+  ctx: CommandContext,
+  deps: RunCommandDeps = {},
+): void {
+  program
+    .command('run')
+    .description(
+      "Run a command whose HTTP(S) traffic goes through the gateway, which adds the vault's credentials",
+    )
+    .argument('<command...>', 'the command and its arguments (put them after --)')
+    .option('--vault <name>', 'vault to use (default: $VECTRA_VAULT, else "default")')
+    .option(
+      '--ttl <duration>',
+      'lifetime of the minted session: seconds, or 5m, 1h, 7d (default 24h; not with VECTRA_TOKEN)',
+      ttlOption,
+    )
+    .option('--address <url>', 'gateway API address (default: $VECTRA_ADDR, else the saved login)')
+    .addOption(new Option('--addr <url>', 'same as --address').hideHelp())
+    .option(
+      '--proxy <url>',
+      "the gateway's forward proxy (default: $VECTRA_PROXY, else the address's host, port 7081)",
+    )
+    .addOption(noProxyOption())
+    // Options after the command name belong to the command: without `--`, commander sees them.
+    .showHelpAfterError('(put the command after --, e.g. `vectra run -- node -e "…"`)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Agent mode: with VECTRA_TOKEN set (a long-lived agent token or a session token), nothing is',
+        'minted; VECTRA_ADDR and VECTRA_VAULT (or --address, --vault) are required.',
+        'AGENT_VAULT_TOKEN, AGENT_VAULT_ADDR and AGENT_VAULT_VAULT are accepted as aliases.',
+        '',
+        'Example: vectra run --vault default -- curl https://api.example.com/v1/me',
+      ].join('\n'),
+    )
+    .action(async (command: string[], options: RunOptions) => {
+      try {
+        const outcome = await runHost(
+          {
+            flags: { ...options, address: options.address ?? options.addr },
+            command,
+            env: ctx.env,
+            readLogin: () => readLogin(ctx.env),
+          },
+          { fetch: deps.fetch, child: deps.child },
+        );
+        if (outcome.error) ctx.io.err(`vectra: ${outcome.error}`);
+        ctx.exitCode = outcome.exitCode;
+      } catch (err) {
+        if (!(err instanceof RunError)) throw err;
+        ctx.io.err(`vectra: ${err.message}`);
+        if (err.hint) ctx.io.err(`hint: ${err.hint}`);
+        ctx.exitCode = err.exitCode;
+      }
+    });
+}

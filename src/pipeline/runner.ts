@@ -1,0 +1,163 @@
+/**
+ * The pipeline runner: one short loop over the stages declared in ./stages.ts (Envoy's filter
+ * chain in miniature). A stage continues, denies, aborts, or pauses and resumes later; the first
+ * decision that is not `continue` ends the request. Fail closed: a stage that throws anything
+ * but a GatewayError, answers with something that is not a decision, or overruns its time
+ * budget is a deny with VEC_PIPELINE_STAGE_FAILED. A stage that may fail open does so itself,
+ * from its own configuration, and logs every use; the runner never does.
+ */
+import { GatewayError } from '../errors';
+import type { Logger } from '../observability/types';
+import { CONTINUE, type Decision, type RequestContext, type Stage } from './types';
+
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface PipelineOptions {
+  logger: Logger;
+  /** Budget of one stage run, a pause not included; a stage's own `timeoutMs` wins. Default 10 s. */
+  stageTimeoutMs?: number;
+  now?: () => number;
+  /** Injected by tests so that a timeout needs no real waiting. */
+  timers?: Timers;
+}
+
+export type Pipeline = (ctx: RequestContext) => Promise<Decision>;
+
+export const DEFAULT_STAGE_TIMEOUT_MS = 10_000;
+/** setTimeout fires at once for longer delays, so longer budgets are refused. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+const systemTimers: Timers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+class StageTimeout extends Error {
+  constructor(readonly budgetMs: number) {
+    super(`stage did not decide within ${budgetMs} ms`);
+  }
+}
+
+export function createPipeline(stages: readonly Stage[], options: PipelineOptions): Pipeline {
+  const defaultBudget = checkBudget('stageTimeoutMs', options.stageTimeoutMs);
+  checkStages(stages);
+  const log = options.logger.child({ component: 'pipeline' });
+  const now = options.now ?? Date.now;
+  const timers = options.timers ?? systemTimers;
+
+  /** The stage's decision, or the deny its failure turns into. Never rejects. */
+  async function decide(stage: Stage, ctx: RequestContext): Promise<Decision> {
+    const budget = stage.timeoutMs ?? defaultBudget;
+    let timer: unknown;
+    const timeout = new Promise<never>((_, reject) => {
+      if (Number.isFinite(budget))
+        timer = timers.setTimeout(() => reject(new StageTimeout(budget)), budget);
+    });
+    try {
+      // `new Promise` turns a synchronous throw into a rejection like any other.
+      const run = new Promise<Decision>((resolve) => resolve(stage(ctx)));
+      return checked(stage, await Promise.race([run, timeout]), ctx);
+    } catch (err) {
+      return failed(stage, err, ctx);
+    } finally {
+      if (timer !== undefined) timers.clearTimeout(timer);
+    }
+  }
+
+  /** A paused stage's eventual decision; no time budget while paused (approval has its own). */
+  async function resumed(stage: Stage, resume: Promise<Decision>, ctx: RequestContext) {
+    try {
+      return checked(stage, await resume, ctx);
+    } catch (err) {
+      return failed(stage, err, ctx);
+    }
+  }
+
+  function checked(stage: Stage, decision: Decision, ctx: RequestContext): Decision {
+    const valid =
+      decision?.kind === 'continue' ||
+      (decision?.kind === 'deny' && decision.error instanceof GatewayError) ||
+      (decision?.kind === 'abort' && typeof decision.reason === 'string') ||
+      (decision?.kind === 'pause' && typeof decision.resume?.then === 'function');
+    if (valid) return decision;
+    return failed(stage, new TypeError('stage returned something that is not a decision'), ctx);
+  }
+
+  function failed(stage: Stage, err: unknown, ctx: RequestContext): Decision {
+    if (err instanceof GatewayError) return { kind: 'deny', error: err };
+    const error = new GatewayError('VEC_PIPELINE_STAGE_FAILED', undefined, {
+      cause: err,
+      context: { stage: stage.name },
+    });
+    log.error(`stage ${stage.name} failed; request refused (fail closed)`, {
+      stage: stage.name,
+      code: error.code,
+      requestId: ctx.requestId,
+      err,
+      timedOut: err instanceof StageTimeout || undefined,
+    });
+    return { kind: 'deny', error };
+  }
+
+  function stopped(stage: Stage, decision: Decision, ctx: RequestContext): Decision {
+    const meta = { stage: stage.name, requestId: ctx.requestId, elapsedMs: now() - ctx.startedAt };
+    if (decision.kind === 'deny') {
+      const { error } = decision;
+      ctx.audit.decision = error.statusCode >= 500 ? 'error' : 'deny';
+      ctx.audit.errorCode = error.code;
+      ctx.audit.reason = error.message;
+      // A 5xx refusal means something is broken (a database, a secret backend): worth a warning.
+      const level = error.statusCode >= 500 ? 'warn' : 'info';
+      log[level](`request refused by ${stage.name}: ${error.message}`, {
+        ...meta,
+        code: error.code,
+        status: error.statusCode,
+      });
+    } else if (decision.kind === 'abort') {
+      ctx.audit.decision = 'deny';
+      ctx.audit.reason = decision.reason;
+      log.info(`connection dropped by ${stage.name}: ${decision.reason}`, meta);
+    }
+    return decision;
+  }
+
+  return async function runPipeline(ctx: RequestContext): Promise<Decision> {
+    for (const stage of stages) {
+      let decision = await decide(stage, ctx);
+      while (decision.kind === 'pause') decision = await resumed(stage, decision.resume, ctx);
+      if (decision.kind !== 'continue') return stopped(stage, decision, ctx);
+    }
+    ctx.audit.decision = 'allow';
+    return CONTINUE;
+  };
+}
+
+function checkBudget(field: string, value: number | undefined): number {
+  if (value === undefined) return DEFAULT_STAGE_TIMEOUT_MS;
+  if (value === Infinity) return value;
+  if (!Number.isInteger(value) || value <= 0 || value > MAX_TIMER_MS) {
+    throw new GatewayError(
+      'VEC_CONFIG_INVALID',
+      `pipeline: ${field} must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}, or Infinity.`,
+      { context: { field } },
+    );
+  }
+  return value;
+}
+
+function checkStages(stages: readonly Stage[]): void {
+  const seen = new Set<string>();
+  for (const stage of stages) {
+    if (typeof stage !== 'function' || !stage.name || seen.has(stage.name)) {
+      throw new GatewayError(
+        'VEC_CONFIG_INVALID',
+        `pipeline: every stage must be a named function with a unique name (got "${stage?.name ?? typeof stage}").`,
+      );
+    }
+    seen.add(stage.name);
+    if (stage.timeoutMs !== undefined) checkBudget(`${stage.name}.timeoutMs`, stage.timeoutMs);
+  }
+}

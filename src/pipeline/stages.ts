@@ -1,0 +1,120 @@
+/**
+ * The pipeline, declared once (DESIGN.md, "Request flow"): the order of the stages, what each
+ * one decides and the error codes it can answer with. Every stage can also end in
+ * VEC_PIPELINE_STAGE_FAILED, the runner's fail-closed refusal (./runner.ts).
+ */
+import type { ErrorCode } from '../errors';
+import type { AgentAuthenticator } from '../identity/agent-auth';
+import type { UpstreamClient } from '../proxy/upstream-types';
+import type { SecretProvider } from '../secrets/types';
+import type { VaultService } from '../vault/service-types';
+import { createAuthenticateStage } from './stages/authenticate';
+import { createForwardStage, type ForwardStageOptions } from './stages/forward';
+import { createInjectStage } from './stages/inject';
+import { createResolveServiceStage } from './stages/resolve-service';
+import type { Stage } from './types';
+
+export const STAGE_ORDER = [
+  'authenticate',
+  'rateLimit',
+  'resolveService',
+  'policy',
+  'semantic',
+  'approval',
+  'circuitBreaker',
+  'inject',
+  'forward',
+] as const;
+
+export type StageName = (typeof STAGE_ORDER)[number];
+
+export interface StageDescription {
+  /** What the stage decides, in one sentence. */
+  readonly decides: string;
+  /** The codes of its refusals (codes a later issue will add are named in a comment). */
+  readonly errors: readonly ErrorCode[];
+}
+
+export const STAGES: { readonly [name in StageName]: StageDescription } = {
+  authenticate: {
+    decides:
+      'who the agent is (token from Proxy-Authorization or Authorization) and which vault it works in',
+    errors: [
+      'VEC_PROXY_AUTH_REQUIRED',
+      'VEC_AUTH_REQUIRED',
+      'VEC_AUTH_TOKEN_REJECTED',
+      'VEC_AUTH_FORBIDDEN',
+      'VEC_REQUEST_INVALID',
+      'VEC_STORAGE_UNAVAILABLE',
+    ],
+  },
+  // Issue 5: VEC_RATE_LIMITED.
+  rateLimit: { decides: 'whether the agent is within its request rate', errors: [] },
+  resolveService: {
+    decides:
+      "which service of the vault the request is for, or what the vault's unmatched-host setting says",
+    errors: [
+      'VEC_TUNNEL_HOST_MISMATCH',
+      'VEC_UNMATCHED_HOST_DENIED',
+      'VEC_VAULT_NOT_FOUND',
+      'VEC_STORAGE_UNAVAILABLE',
+    ],
+  },
+  // Issue 5: VEC_POLICY_DENIED, VEC_POLICY_UNAVAILABLE.
+  policy: {
+    decides: 'whether the policies allow, deny or send the request for review',
+    errors: [],
+  },
+  // Issue 5: risk factors feed approval; no refusal of its own.
+  semantic: { decides: 'how risky the request looks, as an explainable score', errors: [] },
+  // Issue 5: VEC_APPROVAL_REQUIRED; the approval issue: pending, denied, expired.
+  approval: { decides: 'whether a human must approve the request first', errors: [] },
+  // Issue 5: VEC_CIRCUIT_OPEN.
+  circuitBreaker: { decides: 'whether the upstream host is healthy enough to try', errors: [] },
+  inject: {
+    decides: "the service's credential on the request",
+    errors: ['VEC_CREDENTIAL_NOT_FOUND', 'VEC_SECRET_PROVIDER_UNAVAILABLE', 'VEC_REQUEST_INVALID'],
+  },
+  forward: {
+    decides: "the upstream's answer",
+    errors: [
+      'VEC_UPSTREAM_BLOCKED',
+      'VEC_UPSTREAM_UNREACHABLE',
+      'VEC_UPSTREAM_TLS_INVALID',
+      'VEC_UPSTREAM_TIMEOUT',
+      'VEC_REQUEST_TOO_LARGE',
+      'VEC_RESPONSE_TOO_LARGE',
+    ],
+  },
+};
+
+export interface PipelineDeps {
+  authenticator: Pick<AgentAuthenticator, 'authenticate'>;
+  vaults: Pick<VaultService, 'matchService' | 'getVault'>;
+  secrets: Pick<SecretProvider, 'resolve'>;
+  upstream: Pick<UpstreamClient, 'send' | 'upgrade'>;
+}
+
+export interface PipelineStageOptions {
+  forward?: ForwardStageOptions;
+}
+
+/** The stages built so far, in STAGE_ORDER. */
+export function buildStages(deps: PipelineDeps, options: PipelineStageOptions = {}): Stage[] {
+  const built: Partial<Record<StageName, Stage>> = {
+    authenticate: createAuthenticateStage({}, deps),
+    // Issue 5 adds rateLimit here.
+    resolveService: createResolveServiceStage({}, deps),
+    // Issue 5 adds policy, semantic, approval (VEC_APPROVAL_REQUIRED until the approval issue
+    // makes it pause) and circuitBreaker here.
+    inject: createInjectStage({}, deps),
+    forward: createForwardStage(options.forward ?? {}, deps),
+  };
+  return STAGE_ORDER.flatMap((name) => {
+    const stage = built[name];
+    if (stage && stage.name !== name) {
+      throw new Error(`stage "${name}" is built as a function named "${stage.name}"`);
+    }
+    return stage ? [stage] : [];
+  });
+}

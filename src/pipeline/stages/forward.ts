@@ -1,0 +1,90 @@
+/**
+ * forward: the request goes upstream, and the answer's head comes back into `ctx.response`
+ * for the adapter to stream to the client. What never reaches the upstream: hop-by-hop
+ * headers, Proxy-Authorization, Vectra's own headers (`x-vectra-*`, the reverse route's
+ * `x-vault`), and on the reverse route the agent's own Authorization (its Vectra token) unless
+ * `inject` put a credential there. The Host header is the request's authority, so a credential
+ * chosen for one host cannot be routed to another virtual host. When a secret was injected, the
+ * response is redacted of it (./redact-response.ts); otherwise the body passes untouched.
+ */
+import { stripHopByHop } from '../../proxy/hop-by-hop';
+import type { UpstreamClient } from '../../proxy/upstream-types';
+import { redactHeaders, redactResponse, redactionSecrets } from '../redact-response';
+import { setHeader } from '../injection';
+import {
+  CONTINUE,
+  type HeaderMap,
+  type RequestContext,
+  type Stage,
+  type UpstreamResponse,
+  type UpstreamUpgrade,
+} from '../types';
+import { checkDependency, checkOptions, configInvalid } from './options';
+
+export interface ForwardStageOptions {
+  /**
+   * The runner's time budget for this stage. Default: none, because the upstream client
+   * enforces System.Proxy.UpstreamTimeoutSeconds itself and answers VEC_UPSTREAM_TIMEOUT.
+   */
+  timeoutMs?: number;
+}
+
+export interface ForwardStageDeps {
+  upstream: Pick<UpstreamClient, 'send' | 'upgrade'>;
+}
+
+export function createForwardStage(options: ForwardStageOptions, deps: ForwardStageDeps): Stage {
+  checkOptions('forward', options, ['timeoutMs']);
+  checkDependency('forward', deps, 'upstream', ['send', 'upgrade']);
+  const { timeoutMs = Infinity } = options;
+  if (timeoutMs !== Infinity && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
+    throw configInvalid('forward', 'timeoutMs', 'must be a positive whole number of milliseconds');
+  }
+  const { upstream } = deps;
+
+  async function forward(ctx: RequestContext) {
+    const request = ctx.request;
+    const secrets = redactionSecrets(ctx.injectedSecrets);
+    request.headers = upstreamHeaders(ctx);
+    // A compressed echo would hide a secret from redaction: ask for the body as is.
+    if (secrets.length > 0) setHeader(request.headers, 'accept-encoding', 'identity');
+
+    const answer = request.upgrade ? await upstream.upgrade(request) : await upstream.send(request);
+    ctx.response = secrets.length === 0 ? clean(answer) : redacted(clean(answer), secrets, ctx);
+    return CONTINUE;
+  }
+  return Object.assign(forward, { timeoutMs });
+}
+
+/** The request headers as they may go upstream. */
+function upstreamHeaders(ctx: RequestContext): HeaderMap {
+  const { request } = ctx;
+  const headers = stripHopByHop(request.headers, { upgrade: request.upgrade });
+  delete headers['x-vault'];
+  if (ctx.entry === 'reverse' && headers.authorization !== undefined) {
+    const values = [headers.authorization].flat();
+    const injected = values.every((value) =>
+      ctx.injectedSecrets.some((secret) => secret !== '' && value.includes(secret)),
+    );
+    if (!injected) delete headers.authorization;
+  }
+  const defaultPort = request.scheme === 'https' ? 443 : 80;
+  const host = request.host.includes(':') ? `[${request.host}]` : request.host;
+  headers.host = request.port === defaultPort ? host : `${host}:${request.port}`;
+  return headers;
+}
+
+/** The answer without hop-by-hop headers, nor `x-vectra-*` ones an upstream could forge. */
+function clean<T extends UpstreamResponse | UpstreamUpgrade>(answer: T): T {
+  return { ...answer, headers: stripHopByHop(answer.headers, { upgrade: answer.status === 101 }) };
+}
+
+function redacted(
+  answer: UpstreamResponse | UpstreamUpgrade,
+  secrets: readonly string[],
+  ctx: RequestContext,
+): UpstreamResponse | UpstreamUpgrade {
+  // The bytes of an upgraded connection (WebSocket frames) are not inspected; its head is.
+  if ('socket' in answer) return { ...answer, headers: redactHeaders(answer.headers, secrets) };
+  return redactResponse(answer, secrets, ctx.request.method);
+}

@@ -1,0 +1,239 @@
+/**
+ * One proxied exchange, whatever the entry point: build the RequestContext from the client's
+ * request, run the pipeline, write the decision back (the upstream's response, or a coded
+ * refusal), and record one audit row when the exchange ends.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { pipeline as streamPipeline } from 'node:stream';
+import { GatewayError } from '../errors';
+import type { Logger } from '../observability/types';
+import { createRequestContext } from '../pipeline/context';
+import type {
+  Decision,
+  EntryPoint,
+  HeaderMap,
+  ProxyRequest,
+  RequestContext,
+  UpstreamResponse,
+} from '../pipeline/types';
+import type { AuditEntry } from '../observability/audit';
+
+export type Pipeline = (ctx: RequestContext) => Promise<Decision>;
+
+export interface ExchangeDeps {
+  pipeline: Pipeline;
+  logger: Logger;
+  audit?: { record(entry: AuditEntry): void };
+  now?: () => number;
+}
+
+export interface ExchangeInit {
+  entry: EntryPoint;
+  credentials: { token?: string; vault?: string };
+  request: ProxyRequest;
+  tunnelAuthority?: string;
+  requestId?: string;
+}
+
+const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE']);
+
+/** The client's headers as a mutable lower-case map (Node already lower-cases names). */
+export function headerMap(req: IncomingMessage): HeaderMap {
+  const headers: HeaderMap = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = value;
+  }
+  return headers;
+}
+
+export function hasBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = req.headers['content-length'];
+  if (length !== undefined) return Number(length) > 0;
+  return !BODYLESS.has(req.method ?? 'GET');
+}
+
+export function contentLengthOf(req: IncomingMessage): number | undefined {
+  const value = req.headers['content-length'];
+  return value === undefined || !/^\d+$/.test(value) ? undefined : Number(value);
+}
+
+/** Writes a gateway refusal: status, `X-Vectra-Error`, the JSON wire body. */
+export function writeRefusal(res: ServerResponse, error: GatewayError, entry: EntryPoint): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'x-vectra-error': error.code,
+    'cache-control': 'no-store',
+  };
+  if (error.statusCode === 407) headers['proxy-authenticate'] = 'Basic realm="vectra"';
+  if (error.statusCode === 401 && entry === 'reverse')
+    headers['www-authenticate'] = 'Bearer realm="vectra"';
+  const retryAfter = error.context.retryAfter;
+  if (typeof retryAfter === 'number') headers['retry-after'] = String(Math.ceil(retryAfter));
+  const body = JSON.stringify(error.toJSON());
+  headers['content-length'] = String(Buffer.byteLength(body));
+  res.writeHead(error.statusCode, headers);
+  res.end(body);
+}
+
+function writeResponse(
+  res: ServerResponse,
+  response: UpstreamResponse,
+  onError: (err: Error) => void,
+): void {
+  res.writeHead(
+    response.status,
+    response.statusMessage,
+    response.headers as Record<string, string | string[]>,
+  );
+  // Server-sent events and other streams: send the head now, then every chunk as it comes.
+  res.flushHeaders();
+  streamPipeline(response.body, res, (err) => {
+    if (err) onError(err);
+  });
+}
+
+/** Runs one exchange to completion. Never throws: every failure becomes a refusal or a drop. */
+export async function runExchange(
+  deps: ExchangeDeps,
+  init: ExchangeInit,
+  client: { req: IncomingMessage; res: ServerResponse },
+): Promise<void> {
+  const now = deps.now ?? Date.now;
+  const ctx = createRequestContext({
+    entry: init.entry,
+    clientAddress: client.req.socket.remoteAddress ?? 'unknown',
+    credentials: init.credentials,
+    request: init.request,
+    tunnelAuthority: init.tunnelAuthority,
+    requestId: init.requestId,
+  });
+  let bytesIn = 0;
+  client.req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
+  let bytesOut = 0;
+  const write = client.res.write.bind(client.res);
+  client.res.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (chunk)
+      bytesOut += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
+    return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof client.res.write;
+  client.res.once('close', () => {
+    deps.audit?.record({
+      at: new Date(ctx.startedAt),
+      requestId: ctx.requestId,
+      agent: ctx.principal?.agentName ?? undefined,
+      vault: ctx.vault,
+      method: ctx.request.method,
+      host: ctx.request.host,
+      port: ctx.request.port,
+      path: ctx.request.path,
+      service: ctx.service?.name,
+      decision: ctx.audit.decision ?? (client.res.statusCode < 500 ? 'allow' : 'error'),
+      status: client.res.headersSent ? client.res.statusCode : undefined,
+      latencyMs: Math.max(0, Math.round(now() - ctx.startedAt)),
+      bytesIn,
+      bytesOut,
+      errorCode: ctx.audit.errorCode,
+    });
+  });
+
+  let decision: Decision;
+  try {
+    decision = await deps.pipeline(ctx);
+  } catch (err) {
+    deps.logger.error('pipeline failed outside a stage', { err, requestId: ctx.requestId });
+    decision = { kind: 'deny', error: new GatewayError('VEC_PIPELINE_STAGE_FAILED') };
+  }
+  if (decision.kind === 'deny') {
+    // Unread request bodies must not wedge a keep-alive connection.
+    client.req.resume();
+    writeRefusal(client.res, decision.error, init.entry);
+    return;
+  }
+  if (decision.kind === 'abort' || !ctx.response) {
+    client.res.destroy();
+    return;
+  }
+  if ('socket' in ctx.response) {
+    // An upgrade answered through a plain request handler cannot be spliced; adapters route
+    // upgrades through runUpgrade instead.
+    ctx.response.socket.destroy();
+    client.res.destroy();
+    return;
+  }
+  writeResponse(client.res, ctx.response, (err) => {
+    ctx.audit.errorCode ??= (err as GatewayError).code;
+    deps.logger.warn('response stream ended early', {
+      code: (err as GatewayError).code,
+      requestId: ctx.requestId,
+    });
+    client.res.destroy();
+  });
+}
+
+/** An Upgrade request (WebSocket): pipeline, then splice the client and upstream sockets. */
+export async function runUpgrade(
+  deps: ExchangeDeps,
+  init: ExchangeInit,
+  client: { req: IncomingMessage; socket: Duplex; head: Buffer },
+): Promise<void> {
+  const ctx = createRequestContext({
+    entry: init.entry,
+    clientAddress: client.req.socket.remoteAddress ?? 'unknown',
+    credentials: init.credentials,
+    request: { ...init.request, upgrade: true },
+    tunnelAuthority: init.tunnelAuthority,
+  });
+  let decision: Decision;
+  try {
+    decision = await deps.pipeline(ctx);
+  } catch {
+    decision = { kind: 'deny', error: new GatewayError('VEC_PIPELINE_STAGE_FAILED') };
+  }
+  const response = ctx.response;
+  if (decision.kind !== 'continue' || !response) {
+    const error =
+      decision.kind === 'deny' ? decision.error : new GatewayError('VEC_PIPELINE_STAGE_FAILED');
+    const body = JSON.stringify(error.toJSON());
+    client.socket.end(
+      `HTTP/1.1 ${error.statusCode} ${error.code}\r\nContent-Type: application/json\r\nX-Vectra-Error: ${error.code}\r\n` +
+        `${error.statusCode === 407 ? 'Proxy-Authenticate: Basic realm="vectra"\r\n' : ''}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    return;
+  }
+  if (!('socket' in response)) {
+    // The upstream declined the upgrade: relay its answer.
+    const head = [`HTTP/1.1 ${response.status} ${response.statusMessage ?? ''}`];
+    for (const [name, value] of Object.entries(response.headers)) {
+      for (const v of Array.isArray(value) ? value : [value]) head.push(`${name}: ${v}`);
+    }
+    client.socket.write(`${head.join('\r\n')}\r\nConnection: close\r\n\r\n`);
+    response.body.pipe(client.socket);
+    return;
+  }
+  const lines = ['HTTP/1.1 101 Switching Protocols'];
+  const headers = { ...response.headers };
+  // The upgrade headers are hop-by-hop, yet a 101 must carry them.
+  headers.connection = 'Upgrade';
+  headers.upgrade ??= init.request.headers.upgrade ?? 'websocket';
+  for (const [name, value] of Object.entries(headers)) {
+    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
+  }
+  client.socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+  if (response.head.length) client.socket.write(response.head);
+  if (client.head.length) response.socket.write(client.head);
+  response.socket.pipe(client.socket).pipe(response.socket);
+  const close = () => {
+    response.socket.destroy();
+    client.socket.destroy();
+  };
+  response.socket.on('error', close);
+  client.socket.on('error', close);
+  response.socket.on('close', close);
+  client.socket.on('close', close);
+}

@@ -1,0 +1,288 @@
+/**
+ * The forward proxy listener (System.Proxy.Port): absolute-form `http://` requests, and
+ * `CONNECT host:port` tunnels whose TLS Vectra terminates with a leaf certificate from its own
+ * CA, so every request inside runs through the same pipeline. Plain HTTP inside a tunnel
+ * (a client that CONNECTs to port 80) is handled too.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { ProxyConfig } from '../config/schema';
+import { GatewayError } from '../errors';
+import type { AgentAuthenticator } from '../identity/agent-auth';
+import type { ProxyRequest } from '../pipeline/types';
+import { formatAuthority, parseAuthority, type Authority } from './authority';
+import {
+  contentLengthOf,
+  hasBody,
+  headerMap,
+  runExchange,
+  runUpgrade,
+  type ExchangeDeps,
+} from './exchange';
+import { parseProxyAuthorization, type ProxyCredentials } from './proxy-auth';
+
+export interface LeafCertificates {
+  secureContextFor(host: string): Promise<SecureContext>;
+}
+
+export interface ForwardProxyDeps extends ExchangeDeps {
+  config: ProxyConfig;
+  agents: AgentAuthenticator;
+  leafCertificates: LeafCertificates;
+}
+
+interface Tunnel {
+  authority: Authority;
+  credentials: ProxyCredentials;
+  scheme: 'http' | 'https';
+}
+
+const TLS_HANDSHAKE = 0x16;
+
+export function createForwardProxy(deps: ForwardProxyDeps): Server {
+  const { config, logger } = deps;
+  const tunnels = new WeakMap<Socket, Tunnel>();
+  const openTunnels = new Map<string, number>();
+
+  const requestOf = (
+    req: IncomingMessage,
+    target: { scheme: 'http' | 'https'; authority: Authority; path: string },
+  ): ProxyRequest => {
+    const headers = headerMap(req);
+    delete headers['proxy-authorization'];
+    return {
+      method: req.method ?? 'GET',
+      scheme: target.scheme,
+      host: target.authority.host,
+      port: target.authority.port,
+      path: target.path,
+      headers,
+      body: hasBody(req) ? req : undefined,
+      contentLength: contentLengthOf(req),
+      upgrade: false,
+    };
+  };
+
+  /** Inside a tunnel: the Host header names the target (checked against the tunnel by the pipeline). */
+  const tunnelTarget = (req: IncomingMessage, tunnel: Tunnel) => {
+    const defaultPort = tunnel.scheme === 'https' ? 443 : 80;
+    const authority = parseAuthority(req.headers.host, defaultPort) ?? tunnel.authority;
+    return { scheme: tunnel.scheme, authority, path: req.url ?? '/' };
+  };
+
+  // Requests inside tunnels arrive on this server (never listening: sockets are handed to it).
+  const inner = createServer({ maxHeaderSize: config.MaxHeaderBytes }, (req, res) => {
+    const tunnel = tunnels.get(req.socket as Socket);
+    if (!tunnel) {
+      res.destroy();
+      return;
+    }
+    void runExchange(
+      deps,
+      {
+        entry: 'tunnel',
+        credentials: { ...tunnel.credentials },
+        request: requestOf(req, tunnelTarget(req, tunnel)),
+        tunnelAuthority: formatAuthority(tunnel.authority),
+      },
+      { req, res },
+    );
+  });
+  inner.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const tunnel = tunnels.get(req.socket as Socket);
+    if (!tunnel) {
+      socket.destroy();
+      return;
+    }
+    void runUpgrade(
+      deps,
+      {
+        entry: 'tunnel',
+        credentials: { ...tunnel.credentials },
+        request: requestOf(req, tunnelTarget(req, tunnel)),
+        tunnelAuthority: formatAuthority(tunnel.authority),
+      },
+      { req, socket, head },
+    );
+  });
+  inner.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => refuseRaw(socket, err));
+
+  const server = createServer(
+    { maxHeaderSize: config.MaxHeaderBytes },
+    (req: IncomingMessage, res: ServerResponse) => {
+      // Absolute-form: `GET http://host/path HTTP/1.1`.
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '');
+      } catch {
+        url = new URL('invalid:');
+      }
+      const authority = url.protocol === 'http:' ? parseAuthority(url.host, 80) : undefined;
+      if (!authority) {
+        req.resume();
+        res.writeHead(400, {
+          'content-type': 'application/json',
+          'x-vectra-error': 'VEC_REQUEST_MALFORMED',
+        });
+        res.end(
+          JSON.stringify(
+            new GatewayError(
+              'VEC_REQUEST_MALFORMED',
+              'The forward proxy takes absolute-form http:// requests and CONNECT; use HTTPS_PROXY for https:// URLs.',
+            ).toJSON(),
+          ),
+        );
+        return;
+      }
+      void runExchange(
+        deps,
+        {
+          entry: 'forward',
+          credentials: parseProxyAuthorization(req.headers['proxy-authorization']),
+          request: requestOf(req, {
+            scheme: 'http',
+            authority,
+            path: `${url.pathname}${url.search}`,
+          }),
+        },
+        { req, res },
+      );
+    },
+  );
+
+  server.on('connect', (req: IncomingMessage, clientSocket: Socket, head: Buffer) => {
+    // A client that resets its tunnel must not take the gateway down.
+    clientSocket.on('error', (err: Error) =>
+      logger.debug('tunnel socket error', { message: err.message }),
+    );
+    void openTunnel(req, clientSocket, head).catch((err: unknown) => {
+      logger.warn('tunnel failed', {
+        code: (err as GatewayError).code,
+        message: (err as Error).message,
+      });
+      clientSocket.destroy();
+    });
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => refuseRaw(socket, err));
+
+  async function openTunnel(
+    req: IncomingMessage,
+    clientSocket: Socket,
+    head: Buffer,
+  ): Promise<void> {
+    const authority = parseAuthority(req.url);
+    if (!authority) {
+      return refuseTunnel(
+        clientSocket,
+        new GatewayError('VEC_REQUEST_MALFORMED', 'CONNECT needs a host:port authority.'),
+      );
+    }
+    const credentials = parseProxyAuthorization(req.headers['proxy-authorization']);
+    if (!credentials.token)
+      return refuseTunnel(clientSocket, new GatewayError('VEC_PROXY_AUTH_REQUIRED'));
+    let agent: string;
+    try {
+      const principal = await deps.agents.authenticate(credentials.token);
+      agent =
+        principal.kind === 'session'
+          ? `session:${principal.sessionId}`
+          : `agent:${principal.agentId}`;
+    } catch {
+      return refuseTunnel(
+        clientSocket,
+        new GatewayError(
+          'VEC_PROXY_AUTH_REQUIRED',
+          'The proxy token is unknown, revoked or expired.',
+        ),
+      );
+    }
+    const open = openTunnels.get(agent) ?? 0;
+    if (open >= config.MaxTunnelsPerAgent)
+      return refuseTunnel(clientSocket, new GatewayError('VEC_TUNNEL_LIMIT'));
+    openTunnels.set(agent, open + 1);
+    clientSocket.once('close', () => {
+      const left = (openTunnels.get(agent) ?? 1) - 1;
+      if (left <= 0) openTunnels.delete(agent);
+      else openTunnels.set(agent, left);
+    });
+
+    clientSocket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length) clientSocket.unshift(head);
+    const first = await firstByte(clientSocket);
+    if (first === undefined) return;
+    if (first !== TLS_HANDSHAKE) {
+      tunnels.set(clientSocket, { authority, credentials, scheme: 'http' });
+      inner.emit('connection', clientSocket);
+      return;
+    }
+    const context = await deps.leafCertificates.secureContextFor(authority.host);
+    const tls = new TLSSocket(clientSocket, {
+      isServer: true,
+      secureContext: context,
+      ALPNProtocols: ['http/1.1'],
+      SNICallback: (servername, callback) => {
+        deps.leafCertificates.secureContextFor(servername).then(
+          (ctx) => callback(null, ctx),
+          (err: Error) => callback(err),
+        );
+      },
+    });
+    tls.on('error', (err: Error) =>
+      logger.debug('tunnel TLS error', { message: err.message, host: authority.host }),
+    );
+    tunnels.set(tls as unknown as Socket, { authority, credentials, scheme: 'https' });
+    inner.emit('connection', tls);
+  }
+
+  server.on('close', () => inner.close());
+  return server;
+}
+
+/** Waits for the first byte and puts it back, to tell TLS from plain HTTP. */
+function firstByte(socket: Socket): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const onReadable = () => {
+      const chunk = socket.read(1) as Buffer | null;
+      if (chunk === null) return;
+      cleanup();
+      socket.unshift(chunk);
+      resolve(chunk[0]);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(undefined);
+    };
+    const cleanup = () => {
+      socket.off('readable', onReadable);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+    };
+    socket.on('readable', onReadable);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+  });
+}
+
+function refuseTunnel(socket: Socket, error: GatewayError): void {
+  const body = JSON.stringify(error.toJSON());
+  socket.end(
+    `HTTP/1.1 ${error.statusCode} ${error.code}\r\n` +
+      (error.statusCode === 407 ? 'Proxy-Authenticate: Basic realm="vectra"\r\n' : '') +
+      `Content-Type: application/json\r\nX-Vectra-Error: ${error.code}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Parser-level refusals (oversized or broken headers) still carry a code. */
+function refuseRaw(socket: Duplex, err: NodeJS.ErrnoException): void {
+  if (!socket.writable) return void socket.destroy();
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new GatewayError('VEC_HEADERS_TOO_LARGE')
+      : new GatewayError('VEC_REQUEST_MALFORMED', 'The request could not be parsed as HTTP/1.1.');
+  const body = JSON.stringify(error.toJSON());
+  socket.end(
+    `HTTP/1.1 ${error.statusCode} ${error.code}\r\nContent-Type: application/json\r\nX-Vectra-Error: ${error.code}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

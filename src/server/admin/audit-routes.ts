@@ -1,0 +1,184 @@
+/**
+ * A vault's audit log: `GET /v1/vaults/:vault/logs` (a page, newest first, with a cursor) and
+ * `GET /v1/vaults/:vault/logs/stream` (server-sent events of rows as they are written, for
+ * `vectra logs --follow`). A RouteSpec answers once, so the stream is an express handler of its
+ * own, mounted by the admin router with the same authorizer as every other route.
+ */
+import type { Request, RequestHandler, Response } from 'express';
+import { GatewayError } from '../../errors';
+import {
+  DEFAULT_AUDIT_LIMIT,
+  MAX_AUDIT_LIMIT,
+  type AuditLog,
+  type AuditRow,
+} from '../../observability/audit';
+import { silentLogger, type Logger } from '../../observability/types';
+import type { VaultService } from '../../vault/service-types';
+import type { createAuthorizer } from './authorize';
+import type { RouteSpec } from './route';
+
+export type Authorize = ReturnType<typeof createAuthorizer>;
+type Vaults = Pick<VaultService, 'getVault'>;
+
+export const AUDIT_STREAM_PATH = '/v1/vaults/:vault/logs/stream';
+/** Rows a resumed stream replays at most before going live. */
+const BACKLOG_LIMIT = 1000;
+/** A follower that reads this slowly is disconnected rather than buffered without bound. */
+const MAX_UNSENT_BYTES = 1024 * 1024;
+
+export function auditRoutes(vaults: Vaults, audit: Pick<AuditLog, 'query'>): RouteSpec[] {
+  return [
+    {
+      method: 'get',
+      path: '/v1/vaults/:vault/logs',
+      access: 'any',
+      summary:
+        "A vault's audit log, newest first (metadata only). Query: `limit` (default 100, at most 1000), `before` (the `next` cursor of the previous page, or an ISO time), `since` (ISO time)",
+      handle: async (req) => {
+        const vault = (await vaults.getVault(req.params.vault)).name;
+        const limit = parseLimit(req.query.limit);
+        const logs = await audit.query({
+          vault,
+          limit,
+          before: req.query.before,
+          since: req.query.since,
+        });
+        // A full page may have more behind it; the client asks again with `before=next`.
+        const next = logs.length === limit ? String(logs[logs.length - 1].id) : undefined;
+        return { body: { logs, ...(next === undefined ? {} : { next }) } };
+      },
+    },
+  ];
+}
+
+function parseLimit(text: string | undefined): number {
+  if (text === undefined || text === '') return DEFAULT_AUDIT_LIMIT;
+  if (!/^\d+$/.test(text) || Number(text) < 1) {
+    throw new GatewayError('VEC_REQUEST_INVALID', '`limit` must be a positive integer.', {
+      context: { field: 'limit' },
+    });
+  }
+  return Math.min(Number(text), MAX_AUDIT_LIMIT);
+}
+
+export interface AuditStream {
+  /** The route as documented in OpenAPI; the RouteSpec loop must not mount it (see `handler`). */
+  readonly doc: RouteSpec;
+  /** The express handler for AUDIT_STREAM_PATH, checking access with the router's authorizer. */
+  handler(authorize: Authorize): RequestHandler;
+  /**
+   * Ends every open stream, and any opened later at once: call when shutdown starts, so the
+   * listeners need not wait for followers that would never leave by themselves.
+   */
+  close(): void;
+}
+
+export interface AuditStreamDeps {
+  vaults: Vaults;
+  audit: Pick<AuditLog, 'query' | 'subscribe'>;
+  logger?: Logger;
+  /** A comment line this often keeps proxies from closing an idle stream (default 15 s). */
+  heartbeatMs?: number;
+}
+
+export function createAuditStream(deps: AuditStreamDeps): AuditStream {
+  const logger = deps.logger ?? silentLogger;
+  const heartbeatMs = deps.heartbeatMs ?? 15_000;
+  const open = new Set<Response>();
+  let closed = false;
+
+  const doc: RouteSpec = {
+    method: 'get',
+    path: AUDIT_STREAM_PATH,
+    access: 'any',
+    summary:
+      "Server-sent events (`event: log`, `id:` the row id) of a vault's audit rows as they are written. `after` (or `Last-Event-ID`): replay rows written after that id first",
+    handle: async () => {
+      throw new GatewayError('VEC_INTERNAL_ERROR', 'the log stream is served by its own handler');
+    },
+  };
+
+  async function stream(req: Request, res: Response): Promise<void> {
+    const vault = (await deps.vaults.getVault(String(req.params.vault))).name;
+    const after = afterCursor(req);
+    // Subscribe before reading the backlog, so no row falls between the two.
+    const queued: AuditRow[] = [];
+    let live = false;
+    const sent = new Set<number>();
+    const send = (row: AuditRow): void => {
+      if (res.writableEnded) return;
+      res.write(`id: ${row.id}\nevent: log\ndata: ${JSON.stringify(row)}\n\n`);
+      if (res.writableLength > MAX_UNSENT_BYTES) {
+        logger.warn('audit log follower too slow; disconnected', { vault });
+        res.destroy();
+      }
+    };
+    const unsubscribe = await deps.audit.subscribe(vault, (row) => {
+      if (live) send(row);
+      else queued.push(row);
+    });
+    const timer: { heartbeat?: NodeJS.Timeout } = {};
+    let gone = false;
+    res.once('close', () => {
+      gone = true;
+      clearInterval(timer.heartbeat);
+      open.delete(res);
+      unsubscribe().catch((error: unknown) =>
+        logger.warn('could not unsubscribe a closed log stream', { vault, error: String(error) }),
+      );
+    });
+    const backlog =
+      after === undefined ? [] : await deps.audit.query({ vault, after, limit: BACKLOG_LIMIT });
+    if (gone) return; // the follower left while the backlog was read
+
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      // A finished stream closes its connection, so shutdown is not held by an idle keep-alive.
+      Connection: 'close',
+      // nginx and similar buffer responses unless told otherwise.
+      'X-Accel-Buffering': 'no',
+    });
+    res.write('retry: 3000\n: connected\n\n');
+    for (const row of backlog.reverse()) {
+      sent.add(row.id);
+      send(row);
+    }
+    for (const row of queued) if (!sent.has(row.id)) send(row);
+    live = true;
+    if (closed) {
+      res.end(); // shutdown began while this stream was being set up
+      return;
+    }
+    open.add(res);
+    timer.heartbeat = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
+    timer.heartbeat.unref();
+  }
+
+  return {
+    doc,
+    handler(authorize) {
+      return async function streamAuditLog(req, res) {
+        await authorize(doc.access, req);
+        await stream(req, res);
+      };
+    },
+    close() {
+      closed = true;
+      for (const res of open) res.end();
+      open.clear();
+    },
+  };
+}
+
+function afterCursor(req: Request): string | undefined {
+  const query = req.query.after;
+  const value = typeof query === 'string' && query !== '' ? query : req.get('last-event-id');
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d{1,15}$/.test(value)) {
+    throw new GatewayError('VEC_REQUEST_INVALID', '`after` must be a row id.', {
+      context: { field: 'after' },
+    });
+  }
+  return value;
+}

@@ -1,0 +1,434 @@
+/**
+ * `vectra logs` against a real API server: in-process (table, JSON lines, limits, errors,
+ * --follow until interrupted or until the server ends the stream), and as a separate process
+ * that a real SIGINT stops with exit code 0. The server here is the API app with the audit
+ * routes and the real authorizer; the last suite runs the built `vectra` against a real gateway
+ * and enables itself once the lead has wired the audit log into the gateway and the CLI.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { Router, type Request, type Response } from 'express';
+import { MemoryCache } from '../../src/cache/memory';
+import { registerLogsCommand } from '../../src/cli/logs-command';
+import type { CommandContext } from '../../src/cli/main';
+import { reportError } from '../../src/cli/output';
+import { createAgentAuthenticator } from '../../src/identity/agent-auth';
+import { createAuthThrottle } from '../../src/identity/auth-throttle';
+import { createAuditLog, type AuditEntry, type AuditLog } from '../../src/observability/audit';
+import { createMetrics } from '../../src/observability/metrics';
+import { silentLogger } from '../../src/observability/types';
+import { createApiApp } from '../../src/server/app';
+import {
+  auditRoutes,
+  createAuditStream,
+  type AuditStream,
+} from '../../src/server/admin/audit-routes';
+import { createAuthorizer } from '../../src/server/admin/authorize';
+import { toRouteRequest } from '../../src/server/admin/route';
+import { HealthService } from '../../src/server/health';
+import { openDatabase } from '../../src/storage';
+import { createCipher } from '../../src/vault/crypto';
+import { createVaultService } from '../../src/vault/vault-service';
+import { exitOf, runCli, startCli } from '../helpers/cli';
+import { REPO_ROOT, startTestGateway, testConfig } from '../helpers/gateway';
+import { startUpstream } from '../helpers/upstream';
+import { waitFor } from '../helpers/waiting-and-processes';
+import { sqliteConfig } from './storage-test-helpers';
+
+interface Api {
+  url: string;
+  token: string;
+  audit: AuditLog;
+  stream: AuditStream;
+  close(): Promise<void>;
+}
+
+/** The audit routes on the real API app, authorized like createAdminRouter does it. */
+async function startApi(): Promise<Api> {
+  const dir = mkdtempSync(join(tmpdir(), 'vectra-cli-logs-'));
+  const db = await openDatabase(sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`));
+  const cache = new MemoryCache({ sweepIntervalMs: 0 });
+  const vaults = createVaultService({ db, cipher: createCipher(randomBytes(32)), cache });
+  const audit = createAuditLog({
+    db,
+    cache,
+    config: { RetentionDays: 30, MaxRows: 1000 },
+    logger: silentLogger,
+  });
+  const stream = createAuditStream({ vaults, audit });
+  const authorize = createAuthorizer({
+    vaults,
+    agents: createAgentAuthenticator(testConfig().Security.AgentAuth, vaults),
+    throttle: createAuthThrottle({ cache }),
+  });
+  const router = Router();
+  router.get(stream.doc.path, stream.handler(authorize));
+  for (const route of auditRoutes(vaults, audit)) {
+    router.get(route.path, async (req: Request, res: Response) => {
+      const answer = await route.handle(toRouteRequest(req, await authorize(route.access, req)));
+      res.json(answer.body);
+    });
+  }
+  const app = createApiApp({
+    logger: silentLogger,
+    metrics: createMetrics(),
+    health: new HealthService(),
+    maxBodyBytes: 1_000_000,
+    routers: [{ path: '/', router }],
+  });
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await vaults.createVault({ name: 'team' });
+  await vaults.createVault({ name: 'empty' });
+  const token = (await vaults.createAdminToken({ name: 'auditor', role: 'auditor' })).token;
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    token,
+    audit,
+    stream,
+    async close() {
+      stream.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await audit.close();
+      await vaults.close();
+      await cache.close();
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let sequence = 0;
+function entry(overrides: Partial<AuditEntry> = {}): AuditEntry {
+  sequence += 1;
+  return {
+    at: new Date(Date.parse('2030-01-01T00:00:00Z') + sequence * 1000),
+    requestId: `req-${sequence}`,
+    agent: 'bot',
+    vault: 'team',
+    method: 'POST',
+    host: 'api.example.com',
+    port: 443,
+    path: `/v1/items/${sequence}`,
+    service: 'api',
+    decision: 'allow',
+    status: 201,
+    latencyMs: 7,
+    bytesIn: 1,
+    bytesOut: 2,
+    ...overrides,
+  };
+}
+
+/** Like `main()`, in-process: the exit code and what was printed so far (live). */
+function run(api: Api, argv: string[], onInterrupt?: (stop: () => void) => () => void) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
+  const env = {
+    VECTRA_ADDR: api.url,
+    VECTRA_ADMIN_TOKEN: api.token,
+    VECTRA_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'vectra-home-')),
+  };
+  const ctx: CommandContext = { io, env, version: '0.0.0', exitCode: 0 };
+  const program = new Command('vectra')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+  registerLogsCommand(program, ctx, { onInterrupt });
+  const code = program.parseAsync(argv, { from: 'user' }).then(
+    () => ctx.exitCode,
+    (error: unknown) => {
+      if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+      reportError(io, error, false);
+      return 1;
+    },
+  );
+  return { code, stdout: () => out.join('\n'), stderr: () => err.join('\n') };
+}
+
+describe('vectra logs (in-process, real API)', () => {
+  let api: Api;
+  const secret = `planted-${randomBytes(8).toString('hex')}`;
+
+  beforeAll(async () => {
+    api = await startApi();
+    api.audit.record(entry({ path: `/search?q=${secret}`, agent: undefined, status: undefined }));
+    for (let i = 0; i < 3; i++) api.audit.record(entry());
+    api.audit.record(
+      entry({ decision: 'deny', status: 403, errorCode: 'VEC_UNMATCHED_HOST_DENIED', port: 8443 }),
+    );
+    await api.audit.flush();
+  });
+
+  afterAll(() => api.close());
+
+  it('prints a table, oldest first, without query values', async () => {
+    const result = run(api, ['logs', '--vault', 'team']);
+    expect(await result.code).toBe(0);
+    const lines = result.stdout().split('\n');
+    expect(lines[0].split(/\s+/)).toEqual([
+      'TIME',
+      'AGENT',
+      'METHOD',
+      'HOST',
+      'PATH',
+      'SERVICE',
+      'DECISION',
+      'STATUS',
+      'MS',
+      'CODE',
+    ]);
+    expect(lines).toHaveLength(6);
+    expect(lines[1]).toMatch(
+      /^2030-\S+\s+-\s+POST\s+api\.example\.com\s+\/search\?q=\s+api\s+allow\s+-\s+7\s+-$/,
+    );
+    expect(lines[5]).toMatch(
+      /api\.example\.com:8443 .* deny\s+403\s+7\s+VEC_UNMATCHED_HOST_DENIED$/,
+    );
+    expect(result.stdout()).not.toContain(secret);
+  });
+
+  it('prints JSON lines with --json, and the newest rows with --limit', async () => {
+    const result = run(api, ['logs', '--vault', 'team', '--json', '--limit', '2']);
+    expect(await result.code).toBe(0);
+    const rows = result
+      .stdout()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(rows).toHaveLength(2);
+    expect(rows[0].at < rows[1].at).toBe(true);
+    expect(rows[1]).toMatchObject({ decision: 'deny', errorCode: 'VEC_UNMATCHED_HOST_DENIED' });
+  });
+
+  it('says so when a vault has no rows, and fails clearly for an unknown vault or a bad --limit', async () => {
+    const empty = run(api, ['logs', '--vault', 'empty']);
+    expect(await empty.code).toBe(0);
+    expect(empty.stdout()).toBe('');
+    expect(empty.stderr()).toContain('no log rows for vault empty');
+    const unknown = run(api, ['logs', '--vault', 'nope']);
+    expect(await unknown.code).toBe(1);
+    expect(unknown.stderr()).toMatch(/^vectra: .*\[VEC_VAULT_NOT_FOUND\]$/);
+    const badLimit = run(api, ['logs', '--limit', '0']);
+    expect(await badLimit.code).toBe(2);
+    expect(badLimit.stderr()).toContain('--limit');
+  });
+
+  it('--follow prints the recent rows, then new ones, until interrupted (exit 0)', async () => {
+    let stop: (() => void) | undefined;
+    let removed = false;
+    const result = run(api, ['logs', '--vault', 'team', '--follow', '--limit', '1'], (fn) => {
+      stop = fn;
+      return () => (removed = true);
+    });
+    await waitFor('the initial row', () => result.stdout().includes('VEC_UNMATCHED_HOST_DENIED'));
+    await waitFor('the stream to open', () => result.stderr().includes('following vault team'));
+    api.audit.record(entry({ path: '/live?token=secret' }));
+    api.audit.record(entry({ vault: 'empty', path: '/other-vault' }));
+    await api.audit.flush();
+    await waitFor('the live row', () => result.stdout().includes('/live?token='));
+    stop!();
+    expect(await result.code).toBe(0);
+    expect(removed).toBe(true);
+    expect(result.stdout()).not.toContain('/other-vault');
+    expect(result.stdout().split('\n')).toHaveLength(3); // header, recent row, live row
+  });
+
+  it('--follow --json fails (exit 1) when the gateway ends the stream', async () => {
+    const result = run(api, ['logs', '--vault', 'empty', '--follow', '--json'], () => () => {});
+    await waitFor('the stream to open', () => result.stderr().includes('press Ctrl-C'));
+    api.audit.record(entry({ vault: 'empty', path: '/x' }));
+    await api.audit.flush();
+    await waitFor('the live row', () => result.stdout().includes('"path":"/x"'));
+    api.stream.close();
+    expect(await result.code).toBe(1);
+    expect(result.stderr()).toMatch(/ended the log stream.*\[VEC_CLI_UNREACHABLE\]/);
+  });
+});
+
+/** Runs the built command (dist/) in its own process, as `vectra logs` would run. */
+const LOGS_PROCESS = `
+const { Command } = require('commander');
+const { registerLogsCommand } = require('./dist/cli/logs-command');
+const { processIo, reportError } = require('./dist/cli/output');
+const ctx = { io: processIo, env: process.env, version: 'test', exitCode: 0 };
+const program = new Command('vectra').exitOverride();
+registerLogsCommand(program, ctx);
+program.parseAsync(process.argv.slice(1), { from: 'user' }).then(
+  () => (process.exitCode = ctx.exitCode),
+  (error) => { reportError(processIo, error, false); process.exitCode = 1; },
+);
+`;
+
+describe('vectra logs --follow in its own process', () => {
+  let api: Api;
+
+  beforeAll(async () => {
+    api = await startApi();
+  });
+
+  afterAll(() => api.close());
+
+  it('streams rows until a real SIGINT, then exits 0', async () => {
+    const child = spawn(process.execPath, ['-e', LOGS_PROCESS, 'logs', '--vault', 'team', '-f'], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH,
+        VECTRA_ADDR: api.url,
+        VECTRA_ADMIN_TOKEN: api.token,
+        VECTRA_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'vectra-home-')),
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await waitFor('the stream to open', () => stderr.includes('press Ctrl-C'));
+    api.audit.record(entry({ path: '/from-another-process' }));
+    await api.audit.flush();
+    await waitFor('the live row', () => stdout.includes('/from-another-process'));
+    child.kill('SIGINT');
+    expect(await exitOf(child)).toBe(0);
+    expect(stdout.split('\n')[0]).toMatch(/^TIME\s+AGENT/);
+  });
+});
+
+/** True once the lead has wired the audit log into the gateway and `logs` into the CLI. */
+const wired = (() => {
+  const read = (file: string) => readFileSync(join(REPO_ROOT, file), 'utf8');
+  return (
+    read('src/cli/main.ts').includes('registerLogsCommand') &&
+    read('src/gateway.ts').includes('createAuditLog')
+  );
+})();
+if (!wired)
+  console.warn('\n*** audit log not wired into the gateway yet: skipping its CLI suite ***\n');
+
+(wired ? describe : describe.skip)('vectra logs against a real gateway (built CLI)', () => {
+  it('shows proxied requests, allowed and denied, with no query values, credential or token', async () => {
+    const upstream = await startUpstream();
+    const token = `vec_adm_${randomBytes(32).toString('base64url')}`;
+    const gateway = await startTestGateway({
+      Security__Admin__BootstrapToken: token,
+      System__Proxy__UpstreamCaFile: upstream.caFile,
+      System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
+    });
+    const secret = `sk_test_${randomBytes(12).toString('hex')}`;
+    const planted = `planted-${randomBytes(8).toString('hex')}`;
+    try {
+      const vaults = gateway.vaults;
+      await vaults.createVault({ name: 'shop' });
+      await vaults.setCredential('shop', 'API_KEY', secret);
+      await vaults.createService('shop', {
+        name: 'local',
+        host: new URL(upstream.httpsUrl).hostname,
+        auth: { type: 'bearer', credential: 'API_KEY' },
+      });
+      const agentToken = (await vaults.createAgent({ name: 'shopper', vaults: ['shop'] })).token;
+      const headers = { authorization: `Bearer ${agentToken}`, 'x-vault': 'shop' };
+      const allowed = await fetch(
+        `${gateway.urls.http}/proxy/${upstream.httpsUrl}/orders?q=${planted}&page=2`,
+        { headers },
+      );
+      expect(allowed.status).toBe(200);
+      const denied = await fetch(`${gateway.urls.http}/proxy/https://unlisted.test/x`, { headers });
+      expect(denied.status).toBe(403);
+      await Promise.all([allowed.text(), denied.text()]);
+      const audit = (gateway as unknown as { audit: AuditLog }).audit;
+      // A row is recorded when the server side of the exchange closes, just after the client's.
+      await waitFor('both rows to be recorded', () => audit.stats().recorded >= 2);
+      await audit.flush();
+
+      const env = {
+        VECTRA_ADMIN_TOKEN: token,
+        VECTRA_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'h-')),
+      };
+      const listed = await runCli(
+        ['logs', '--vault', 'shop', '--json', '--addr', gateway.urls.http],
+        { env },
+      );
+      expect(listed.code).toBe(0);
+      const rows = listed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+      expect(rows).toEqual([
+        expect.objectContaining({
+          agent: 'shopper',
+          vault: 'shop',
+          method: 'GET',
+          path: '/orders?q=&page=',
+          service: 'local',
+          decision: 'allow',
+          status: 200,
+        }),
+        expect.objectContaining({
+          host: 'unlisted.test',
+          path: '/x',
+          decision: 'deny',
+          status: 403,
+          errorCode: 'VEC_UNMATCHED_HOST_DENIED',
+        }),
+      ]);
+      for (const hidden of [planted, secret, agentToken]) {
+        expect(listed.stdout).not.toContain(hidden);
+      }
+    } finally {
+      await gateway.close();
+      await upstream.close();
+    }
+  });
+
+  it('lists and follows a vault, and the gateway shuts down promptly with a follower open', async () => {
+    const token = `vec_adm_${randomBytes(32).toString('base64url')}`;
+    const gateway = await startTestGateway({ Security__Admin__BootstrapToken: token });
+    const audit = (gateway as unknown as { audit: AuditLog }).audit;
+    const env = {
+      VECTRA_ADMIN_TOKEN: token,
+      VECTRA_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'h-')),
+    };
+    try {
+      audit.record(entry({ vault: 'default', path: `/first?key=${token}` }));
+      await audit.flush();
+      const listed = await runCli(['logs', '--vault', 'default', '--addr', gateway.urls.http], {
+        env,
+      });
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toContain('/first?key=');
+      expect(listed.stdout).not.toContain(token);
+
+      const follower = startCli(
+        ['logs', '--vault', 'default', '--follow', '--json', '--addr', gateway.urls.http],
+        { env },
+      );
+      let stdout = '';
+      let followed = '';
+      follower.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      follower.stderr.on('data', (d: Buffer) => (followed += d.toString()));
+      await waitFor('the first row', () => stdout.includes('/first?key='));
+      await waitFor('the stream to open', () => followed.includes('press Ctrl-C'));
+      audit.record(entry({ vault: 'default', path: '/second' }));
+      await audit.flush();
+      await waitFor('the live row', () => stdout.includes('/second'));
+      follower.kill('SIGINT');
+      expect(await exitOf(follower)).toBe(0);
+
+      const open = startCli(['logs', '--follow', '--addr', gateway.urls.http], { env });
+      let stderr = '';
+      open.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      await waitFor('the stream to open', () => stderr.includes('press Ctrl-C'));
+      const started = Date.now();
+      await gateway.close();
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(await exitOf(open)).toBe(1); // the stream ended: told, not hung
+    } finally {
+      await gateway.close();
+    }
+  });
+});

@@ -1,0 +1,430 @@
+/**
+ * The upstream client against real local servers (http and https on 127.0.0.1, port 0):
+ * requests, keep-alive pooling, redirects, TLS verification, limits, timeouts and failures.
+ */
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { ProxyConfig } from '../../src/config/schema';
+import { ConfigError, GatewayError } from '../../src/errors';
+import type { ProxyRequest, UpstreamResponse } from '../../src/pipeline/types';
+import { createUpstreamClient, type UpstreamClientDeps } from '../../src/proxy/upstream';
+import type { UpstreamClient } from '../../src/proxy/upstream-types';
+import { selfSignedCertificate, type TestCertificate } from '../helpers/certificates';
+import { testConfig } from '../helpers/gateway';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const BASE: ProxyConfig = { ...testConfig().System.Proxy, NetworkAllowlist: '127.0.0.0/8' };
+const localhostOnly: UpstreamClientDeps['lookup'] = async () => [
+  { address: '127.0.0.1', family: 4 },
+];
+
+let trusted: TestCertificate;
+let untrusted: TestCertificate;
+let caFile: string;
+const servers: Server[] = [];
+const clients: UpstreamClient[] = [];
+
+beforeAll(() => {
+  trusted = selfSignedCertificate('localhost');
+  untrusted = selfSignedCertificate('localhost');
+  caFile = join(mkdtempSync(join(tmpdir(), 'vectra-upstream-')), 'upstream-ca.pem');
+  writeFileSync(caFile, trusted.certPem);
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+async function serve(
+  handler: Handler,
+  tls?: TestCertificate,
+): Promise<{ port: number; connections: () => number; server: Server }> {
+  const server = tls
+    ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handler)
+    : createServer(handler);
+  let count = 0;
+  server.on('connection', () => count++);
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { port: (server.address() as AddressInfo).port, connections: () => count, server };
+}
+
+function client(overrides: Partial<ProxyConfig> = {}, deps: UpstreamClientDeps = {}) {
+  const created = createUpstreamClient({ ...BASE, UpstreamCaFile: caFile, ...overrides }, deps);
+  clients.push(created);
+  return created;
+}
+
+function get(port: number, extra: Partial<ProxyRequest> = {}): ProxyRequest {
+  return {
+    method: 'GET',
+    scheme: 'http',
+    host: '127.0.0.1',
+    port,
+    path: '/',
+    headers: {},
+    upgrade: false,
+    ...extra,
+  };
+}
+
+async function text(response: UpstreamResponse): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response.body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
+async function refusal(promise: Promise<unknown>): Promise<GatewayError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!(error instanceof GatewayError))
+    throw new Error(`expected a GatewayError, got ${String(error)}`);
+  return error;
+}
+
+const hello: Handler = (req, res) => res.end(`hello ${req.method} ${req.url}`);
+
+describe('upstream client: plain requests', () => {
+  it('GETs over http and returns status, headers and a streamed body', async () => {
+    const { port } = await serve((req, res) => {
+      res.setHeader('x-upstream', 'yes');
+      hello(req, res);
+    });
+    const response = await client().send(get(port, { path: '/a?b=1' }));
+    expect(response.status).toBe(200);
+    expect(response.headers['x-upstream']).toBe('yes');
+    expect(await text(response)).toBe('hello GET /a?b=1');
+  });
+
+  it('POSTs a streamed body of unknown length (chunked)', async () => {
+    const { port } = await serve(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      res.end(`${req.headers['transfer-encoding']}:${body}`);
+    });
+    const body = Readable.from([Buffer.from('one,'), Buffer.from('two')]);
+    const response = await client().send(get(port, { method: 'POST', body }));
+    expect(await text(response)).toBe('chunked:one,two');
+  });
+
+  it('sends a declared Content-Length as is', async () => {
+    const { port } = await serve((req, res) => res.end(String(req.headers['content-length'])));
+    const body = Readable.from([Buffer.from('12345')]);
+    const response = await client().send(get(port, { method: 'PUT', body, contentLength: 5 }));
+    expect(await text(response)).toBe('5');
+  });
+
+  it('passes redirects back instead of following them', async () => {
+    const { port, server } = await serve((req, res) => {
+      if (req.url === '/old') res.writeHead(302, { location: '/new' }).end('moved');
+      else res.end('followed!');
+    });
+    let requests = 0;
+    server.on('request', () => requests++);
+    const response = await client().send(get(port, { path: '/old' }));
+    expect(response.status).toBe(302);
+    expect(response.headers.location).toBe('/new');
+    expect(await text(response)).toBe('moved');
+    expect(requests).toBe(1);
+  });
+
+  it('reuses one pooled connection for sequential requests to the same origin', async () => {
+    const { port, connections } = await serve(hello);
+    const upstream = client();
+    for (let i = 0; i < 5; i++) expect(await text(await upstream.send(get(port)))).toContain('GET');
+    expect(connections()).toBe(1);
+  });
+
+  it('does not share a pooled socket across different checked address sets', async () => {
+    const { port, connections } = await serve(hello);
+    let answer = ['127.0.0.1'];
+    const upstream = client(
+      { NetworkAllowlist: '127.0.0.0/8,::1/128' },
+      {
+        lookup: async () =>
+          answer.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+      },
+    );
+    const request = get(port, { host: 'pool.test' });
+    await text(await upstream.send(request));
+    await text(await upstream.send(request));
+    expect(connections()).toBe(1);
+    answer = ['127.0.0.1', '::1'];
+    await text(await upstream.send(request));
+    expect(connections()).toBe(2);
+  });
+});
+
+describe('upstream client: TLS', () => {
+  it('verifies the upstream against UpstreamCaFile, with the host as SNI and name', async () => {
+    const { port, server } = await serve(hello, trusted);
+    let sni: string | undefined;
+    server.on('secureConnection', (socket: TLSSocket) => (sni = socket.servername || undefined));
+    const upstream = client({}, { lookup: localhostOnly });
+    const response = await upstream.send(get(port, { scheme: 'https', host: 'localhost' }));
+    expect(await text(response)).toBe('hello GET /');
+    expect(sni).toBe('localhost');
+  });
+
+  it('verifies an IP literal against the certificate IP addresses', async () => {
+    const { port } = await serve(hello, trusted);
+    const response = await client().send(get(port, { scheme: 'https' }));
+    expect(response.status).toBe(200);
+    await text(response);
+  });
+
+  it('reuses one TLS connection for sequential requests', async () => {
+    const { port, connections } = await serve(hello, trusted);
+    const upstream = client({}, { lookup: localhostOnly });
+    for (let i = 0; i < 4; i++)
+      await text(await upstream.send(get(port, { scheme: 'https', host: 'localhost' })));
+    expect(connections()).toBe(1);
+  });
+
+  it('refuses an untrusted certificate with VEC_UPSTREAM_TLS_INVALID (verification is never off)', async () => {
+    const { port } = await serve(hello, untrusted);
+    const error = await refusal(
+      client({}, { lookup: localhostOnly }).send(get(port, { scheme: 'https', host: 'localhost' })),
+    );
+    expect(error.code).toBe('VEC_UPSTREAM_TLS_INVALID');
+    expect(error.statusCode).toBe(502);
+    expect(error.message).toContain('System.Proxy.UpstreamCaFile');
+  });
+
+  it('refuses a certificate outside the system roots when no extra CA is configured', async () => {
+    const { port } = await serve(hello, trusted);
+    const error = await refusal(
+      client({ UpstreamCaFile: '' }).send(get(port, { scheme: 'https' })),
+    );
+    expect(error.code).toBe('VEC_UPSTREAM_TLS_INVALID');
+  });
+
+  it('refuses a trusted certificate issued for another name', async () => {
+    const { port } = await serve(hello, trusted);
+    const upstream = client({}, { lookup: localhostOnly });
+    const error = await refusal(upstream.send(get(port, { scheme: 'https', host: 'other.test' })));
+    expect(error.code).toBe('VEC_UPSTREAM_TLS_INVALID');
+    expect(error.message).toContain('ERR_TLS_CERT_ALTNAME_INVALID');
+  });
+
+  it.each([
+    ['a missing file', () => join(tmpdir(), 'vectra-no-such-ca.pem'), 'cannot be read (ENOENT)'],
+    [
+      'a file without certificates',
+      () => writeTemp('not a certificate'),
+      'holds no PEM certificate',
+    ],
+    [
+      'a damaged certificate',
+      () => writeTemp('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'),
+      'does not parse',
+    ],
+  ])('stops at construction on %s, naming System.Proxy.UpstreamCaFile', (_what, path, message) => {
+    let error: unknown;
+    try {
+      createUpstreamClient({ ...BASE, UpstreamCaFile: path() });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems[0]).toMatchObject({
+      key: 'System.Proxy.UpstreamCaFile',
+    });
+    expect((error as ConfigError).message).toContain(message);
+  });
+});
+
+function writeTemp(content: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'vectra-upstream-')), 'ca.pem');
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('upstream client: limits, timeouts and failures', () => {
+  it('refuses a declared Content-Length over MaxRequestBodyBytes before connecting', async () => {
+    const { port, connections } = await serve(hello);
+    const body = Readable.from([Buffer.alloc(10)]);
+    const upstream = client({ MaxRequestBodyBytes: 1000 });
+    const error = await refusal(
+      upstream.send(get(port, { method: 'POST', body, contentLength: 1001 })),
+    );
+    expect(error.code).toBe('VEC_REQUEST_TOO_LARGE');
+    expect(error.statusCode).toBe(413);
+    expect(connections()).toBe(0);
+  });
+
+  it('stops a streamed body once it passes MaxRequestBodyBytes, leaving the caller its stream', async () => {
+    const { port, server } = await serve(() => undefined);
+    const arrived = once(server, 'request');
+    const body = new Readable({ read: () => undefined });
+    const sending = client({ MaxRequestBodyBytes: 1000 }).send(get(port, { method: 'POST', body }));
+    body.push(Buffer.alloc(600));
+    await arrived;
+    body.push(Buffer.alloc(600));
+    const error = await refusal(sending);
+    expect(error.code).toBe('VEC_REQUEST_TOO_LARGE');
+    expect(body.destroyed).toBe(false);
+  });
+
+  it('refuses a declared response Content-Length over MaxResponseBodyBytes', async () => {
+    const { port } = await serve((_req, res) => res.end(Buffer.alloc(2000)));
+    const error = await refusal(client({ MaxResponseBodyBytes: 1000 }).send(get(port)));
+    expect(error.code).toBe('VEC_RESPONSE_TOO_LARGE');
+    expect(error.statusCode).toBe(502);
+  });
+
+  it('errors the body stream once a chunked response passes MaxResponseBodyBytes', async () => {
+    const { port, connections } = await serve((req, res) => {
+      if (req.url === '/small') return void res.end('ok');
+      // Never ends: the client gives up mid-message.
+      res.write(Buffer.alloc(800));
+      res.write(Buffer.alloc(800));
+    });
+    const upstream = client({ MaxResponseBodyBytes: 1000 });
+    const response = await upstream.send(get(port, { path: '/big' }));
+    expect(response.status).toBe(200);
+    const error = await refusal(text(response));
+    expect(error.code).toBe('VEC_RESPONSE_TOO_LARGE');
+    expect(response.body.destroyed).toBe(true);
+    // The connection was cut mid-message, so it is not pooled.
+    expect(await text(await upstream.send(get(port, { path: '/small' })))).toBe('ok');
+    expect(connections()).toBe(2);
+  });
+
+  it('times out with VEC_UPSTREAM_TIMEOUT when the response head does not come', async () => {
+    const { port, server } = await serve(() => undefined);
+    const timers: Array<{ fire: () => void; ms: number; cancelled: boolean }> = [];
+    const upstream = client(
+      { UpstreamTimeoutSeconds: 7 },
+      {
+        setTimer: (fire, ms) => {
+          const timer = { fire, ms, cancelled: false };
+          timers.push(timer);
+          return () => (timer.cancelled = true);
+        },
+      },
+    );
+    const arrived = once(server, 'request');
+    const sending = upstream.send(get(port));
+    const [req] = (await arrived) as [IncomingMessage];
+    expect(timers).toHaveLength(1);
+    expect(timers[0].ms).toBe(7000);
+    const closed = once(req.socket, 'close');
+    timers[0].fire();
+    const error = await refusal(sending);
+    expect(error.code).toBe('VEC_UPSTREAM_TIMEOUT');
+    expect(error.statusCode).toBe(504);
+    await closed;
+  });
+
+  it('cancels the timeout once the head arrived', async () => {
+    const { port } = await serve(hello);
+    const cancelled: boolean[] = [];
+    const upstream = client(
+      {},
+      {
+        setTimer: () => {
+          const index = cancelled.push(false) - 1;
+          return () => (cancelled[index] = true);
+        },
+      },
+    );
+    await text(await upstream.send(get(port)));
+    expect(cancelled).toEqual([true]);
+  });
+
+  it('aborts on the caller signal', async () => {
+    const { port, server } = await serve(() => undefined);
+    const arrived = once(server, 'request');
+    const controller = new AbortController();
+    const sending = client().send(get(port), { signal: controller.signal });
+    await arrived;
+    controller.abort(new Error('client went away'));
+    await expect(sending).rejects.toThrow('client went away');
+  });
+
+  it('reports a refused connection as VEC_UPSTREAM_UNREACHABLE', async () => {
+    const { port, server } = await serve(hello);
+    server.close();
+    await once(server, 'close');
+    const error = await refusal(client().send(get(port)));
+    expect(error.code).toBe('VEC_UPSTREAM_UNREACHABLE');
+    expect(error.message).toContain('ECONNREFUSED');
+  });
+
+  it('reports a connection reset before the answer as VEC_UPSTREAM_UNREACHABLE', async () => {
+    const { port } = await serve((req) => req.socket.destroy());
+    const error = await refusal(client().send(get(port)));
+    expect(error.code).toBe('VEC_UPSTREAM_UNREACHABLE');
+  });
+
+  it('retries once on a fresh connection when the server dropped the pooled one (no body)', async () => {
+    let served = 0;
+    const { port, connections } = await serve((req, res) => {
+      served++;
+      if (served === 2) return void req.socket.destroy();
+      res.end(`answer ${served}`);
+    });
+    const upstream = client();
+    expect(await text(await upstream.send(get(port)))).toBe('answer 1');
+    expect(await text(await upstream.send(get(port)))).toBe('answer 3');
+    expect(connections()).toBe(2);
+  });
+
+  it('does not retry a request whose body was already sent', async () => {
+    let served = 0;
+    const { port } = await serve((req, res) => {
+      served++;
+      if (served === 2) return void req.socket.destroy();
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    const upstream = client();
+    await text(await upstream.send(get(port, { method: 'POST' })));
+    const body = Readable.from([Buffer.from('once')]);
+    const error = await refusal(upstream.send(get(port, { method: 'POST', body })));
+    expect(error.code).toBe('VEC_UPSTREAM_UNREACHABLE');
+    expect(served).toBe(2);
+  });
+
+  it('reports a body the client aborted as its own fault, not an unreachable upstream', async () => {
+    const { port, server } = await serve(() => undefined);
+    const arrived = once(server, 'request');
+    const body = new Readable({ read: () => undefined });
+    const sending = client().send(get(port, { method: 'POST', body }));
+    body.push('partial');
+    await arrived;
+    body.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    const error = await refusal(sending);
+    expect(error.code).toBe('VEC_REQUEST_MALFORMED');
+  });
+
+  it('blocks 127.0.0.1 when the allow-list does not name it, without connecting', async () => {
+    const { port, connections } = await serve(hello);
+    const error = await refusal(client({ NetworkAllowlist: '' }).send(get(port)));
+    expect(error.code).toBe('VEC_UPSTREAM_BLOCKED');
+    expect(error.message).toContain('loopback');
+    expect(connections()).toBe(0);
+  });
+
+  it('refuses requests after close()', async () => {
+    const upstream = client();
+    await upstream.close();
+    expect((await refusal(upstream.send(get(1)))).code).toBe('VEC_UPSTREAM_UNREACHABLE');
+  });
+});

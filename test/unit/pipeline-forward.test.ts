@@ -1,0 +1,153 @@
+import { PassThrough, Readable } from 'node:stream';
+import { createRequestContext } from '../../src/pipeline/context';
+import { createForwardStage } from '../../src/pipeline/stages/forward';
+import type {
+  EntryPoint,
+  HeaderMap,
+  ProxyRequest,
+  RequestContext,
+  UpstreamResponse,
+  UpstreamUpgrade,
+} from '../../src/pipeline/types';
+
+/** Records what it was asked to send and answers with `answer`. */
+function upstream(answer: () => UpstreamResponse) {
+  const sent: Array<{ via: 'send' | 'upgrade'; request: ProxyRequest }> = [];
+  return {
+    sent,
+    client: {
+      async send(request: ProxyRequest) {
+        sent.push({ via: 'send', request: { ...request, headers: { ...request.headers } } });
+        return answer();
+      },
+      async upgrade(request: ProxyRequest): Promise<UpstreamUpgrade> {
+        sent.push({ via: 'upgrade', request: { ...request, headers: { ...request.headers } } });
+        return {
+          status: 101,
+          headers: { upgrade: 'websocket', 'x-echo': 'ghp_secret' },
+          socket: new PassThrough(),
+          head: Buffer.alloc(0),
+        };
+      },
+    },
+  };
+}
+
+const ok =
+  (body: string, headers: HeaderMap = {}): (() => UpstreamResponse) =>
+  () => ({
+    status: 200,
+    headers: { 'content-length': String(body.length), ...headers },
+    body: Readable.from([Buffer.from(body)]),
+  });
+
+function context(entry: EntryPoint, headers: HeaderMap, upgrade = false): RequestContext {
+  return createRequestContext({
+    entry,
+    clientAddress: '127.0.0.1',
+    credentials: {},
+    request: {
+      method: 'GET',
+      scheme: 'https',
+      host: 'api.github.com',
+      port: 8443,
+      path: '/x',
+      headers,
+      upgrade,
+    },
+  });
+}
+
+async function text(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
+describe('forward stage', () => {
+  it("never sends Vectra's or hop-by-hop headers upstream, and pins Host", async () => {
+    const { client, sent } = upstream(ok('{}'));
+    const ctx = context('forward', {
+      'proxy-authorization': 'Basic dmVjX2FndF94Og==',
+      'x-vectra-debug': '1',
+      'X-Vectra-Trace': '1',
+      'x-vault': 'prod',
+      connection: 'keep-alive, x-hop',
+      'x-hop': 'y',
+      'keep-alive': 'timeout=5',
+      te: 'trailers',
+      host: 'elsewhere.example',
+      authorization: 'Bearer passthrough-agent-own',
+      accept: 'application/json',
+    });
+    const stage = createForwardStage({}, { upstream: client });
+    expect(stage.name).toBe('forward');
+    expect(stage.timeoutMs).toBe(Infinity);
+    await stage(ctx);
+    expect(sent[0].via).toBe('send');
+    expect(sent[0].request.headers).toEqual({
+      host: 'api.github.com:8443',
+      authorization: 'Bearer passthrough-agent-own',
+      accept: 'application/json',
+    });
+  });
+
+  it("drops the reverse route's own Authorization unless inject put a credential there", async () => {
+    const { client, sent } = upstream(ok('{}'));
+    const stage = createForwardStage({}, { upstream: client });
+    await stage(context('reverse', { authorization: 'Bearer vec_agt_abc', accept: '*/*' }));
+    expect(sent[0].request.headers.authorization).toBeUndefined();
+
+    const injected = context('reverse', { authorization: 'Bearer ghp_secret' });
+    injected.injectedSecrets.push('ghp_secret');
+    await stage(injected);
+    expect(sent[1].request.headers.authorization).toBe('Bearer ghp_secret');
+  });
+
+  it('passes the body untouched (same stream, same length) when nothing was injected', async () => {
+    const response = ok('echo ghp_secret')();
+    const { client } = upstream(() => response);
+    const ctx = context('forward', { 'accept-encoding': 'gzip' });
+    await createForwardStage({}, { upstream: client })(ctx);
+    const answer = ctx.response as UpstreamResponse;
+    expect(answer.body).toBe(response.body);
+    expect(answer.headers['content-length']).toBe('15');
+  });
+
+  it('redacts an echoed secret from body and headers, asking for an uncompressed body', async () => {
+    const { client, sent } = upstream(
+      ok('{"auth":"Bearer ghp_secret"}', { 'x-echo': 'ghp_secret', 'x-vectra-error': 'forged' }),
+    );
+    const ctx = context('tunnel', { 'Accept-Encoding': 'gzip, br' });
+    ctx.injectedSecrets.push('ghp_secret');
+    await createForwardStage({}, { upstream: client })(ctx);
+    expect(sent[0].request.headers['accept-encoding']).toBe('identity');
+    const answer = ctx.response as UpstreamResponse;
+    expect(answer.headers).toEqual({ 'x-echo': '[REDACTED]' });
+    expect(await text(answer.body)).toBe('{"auth":"Bearer [REDACTED]"}');
+  });
+
+  it('sends an Upgrade request through upgrade(), keeping the upgrade headers', async () => {
+    const { client, sent } = upstream(ok(''));
+    const ctx = context(
+      'tunnel',
+      { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'k' },
+      true,
+    );
+    ctx.injectedSecrets.push('ghp_secret');
+    await createForwardStage({}, { upstream: client })(ctx);
+    expect(sent[0].via).toBe('upgrade');
+    expect(sent[0].request.headers).toMatchObject({ connection: 'Upgrade', upgrade: 'websocket' });
+    expect((ctx.response as UpstreamUpgrade).headers).toMatchObject({
+      upgrade: 'websocket',
+      'x-echo': '[REDACTED]',
+    });
+  });
+
+  it('validates its options', () => {
+    const { client } = upstream(ok(''));
+    expect(createForwardStage({ timeoutMs: 70_000 }, { upstream: client }).timeoutMs).toBe(70_000);
+    expect(() => createForwardStage({ timeoutMs: 0 }, { upstream: client })).toThrow(/timeoutMs/);
+    expect(() => createForwardStage({}, { upstream: {} as never })).toThrow(/must provide send/);
+  });
+});

@@ -1,0 +1,87 @@
+import { GatewayError } from '../../src/errors';
+import { createRequestContext } from '../../src/pipeline/context';
+import { createInjectStage } from '../../src/pipeline/stages/inject';
+import type { RequestContext } from '../../src/pipeline/types';
+import type { AuthScheme, Service } from '../../src/vault/types';
+
+const store: Record<string, string> = { GH: 'ghp_secretvalue', USER: 'alice', PASS: 'hunter22' };
+const resolved: Array<{ vault: string; keys: readonly string[] }> = [];
+const stage = createInjectStage(
+  {},
+  {
+    secrets: {
+      async resolve(vault, keys) {
+        resolved.push({ vault, keys });
+        const missing = keys.find((key) => store[key] === undefined);
+        if (missing) throw new GatewayError('VEC_CREDENTIAL_NOT_FOUND', `no ${missing}`);
+        return new Map(keys.map((key) => [key, store[key]]));
+      },
+    },
+  },
+);
+
+function context(auth?: AuthScheme): RequestContext {
+  const ctx = createRequestContext({
+    entry: 'forward',
+    clientAddress: '127.0.0.1',
+    credentials: {},
+    request: {
+      method: 'GET',
+      scheme: 'https',
+      host: 'api.github.com',
+      port: 443,
+      path: '/user',
+      headers: { Authorization: 'Bearer agent-own-token', accept: '*/*' },
+      upgrade: false,
+    },
+  });
+  ctx.vault = 'prod';
+  if (auth) {
+    const service: Service = {
+      ...{ id: 's', vault: 'prod', name: 'gh', host: 'api.github.com', enabled: true },
+      ...{ position: 0, createdAt: '', updatedAt: '', auth },
+    };
+    ctx.service = service;
+  }
+  return ctx;
+}
+
+beforeEach(() => (resolved.length = 0));
+
+describe('inject stage', () => {
+  it('resolves the keys the scheme names and overwrites the agent header', async () => {
+    const ctx = context({ type: 'basic', username: 'USER', password: 'PASS' });
+    expect(stage.name).toBe('inject');
+    expect(await stage(ctx)).toEqual({ kind: 'continue' });
+    expect(resolved).toEqual([{ vault: 'prod', keys: ['USER', 'PASS'] }]);
+    const encoded = Buffer.from('alice:hunter22').toString('base64');
+    expect(ctx.request.headers).toEqual({ authorization: `Basic ${encoded}`, accept: '*/*' });
+    expect(ctx.injectedSecrets).toEqual(['alice', 'hunter22', encoded]);
+  });
+
+  it('injects nothing, and resolves nothing, for an unmatched passthrough host', async () => {
+    const ctx = context();
+    ctx.unmatched = 'passthrough';
+    await stage(ctx);
+    expect(resolved).toEqual([]);
+    expect(ctx.request.headers.Authorization).toBe('Bearer agent-own-token');
+    expect(ctx.injectedSecrets).toEqual([]);
+  });
+
+  it('the passthrough scheme resolves nothing and leaves the headers', async () => {
+    const ctx = context({ type: 'passthrough' });
+    await stage(ctx);
+    expect(resolved).toEqual([]);
+    expect(ctx.request.headers.Authorization).toBe('Bearer agent-own-token');
+  });
+
+  it("a provider refusal propagates as the runner's deny", async () => {
+    await expect(stage(context({ type: 'bearer', credential: 'MISSING' }))).rejects.toMatchObject({
+      code: 'VEC_CREDENTIAL_NOT_FOUND',
+    });
+  });
+
+  it('fails closed when no service was resolved before it', async () => {
+    await expect(stage(context())).rejects.toThrow(/before resolveService/);
+  });
+});

@@ -1,0 +1,129 @@
+/** The commander wiring of `vectra run`, in-process, with a fake gateway (fetch) and a real child. */
+import { Command, CommanderError } from 'commander';
+import type { CommandContext } from '../../src/cli/main';
+import { registerRunCommand } from '../../src/cli/run-command';
+import { selfSignedCertificate } from '../helpers/certificates';
+
+const CA = selfSignedCertificate('Vectra Test CA').certPem;
+const ADDR = 'http://gw.example:7080';
+
+/** Answers /discover and /v1/ca.pem like a gateway; records what was asked. */
+function fakeGateway(discoverStatus = 200) {
+  const calls: Array<{ url: string; headers: Record<string, string> }> = [];
+  const fetchImpl = (async (url: string, init: RequestInit = {}) => {
+    calls.push({ url, headers: (init.headers ?? {}) as Record<string, string> });
+    if (url.endsWith('/v1/ca.pem')) return new Response(CA);
+    if (url.endsWith('/discover') && discoverStatus !== 200) {
+      const body = { error: 'Unauthorized', code: 'VEC_AUTH_TOKEN_REJECTED', message: 'no' };
+      return Response.json({ ...body, statusCode: discoverStatus }, { status: discoverStatus });
+    }
+    if (url.endsWith('/discover')) {
+      return Response.json({ vault: 'shop', services: [], available_credentials: [] });
+    }
+    return new Response('', { status: 404 });
+  }) as unknown as typeof fetch;
+  return { calls, fetchImpl };
+}
+
+async function run(args: string[], env: NodeJS.ProcessEnv, discoverStatus = 200) {
+  const gateway = fakeGateway(discoverStatus);
+  let out = '';
+  let err = '';
+  let childOut = '';
+  const ctx: CommandContext = {
+    io: { out: (t) => (out += t), err: (t) => (err += `${t}\n`) },
+    env,
+    version: 'test',
+    exitCode: 0,
+  };
+  // A program of its own (not buildProgram), so that the fakes are used once main.ts registers run.
+  const program = new Command('vectra')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
+  registerRunCommand(program, ctx, {
+    fetch: gateway.fetchImpl,
+    child: {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      terminal: false,
+      onSpawn: (child) => child.stdout!.on('data', (d: Buffer) => (childOut += d.toString())),
+    },
+  });
+  let thrown: unknown;
+  try {
+    await program.parseAsync(['run', ...args], { from: 'user' });
+  } catch (e) {
+    thrown = e;
+  }
+  return { exitCode: ctx.exitCode, out, err, childOut, thrown, calls: gateway.calls };
+}
+
+const PRINT = [
+  '--',
+  process.execPath,
+  '-e',
+  'console.log(JSON.stringify({ proxy: process.env.HTTPS_PROXY, noProxy: process.env.NO_PROXY, addr: process.env.VECTRA_ADDR }))',
+];
+const agentEnv = { PATH: process.env.PATH, VECTRA_TOKEN: 'vec_agt_tok', VECTRA_VAULT: 'shop' };
+
+describe('vectra run: command line', () => {
+  it('reads --address (or its --addr alias), --proxy and repeated --no-proxy', async () => {
+    for (const flag of ['--address', '--addr']) {
+      const result = await run(
+        [
+          flag,
+          ADDR,
+          '--proxy',
+          'http://proxy.example:9000',
+          '--no-proxy',
+          'a.corp,b.corp',
+          '--no-proxy',
+          'c.corp',
+          ...PRINT,
+        ],
+        agentEnv,
+      );
+      expect(result.err).toBe('');
+      expect(result.exitCode).toBe(0);
+      expect(JSON.parse(result.childOut)).toEqual({
+        proxy: 'http://vec_agt_tok:shop@proxy.example:9000',
+        noProxy: 'localhost,127.0.0.1,::1,gw.example,a.corp,b.corp,c.corp',
+        addr: ADDR,
+      });
+    }
+  });
+
+  it('checks the agent token once against /discover with Bearer and X-Vault, then fetches the CA without it', async () => {
+    const result = await run(['--address', ADDR, ...PRINT], agentEnv);
+    expect(result.calls.map((c) => c.url)).toEqual([`${ADDR}/discover`, `${ADDR}/v1/ca.pem`]);
+    expect(result.calls[0].headers).toMatchObject({
+      authorization: 'Bearer vec_agt_tok',
+      'x-vault': 'shop',
+    });
+    expect(JSON.stringify(result.calls[1].headers)).not.toContain('vec_agt_tok');
+  });
+
+  it('prints the refusal and a hint, and exits 1, when the gateway rejects the token', async () => {
+    const result = await run(['--address', ADDR, ...PRINT], agentEnv, 401);
+    expect(result.err.split('\n')[0]).toBe('vectra: agent token rejected by gateway (HTTP 401)');
+    expect(result.err).toMatch(/^hint: the gateway said: no\. Check with: curl/m);
+    expect(result.exitCode).toBe(1);
+    expect(result.childOut).toBe('');
+    expect(result.calls).toHaveLength(1);
+  });
+
+  it('usage errors print one line and a hint, and exit 2', async () => {
+    const result = await run(['--address', ADDR, '--ttl', '1h', ...PRINT], agentEnv);
+    expect(result.err).toBe(
+      'vectra: --ttl has no effect when VECTRA_TOKEN is supplied\n' +
+        'hint: drop --ttl: it only applies when `vectra run` mints a session token\n',
+    );
+    expect(result.exitCode).toBe(2);
+    expect(result.calls).toEqual([]);
+  });
+
+  it('a malformed --ttl is a commander usage error', async () => {
+    const result = await run(['--ttl', 'forever', ...PRINT], {});
+    expect(result.thrown).toBeInstanceOf(CommanderError);
+    expect(result.err).toContain('"forever" is not a duration');
+  });
+});
