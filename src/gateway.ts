@@ -30,7 +30,7 @@ import { loadCertificateAuthority } from './proxy/certificate-authority';
 import { createForwardProxy } from './proxy/forward-proxy';
 import { createLeafCertificateCache } from './proxy/leaf-certificates';
 import { createUpstreamClient } from './proxy/upstream';
-import { auditRoutes } from './server/admin/audit-routes';
+import { auditRoutes, createAuditStream } from './server/admin/audit-routes';
 import { createAdminRouter } from './server/admin/router';
 import { reverseRoute } from './server/reverse-route';
 import { openDatabase } from './storage';
@@ -147,6 +147,11 @@ export async function startGateway(
     });
     audit.start();
     cleanups.push(() => audit.close());
+    const auditStream = createAuditStream({
+      vaults,
+      audit,
+      logger: logger.child({ component: 'audit' }),
+    });
     const pipeline = createPipeline(
       buildStages({ authenticator: agents, vaults, secrets, upstream }),
       {
@@ -197,6 +202,7 @@ export async function startGateway(
             version: options.version ?? 'dev',
             caPem: ca.caPem(),
             extraRoutes: auditRoutes(vaults, audit),
+            streams: [auditStream],
           }),
         },
       ],
@@ -212,6 +218,8 @@ export async function startGateway(
           `shutdown: ${dropped} request(s) did not finish within ${server.ShutdownTimeoutSeconds}s and were dropped`,
         );
     });
+    // Runs before the listeners drain: a `logs --follow` stream would otherwise hold them open.
+    cleanups.push(async () => auditStream.close());
     const http = await listen('HTTP', createHttpServer(app), server.Http.Port, server.Host);
     listeners.push(http);
     const proxyListener = await listen(

@@ -11,6 +11,7 @@ import { registerAdminCommands } from './admin-commands';
 import { registerCaCommand } from './ca-command';
 import { registerConfigCommands } from './config-command';
 import { registerHealthCommand } from './health-command';
+import { registerLogsCommand } from './logs-command';
 import { registerMasterPasswordCommand } from './master-password-command';
 import { processIo, reportError, type Io } from './output';
 import { registerRunCommand } from './run-command';
@@ -44,6 +45,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerHealthCommand(program, ctx);
   registerMasterPasswordCommand(program, ctx);
   registerAdminCommands(program, ctx);
+  registerLogsCommand(program, ctx);
   registerRunCommand(program, ctx);
   registerCaCommand(program, ctx);
   return program;

@@ -37,6 +37,16 @@ export function redactHeaders(headers: HeaderMap, secrets: readonly string[]): H
   return redacted;
 }
 
+/** Length of the longest end of `buffer` (at most `keep` bytes) that begins one of `needles`. */
+function pendingPrefix(buffer: Buffer, needles: readonly Buffer[], keep: number): number {
+  for (let length = Math.min(keep, buffer.length); length > 0; length--) {
+    const end = buffer.subarray(buffer.length - length);
+    if (needles.some((needle) => needle.length > length && end.equals(needle.subarray(0, length))))
+      return length;
+  }
+  return 0;
+}
+
 /** A byte stream with every occurrence of `secrets` replaced by REDACTED. */
 export function createRedactor(secrets: readonly string[]): Transform {
   const needles = secrets.map((secret) => Buffer.from(secret, 'utf8'));
@@ -71,8 +81,9 @@ export function createRedactor(secrets: readonly string[]): Transform {
     transform(chunk: Buffer | string, _encoding, callback: TransformCallback) {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       const buffer = tail.length === 0 ? bytes : Buffer.concat([tail, bytes]);
-      // A match starting before `limit` lies wholly inside `buffer`; later ones may not yet.
-      const { out, rest } = scan(buffer, buffer.length - keep);
+      // Hold back only a tail that could still become a secret: everything else (an SSE event,
+      // a chat token) goes out at once. A match starting before `limit` lies wholly in `buffer`.
+      const { out, rest } = scan(buffer, buffer.length - pendingPrefix(buffer, needles, keep));
       tail = Buffer.from(rest); // a copy, so the upstream's chunk can be released
       const ready = Buffer.concat(out);
       callback(null, ready.length > 0 ? ready : undefined);

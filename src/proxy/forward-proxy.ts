@@ -152,7 +152,12 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
     },
   );
 
+  const tunnelSockets = new Set<Socket>();
   server.on('connect', (req: IncomingMessage, clientSocket: Socket, head: Buffer) => {
+    tunnelSockets.add(clientSocket);
+    clientSocket.once('close', () => tunnelSockets.delete(clientSocket));
+    // HTTP servers allow half-open sockets; a tunnel whose client is gone must close our side too.
+    clientSocket.once('end', () => clientSocket.end());
     // A client that resets its tunnel must not take the gateway down.
     clientSocket.on('error', (err: Error) =>
       logger.debug('tunnel socket error', { message: err.message }),
@@ -236,6 +241,20 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
     inner.emit('connection', tls);
   }
 
+  // Tunnels left the HTTP server's bookkeeping when they were taken over, so its graceful close
+  // would wait on them forever: close idle ones with the idle connections, and drop the rest
+  // (open WebSockets included) when the drain bound runs out.
+  const closeIdle = server.closeIdleConnections.bind(server);
+  server.closeIdleConnections = () => {
+    closeIdle();
+    inner.closeIdleConnections();
+  };
+  const closeAll = server.closeAllConnections.bind(server);
+  server.closeAllConnections = () => {
+    closeAll();
+    inner.closeAllConnections();
+    for (const socket of tunnelSockets) socket.destroy();
+  };
   server.on('close', () => inner.close());
   return server;
 }

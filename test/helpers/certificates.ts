@@ -8,7 +8,17 @@ export interface TestCertificate {
   pfx(password: string): Buffer;
 }
 
-export function selfSignedCertificate(commonName = 'localhost'): TestCertificate {
+export interface CertificateOptions {
+  /** IP addresses added to the subject alternative names (127.0.0.1 is always there). */
+  ipAddresses?: readonly string[];
+  /** DNS names added to the subject alternative names (`commonName` is always there). */
+  dnsNames?: readonly string[];
+}
+
+export function selfSignedCertificate(
+  commonName = 'localhost',
+  options: CertificateOptions = {},
+): TestCertificate {
   const keys = forge.pki.rsa.generateKeyPair(2048);
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
@@ -24,7 +34,9 @@ export function selfSignedCertificate(commonName = 'localhost'): TestCertificate
       name: 'subjectAltName',
       altNames: [
         { type: 2, value: commonName },
+        ...(options.dnsNames ?? []).map((value) => ({ type: 2, value })),
         { type: 7, ip: '127.0.0.1' },
+        ...(options.ipAddresses ?? []).map((ip) => ({ type: 7, ip })),
       ],
     },
   ]);

@@ -19,7 +19,12 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   for (const [name, value] of Object.entries(process.env)) {
     if (!name.includes('__') && !name.startsWith('VECTRA_')) env[name] = value;
   }
-  return { ...env, Observability__Logging__File__Enabled: 'false', System__Proxy__Port: '0', ...extra };
+  return {
+    ...env,
+    Observability__Logging__File__Enabled: 'false',
+    System__Proxy__Port: '0',
+    ...extra,
+  };
 }
 
 /** A directory laid out like a fresh clone: config/appsettings.json and policies/. */

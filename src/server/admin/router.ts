@@ -1,5 +1,5 @@
 /** Mounts the admin API, `/discover` and `/v1/openapi.json` from their route lists. */
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { VaultService } from '../../vault/service-types';
 import { createAuthorizer, type AuthorizeDeps } from './authorize';
 import { discoverRoute } from './discover-route';
@@ -15,7 +15,11 @@ export interface AdminApiDeps extends AuthorizeDeps {
   caPem: string;
   /** Extra routes of other components (audit log, …). */
   extraRoutes?: RouteSpec[];
+  /** Routes that stream (server-sent events): documented by `doc`, served by `handler`. */
+  streams?: Array<{ doc: RouteSpec; handler(authorize: Authorize): RequestHandler }>;
 }
+
+type Authorize = ReturnType<typeof createAuthorizer>;
 
 export function adminRoutes(deps: AdminApiDeps): RouteSpec[] {
   const routes: RouteSpec[] = [
@@ -40,13 +44,17 @@ export function adminRoutes(deps: AdminApiDeps): RouteSpec[] {
     summary: 'This document',
     handle: async () => ({ body: openapi }),
   });
-  openapi = buildOpenApi(routes, deps.version);
+  openapi = buildOpenApi(
+    [...routes, ...(deps.streams ?? []).map((stream) => stream.doc)],
+    deps.version,
+  );
   return routes;
 }
 
 export function createAdminRouter(deps: AdminApiDeps): Router {
   const router = Router();
   const authorize = createAuthorizer(deps);
+  for (const stream of deps.streams ?? []) router.get(stream.doc.path, stream.handler(authorize));
   for (const route of adminRoutes(deps)) {
     router[route.method](route.path, async function handleRoute(req: Request, res: Response) {
       const principal = await authorize(route.access, req);

@@ -1,0 +1,233 @@
+/**
+ * Numbers and words of the benchmark: percentiles, the results table (the same Markdown on the
+ * console and in docs/benchmarks.md), the targets of issue 4 with PASS/FAIL, and the document.
+ */
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
+import type { Samples } from './protocol';
+
+export interface Stats {
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  failures: number;
+  firstFailure?: string;
+}
+
+export function stats(samples: Samples): Stats {
+  const sorted = [...samples.latenciesMs].sort((a, b) => a - b);
+  // Nearest rank: the smallest sample with at least q of them at or below it.
+  const at = (q: number) =>
+    sorted.length === 0 ? NaN : sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)];
+  return {
+    requests: sorted.length,
+    rps: samples.elapsedMs > 0 ? (sorted.length * 1000) / samples.elapsedMs : NaN,
+    p50: at(0.5),
+    p99: at(0.99),
+    failures: samples.failures,
+    firstFailure: samples.firstFailure,
+  };
+}
+
+export interface Row {
+  name: string;
+  concurrency: number;
+  stats: Stats;
+  /** The direct row this one is compared with. */
+  baseline?: Row;
+  /** The gateway's CPU time per request (user + system), for rows through Vectra. */
+  gatewayCpuUs?: number;
+  /** What the upstream saw: requests, and whether each carried the injected credential. */
+  check?: string;
+  /** Requests per second are meaningless for strictly sequential latency runs. */
+  latencyOnly?: boolean;
+}
+
+const fixed = (value: number, digits: number) =>
+  Number.isFinite(value) ? value.toFixed(digits) : '–';
+
+function markdownTable(header: string[], rows: string[][], align: Array<'l' | 'r'>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const pad = (cells: string[]) =>
+    `| ${cells.map((c, i) => (align[i] === 'r' ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (align[i] === 'r' ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [pad(header), rule, ...rows.map(pad)].join('\n');
+}
+
+export function resultsTable(rows: Row[]): string {
+  const header = [
+    'Scenario',
+    'conc.',
+    'requests',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'req/s ÷ direct',
+    'p50 added ms',
+    'Vectra CPU µs/req',
+    'errors',
+    'upstream check',
+  ];
+  const cells = rows.map((row) => {
+    const s = row.stats;
+    const b = row.baseline?.stats;
+    return [
+      row.name,
+      String(row.concurrency),
+      String(s.requests),
+      row.latencyOnly ? '–' : fixed(s.rps, 0),
+      fixed(s.p50, 2),
+      fixed(s.p99, 2),
+      b && !row.latencyOnly ? `${fixed(s.rps / b.rps, 2)}×` : '',
+      b ? fixed(s.p50 - b.p50, 2) : '',
+      row.gatewayCpuUs === undefined ? '' : fixed(row.gatewayCpuUs, 0),
+      s.failures === 0 ? '0' : `${s.failures} (${s.firstFailure ?? ''})`,
+      row.check ?? '',
+    ];
+  });
+  return markdownTable(header, cells, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l']);
+}
+
+export interface Target {
+  target: string;
+  measured: string;
+  /** undefined: could not be measured (the reason is in `measured`). */
+  pass: boolean | undefined;
+}
+
+export function targetsTable(targets: Target[]): string {
+  return markdownTable(
+    ['Target (issue 4)', 'Measured', 'Verdict'],
+    targets.map((t) => [
+      t.target,
+      t.measured,
+      t.pass === undefined ? 'n/a' : t.pass ? 'PASS' : 'FAIL',
+    ]),
+    ['l', 'l', 'l'],
+  );
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  node: string;
+  os: string;
+  date: string;
+  mitmproxy: string;
+  /** 1-minute load average before and after the run: others competing for the cores. */
+  load: { before: number; after: number };
+}
+
+export function describeMachine(mitmproxy: string, loadBefore: number): Machine {
+  let cpu = cpus()[0]?.model ?? 'unknown';
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
+    if (line) cpu = line.split(':')[1].trim();
+  } catch {
+    // Not Linux: os.cpus() said enough.
+  }
+  return {
+    cpu,
+    cores: cpus().length,
+    node: process.version,
+    os: `${process.platform} ${release()}`,
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    mitmproxy,
+    load: { before: loadBefore, after: loadavg()[0] },
+  };
+}
+
+/** One line: what ran where, and how busy the machine already was. */
+export function machineLine(m: Machine): string {
+  const load = `load average ${m.load.before.toFixed(2)} before, ${m.load.after.toFixed(2)} after`;
+  return `${m.date} · ${m.cpu} · ${m.cores} cores · Node ${m.node} · ${m.os} · ${m.mitmproxy} · ${load}`;
+}
+
+/** A load average this high means other work shared the cores: the numbers are pessimistic. */
+export const BUSY_LOAD = 0.5;
+
+export interface Document {
+  machine: Machine;
+  settings: string;
+  results: string;
+  targets: string;
+  leafMint?: string;
+}
+
+export function benchmarksDocument(doc: Document): string {
+  const m = doc.machine;
+  return `# Benchmarks
+
+Measured by \`npm run bench\` (never part of \`npm test\`), which builds, runs every scenario
+below and rewrites this file with the latest numbers. A run takes about two minutes;
+\`npm run bench -- --seconds 2 --no-write\` is a quick look that leaves this file alone
+(\`--help\` lists the options). Traffic stays on 127.0.0.0/8.
+
+## Set-up
+
+- **Upstream** (\`bench/upstream.ts\`, its own process): \`node:http\` and \`node:https\` on
+  127.0.0.1, port 0, keep-alive, a 61-byte JSON answer; a certificate (RSA 2048) from a
+  throwaway CA, valid for 127.0.0.1 and every extra 127.0.0.x/127.0.1.x address, each of which
+  gets its own HTTPS listener for the first-request-to-a-new-host runs. It counts the requests
+  per scenario and how many carried the injected credential ("upstream check").
+- **Vectra** (in the orchestrator \`bench/run.ts\`, started with \`startGateway\` from the
+  compiled \`dist/\`): SQLite in a temporary data directory, memory cache, file logging off,
+  log level Warning, \`System.Proxy.UpstreamCaFile\` = the upstream's CA,
+  \`System.Proxy.NetworkAllowlist\` = \`127.0.0.0/8,::1/128\`, everything else default. One vault
+  with a \`bearer\` service for 127.0.0.1 and one agent, so every request runs the whole
+  pipeline: authenticate, resolveService, inject (credential decrypted from the vault),
+  forward, and the echo redaction of the response.
+- **Load generator** (\`bench/load.ts\`, its own process): \`node:http\`/\`node:https\` agents; a
+  fixed number of workers, one request at a time each, for a fixed time after a warm-up.
+  Through a proxy it speaks as agents do: absolute-form \`GET http://…\` with
+  \`Proxy-Authorization\`, or \`CONNECT host:port\` and then TLS, trusting the proxy's CA
+  (Vectra's from \`GET /v1/ca.pem\`). "New connection" means a new TCP connection, CONNECT and
+  TLS handshake for every request, without TLS session resumption.
+- **mitmproxy** (\`mitmdump\`, regular proxy mode, quiet, \`ssl_insecure=false\`, upstream
+  verified with \`ssl_verify_upstream_trusted_ca\`): the same requests; it injects nothing.
+- **First request to a new host**: strictly one request at a time, each on a new connection;
+  every request to a never-seen address (127.0.0.x through Vectra, 127.0.1.x through
+  mitmproxy, so each proxy mints a new leaf certificate) is followed by one to the warm host
+  127.0.0.1. "Added" is compared both with the direct request to the same new address and with
+  the same proxy's request to the warm host (the leaf certificate and the first upstream
+  connection are then the whole difference).
+- **Added latency at p50** for keep-alive is taken from the one-request-at-a-time runs
+  (\`conc. 1\`): under load with a fixed concurrency, p50 is mostly queueing, so a slower
+  path shows a larger p50 without adding that much work per request. The loaded numbers are in
+  the table too.
+- All processes share the machine's cores: the load generator, the upstream and the proxy
+  compete for CPU, which flatters nobody. Ratios matter more than absolute numbers.
+
+## Latest run
+
+${machineLine(m)}${
+    Math.max(m.load.before, m.load.after) > BUSY_LOAD
+      ? `
+
+**Other processes were busy on this machine during the run** (load average above ${BUSY_LOAD}):
+the numbers are lower, and noisier, than on an idle machine.`
+      : ''
+  }
+
+${doc.settings}
+
+${doc.results}
+
+### Targets
+
+${doc.targets}
+${
+  doc.leafMint
+    ? `
+### Leaf minting in isolation (\`bench/leaf-mint.ts\`)
+
+\`\`\`
+${doc.leafMint.trim()}
+\`\`\`
+`
+    : ''
+}`;
+}
