@@ -17,7 +17,7 @@ import type {
   RequestContext,
   UpstreamResponse,
 } from '../pipeline/types';
-import type { AuditEntry } from '../observability/audit';
+import { entryFromContext, type AuditEntry } from '../observability/audit';
 
 export type Pipeline = (ctx: RequestContext) => Promise<Decision>;
 
@@ -98,6 +98,17 @@ function writeResponse(
   });
 }
 
+/** A refusal written straight to a socket (CONNECT, upgrades, parser errors): status, code, JSON body. */
+export function rawRefusal(error: GatewayError): string {
+  const body = JSON.stringify(error.toJSON());
+  return (
+    `HTTP/1.1 ${error.statusCode} ${error.code}\r\n` +
+    (error.statusCode === 407 ? 'Proxy-Authenticate: Basic realm="vectra"\r\n' : '') +
+    `Content-Type: application/json\r\nX-Vectra-Error: ${error.code}\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
+}
+
 /** Runs one exchange to completion. Never throws: every failure becomes a refusal or a drop. */
 export async function runExchange(
   deps: ExchangeDeps,
@@ -123,23 +134,15 @@ export async function runExchange(
     return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
   }) as typeof client.res.write;
   client.res.once('close', () => {
-    deps.audit?.record({
-      at: new Date(ctx.startedAt),
-      requestId: ctx.requestId,
-      agent: ctx.principal?.agentName ?? undefined,
-      vault: ctx.vault,
-      method: ctx.request.method,
-      host: ctx.request.host,
-      port: ctx.request.port,
-      path: ctx.request.path,
-      service: ctx.service?.name,
-      decision: ctx.audit.decision ?? (client.res.statusCode < 500 ? 'allow' : 'error'),
-      status: client.res.headersSent ? client.res.statusCode : undefined,
-      latencyMs: Math.max(0, Math.round(now() - ctx.startedAt)),
-      bytesIn,
-      bytesOut,
-      errorCode: ctx.audit.errorCode,
-    });
+    deps.audit?.record(
+      entryFromContext(ctx, {
+        at: new Date(ctx.startedAt),
+        latencyMs: Math.max(0, Math.round(now() - ctx.startedAt)),
+        bytesIn,
+        bytesOut,
+        status: client.res.headersSent ? client.res.statusCode : undefined,
+      }),
+    );
   });
 
   let decision: Decision;
@@ -199,11 +202,7 @@ export async function runUpgrade(
   if (decision.kind !== 'continue' || !response) {
     const error =
       decision.kind === 'deny' ? decision.error : new GatewayError('VEC_PIPELINE_STAGE_FAILED');
-    const body = JSON.stringify(error.toJSON());
-    client.socket.end(
-      `HTTP/1.1 ${error.statusCode} ${error.code}\r\nContent-Type: application/json\r\nX-Vectra-Error: ${error.code}\r\n` +
-        `${error.statusCode === 407 ? 'Proxy-Authenticate: Basic realm="vectra"\r\n' : ''}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    client.socket.end(rawRefusal(error));
     return;
   }
   if (!('socket' in response)) {

@@ -17,6 +17,7 @@ import {
   contentLengthOf,
   hasBody,
   headerMap,
+  rawRefusal,
   runExchange,
   runUpgrade,
   type ExchangeDeps,
@@ -285,12 +286,7 @@ function firstByte(socket: Socket): Promise<number | undefined> {
 }
 
 function refuseTunnel(socket: Socket, error: GatewayError): void {
-  const body = JSON.stringify(error.toJSON());
-  socket.end(
-    `HTTP/1.1 ${error.statusCode} ${error.code}\r\n` +
-      (error.statusCode === 407 ? 'Proxy-Authenticate: Basic realm="vectra"\r\n' : '') +
-      `Content-Type: application/json\r\nX-Vectra-Error: ${error.code}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  socket.end(rawRefusal(error));
 }
 
 /** Parser-level refusals (oversized or broken headers) still carry a code. */
@@ -300,8 +296,5 @@ function refuseRaw(socket: Duplex, err: NodeJS.ErrnoException): void {
     err.code === 'HPE_HEADER_OVERFLOW'
       ? new GatewayError('VEC_HEADERS_TOO_LARGE')
       : new GatewayError('VEC_REQUEST_MALFORMED', 'The request could not be parsed as HTTP/1.1.');
-  const body = JSON.stringify(error.toJSON());
-  socket.end(
-    `HTTP/1.1 ${error.statusCode} ${error.code}\r\nContent-Type: application/json\r\nX-Vectra-Error: ${error.code}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  socket.end(rawRefusal(error));
 }
