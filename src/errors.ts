@@ -202,6 +202,40 @@ export const ERROR_CODES = {
     title: 'Gateway stage failed',
     message: 'A pipeline stage failed or timed out; the request was refused (fail closed).',
   },
+  VEC_RATE_LIMITED: {
+    status: 429,
+    title: 'Rate limited',
+    message: 'Too many requests for this agent; retry after Retry-After seconds.',
+  },
+  VEC_CIRCUIT_OPEN: {
+    status: 503,
+    title: 'Upstream circuit open',
+    message:
+      'The upstream failed repeatedly; Vectra stops sending to it for a while. Retry after Retry-After seconds.',
+  },
+  VEC_POLICY_DENIED: {
+    status: 403,
+    title: 'Denied by policy',
+    message: 'A policy denies this request; the reason says which rule.',
+  },
+  VEC_POLICY_UNAVAILABLE: {
+    status: 503,
+    title: 'Policy engine unavailable',
+    message:
+      'The policy engine could not decide (OPA down, undefined decision, timeout); the request is refused (fail closed).',
+  },
+  VEC_POLICY_INVALID: {
+    status: 400,
+    title: 'Invalid policy',
+    message:
+      'A policy file or document is invalid; the message names the file, the field and the problem.',
+  },
+  VEC_APPROVAL_REQUIRED: {
+    status: 403,
+    title: 'Approval required',
+    message:
+      "This request needs a human's approval (policy effect Hitl or risk at or above the threshold).",
+  },
   VEC_CLI_UNREACHABLE: {
     status: 503,
     title: 'Gateway unreachable',

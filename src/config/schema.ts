@@ -250,12 +250,32 @@ export const schema = {
         format: 'positive-int',
         default: 60,
       },
+      Burst: {
+        doc: 'Requests an agent may make at once above its per-minute rate (a burst allowance).',
+        format: 'non-negative-int',
+        default: 10,
+      },
     },
     CircuitBreaker: {
       FailureThreshold: {
         doc: "Failures before an upstream's circuit opens.",
         format: 'positive-int',
         default: 5,
+      },
+      WindowSeconds: {
+        doc: 'Rolling window in which failures are counted.',
+        format: 'positive-int',
+        default: 60,
+      },
+      ResetTimeoutSeconds: {
+        doc: 'How long an open circuit waits before letting one probe through (half-open).',
+        format: 'positive-int',
+        default: 30,
+      },
+      ErrorPercentage: {
+        doc: 'Also open when this percentage of requests in the window failed (0: off).',
+        format: 'non-negative-int',
+        default: 0,
       },
     },
   },
@@ -318,6 +338,11 @@ export const schema = {
       format: enumFormat(['Internal', 'Opa']),
       default: 'Internal',
     },
+    MaxBodyBytes: {
+      doc: 'JSON request bodies up to this size are parsed for request.body.* conditions.',
+      format: 'non-negative-int',
+      default: 65536,
+    },
     Providers: {
       Internal: {
         Directory: {
@@ -332,6 +357,17 @@ export const schema = {
           format: 'http-url-or-empty',
           default: 'http://localhost:8181',
         },
+        Path: { doc: 'OPA data path of the decision.', format: 'text', default: 'vectra/authz' },
+        TimeoutMilliseconds: {
+          doc: 'Time OPA has to decide.',
+          format: 'positive-int',
+          default: 2000,
+        },
+        FailOpen: {
+          doc: 'Allow requests when OPA cannot decide (logged on every use). Default: refuse (fail closed).',
+          format: 'strict-boolean',
+          default: false,
+        },
       },
     },
   },
@@ -345,6 +381,21 @@ export const schema = {
     Providers: {
       OpenAi: {
         ApiKey: { doc: 'OpenAI API key.', format: 'text', default: '', sensitive: true },
+        Model: {
+          doc: 'Chat model used for risk analysis.',
+          format: 'text',
+          default: 'gpt-4o-mini',
+        },
+        BaseUrl: {
+          doc: 'OpenAI-compatible API base URL.',
+          format: 'http-url-or-empty',
+          default: 'https://api.openai.com/v1',
+        },
+        TimeoutMilliseconds: {
+          doc: 'Time the model has to answer before the Internal score is used.',
+          format: 'positive-int',
+          default: 5000,
+        },
       },
     },
   },
@@ -480,8 +531,13 @@ export interface VectraConfig {
         Providers: { Redis: { ConnectionString: string } };
       };
     };
-    RateLimit: { DefaultRequestsPerMinute: number };
-    CircuitBreaker: { FailureThreshold: number };
+    RateLimit: { DefaultRequestsPerMinute: number; Burst: number };
+    CircuitBreaker: {
+      FailureThreshold: number;
+      WindowSeconds: number;
+      ResetTimeoutSeconds: number;
+      ErrorPercentage: number;
+    };
   };
   Security: {
     AgentAuth: {
@@ -501,12 +557,18 @@ export interface VectraConfig {
   Policy: {
     Enabled: boolean;
     DefaultProvider: 'Internal' | 'Opa';
-    Providers: { Internal: { Directory: string }; Opa: { BaseUrl: string } };
+    MaxBodyBytes: number;
+    Providers: {
+      Internal: { Directory: string };
+      Opa: { BaseUrl: string; Path: string; TimeoutMilliseconds: number; FailOpen: boolean };
+    };
   };
   Semantic: {
     Enabled: boolean;
     DefaultProvider: 'Internal' | 'OpenAi';
-    Providers: { OpenAi: { ApiKey: string } };
+    Providers: {
+      OpenAi: { ApiKey: string; Model: string; BaseUrl: string; TimeoutMilliseconds: number };
+    };
   };
   HumanInTheLoop: {
     Enabled: boolean;
@@ -538,4 +600,8 @@ export type ServerConfig = VectraConfig['System']['Server'];
 export type SecurityConfig = VectraConfig['Security'];
 export type ProxyConfig = VectraConfig['System']['Proxy'];
 export type AuditConfig = VectraConfig['System']['Audit'];
+export type PolicyConfig = VectraConfig['Policy'];
+export type SemanticConfig = VectraConfig['Semantic'];
+export type RateLimitConfig = VectraConfig['System']['RateLimit'];
+export type CircuitBreakerConfig = VectraConfig['System']['CircuitBreaker'];
 export type SecretManagementConfig = VectraConfig['SecretManagement'];
