@@ -7,7 +7,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Express } from 'express';
-import { openCache } from './cache';
+import { openCache, RedisCache } from './cache';
+import { createRateLimiter } from './guards/rate-limit';
 import type { Cache } from './cache/types';
 import type { VectraConfig } from './config/schema';
 import { createLogger } from './observability/logger';
@@ -152,15 +153,24 @@ export async function startGateway(
       audit,
       logger: logger.child({ component: 'audit' }),
     });
+    const metrics = createMetrics();
+    const rateLimiter = createRateLimiter({
+      config: config.System.RateLimit,
+      store:
+        cache instanceof RedisCache
+          ? { kind: 'redis', client: cache.client, keyPrefix: `${cache.keyPrefix}rate-limit` }
+          : { kind: 'memory' },
+      metrics: metrics.registry,
+      logger: logger.child({ component: 'rate-limit' }),
+    });
     const pipeline = createPipeline(
-      buildStages({ authenticator: agents, vaults, secrets, upstream }),
+      buildStages({ authenticator: agents, vaults, secrets, upstream, rateLimiter }),
       {
         logger: logger.child({ component: 'pipeline' }),
       },
     );
     const exchange = { pipeline, logger, audit };
 
-    const metrics = createMetrics();
     const health = new HealthService();
     health.register({
       name: 'database',

@@ -96,6 +96,14 @@ export class RedisCache implements Cache {
     return describeRedisAddress(this.connection.address);
   }
 
+  /** The command connection, for libraries that speak Redis themselves (rate-limiter-flexible). Owned by this cache: never close it or subscribe on it. */
+  get client(): Redis {
+    return this.commands;
+  }
+
+  get keyPrefix(): string {
+    return this.prefix;
+  }
   async get(key: string): Promise<string | null> {
     return this.run(() => this.commands.get(this.prefix + key));
   }

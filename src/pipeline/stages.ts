@@ -4,6 +4,7 @@
  * VEC_PIPELINE_STAGE_FAILED, the runner's fail-closed refusal (./runner.ts).
  */
 import type { ErrorCode } from '../errors';
+import type { RateLimiter } from '../guards/rate-limit';
 import type { AgentAuthenticator } from '../identity/agent-auth';
 import type { UpstreamClient } from '../proxy/upstream-types';
 import type { SecretProvider } from '../secrets/types';
@@ -11,6 +12,7 @@ import type { VaultService } from '../vault/service-types';
 import { createAuthenticateStage } from './stages/authenticate';
 import { createForwardStage, type ForwardStageOptions } from './stages/forward';
 import { createInjectStage } from './stages/inject';
+import { createRateLimitStage } from './stages/rate-limit';
 import { createResolveServiceStage } from './stages/resolve-service';
 import type { Stage } from './types';
 
@@ -49,7 +51,11 @@ export const STAGES: { readonly [name in StageName]: StageDescription } = {
     ],
   },
   // Issue 5: VEC_RATE_LIMITED.
-  rateLimit: { decides: 'whether the agent is within its request rate', errors: [] },
+  rateLimit: {
+    decides:
+      'whether the agent is within its request rate (per agent; vault and service overrides)',
+    errors: ['VEC_RATE_LIMITED'],
+  },
   resolveService: {
     decides:
       "which service of the vault the request is for, or what the vault's unmatched-host setting says",
@@ -93,6 +99,8 @@ export interface PipelineDeps {
   vaults: Pick<VaultService, 'matchService' | 'getVault'>;
   secrets: Pick<SecretProvider, 'resolve'>;
   upstream: Pick<UpstreamClient, 'send' | 'upgrade'>;
+  /** Guards (issue 5): a stage whose dependency is absent is left out of the pipeline. */
+  rateLimiter?: Pick<RateLimiter, 'consume' | 'hasServiceOverrides'>;
 }
 
 export interface PipelineStageOptions {
@@ -103,7 +111,9 @@ export interface PipelineStageOptions {
 export function buildStages(deps: PipelineDeps, options: PipelineStageOptions = {}): Stage[] {
   const built: Partial<Record<StageName, Stage>> = {
     authenticate: createAuthenticateStage({}, deps),
-    // Issue 5 adds rateLimit here.
+    rateLimit:
+      deps.rateLimiter &&
+      createRateLimitStage({}, { limiter: deps.rateLimiter, vaults: deps.vaults }),
     resolveService: createResolveServiceStage({}, deps),
     // Issue 5 adds policy, semantic, approval (VEC_APPROVAL_REQUIRED until the approval issue
     // makes it pause) and circuitBreaker here.

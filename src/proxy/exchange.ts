@@ -18,6 +18,7 @@ import type {
   UpstreamResponse,
 } from '../pipeline/types';
 import { entryFromContext, type AuditEntry } from '../observability/audit';
+import { rateLimitHeaders } from '../pipeline/stages/rate-limit';
 
 export type Pipeline = (ctx: RequestContext) => Promise<Decision>;
 
@@ -60,12 +61,18 @@ export function contentLengthOf(req: IncomingMessage): number | undefined {
 }
 
 /** Writes a gateway refusal: status, `X-Vectra-Error`, the JSON wire body. */
-export function writeRefusal(res: ServerResponse, error: GatewayError, entry: EntryPoint): void {
+export function writeRefusal(
+  res: ServerResponse,
+  error: GatewayError,
+  entry: EntryPoint,
+  extraHeaders: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const headers: Record<string, string> = {
+    ...extraHeaders,
     'content-type': 'application/json',
     'x-vectra-error': error.code,
     'cache-control': 'no-store',
@@ -155,7 +162,7 @@ export async function runExchange(
   if (decision.kind === 'deny') {
     // Unread request bodies must not wedge a keep-alive connection.
     client.req.resume();
-    writeRefusal(client.res, decision.error, init.entry);
+    writeRefusal(client.res, decision.error, init.entry, rateLimitHeaders(ctx));
     return;
   }
   if (decision.kind === 'abort' || !ctx.response) {
@@ -169,7 +176,12 @@ export async function runExchange(
     client.res.destroy();
     return;
   }
-  writeResponse(client.res, ctx.response, (err) => {
+  // Vectra's RateLimit-* headers replace any the upstream sent: they describe the agent's budget.
+  const response = {
+    ...ctx.response,
+    headers: { ...ctx.response.headers, ...rateLimitHeaders(ctx) },
+  };
+  writeResponse(client.res, response, (err) => {
     ctx.audit.errorCode ??= (err as GatewayError).code;
     deps.logger.warn('response stream ended early', {
       code: (err as GatewayError).code,

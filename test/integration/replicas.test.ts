@@ -26,6 +26,8 @@ describeWithBoth('two replicas sharing PostgreSQL and Redis', () => {
       System__Storage__Cache__Providers__Redis__ConnectionString: REDIS_ADDRESS,
       Security__MasterPassword: 'shared by every replica',
       Security__Admin__BootstrapToken: owner,
+      System__RateLimit__DefaultRequestsPerMinute: '3',
+      System__RateLimit__Burst: '0',
     };
     // Started together: migrations and the bootstrap token race, and must both come out once.
     const ports = [await freePort(), await freePort()];
@@ -91,5 +93,23 @@ describeWithBoth('two replicas sharing PostgreSQL and Redis', () => {
       async () => (await call(b, rotated)).status === 401,
       5000,
     );
+  });
+
+  it('enforces one rate limit across both replicas through the shared Redis', async () => {
+    const [a, b] = urls;
+    await call(a, owner, 'POST', '/v1/vaults', { name: 'limited' });
+    const token = (
+      await call(a, owner, 'POST', '/v1/agents', { name: 'limited-bot', vaults: ['limited'] })
+    ).body.token;
+    const statuses: number[] = [];
+    for (const url of [a, b, a, b, a]) {
+      // The vault denies unmatched hosts, so nothing leaves the machine; the limit counts anyway.
+      const res = await fetch(`${url}/proxy/http://127.0.0.1:9/`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      statuses.push(res.status);
+      if (res.status === 429) expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+    }
+    expect(statuses).toEqual([403, 403, 403, 429, 429]);
   });
 });

@@ -1,0 +1,392 @@
+/**
+ * Circuit breakers, one per upstream origin (`scheme://host:port`), on opossum's state machine:
+ * closed → open → (System.CircuitBreaker.ResetTimeoutSeconds) → half-open → one probe →
+ * closed on success, open again on failure.
+ *
+ * - What is a failure: VEC_UPSTREAM_TIMEOUT, VEC_UPSTREAM_UNREACHABLE (DNS, refused, reset),
+ *   VEC_UPSTREAM_TLS_INVALID and a 5xx answer. Not a failure: any other status, Vectra's own
+ *   refusals (VEC_UPSTREAM_BLOCKED, VEC_REQUEST_TOO_LARGE, VEC_REQUEST_MALFORMED) and a client
+ *   abort. opossum counts a non-failure as a success (its errorFilter), so a half-open probe
+ *   that ends that way closes the circuit: nothing showed the upstream failing.
+ * - When it opens: `FailureThreshold` failures within the rolling window of `WindowSeconds`
+ *   (10 buckets), or, when `ErrorPercentage` > 0, once at least `FailureThreshold` requests
+ *   ended in the window and that percentage of them failed. opossum's own trigger is a
+ *   percentage only, so it is set out of reach (100) and both rules are checked here on every
+ *   failure; opossum still re-opens a half-open circuit on a failed probe by itself.
+ * - The window starts empty again when a circuit closes (the failures that opened it are over).
+ * - The `circuitBreaker` stage refuses early with check(), before a credential is injected;
+ *   createBreakingUpstream() runs every upstream call through fire(), which is what decides:
+ *   opossum lets exactly one call through a half-open circuit.
+ * - Time: opossum arms its reset timer with the global setTimeout and reads Date.now, so this
+ *   module uses the same global clock (the window rotation too); tests use Jest's fake timers.
+ */
+import { EventEmitter } from 'node:events';
+import CircuitBreaker from 'opossum';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { CircuitBreakerConfig } from '../config/schema';
+import { GatewayError, isGatewayError, type ErrorCode } from '../errors';
+import { silentLogger, type Logger } from '../observability/types';
+import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../pipeline/types';
+import type { UpstreamClient } from '../proxy/upstream-types';
+import type { HealthCheck } from '../server/health';
+
+export type CircuitState = 'closed' | 'halfOpen' | 'open';
+
+/** The value of `vectra_circuit_state{origin}`. */
+export const CIRCUIT_STATE_VALUE: Readonly<Record<CircuitState, number>> = {
+  closed: 0,
+  halfOpen: 1,
+  open: 2,
+};
+
+export interface CircuitSnapshot {
+  origin: string;
+  state: CircuitState;
+  /** Failures and finished requests in the rolling window. */
+  failures: number;
+  requests: number;
+  /** Why it opened, in words (open and half-open only). */
+  reason?: string;
+  /** Seconds until an open circuit lets a probe through. */
+  retryAfterSeconds?: number;
+}
+
+export type Origin = Pick<ProxyRequest, 'scheme' | 'host' | 'port'>;
+
+export interface CircuitBreakers {
+  /** The refusal for `request` when its origin's circuit lets nothing through now; takes no probe. */
+  check(request: Origin): GatewayError | undefined;
+  /**
+   * Runs one upstream call through its origin's breaker. Resolves with the answer (a 5xx
+   * too, after counting it as a failure); rejects with the call's error, or VEC_CIRCUIT_OPEN.
+   */
+  run<T extends UpstreamResponse | UpstreamUpgrade>(
+    request: Origin,
+    call: () => Promise<T>,
+  ): Promise<T>;
+  /** Every circuit known now; a closed one is forgotten after a window without traffic. */
+  snapshot(): CircuitSnapshot[];
+  /** Called on every state change; returns the function that unsubscribes. */
+  onStateChange(listener: (origin: string, state: CircuitState) => void): () => void;
+  /** Stops the window timer and every breaker; calls then go straight to the upstream. */
+  close(): void;
+}
+
+export interface CircuitBreakerDeps {
+  logger?: Logger;
+  /** Where `vectra_circuit_state` and `vectra_circuit_opens_total` are registered. */
+  registry?: Registry;
+}
+
+const FAILURE_CODES: ReadonlySet<ErrorCode> = new Set([
+  'VEC_UPSTREAM_TIMEOUT',
+  'VEC_UPSTREAM_UNREACHABLE',
+  'VEC_UPSTREAM_TLS_INVALID',
+]);
+const BUCKETS = 10;
+const MAX_TIMER_MS = 2_147_483_647;
+const KEY = 'System.CircuitBreaker';
+
+/** A 5xx answer, thrown inside fire() so that opossum counts it, then handed back to the caller. */
+class ServerErrorAnswer<T> extends Error {
+  constructor(readonly answer: T & { status: number }) {
+    super(`HTTP ${answer.status} from the upstream`);
+  }
+}
+
+type Call = () => Promise<UpstreamResponse | UpstreamUpgrade>;
+
+interface Circuit {
+  readonly origin: string;
+  readonly breaker: CircuitBreaker<[Call], UpstreamResponse | UpstreamUpgrade>;
+  /** Drives the window's buckets (rotated by the registry's timer, flushed on close). */
+  readonly rotation: EventEmitter;
+  openedAt?: number;
+  reason?: string;
+  /** Set by the rule that opens the circuit, read by the `open` event. */
+  pendingReason?: string;
+  lastFailure?: string;
+  inFlight: number;
+}
+
+/** `scheme://host:port`, IPv6 literals in brackets: the key of a circuit. */
+export function originOf(request: Origin): string {
+  const host = request.host.includes(':') ? `[${request.host}]` : request.host;
+  return `${request.scheme}://${host}:${request.port}`;
+}
+
+/** Whether an upstream call's error says the upstream is failing. */
+export function isUpstreamFailure(error: unknown): boolean {
+  if (error instanceof ServerErrorAnswer) return true;
+  return isGatewayError(error) && FAILURE_CODES.has(error.code);
+}
+
+export function createCircuitBreakers(
+  config: CircuitBreakerConfig,
+  deps: CircuitBreakerDeps = {},
+): CircuitBreakers {
+  const threshold = whole(config, 'FailureThreshold', 1);
+  const windowMs = whole(config, 'WindowSeconds', 1) * 1000;
+  const resetMs = whole(config, 'ResetTimeoutSeconds', 1) * 1000;
+  const percentage = whole(config, 'ErrorPercentage', 0);
+  const windowSeconds = windowMs / 1000;
+  const log = (deps.logger ?? silentLogger).child({ component: 'circuit-breaker' });
+  const circuits = new Map<string, Circuit>();
+  const listeners = new Set<(origin: string, state: CircuitState) => void>();
+  const opens = deps.registry && registerMetrics(deps.registry, () => circuits.values());
+  let closed = false;
+
+  const ticker = setInterval(() => {
+    for (const circuit of circuits.values()) {
+      circuit.rotation.emit('rotate');
+      const idle = circuit.inFlight === 0 && circuit.breaker.stats.fires === 0;
+      if (idle && circuit.breaker.closed) forget(circuit);
+    }
+  }, windowMs / BUCKETS);
+  ticker.unref?.();
+
+  function circuitFor(request: Origin): Circuit {
+    const origin = originOf(request);
+    const existing = circuits.get(origin);
+    if (existing) return existing;
+    const rotation = new EventEmitter();
+    const breaker = new CircuitBreaker((call: Call) => call(), {
+      name: origin,
+      timeout: false, // the upstream client answers VEC_UPSTREAM_TIMEOUT itself
+      resetTimeout: resetMs,
+      errorThresholdPercentage: 100, // out of reach: the rules are applied in failed()
+      rollingCountTimeout: windowMs,
+      rollingCountBuckets: BUCKETS,
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+      rotateBucketController: rotation,
+      errorFilter: (error) => !isUpstreamFailure(error),
+    });
+    const circuit: Circuit = { origin, breaker, rotation, inFlight: 0 };
+    breaker.on('failure', (error: unknown) => failed(circuit, error));
+    breaker.on('open', () => opened(circuit));
+    breaker.on('halfOpen', () => changed(circuit, 'halfOpen'));
+    breaker.on('close', () => {
+      // A fresh window: the failures that opened the circuit are over.
+      for (let i = 0; i < BUCKETS; i++) rotation.emit('rotate');
+      circuit.openedAt = undefined;
+      circuit.reason = undefined;
+      changed(circuit, 'closed');
+    });
+    circuits.set(origin, circuit);
+    return circuit;
+  }
+
+  function failed(circuit: Circuit, error: unknown): void {
+    circuit.lastFailure = explain(error);
+    const { breaker } = circuit;
+    if (!breaker.closed) return; // a failed probe: opossum re-opens by itself
+    const { failures, successes } = breaker.stats;
+    const requests = failures + successes;
+    if (failures >= threshold) {
+      circuit.pendingReason = `${failures} failures within ${windowSeconds} s, last: ${circuit.lastFailure}`;
+    } else if (percentage > 0 && requests >= threshold && failures * 100 >= percentage * requests) {
+      const rate = Math.round((failures * 100) / requests);
+      circuit.pendingReason = `${failures} of ${requests} requests (${rate}%, limit ${percentage}%) failed within ${windowSeconds} s, last: ${circuit.lastFailure}`;
+    } else {
+      return;
+    }
+    breaker.open();
+  }
+
+  function opened(circuit: Circuit): void {
+    circuit.openedAt = Date.now();
+    circuit.reason =
+      circuit.pendingReason ?? `the probe after the reset timeout failed: ${circuit.lastFailure}`;
+    circuit.pendingReason = undefined;
+    opens?.inc({ origin: circuit.origin });
+    log.warn(
+      `circuit for ${circuit.origin} opened (${circuit.reason}); requests to it are refused for ${resetMs / 1000} s`,
+      { origin: circuit.origin, code: 'VEC_CIRCUIT_OPEN', reason: circuit.reason },
+    );
+    notify(circuit.origin, 'open');
+  }
+
+  function changed(circuit: Circuit, state: 'halfOpen' | 'closed'): void {
+    const what =
+      state === 'halfOpen'
+        ? 'half-open: letting one probe request through'
+        : 'closed: a request through the half-open circuit succeeded';
+    log.info(`circuit for ${circuit.origin} ${what}`, { origin: circuit.origin });
+    notify(circuit.origin, state);
+  }
+
+  function notify(origin: string, state: CircuitState): void {
+    for (const listener of listeners) listener(origin, state);
+  }
+
+  function forget(circuit: Circuit): void {
+    circuit.breaker.shutdown();
+    circuits.delete(circuit.origin);
+  }
+
+  /** The refusal for a circuit that takes no request now. */
+  function refusal(circuit: Circuit): GatewayError {
+    const { origin, breaker } = circuit;
+    const retryAfter = breaker.opened ? secondsUntilHalfOpen(circuit) : 1;
+    const state = breaker.opened
+      ? `sends it nothing for now`
+      : `is letting one probe request through to see whether it recovered`;
+    return new GatewayError(
+      'VEC_CIRCUIT_OPEN',
+      `The circuit for ${origin} is open (${circuit.reason ?? 'it failed repeatedly'}): Vectra ${state}; retry after ${retryAfter} s.`,
+      { context: { origin, retryAfter } },
+    );
+  }
+
+  function secondsUntilHalfOpen(circuit: Circuit): number {
+    const left = (circuit.openedAt ?? Date.now()) + resetMs - Date.now();
+    return Math.max(1, Math.ceil(left / 1000));
+  }
+
+  return {
+    check(request) {
+      if (closed) return undefined;
+      const circuit = circuits.get(originOf(request));
+      if (!circuit || circuit.breaker.closed || circuit.breaker.pendingClose) return undefined;
+      return refusal(circuit);
+    },
+
+    async run<T extends UpstreamResponse | UpstreamUpgrade>(
+      request: Origin,
+      call: () => Promise<T>,
+    ): Promise<T> {
+      if (closed) return call();
+      const circuit = circuitFor(request);
+      circuit.inFlight++;
+      try {
+        return (await circuit.breaker.fire(async () => {
+          const answer = await call();
+          if (answer.status >= 500) throw new ServerErrorAnswer(answer);
+          return answer;
+        })) as T;
+      } catch (error) {
+        if (error instanceof ServerErrorAnswer) return error.answer as T;
+        if (CircuitBreaker.isOurError(error)) throw refusal(circuit);
+        throw error;
+      } finally {
+        circuit.inFlight--;
+      }
+    },
+
+    snapshot() {
+      return [...circuits.values()].map((circuit) => {
+        const { failures, successes } = circuit.breaker.stats;
+        const state = stateOf(circuit);
+        return {
+          origin: circuit.origin,
+          state,
+          failures,
+          requests: failures + successes,
+          ...(state === 'closed' ? {} : { reason: circuit.reason }),
+          ...(state === 'open' ? { retryAfterSeconds: secondsUntilHalfOpen(circuit) } : {}),
+        };
+      });
+    },
+
+    onStateChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(ticker);
+      for (const circuit of circuits.values()) forget(circuit);
+      listeners.clear();
+    },
+  };
+}
+
+/** An UpstreamClient whose calls go through `breakers`, one circuit per origin. */
+export function createBreakingUpstream(
+  upstream: UpstreamClient,
+  breakers: Pick<CircuitBreakers, 'run'>,
+): UpstreamClient {
+  return {
+    send: (request, options) => breakers.run(request, () => upstream.send(request, options)),
+    upgrade: (request) => breakers.run(request, () => upstream.upgrade(request)),
+    close: () => upstream.close(),
+  };
+}
+
+/** `/health`: Degraded while any circuit is open or half-open, naming the origins. */
+export function circuitHealthCheck(breakers: Pick<CircuitBreakers, 'snapshot'>): HealthCheck {
+  return {
+    name: 'circuitBreakers',
+    failureStatus: 'Degraded',
+    async run() {
+      const circuits = breakers.snapshot();
+      const open = circuits.filter((c) => c.state === 'open').map((c) => c.origin);
+      const halfOpen = circuits.filter((c) => c.state === 'halfOpen').map((c) => c.origin);
+      if (open.length === 0 && halfOpen.length === 0) {
+        return {
+          status: 'Healthy',
+          description: `no open circuit (${circuits.length} upstream origin(s) tracked)`,
+        };
+      }
+      const parts = [
+        open.length > 0 ? `open for ${open.join(', ')}` : '',
+        halfOpen.length > 0 ? `half-open (probing) for ${halfOpen.join(', ')}` : '',
+      ];
+      return {
+        status: 'Degraded',
+        description: `circuit ${parts.filter(Boolean).join('; ')}`,
+        data: { open, halfOpen },
+      };
+    },
+  };
+}
+
+function stateOf(circuit: Circuit): CircuitState {
+  if (circuit.breaker.opened) return 'open';
+  return circuit.breaker.halfOpen ? 'halfOpen' : 'closed';
+}
+
+/** A failure in words, for the log line and the refusal. */
+function explain(error: unknown): string {
+  if (isGatewayError(error)) return `${error.code} ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function registerMetrics(registry: Registry, circuits: () => Iterable<Circuit>) {
+  new Gauge({
+    name: 'vectra_circuit_state',
+    help: 'Circuit breaker state per upstream origin: 0 closed, 1 half-open, 2 open.',
+    labelNames: ['origin'] as const,
+    registers: [registry],
+    collect() {
+      // Read at scrape time, so a forgotten circuit's series goes away with it.
+      this.reset();
+      for (const circuit of circuits()) {
+        this.set({ origin: circuit.origin }, CIRCUIT_STATE_VALUE[stateOf(circuit)]);
+      }
+    },
+  });
+  return new Counter({
+    name: 'vectra_circuit_opens_total',
+    help: 'Times a circuit opened, per upstream origin.',
+    labelNames: ['origin'] as const,
+    registers: [registry],
+  });
+}
+
+/** The field, checked: a whole number from `min`; a percentage up to 100, seconds up to a timer's limit. */
+function whole(config: CircuitBreakerConfig, field: keyof CircuitBreakerConfig, min: number) {
+  const value = config?.[field];
+  const max = field === 'ErrorPercentage' ? 100 : Math.floor(MAX_TIMER_MS / 1000);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new GatewayError(
+      'VEC_CONFIG_INVALID',
+      `${KEY}.${field} must be a whole number from ${min} to ${max} (got ${String(value)}).`,
+      { context: { key: `${KEY}.${field}`, envVar: `System__CircuitBreaker__${field}` } },
+    );
+  }
+  return value;
+}
