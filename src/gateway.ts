@@ -8,6 +8,11 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Express } from 'express';
 import { openCache, RedisCache } from './cache';
+import {
+  circuitHealthCheck,
+  createBreakingUpstream,
+  createCircuitBreakers,
+} from './guards/circuit-breaker';
 import { createRateLimiter } from './guards/rate-limit';
 import type { Cache } from './cache/types';
 import type { VectraConfig } from './config/schema';
@@ -163,8 +168,21 @@ export async function startGateway(
       metrics: metrics.registry,
       logger: logger.child({ component: 'rate-limit' }),
     });
+    const breakers = createCircuitBreakers(config.System.CircuitBreaker, {
+      logger,
+      registry: metrics.registry,
+    });
+    cleanups.push(async () => breakers.close());
     const pipeline = createPipeline(
-      buildStages({ authenticator: agents, vaults, secrets, upstream, rateLimiter }),
+      buildStages({
+        authenticator: agents,
+        vaults,
+        secrets,
+        // The breakers see every upstream outcome through this wrapper.
+        upstream: createBreakingUpstream(upstream, breakers),
+        rateLimiter,
+        breakers,
+      }),
       {
         logger: logger.child({ component: 'pipeline' }),
       },
@@ -181,6 +199,7 @@ export async function startGateway(
     });
     health.register({ name: 'cache', failureStatus: 'Degraded', run: () => cache.health() });
     health.register(policyHealthCheck(config.Policy));
+    health.register(circuitHealthCheck(breakers));
     health.register({
       name: 'secrets',
       async run() {

@@ -4,12 +4,14 @@
  * VEC_PIPELINE_STAGE_FAILED, the runner's fail-closed refusal (./runner.ts).
  */
 import type { ErrorCode } from '../errors';
+import type { CircuitBreakers } from '../guards/circuit-breaker';
 import type { RateLimiter } from '../guards/rate-limit';
 import type { AgentAuthenticator } from '../identity/agent-auth';
 import type { UpstreamClient } from '../proxy/upstream-types';
 import type { SecretProvider } from '../secrets/types';
 import type { VaultService } from '../vault/service-types';
 import { createAuthenticateStage } from './stages/authenticate';
+import { createCircuitBreakerStage } from './stages/circuit-breaker';
 import { createForwardStage, type ForwardStageOptions } from './stages/forward';
 import { createInjectStage } from './stages/inject';
 import { createRateLimitStage } from './stages/rate-limit';
@@ -76,7 +78,11 @@ export const STAGES: { readonly [name in StageName]: StageDescription } = {
   // Issue 5: VEC_APPROVAL_REQUIRED; the approval issue: pending, denied, expired.
   approval: { decides: 'whether a human must approve the request first', errors: [] },
   // Issue 5: VEC_CIRCUIT_OPEN.
-  circuitBreaker: { decides: 'whether the upstream host is healthy enough to try', errors: [] },
+  circuitBreaker: {
+    decides:
+      'whether the upstream origin (scheme://host:port) may be tried: its circuit is closed, or half-open with its one probe free',
+    errors: ['VEC_CIRCUIT_OPEN'],
+  },
   inject: {
     decides: "the service's credential on the request",
     errors: ['VEC_CREDENTIAL_NOT_FOUND', 'VEC_SECRET_PROVIDER_UNAVAILABLE', 'VEC_REQUEST_INVALID'],
@@ -90,6 +96,7 @@ export const STAGES: { readonly [name in StageName]: StageDescription } = {
       'VEC_UPSTREAM_TIMEOUT',
       'VEC_REQUEST_TOO_LARGE',
       'VEC_RESPONSE_TOO_LARGE',
+      'VEC_CIRCUIT_OPEN',
     ],
   },
 };
@@ -101,6 +108,7 @@ export interface PipelineDeps {
   upstream: Pick<UpstreamClient, 'send' | 'upgrade'>;
   /** Guards (issue 5): a stage whose dependency is absent is left out of the pipeline. */
   rateLimiter?: Pick<RateLimiter, 'consume' | 'hasServiceOverrides'>;
+  breakers?: Pick<CircuitBreakers, 'check'>;
 }
 
 export interface PipelineStageOptions {
@@ -117,6 +125,7 @@ export function buildStages(deps: PipelineDeps, options: PipelineStageOptions = 
     resolveService: createResolveServiceStage({}, deps),
     // Issue 5 adds policy, semantic, approval (VEC_APPROVAL_REQUIRED until the approval issue
     // makes it pause) and circuitBreaker here.
+    circuitBreaker: deps.breakers && createCircuitBreakerStage({}, { breakers: deps.breakers }),
     inject: createInjectStage({}, deps),
     forward: createForwardStage(options.forward ?? {}, deps),
   };
