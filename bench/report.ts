@@ -2,6 +2,7 @@
  * Numbers and words of the benchmark: percentiles, the results table (the same Markdown on the
  * console and in docs/benchmarks.md), the targets of issue 4 with PASS/FAIL, and the document.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import type { Samples } from './protocol';
@@ -115,11 +116,30 @@ export interface Machine {
   os: string;
   date: string;
   mitmproxy: string;
+  /** The commit measured, and whether src/ had uncommitted changes (a shared tree). */
+  revision: string;
   /** 1-minute load average before and after the run: others competing for the cores. */
   load: { before: number; after: number };
 }
 
-export function describeMachine(mitmproxy: string, loadBefore: number): Machine {
+/** `abc1234`, `abc1234 + uncommitted src/ changes`, or `unknown revision` outside git. */
+function revisionOf(root: string): string {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync('git', args, {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+    const commit = git('rev-parse', '--short', 'HEAD').trim();
+    const dirty = git('status', '--porcelain', '--', 'src').trim() !== '';
+    return dirty ? `${commit} + uncommitted src/ changes` : commit;
+  } catch {
+    return 'unknown revision';
+  }
+}
+
+export function describeMachine(mitmproxy: string, loadBefore: number, root: string): Machine {
   let cpu = cpus()[0]?.model ?? 'unknown';
   try {
     const line = readFileSync('/proc/cpuinfo', 'utf8')
@@ -136,6 +156,7 @@ export function describeMachine(mitmproxy: string, loadBefore: number): Machine 
     os: `${process.platform} ${release()}`,
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     mitmproxy,
+    revision: revisionOf(root),
     load: { before: loadBefore, after: loadavg()[0] },
   };
 }
@@ -143,7 +164,7 @@ export function describeMachine(mitmproxy: string, loadBefore: number): Machine 
 /** One line: what ran where, and how busy the machine already was. */
 export function machineLine(m: Machine): string {
   const load = `load average ${m.load.before.toFixed(2)} before, ${m.load.after.toFixed(2)} after`;
-  return `${m.date} · ${m.cpu} · ${m.cores} cores · Node ${m.node} · ${m.os} · ${m.mitmproxy} · ${load}`;
+  return `${m.date} · Vectra ${m.revision} · ${m.cpu} · ${m.cores} cores · Node ${m.node} · ${m.os} · ${m.mitmproxy} · ${load}`;
 }
 
 /** A load average this high means other work shared the cores: the numbers are pessimistic. */
@@ -161,8 +182,9 @@ export function benchmarksDocument(doc: Document): string {
   const m = doc.machine;
   return `# Benchmarks
 
-Measured by \`npm run bench\` (never part of \`npm test\`), which builds, runs every scenario
-below and rewrites this file with the latest numbers. A run takes about two minutes;
+Measured by \`npm run bench\` (never part of \`npm test\`), which builds (\`dist/\`, and the
+benchmark itself into \`dist/bench/\`), runs every scenario below under plain \`node\` and
+rewrites this file with the latest numbers. A run takes about two minutes;
 \`npm run bench -- --seconds 2 --no-write\` is a quick look that leaves this file alone
 (\`--help\` lists the options). Traffic stays on 127.0.0.0/8.
 
@@ -176,7 +198,9 @@ below and rewrites this file with the latest numbers. A run takes about two minu
 - **Vectra** (in the orchestrator \`bench/run.ts\`, started with \`startGateway\` from the
   compiled \`dist/\`): SQLite in a temporary data directory, memory cache, file logging off,
   log level Warning, \`System.Proxy.UpstreamCaFile\` = the upstream's CA,
-  \`System.Proxy.NetworkAllowlist\` = \`127.0.0.0/8,::1/128\`, everything else default. One vault
+  \`System.Proxy.NetworkAllowlist\` = \`127.0.0.0/8,::1/128\`, the per-agent rate limit raised
+  out of the way (\`System.RateLimit.DefaultRequestsPerMinute\`), everything else default
+  (policies from \`policies/\`). One vault
   with a \`bearer\` service for 127.0.0.1 and one agent, so every request runs the whole
   pipeline: authenticate, resolveService, inject (credential decrypted from the vault),
   forward, and the echo redaction of the response.
@@ -198,6 +222,10 @@ below and rewrites this file with the latest numbers. A run takes about two minu
   (\`conc. 1\`): under load with a fixed concurrency, p50 is mostly queueing, so a slower
   path shows a larger p50 without adding that much work per request. The loaded numbers are in
   the table too.
+- **Vectra CPU µs/req**: CPU time (user + system, all threads) of the process hosting Vectra
+  while the scenario ran, divided by the requests the upstream saw (warm-up included). The
+  orchestrator does nothing else meanwhile, so this is the gateway's cost per request, and it
+  is less sensitive to other load on the machine than req/s.
 - All processes share the machine's cores: the load generator, the upstream and the proxy
   compete for CPU, which flatters nobody. Ratios matter more than absolute numbers.
 

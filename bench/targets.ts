@@ -1,0 +1,65 @@
+/**
+ * The targets of issue 4 ("Targets (benchmarks, not tests)"), judged on the rows of a run.
+ *
+ * - HTTPS through Vectra with keep-alive: ≥ 0.5× the direct req/s, ≥ 5× mitmproxy's, and
+ *   under 1 ms added at p50. The added latency is judged one request at a time (conc. 1): with
+ *   a fixed concurrency, p50 is mostly queueing behind other requests, so it measures the
+ *   throughput again rather than the work added to one request. The loaded value is shown too.
+ * - First request to a never-seen host: under 20 ms added at p50, against both a direct new
+ *   connection to the same new addresses and a new tunnel through Vectra to a warm host.
+ */
+import type { Row, Target } from './report';
+
+export interface TargetRows {
+  directHttps: Row;
+  vectraHttps: Row;
+  /** Undefined when mitmproxy did not run; `mitmStatus` says why. */
+  mitmHttps?: Row;
+  mitmStatus: string;
+  directSequential: Row;
+  vectraSequential: Row;
+  directFirst: Row;
+  vectraFirst: { fresh: Row; warm: Row };
+}
+
+const ms = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(2)} ms`;
+
+export function issueTargets(r: TargetRows): Target[] {
+  const vectra = r.vectraHttps.stats;
+  const ratio = vectra.rps / r.directHttps.stats.rps;
+  const addedSequential = r.vectraSequential.stats.p50 - r.directSequential.stats.p50;
+  const addedLoaded = vectra.p50 - r.directHttps.stats.p50;
+  const firstVsDirect = r.vectraFirst.fresh.stats.p50 - r.directFirst.stats.p50;
+  const firstVsWarm = r.vectraFirst.fresh.stats.p50 - r.vectraFirst.warm.stats.p50;
+  const mitm = r.mitmHttps?.stats;
+  return [
+    {
+      target: 'HTTPS keep-alive through Vectra ≥ 0.5× direct req/s',
+      measured: `${ratio.toFixed(2)}× (${vectra.rps.toFixed(0)} vs ${r.directHttps.stats.rps.toFixed(0)} req/s)`,
+      pass: ratio >= 0.5,
+    },
+    mitm
+      ? {
+          target: 'HTTPS keep-alive through Vectra ≥ 5× mitmproxy req/s',
+          measured: `${(vectra.rps / mitm.rps).toFixed(2)}× (${vectra.rps.toFixed(0)} vs ${mitm.rps.toFixed(0)} req/s)`,
+          pass: vectra.rps / mitm.rps >= 5,
+        }
+      : {
+          target: 'HTTPS keep-alive through Vectra ≥ 5× mitmproxy req/s',
+          measured: r.mitmStatus,
+          pass: undefined,
+        },
+    {
+      target: 'HTTPS keep-alive through Vectra: < 1 ms added at p50 (conc. 1)',
+      measured:
+        `${ms(addedSequential)} (${r.vectraSequential.stats.p50.toFixed(2)} vs ${r.directSequential.stats.p50.toFixed(2)} ms); ` +
+        `loaded (conc. ${r.vectraHttps.concurrency}): ${ms(addedLoaded)}`,
+      pass: addedSequential < 1,
+    },
+    {
+      target: 'First request to a never-seen host: < 20 ms added at p50',
+      measured: `${ms(firstVsDirect)} vs a direct new connection; ${ms(firstVsWarm)} vs a new tunnel to a warm host`,
+      pass: firstVsDirect < 20 && firstVsWarm < 20,
+    },
+  ];
+}

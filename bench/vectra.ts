@@ -1,0 +1,86 @@
+/**
+ * Vectra under test: the compiled gateway (`dist/`, as `vectra serve` runs it) started in the
+ * orchestrator's process with the test environment of test/helpers/gateway.ts, and set up so
+ * that every request runs the whole pipeline (authenticate, resolveService, inject with a
+ * credential decrypted from the vault, forward, echo redaction).
+ */
+import { join } from 'node:path';
+import type { Gateway } from '../src/gateway';
+import type { Route } from './protocol';
+
+export interface BenchVectra {
+  gateway: Gateway;
+  /**
+   * How the load generator reaches Vectra for `vault`: `bench` holds one service (127.0.0.1),
+   * `fresh` one per never-seen address too, so that the loaded runs do not pay for matching a
+   * hundred patterns.
+   */
+  route(vault: 'bench' | 'fresh'): Route;
+}
+
+export async function startBenchVectra(options: {
+  repoRoot: string;
+  dataDir: string;
+  upstreamCaFile: string;
+  secret: string;
+  freshHosts: readonly string[];
+}): Promise<BenchVectra> {
+  const { repoRoot, dataDir } = options;
+  // Loaded from dist/ at run time (this file may run from dist/bench/); the types come from src/.
+  const { startGateway } = (await import(
+    join(repoRoot, 'dist', 'gateway.js')
+  )) as typeof import('../src/gateway');
+  const { loadConfig } = (await import(
+    join(repoRoot, 'dist', 'config', 'loader.js')
+  )) as typeof import('../src/config/loader');
+  const { config } = loadConfig({
+    baseDir: repoRoot,
+    env: {
+      System__Server__Host: '127.0.0.1',
+      System__Server__Http__Port: '0',
+      System__Proxy__Port: '0',
+      System__Storage__DataDirectory: dataDir,
+      System__Storage__Database__Providers__Sqlite__ConnectionString: `Data Source=${join(dataDir, 'vectra.db')}`,
+      Observability__Logging__File__Enabled: 'false',
+      Observability__Logging__DefaultLogLevel: 'Warning',
+      Policy__Providers__Internal__Directory: join(repoRoot, 'policies'),
+      System__Proxy__UpstreamCaFile: options.upstreamCaFile,
+      System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
+      // Measured, not limited: the per-agent limit (60/min by default) would answer 429s.
+      System__RateLimit__DefaultRequestsPerMinute: '1000000000',
+    },
+  });
+  const gateway = await startGateway(config, { announce: () => undefined, env: {} });
+  try {
+    const vaults = gateway.vaults;
+    const bearer = { type: 'bearer' as const, credential: 'API_KEY' };
+    for (const vault of ['bench', 'fresh']) {
+      await vaults.createVault({ name: vault });
+      await vaults.setCredential(vault, 'API_KEY', options.secret);
+      await vaults.createService(vault, { name: 'upstream', host: '127.0.0.1', auth: bearer });
+    }
+    for (const [i, host] of options.freshHosts.entries()) {
+      await vaults.createService('fresh', { name: `fresh-${i}`, host, auth: bearer });
+    }
+    const { token } = await vaults.createAgent({
+      name: 'bench-agent',
+      vaults: ['bench', 'fresh'],
+    });
+    const caPem = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
+    const proxy = new URL(gateway.urls.proxy);
+    return {
+      gateway,
+      route: (vault) => ({
+        via: 'proxy',
+        host: proxy.hostname,
+        port: Number(proxy.port),
+        // What `vectra run` puts in HTTPS_PROXY: Basic token:vault.
+        authorization: `Basic ${Buffer.from(`${token}:${vault}`).toString('base64')}`,
+        caPem,
+      }),
+    };
+  } catch (error) {
+    await gateway.close('benchmark set-up failed');
+    throw error;
+  }
+}
