@@ -1,6 +1,8 @@
 /**
- * In-process caches in front of the database for the two lookups on every proxied request:
- * "whose token is this?" and "which services does this vault have?". Entries live briefly
+ * In-process caches in front of the database for the lookups on every proxied request: "whose
+ * token is this?", "which services does this vault have?" and "what are this vault's
+ * credentials?" (the vault's id and the ciphertexts only: values are decrypted on each use, so
+ * the cache never holds a plain secret). Entries live briefly
  * (30 s; "unknown token" answers 5 s) and are dropped AT ONCE when something they depend on
  * changes: the replica that changes the database evicts locally, then publishes a tag on the
  * cache provider's channel `vault-invalidate`; every replica (itself included) evicts the
@@ -8,7 +10,8 @@
  *
  * Tags: `token:<sha256>` (a rotated, revoked or deleted token), `agent:<id>` (an agent's token
  * or grants changed, or it was deleted: its sessions go too), `vault:<name>` (a vault was
- * deleted), `services:<vault name>` (a vault's service list changed), `all`.
+ * deleted, or one of that name created), `services:<vault name>` (a vault's service list
+ * changed), `credentials:<vault name>` (a credential was set or deleted), `all`.
  *
  * Pub/sub is fire-and-forget: a message missed while Redis was unreachable is lost, so the TTL
  * bounds how long a missed invalidation can be served (30 s).
@@ -27,12 +30,15 @@ export const CACHE_TTL_MS = 30_000;
 export const NEGATIVE_CACHE_TTL_MS = 5_000;
 export const MAX_TOKEN_ENTRIES = 10_000;
 export const MAX_SERVICE_LISTS = 1_000;
+/** Vaults whose ciphertexts are held; each holds at most its credentials (64 KiB a value). */
+export const MAX_CREDENTIAL_VAULTS = 1_000;
 
 export const invalidationTag = {
   token: (hash: string) => `token:${hash}`,
   agent: (id: string) => `agent:${id}`,
   vault: (name: string) => `vault:${name}`,
   services: (vault: string) => `services:${vault}`,
+  credentials: (vault: string) => `credentials:${vault}`,
   all: 'all',
 } as const;
 
@@ -96,6 +102,13 @@ export class InvalidatingCache<V> {
   }
 }
 
+/** A vault's id and its credentials as stored: key → ciphertext, never a plain value. */
+export interface SealedCredentials {
+  readonly vaultId: string;
+  readonly vaultName: string;
+  readonly ciphertexts: ReadonlyMap<string, string>;
+}
+
 export interface VaultCachesOptions {
   db: SqlClient;
   cache: Cache;
@@ -109,6 +122,8 @@ export interface VaultCaches {
   authenticate(token: string): Promise<Principal | undefined>;
   /** The services of `vault`, cached; `load` reads them (and throws for an unknown vault). */
   services(vault: string, load: () => Promise<Service[]>): Promise<readonly Service[]>;
+  /** The sealed credentials of `vault`, cached; `load` reads them (and throws for an unknown vault). */
+  credentials(vault: string, load: () => Promise<SealedCredentials>): Promise<SealedCredentials>;
   /** Evicts here at once, then publishes so every replica evicts. Call after the DB commit. */
   invalidate(tag: string): Promise<void>;
   close(): Promise<void>;
@@ -119,9 +134,11 @@ export function createVaultCaches(options: VaultCachesOptions): VaultCaches {
   const clock = (): number => now().getTime();
   const principals = new InvalidatingCache<Principal | null>(clock, MAX_TOKEN_ENTRIES);
   const serviceLists = new InvalidatingCache<readonly Service[]>(clock, MAX_SERVICE_LISTS);
+  const sealed = new InvalidatingCache<SealedCredentials>(clock, MAX_CREDENTIAL_VAULTS);
   const evict = (tag: string): void => {
     principals.invalidate(tag);
     serviceLists.invalidate(tag);
+    sealed.invalidate(tag);
   };
   let unsubscribe: (() => Promise<void>) | undefined;
   // Until the subscription is confirmed (or when it failed) nothing is cached: a cache that
@@ -132,12 +149,28 @@ export function createVaultCaches(options: VaultCachesOptions): VaultCaches {
       return true;
     },
     (error: unknown) => {
-      logger.error('cannot subscribe to vault invalidations; token lookups are not cached', {
+      logger.error('cannot subscribe to vault invalidations; vault lookups are not cached', {
         error: String(error),
       });
       return false;
     },
   );
+
+  /** `store`'s entry for `key`, or `load`ed and stored (only once invalidations can be heard). */
+  async function cached<V>(
+    store: InvalidatingCache<V>,
+    key: string,
+    tags: readonly string[],
+    load: () => Promise<V>,
+  ): Promise<V> {
+    const cacheable = await subscribed;
+    const hit = cacheable ? store.get(key) : undefined;
+    if (hit !== undefined) return hit;
+    const snapshot = store.snapshot();
+    const loaded = await load();
+    if (cacheable) store.set(key, loaded, CACHE_TTL_MS, tags, snapshot);
+    return loaded;
+  }
 
   return {
     async authenticate(token) {
@@ -164,16 +197,21 @@ export function createVaultCaches(options: VaultCachesOptions): VaultCaches {
       return principal ?? undefined;
     },
 
-    async services(vault, load) {
-      const cacheable = await subscribed;
-      const cached = cacheable ? serviceLists.get(vault) : undefined;
-      if (cached) return cached;
-      const snapshot = serviceLists.snapshot();
-      const loaded = Object.freeze(await load());
-      const tags = [invalidationTag.services(vault), invalidationTag.vault(vault)];
-      if (cacheable) serviceLists.set(vault, loaded, CACHE_TTL_MS, tags, snapshot);
-      return loaded;
-    },
+    services: (vault, load) =>
+      cached(
+        serviceLists,
+        vault,
+        [invalidationTag.services(vault), invalidationTag.vault(vault)],
+        async () => Object.freeze(await load()),
+      ),
+
+    credentials: (vault, load) =>
+      cached(
+        sealed,
+        vault,
+        [invalidationTag.credentials(vault), invalidationTag.vault(vault)],
+        async () => Object.freeze(await load()),
+      ),
 
     async invalidate(tag) {
       evict(tag);

@@ -5,8 +5,9 @@
  * - Credential values are encrypted with the data key before they reach a repository
  *   (AAD `credential:<vaultId>:<key>`), and leave only through `resolveCredentials`.
  * - Tokens are minted here and shown once; only their hashes are stored.
- * - Token lookups and per-vault service lists are cached (./token-cache.ts); every change that
- *   affects them evicts locally and publishes on `vault-invalidate` so other replicas evict too.
+ * - Token lookups, per-vault service lists and per-vault credential ciphertexts are cached
+ *   (./token-cache.ts), so a proxied request reads no database; every change that affects them
+ *   evicts locally and publishes on `vault-invalidate` so other replicas evict too.
  */
 import { randomUUID } from 'node:crypto';
 import { GatewayError, type ErrorCode } from '../errors';
@@ -24,7 +25,7 @@ import { createCredentialRepository } from './repositories/credential-repository
 import { createServiceRepository } from './repositories/service-repository';
 import { createVaultRepository } from './repositories/vault-repository';
 import type { VaultService } from './service-types';
-import { createVaultCaches, invalidationTag } from './token-cache';
+import { createVaultCaches, invalidationTag, type SealedCredentials } from './token-cache';
 import type { Agent, AuthScheme, Service, ServiceInput, Vault } from './types';
 import {
   credentialReferences,
@@ -49,6 +50,9 @@ export interface VaultServiceDeps {
 export const DEFAULT_VAULT = 'default';
 
 const credentialAad = (vaultId: string, key: string): string => `credential:${vaultId}:${key}`;
+
+/** Keys per `IN (…)` when loading a vault's ciphertexts, well below either driver's limit. */
+const KEYS_PER_QUERY = 500;
 
 function notFound(
   code: ErrorCode,
@@ -127,6 +131,21 @@ export function createVaultService(
     }
   }
 
+  /** The vault's id and every credential's ciphertext; read on a cache miss only. */
+  async function loadSealed(vaultName: string): Promise<SealedCredentials> {
+    const vault = await vaultNamed(vaultName);
+    const credentials = createCredentialRepository(db);
+    const keys = (await credentials.listKeys(vault.id)).map((c) => c.key);
+    const ciphertexts = new Map<string, string>();
+    for (let i = 0; i < keys.length; i += KEYS_PER_QUERY) {
+      const chunk = keys.slice(i, i + KEYS_PER_QUERY);
+      for (const [key, sealed] of await credentials.ciphertexts(vault.id, chunk)) {
+        ciphertexts.set(key, sealed);
+      }
+    }
+    return { vaultId: vault.id, vaultName: vault.name, ciphertexts };
+  }
+
   const service: VaultService & { close(): Promise<void> } = {
     // ---- Vaults
     listVaults: () => createVaultRepository(db).list(),
@@ -142,6 +161,8 @@ export function createVaultService(
       await uniquely(`A vault named "${name}" already exists.`, () =>
         createVaultRepository(db).insert(vault),
       );
+      // A replica that missed the deletion of an earlier vault of this name must drop its copy.
+      await invalidate(invalidationTag.vault(name));
       return vault;
     },
 
@@ -170,7 +191,9 @@ export function createVaultService(
       validateCredentialValue(value);
       const vault = await vaultNamed(vaultName);
       const ciphertext = cipher.encrypt(value, credentialAad(vault.id, key));
-      return createCredentialRepository(db).upsert(vault.id, key, ciphertext, iso());
+      const stored = await createCredentialRepository(db).upsert(vault.id, key, ciphertext, iso());
+      await invalidate(invalidationTag.credentials(vault.name));
+      return stored;
     },
 
     async listCredentials(vaultName) {
@@ -179,7 +202,7 @@ export function createVaultService(
     },
 
     async deleteCredential(vaultName, key) {
-      await db.transaction(async (tx) => {
+      const deletedFrom = await db.transaction(async (tx) => {
         const vault = await vaultNamed(vaultName, tx);
         const services = await createServiceRepository(tx).list(vault.id, vault.name);
         const user = services.find((s) => credentialReferences(s.auth).some((r) => r.key === key));
@@ -196,24 +219,26 @@ export function createVaultService(
             { vault: vault.name, key },
           );
         }
+        return vault.name;
       });
+      await invalidate(invalidationTag.credentials(deletedFrom));
     },
 
+    // On the hot path: served from the cache (no database read); decrypted on every call, so
+    // only ciphertexts stay in memory.
     async resolveCredentials(vaultName, keys) {
-      const vault = await vaultNamed(vaultName);
-      const wanted = [...new Set(keys)];
-      const sealed = await createCredentialRepository(db).ciphertexts(vault.id, wanted);
+      const vault = await caches.credentials(vaultName, () => loadSealed(vaultName));
       const values = new Map<string, string>();
-      for (const key of wanted) {
-        const ciphertext = sealed.get(key);
+      for (const key of new Set(keys)) {
+        const ciphertext = vault.ciphertexts.get(key);
         if (ciphertext === undefined) {
           throw notFound(
             'VEC_CREDENTIAL_NOT_FOUND',
-            `Vault "${vault.name}" has no credential "${key}".`,
-            { vault: vault.name, key },
+            `Vault "${vault.vaultName}" has no credential "${key}".`,
+            { vault: vault.vaultName, key },
           );
         }
-        values.set(key, cipher.decrypt(ciphertext, credentialAad(vault.id, key)));
+        values.set(key, cipher.decrypt(ciphertext, credentialAad(vault.vaultId, key)));
       }
       return values;
     },

@@ -99,7 +99,11 @@ describeWithBoth('two replicas sharing PostgreSQL and Redis', () => {
     const [a, b] = urls;
     await call(a, owner, 'POST', '/v1/vaults', { name: 'limited' });
     const token = (
-      await call(a, owner, 'POST', '/v1/agents', { name: 'limited-bot', vaults: ['limited'] })
+      await call(a, owner, 'POST', '/v1/agents', {
+        // Rate-limit counters live in the shared Redis: a name of its own per run.
+        name: `limited-${randomBytes(4).toString('hex')}`,
+        vaults: ['limited'],
+      })
     ).body.token;
     const statuses: number[] = [];
     for (const url of [a, b, a, b, a]) {

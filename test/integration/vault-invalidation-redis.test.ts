@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedisCache } from '../../src/cache/redis';
 import type { DatabaseConfig } from '../../src/config/schema';
+import { isGatewayError } from '../../src/errors';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
@@ -164,6 +165,51 @@ describeWith('redis')('vault invalidation across replicas through Redis', () => 
           async () => (await b.matchService('default', request)) === undefined,
           5000,
         );
+      });
+
+      it("B resolves credentials from its cache and sees A's sets and deletes", async () => {
+        /** B's value for `key` in `vault`, or the error code it answers with. */
+        const resolvedByB = async (vault: string, key: string): Promise<string> =>
+          b.resolveCredentials(vault, [key]).then(
+            (values) => values.get(key) as string,
+            (error: unknown) => (isGatewayError(error) ? error.code : String(error)),
+          );
+        const bAnswers = (vault: string, key: string, expected: string) => async () =>
+          (await resolvedByB(vault, key)) === expected;
+
+        await a.setCredential('default', 'K', 'one');
+        await waitFor(
+          "B's cache to hold the credentials",
+          async () => {
+            const before = bStatements();
+            expect(await resolvedByB('default', 'K')).toBe('one');
+            return bStatements() === before;
+          },
+          5000,
+        );
+        await a.setCredential('default', 'K', 'two');
+        await waitFor('B to see the replaced value', bAnswers('default', 'K', 'two'), 5000);
+        await a.setCredential('default', 'LATER', 'added');
+        await waitFor('B to see the added key', bAnswers('default', 'LATER', 'added'), 5000);
+        await a.deleteCredential('default', 'LATER');
+        await waitFor(
+          'B to refuse the deleted key',
+          bAnswers('default', 'LATER', 'VEC_CREDENTIAL_NOT_FOUND'),
+          5000,
+        );
+
+        await a.createVault({ name: 'team' });
+        await a.setCredential('team', 'K', 'old');
+        await waitFor('B to resolve the new vault', bAnswers('team', 'K', 'old'), 5000);
+        await a.deleteVault('team');
+        await waitFor(
+          'B to refuse the deleted vault',
+          bAnswers('team', 'K', 'VEC_VAULT_NOT_FOUND'),
+          5000,
+        );
+        await a.createVault({ name: 'team' });
+        await a.setCredential('team', 'K', 'new');
+        await waitFor('B to resolve the re-created vault', bAnswers('team', 'K', 'new'), 5000);
       });
     });
   });

@@ -54,6 +54,25 @@ async function rejects(promise: Promise<unknown>, code: string, field?: string) 
 const count = async (db: Database, sql: string, params: string[] = []) =>
   Number((await db.get<{ n: number }>(sql, params))!.n);
 
+/** Counts the statements run through `db` (outside transactions), to prove a cache hit. */
+function counted(db: Database): { db: Database; statements: () => number } {
+  let statements = 0;
+  const proxy = new Proxy(db, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (property === 'get' || property === 'all' || property === 'run') statements += 1;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { db: proxy, statements: () => statements };
+}
+
+/** Yields until queued invalidation messages (MemoryCache delivers asynchronously) are in. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
 describe.each(subjects)('VaultService vaults, credentials, services: $name', (subject) => {
   subject.describe(subject.name, () => {
     let config: DatabaseConfig;
@@ -182,6 +201,83 @@ describe.each(subjects)('VaultService vaults, credentials, services: $name', (su
           vaults.resolveCredentials('default', ['STRIPE_KEY', 'MISSING']),
           'VEC_CREDENTIAL_NOT_FOUND',
         );
+      });
+
+      it('resolves from the cache after the first call: no database read on the hot path', async () => {
+        const probe = counted(db);
+        const hot = createVaultService({ db: probe.db, cipher, cache });
+        await hot.setCredential('default', 'A', 'a-one');
+        await hot.setCredential('default', 'B', 'b-one');
+        await settle();
+        expect(await hot.resolveCredentials('default', ['A', 'B'])).toEqual(
+          new Map([
+            ['A', 'a-one'],
+            ['B', 'b-one'],
+          ]),
+        );
+        const before = probe.statements();
+        for (let i = 0; i < 5; i++) {
+          expect((await hot.resolveCredentials('default', ['B', 'A', 'B'])).get('A')).toBe('a-one');
+        }
+        // A missing key is answered from the cached key set too.
+        await rejects(hot.resolveCredentials('default', ['A', 'NOPE']), 'VEC_CREDENTIAL_NOT_FOUND');
+        expect(probe.statements()).toBe(before);
+        await hot.close();
+      });
+
+      it('sees every set and delete at once, through this instance and another sharing the cache', async () => {
+        const probe = counted(db);
+        const replica = createVaultService({ db: probe.db, cipher, cache });
+        await vaults.setCredential('default', 'K', 'one');
+        await settle();
+        for (const service of [vaults, replica]) {
+          expect((await service.resolveCredentials('default', ['K'])).get('K')).toBe('one');
+        }
+        const warm = probe.statements();
+        expect((await replica.resolveCredentials('default', ['K'])).get('K')).toBe('one');
+        expect(probe.statements()).toBe(warm); // the replica's copy is cached
+
+        await vaults.setCredential('default', 'K', 'two'); // replaced
+        await vaults.setCredential('default', 'LATER', 'added'); // not hidden by the cached set
+        await settle();
+        for (const service of [vaults, replica]) {
+          const resolved = await service.resolveCredentials('default', ['K', 'LATER']);
+          expect([resolved.get('K'), resolved.get('LATER')]).toEqual(['two', 'added']);
+        }
+
+        await vaults.deleteCredential('default', 'LATER');
+        await settle();
+        for (const service of [vaults, replica]) {
+          await rejects(
+            service.resolveCredentials('default', ['LATER']),
+            'VEC_CREDENTIAL_NOT_FOUND',
+          );
+        }
+        await replica.close();
+      });
+
+      it('forgets a deleted vault, and binds a re-created one of the same name to its new id', async () => {
+        await vaults.createVault({ name: 'team' });
+        await vaults.setCredential('team', 'K', 'old');
+        expect((await vaults.resolveCredentials('team', ['K'])).get('K')).toBe('old');
+        await vaults.deleteVault('team');
+        await rejects(vaults.resolveCredentials('team', ['K']), 'VEC_VAULT_NOT_FOUND');
+
+        await vaults.createVault({ name: 'team' });
+        await rejects(vaults.resolveCredentials('team', ['K']), 'VEC_CREDENTIAL_NOT_FOUND');
+        await vaults.setCredential('team', 'K', 'new');
+        expect((await vaults.resolveCredentials('team', ['K'])).get('K')).toBe('new');
+      });
+
+      it('drops a stale copy when a vault of the same name is created, even if its deletion went unheard', async () => {
+        const old = await vaults.createVault({ name: 'team' });
+        await vaults.setCredential('team', 'K', 'old');
+        expect((await vaults.resolveCredentials('team', ['K'])).get('K')).toBe('old');
+        // Deleted behind the service's back, as if the invalidation message had been lost.
+        await db.run('DELETE FROM vaults WHERE id = $1', [old.id]);
+
+        await vaults.createVault({ name: 'team' });
+        await rejects(vaults.resolveCredentials('team', ['K']), 'VEC_CREDENTIAL_NOT_FOUND');
       });
 
       it('replaces a value, keeping createdAt', async () => {
