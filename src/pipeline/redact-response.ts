@@ -2,10 +2,12 @@
  * Secrets echoed back are redacted (DESIGN.md, security invariants): an upstream that reflects
  * the request (httpbin's /headers, an error page quoting the URL) must not hand the injected
  * credential to the agent. Only used when something was injected, so the passthrough path
- * stays zero-copy. Bodies are scanned as bytes across chunk boundaries, keeping a tail of the
- * longest secret's length minus one; header values are scanned too.
+ * stays zero-copy. A small plain body with a declared length is read whole and redacted in one
+ * pass, keeping a (recomputed) Content-Length; other bodies are scanned as a stream of bytes
+ * across chunk boundaries, keeping a tail of the longest secret's length minus one. Both give
+ * the same bytes. Header values are scanned too.
  */
-import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
+import { Readable, Transform, finished, pipeline, type TransformCallback } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors';
 import type { HeaderMap, UpstreamResponse } from './types';
@@ -13,6 +15,12 @@ import type { HeaderMap, UpstreamResponse } from './types';
 export const REDACTED = '[REDACTED]';
 /** Shorter values are no secret worth the damage of redacting every occurrence of them. */
 export const MIN_REDACTED_LENGTH = 4;
+/**
+ * A plain body declaring at most this many bytes is read whole and redacted in one pass, so the
+ * answer keeps a (recomputed) Content-Length; larger or unknown-length bodies are streamed.
+ */
+export const MAX_BUFFERED_REDACTION_BYTES = 64 * 1024;
+const MARKER = Buffer.from(REDACTED);
 
 /** The values worth redacting: distinct, long enough, longest first (so it wins a tie). */
 export function redactionSecrets(injected: readonly string[]): string[] {
@@ -47,49 +55,64 @@ function pendingPrefix(buffer: Buffer, needles: readonly Buffer[], keep: number)
   return 0;
 }
 
+/** Every match of `needles` (the first listed wins a tie) starting before `limit`, replaced. */
+function replaceMatches(
+  buffer: Buffer,
+  needles: readonly Buffer[],
+  limit: number,
+): { out: Buffer[]; rest: Buffer } {
+  const out: Buffer[] = [];
+  let position = 0;
+  for (;;) {
+    let at = -1;
+    let length = 0;
+    for (const needle of needles) {
+      const found = buffer.indexOf(needle, position);
+      if (found >= 0 && found < limit && (at < 0 || found < at)) {
+        at = found;
+        length = needle.length;
+      }
+    }
+    if (at < 0) break;
+    out.push(buffer.subarray(position, at), MARKER);
+    position = at + length;
+  }
+  const cut = Math.max(position, limit);
+  out.push(buffer.subarray(position, cut));
+  return { out, rest: buffer.subarray(cut) };
+}
+
+function needlesOf(secrets: readonly string[]): Buffer[] {
+  return secrets.map((secret) => Buffer.from(secret, 'utf8'));
+}
+
+/** `bytes` with every occurrence of `secrets` replaced, in one pass; `bytes` itself if none. */
+export function redactBytes(bytes: Buffer, secrets: readonly string[]): Buffer {
+  const { out } = replaceMatches(bytes, needlesOf(secrets), bytes.length);
+  return out.length === 1 ? bytes : Buffer.concat(out);
+}
+
 /** A byte stream with every occurrence of `secrets` replaced by REDACTED. */
 export function createRedactor(secrets: readonly string[]): Transform {
-  const needles = secrets.map((secret) => Buffer.from(secret, 'utf8'));
+  const needles = needlesOf(secrets);
   const keep = Math.max(0, ...needles.map((needle) => needle.length)) - 1;
-  const marker = Buffer.from(REDACTED);
   let tail = Buffer.alloc(0);
-
-  /** Replaces matches starting before `limit`; returns what is safe to emit and the new tail. */
-  const scan = (buffer: Buffer, limit: number): { out: Buffer[]; rest: Buffer } => {
-    const out: Buffer[] = [];
-    let position = 0;
-    for (;;) {
-      let at = -1;
-      let length = 0;
-      for (const needle of needles) {
-        const found = buffer.indexOf(needle, position);
-        if (found >= 0 && found < limit && (at < 0 || found < at)) {
-          at = found;
-          length = needle.length;
-        }
-      }
-      if (at < 0) break;
-      out.push(buffer.subarray(position, at), marker);
-      position = at + length;
-    }
-    const cut = Math.max(position, limit);
-    out.push(buffer.subarray(position, cut));
-    return { out, rest: buffer.subarray(cut) };
-  };
 
   return new Transform({
     transform(chunk: Buffer | string, _encoding, callback: TransformCallback) {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       const buffer = tail.length === 0 ? bytes : Buffer.concat([tail, bytes]);
       // Hold back only a tail that could still become a secret: everything else (an SSE event,
-      // a chat token) goes out at once. A match starting before `limit` lies wholly in `buffer`.
-      const { out, rest } = scan(buffer, buffer.length - pendingPrefix(buffer, needles, keep));
+      // a chat token) goes out at once. A match starting before `limit` lies wholly in `buffer`,
+      // so the result is the same as redactBytes over the whole body.
+      const limit = buffer.length - pendingPrefix(buffer, needles, keep);
+      const { out, rest } = replaceMatches(buffer, needles, limit);
       tail = Buffer.from(rest); // a copy, so the upstream's chunk can be released
       const ready = Buffer.concat(out);
       callback(null, ready.length > 0 ? ready : undefined);
     },
     flush(callback: TransformCallback) {
-      const { out } = scan(tail, tail.length);
+      const { out } = replaceMatches(tail, needles, tail.length);
       tail = Buffer.alloc(0);
       const ready = Buffer.concat(out);
       callback(null, ready.length > 0 ? ready : undefined);
@@ -141,4 +164,89 @@ export function redactResponse(
   // Errors travel down the chain; the consumer destroying `redactor` tears the upstream down.
   pipeline([...stages, redactor], () => undefined);
   return { ...response, headers, body: redactor };
+}
+
+/**
+ * `response` redacted of `secrets`, as forward hands it on. A plain (identity) body that declares
+ * a Content-Length of at most MAX_BUFFERED_REDACTION_BYTES and is no event stream is read whole
+ * (through the upstream client's size limit), redacted in one pass and handed on with its new
+ * Content-Length: no chunked encoding, no Transform. Anything else streams (redactResponse).
+ * A body that fails while it is read (size limit, upstream reset) rejects with its error.
+ */
+export async function redactUpstreamResponse(
+  response: UpstreamResponse,
+  secrets: readonly string[],
+  method: string,
+): Promise<UpstreamResponse> {
+  const declared = bufferableLength(response, method);
+  if (declared === undefined) return redactResponse(response, secrets, method);
+  const headers = redactHeaders(response.headers, secrets);
+  const { chunks, more } = await readAtMost(response.body, declared);
+  if (more) {
+    // More bytes than declared (only a non-HTTP source can do that): stream after all.
+    const redactor = createRedactor(secrets);
+    for (const chunk of chunks) redactor.write(chunk);
+    pipeline(response.body, redactor, () => undefined);
+    delete headers['content-length'];
+    return { ...response, headers, body: redactor };
+  }
+  const body = redactBytes(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), secrets);
+  headers['content-length'] = String(body.length);
+  return { ...response, headers, body: bytesStream(body) };
+}
+
+/** The declared length of a body worth reading whole; undefined when it should stream. */
+function bufferableLength(response: UpstreamResponse, method: string): number | undefined {
+  const { status, headers } = response;
+  if (method === 'HEAD' || status === 204 || status === 304) return undefined;
+  const encoding = headers['content-encoding'];
+  if (encoding !== undefined && !/^\s*(identity)?\s*$/i.test(String(encoding))) return undefined;
+  const type = String(headers['content-type'] ?? '');
+  if (/^\s*text\/event-stream\s*(;|$)/i.test(type)) return undefined;
+  const length = headers['content-length'];
+  if (typeof length !== 'string' || !/^\d+$/.test(length.trim())) return undefined;
+  const declared = Number(length);
+  return declared <= MAX_BUFFERED_REDACTION_BYTES ? declared : undefined;
+}
+
+/**
+ * Every chunk of `body` until it ends, or until more than `max` bytes came (`more`; the body is
+ * then left paused, unread beyond). A failing body rejects, and is destroyed.
+ */
+function readAtMost(body: Readable, max: number): Promise<{ chunks: Buffer[]; more: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer | string) => {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      chunks.push(bytes);
+      size += bytes.length;
+      if (size <= max) return;
+      stop();
+      resolve({ chunks, more: true });
+    };
+    // Only the readable side counts: the upstream client's body is a Transform.
+    const cleanup = finished(body, { writable: false }, (err) => {
+      stop();
+      if (!err) return resolve({ chunks, more: false });
+      body.destroy();
+      reject(err);
+    });
+    function stop(): void {
+      body.pause();
+      body.off('data', onData);
+      cleanup();
+    }
+    body.on('data', onData);
+  });
+}
+
+/** A readable that yields `bytes` once: cheaper than Readable.from, and not in object mode. */
+function bytesStream(bytes: Buffer): Readable {
+  return new Readable({
+    read() {
+      if (bytes.length > 0) this.push(bytes);
+      this.push(null);
+    },
+  });
 }

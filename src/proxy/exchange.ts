@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { pipeline as streamPipeline } from 'node:stream';
+import { finished } from 'node:stream';
 import { GatewayError } from '../errors';
 import type { Logger } from '../observability/types';
 import { createRequestContext } from '../pipeline/context';
@@ -88,21 +88,46 @@ export function writeRefusal(
   res.end(body);
 }
 
+/**
+ * Sends the upstream's answer: head, then the body with backpressure. The head goes out at once
+ * only where the client may wait on it (server-sent events, a body of unknown length);
+ * otherwise the first body write carries it. A failure on either side destroys both and is
+ * reported once (`pipe` with `finished`: cheaper than stream.pipeline, same teardown).
+ */
 function writeResponse(
   res: ServerResponse,
   response: UpstreamResponse,
   onError: (err: Error) => void,
 ): void {
+  const { body, headers } = response;
   res.writeHead(
     response.status,
     response.statusMessage,
-    response.headers as Record<string, string | string[]>,
+    headers as Record<string, string | string[]>,
   );
-  // Server-sent events and other streams: send the head now, then every chunk as it comes.
-  res.flushHeaders();
-  streamPipeline(response.body, res, (err) => {
-    if (err) onError(err);
+  if (headers['content-length'] === undefined || isEventStream(headers)) res.flushHeaders();
+  let failed = false;
+  const fail = (err: Error) => {
+    if (failed) return;
+    failed = true;
+    stopBody();
+    stopRes();
+    body.unpipe(res);
+    body.destroy(err);
+    res.destroy(err);
+    onError(err);
+  };
+  const stopBody = finished(body, { writable: false }, (err) => err && fail(err));
+  const stopRes = finished(res, (err) => {
+    if (err) return fail(err);
+    stopBody();
+    stopRes();
   });
+  body.pipe(res);
+}
+
+function isEventStream(headers: HeaderMap): boolean {
+  return /^\s*text\/event-stream\s*(;|$)/i.test(String(headers['content-type'] ?? ''));
 }
 
 /** A refusal written straight to a socket (CONNECT, upgrades, parser errors): status, code, JSON body. */

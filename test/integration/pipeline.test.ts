@@ -173,7 +173,7 @@ describe('pipeline against a real vault and upstream', () => {
     expect(body).not.toContain(SECRET);
     expect(body).toContain('Bearer [REDACTED]');
     expect(response.headers['x-echo-authorization']).toBe('Bearer [REDACTED]');
-    expect(response.headers['content-length']).toBeUndefined();
+    expect(response.headers['content-length']).toBe(String(Buffer.byteLength(body)));
     expect(ctx.audit.decision).toBe('allow');
     expect(ctx.service?.name).toBe('bearer');
   });

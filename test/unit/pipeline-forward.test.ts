@@ -1,4 +1,5 @@
 import { PassThrough, Readable } from 'node:stream';
+import { GatewayError } from '../../src/errors';
 import { createRequestContext } from '../../src/pipeline/context';
 import { createForwardStage } from '../../src/pipeline/stages/forward';
 import type {
@@ -123,8 +124,47 @@ describe('forward stage', () => {
     await createForwardStage({}, { upstream: client })(ctx);
     expect(sent[0].request.headers['accept-encoding']).toBe('identity');
     const answer = ctx.response as UpstreamResponse;
-    expect(answer.headers).toEqual({ 'x-echo': '[REDACTED]' });
+    // A small plain body is redacted whole and keeps a Content-Length (recomputed).
+    expect(answer.headers).toEqual({ 'x-echo': '[REDACTED]', 'content-length': '28' });
     expect(await text(answer.body)).toBe('{"auth":"Bearer [REDACTED]"}');
+  });
+
+  it('recomputes Content-Length when redaction changes the length of a small body', async () => {
+    const { client } = upstream(ok('{"auth":"Bearer ghp_live_secret"}'));
+    const ctx = context('tunnel', {});
+    ctx.injectedSecrets.push('ghp_live_secret');
+    await createForwardStage({}, { upstream: client })(ctx);
+    const answer = ctx.response as UpstreamResponse;
+    expect(answer.headers['content-length']).toBe('28');
+    expect(await text(answer.body)).toBe('{"auth":"Bearer [REDACTED]"}');
+  });
+
+  it('streams an event stream or a large body, redacted, without Content-Length', async () => {
+    const large = `${'x'.repeat(70_000)} ghp_secret`;
+    for (const [body, headers] of [
+      ['data: ghp_secret\n\n', { 'content-type': 'text/event-stream' }],
+      [large, {}],
+    ] as const) {
+      const { client } = upstream(ok(body, headers));
+      const ctx = context('tunnel', {});
+      ctx.injectedSecrets.push('ghp_secret');
+      await createForwardStage({}, { upstream: client })(ctx);
+      const answer = ctx.response as UpstreamResponse;
+      expect(answer.headers['content-length']).toBeUndefined();
+      expect(await text(answer.body)).toBe(body.replace('ghp_secret', '[REDACTED]'));
+    }
+  });
+
+  it("fails with the body's own error when a small body breaks while it is read", async () => {
+    const body = new PassThrough();
+    const { client } = upstream(() => ({ status: 200, headers: { 'content-length': '50' }, body }));
+    const ctx = context('tunnel', {});
+    ctx.injectedSecrets.push('ghp_secret');
+    const pending = createForwardStage({}, { upstream: client })(ctx);
+    body.write('{"partial":');
+    setImmediate(() => body.destroy(new GatewayError('VEC_RESPONSE_TOO_LARGE')));
+    await expect(pending).rejects.toMatchObject({ code: 'VEC_RESPONSE_TOO_LARGE' });
+    expect(ctx.response).toBeUndefined();
   });
 
   it('sends an Upgrade request through upgrade(), keeping the upgrade headers', async () => {

@@ -5,11 +5,12 @@
  * `x-vault`), and on the reverse route the agent's own Authorization (its Vectra token) unless
  * `inject` put a credential there. The Host header is the request's authority, so a credential
  * chosen for one host cannot be routed to another virtual host. When a secret was injected, the
- * response is redacted of it (./redact-response.ts); otherwise the body passes untouched.
+ * response is redacted of it (./redact-response.ts: a small plain body is read here, whole, and
+ * keeps a Content-Length; others stream); otherwise the body passes untouched.
  */
 import { stripHopByHop } from '../../proxy/hop-by-hop';
 import type { UpstreamClient } from '../../proxy/upstream-types';
-import { redactHeaders, redactResponse, redactionSecrets } from '../redact-response';
+import { redactHeaders, redactUpstreamResponse, redactionSecrets } from '../redact-response';
 import { setHeader } from '../injection';
 import {
   CONTINUE,
@@ -50,7 +51,8 @@ export function createForwardStage(options: ForwardStageOptions, deps: ForwardSt
     if (secrets.length > 0) setHeader(request.headers, 'accept-encoding', 'identity');
 
     const answer = request.upgrade ? await upstream.upgrade(request) : await upstream.send(request);
-    ctx.response = secrets.length === 0 ? clean(answer) : redacted(clean(answer), secrets, ctx);
+    ctx.response =
+      secrets.length === 0 ? clean(answer) : await redacted(clean(answer), secrets, ctx);
     return CONTINUE;
   }
   return Object.assign(forward, { timeoutMs });
@@ -79,12 +81,12 @@ function clean<T extends UpstreamResponse | UpstreamUpgrade>(answer: T): T {
   return { ...answer, headers: stripHopByHop(answer.headers, { upgrade: answer.status === 101 }) };
 }
 
-function redacted(
+async function redacted(
   answer: UpstreamResponse | UpstreamUpgrade,
   secrets: readonly string[],
   ctx: RequestContext,
-): UpstreamResponse | UpstreamUpgrade {
+): Promise<UpstreamResponse | UpstreamUpgrade> {
   // The bytes of an upgraded connection (WebSocket frames) are not inspected; its head is.
   if ('socket' in answer) return { ...answer, headers: redactHeaders(answer.headers, secrets) };
-  return redactResponse(answer, secrets, ctx.request.method);
+  return redactUpstreamResponse(answer, secrets, ctx.request.method);
 }
