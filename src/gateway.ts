@@ -14,6 +14,9 @@ import {
   createCircuitBreakers,
 } from './guards/circuit-breaker';
 import { createRateLimiter } from './guards/rate-limit';
+import { createPolicyEngine } from './policy/engine';
+import { agentOf, countsAsDenial, createDenialHistory } from './semantic/denials';
+import { createRiskScorer } from './semantic/scorer';
 import type { Cache } from './cache/types';
 import type { VectraConfig } from './config/schema';
 import { createLogger } from './observability/logger';
@@ -173,20 +176,49 @@ export async function startGateway(
       registry: metrics.registry,
     });
     cleanups.push(async () => breakers.close());
-    const pipeline = createPipeline(
-      buildStages({
-        authenticator: agents,
-        vaults,
-        secrets,
-        // The breakers see every upstream outcome through this wrapper.
-        upstream: createBreakingUpstream(upstream, breakers),
-        rateLimiter,
-        breakers,
-      }),
+    const policyEngine = await createPolicyEngine(config.Policy, {
+      logger: logger.child({ component: 'policy' }),
+    });
+    cleanups.push(() => policyEngine.close());
+    const denials = createDenialHistory();
+    const riskScorer = config.Semantic.Enabled
+      ? createRiskScorer(config.Semantic, {
+          logger: logger.child({ component: 'semantic' }),
+          denials,
+        })
+      : undefined;
+    const runPipeline = createPipeline(
+      buildStages(
+        {
+          authenticator: agents,
+          vaults,
+          secrets,
+          // The breakers see every upstream outcome through this wrapper.
+          upstream: createBreakingUpstream(upstream, breakers),
+          rateLimiter,
+          breakers,
+          policy: { engine: policyEngine, bodyLimit: config.Policy.MaxBodyBytes },
+          riskScorer,
+        },
+        {
+          approval: {
+            enabled: config.HumanInTheLoop.Enabled,
+            threshold: config.HumanInTheLoop.Threshold,
+          },
+        },
+      ),
       {
         logger: logger.child({ component: 'pipeline' }),
       },
     );
+    // Refusals feed the risk score's "recent denials" factor.
+    const pipeline: typeof runPipeline = async (ctx) => {
+      const decision = await runPipeline(ctx);
+      const agent = agentOf(ctx);
+      if (decision.kind === 'deny' && agent && countsAsDenial(decision.error))
+        denials.recordDenial(agent);
+      return decision;
+    };
     const exchange = { pipeline, logger, audit };
 
     const health = new HealthService();

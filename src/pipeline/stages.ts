@@ -6,15 +6,20 @@
 import type { ErrorCode } from '../errors';
 import type { CircuitBreakers } from '../guards/circuit-breaker';
 import type { RateLimiter } from '../guards/rate-limit';
+import type { PolicyEngine } from '../policy/types';
+import type { RiskScorer } from '../semantic/types';
 import type { AgentAuthenticator } from '../identity/agent-auth';
 import type { UpstreamClient } from '../proxy/upstream-types';
 import type { SecretProvider } from '../secrets/types';
 import type { VaultService } from '../vault/service-types';
 import { createAuthenticateStage } from './stages/authenticate';
+import { createApprovalStage } from './stages/approval';
 import { createCircuitBreakerStage } from './stages/circuit-breaker';
 import { createForwardStage, type ForwardStageOptions } from './stages/forward';
 import { createInjectStage } from './stages/inject';
+import { createPolicyStage, policyDecisionOf, policyInputOf } from './stages/policy';
 import { createRateLimitStage } from './stages/rate-limit';
+import { createSemanticStage } from './stages/semantic';
 import { createResolveServiceStage } from './stages/resolve-service';
 import type { Stage } from './types';
 
@@ -68,15 +73,17 @@ export const STAGES: { readonly [name in StageName]: StageDescription } = {
       'VEC_STORAGE_UNAVAILABLE',
     ],
   },
-  // Issue 5: VEC_POLICY_DENIED, VEC_POLICY_UNAVAILABLE.
   policy: {
     decides: 'whether the policies allow, deny or send the request for review',
-    errors: [],
+    errors: ['VEC_POLICY_DENIED', 'VEC_POLICY_UNAVAILABLE', 'VEC_APPROVAL_REQUIRED'],
   },
   // Issue 5: risk factors feed approval; no refusal of its own.
   semantic: { decides: 'how risky the request looks, as an explainable score', errors: [] },
-  // Issue 5: VEC_APPROVAL_REQUIRED; the approval issue: pending, denied, expired.
-  approval: { decides: 'whether a human must approve the request first', errors: [] },
+  // The approval issue turns this refusal into a pause (pending, denied, expired).
+  approval: {
+    decides: 'whether a human must approve the request first',
+    errors: ['VEC_APPROVAL_REQUIRED'],
+  },
   // Issue 5: VEC_CIRCUIT_OPEN.
   circuitBreaker: {
     decides:
@@ -109,9 +116,13 @@ export interface PipelineDeps {
   /** Guards (issue 5): a stage whose dependency is absent is left out of the pipeline. */
   rateLimiter?: Pick<RateLimiter, 'consume' | 'hasServiceOverrides'>;
   breakers?: Pick<CircuitBreakers, 'check'>;
+  policy?: { engine: Pick<PolicyEngine, 'evaluate' | 'needsBody'>; bodyLimit: number };
+  riskScorer?: RiskScorer;
 }
 
 export interface PipelineStageOptions {
+  /** HumanInTheLoop: the approval stage holds Hitl policy effects and risk at or above the threshold. */
+  approval?: { enabled: boolean; threshold: number };
   forward?: ForwardStageOptions;
 }
 
@@ -125,6 +136,18 @@ export function buildStages(deps: PipelineDeps, options: PipelineStageOptions = 
     resolveService: createResolveServiceStage({}, deps),
     // Issue 5 adds policy, semantic, approval (VEC_APPROVAL_REQUIRED until the approval issue
     // makes it pause) and circuitBreaker here.
+    policy: deps.policy && createPolicyStage({ deferHitl: true }, deps.policy),
+    semantic:
+      deps.riskScorer &&
+      createSemanticStage(
+        {},
+        { scorer: deps.riskScorer, bodyOf: (ctx) => policyInputOf(ctx)?.request.body },
+      ),
+    // Always present once policies can say Hitl: a Hitl effect must never pass as an Allow.
+    approval:
+      (deps.policy || deps.riskScorer) && options.approval
+        ? createApprovalStage(options.approval, { policyEffectOf: policyDecisionOf })
+        : undefined,
     circuitBreaker: deps.breakers && createCircuitBreakerStage({}, { breakers: deps.breakers }),
     inject: createInjectStage({}, deps),
     forward: createForwardStage(options.forward ?? {}, deps),

@@ -1,13 +1,20 @@
 /**
  * Health of the policy source: the Internal provider's directory must exist and be readable
- * (without it every request would be refused); the OPA provider must answer its /health.
+ * (without it every request would be refused); the OPA provider must answer its /health. Given
+ * the running engine, the Internal provider also reports its policy set: Unhealthy when no valid
+ * set is loaded (every request is refused), Degraded when the last change was refused and an
+ * older set is still active.
  */
 import { readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { VectraConfig } from '../config/schema';
 import type { HealthCheck } from '../server/health';
+import type { PolicyEngine } from './types';
 
-export function policyHealthCheck(policy: VectraConfig['Policy']): HealthCheck {
+export function policyHealthCheck(
+  policy: VectraConfig['Policy'],
+  engine?: Pick<PolicyEngine, 'status'>,
+): HealthCheck {
   return {
     name: 'policies',
     async run() {
@@ -38,10 +45,16 @@ export function policyHealthCheck(policy: VectraConfig['Policy']): HealthCheck {
           description: `policy directory ${directory} is not readable (${code})`,
         };
       }
+      const data = { directory, files: files.length };
+      const loaded = engine?.status?.();
+      if (loaded && !loaded.ready) {
+        return { status: 'Unhealthy', description: loaded.description, data };
+      }
+      if (loaded?.stale) return { status: 'Degraded', description: loaded.description, data };
       return {
         status: 'Healthy',
-        description: `${files.length} policy file(s) in ${directory}`,
-        data: { directory, files: files.length },
+        description: loaded?.description ?? `${files.length} policy file(s) in ${directory}`,
+        data,
       };
     },
   };

@@ -1,5 +1,5 @@
 /** Starts real gateways for integration tests: port 0, a temp data directory, no file logs. */
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/loader';
@@ -19,7 +19,10 @@ export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     System__Storage__DataDirectory: dataDir,
     System__Storage__Database__Providers__Sqlite__ConnectionString: `Data Source=${join(dataDir, 'vectra.db')}`,
     Observability__Logging__File__Enabled: 'false',
-    Policy__Providers__Internal__Directory: join(REPO_ROOT, 'policies'),
+    // One allow-all policy: suites that test policies bring their own (the shipped examples hold
+    // every write for approval, right for a fresh install but not for data-plane tests; and with
+    // no policy at all every request is refused, fail closed).
+    Policy__Providers__Internal__Directory: allowAllPolicyDirectory(dataDir),
     ...extra,
   };
 }
@@ -42,4 +45,17 @@ export function startTestGateway(
 /** A response body as loosely typed JSON, for assertions. */
 export async function json(res: Response): Promise<any> {
   return res.json();
+}
+
+function allowAllPolicyDirectory(dataDir: string): string {
+  const dir = join(dataDir, 'policies');
+  mkdirSync(dir, { recursive: true });
+  const policy = {
+    name: 'allow-all',
+    description: 'Test default: allow everything.',
+    default: 'Allow',
+    rules: [],
+  };
+  writeFileSync(join(dir, 'allow-all.json'), JSON.stringify(policy));
+  return dir;
 }

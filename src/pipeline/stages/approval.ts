@@ -1,0 +1,132 @@
+/**
+ * approval: whether a human must approve the request first — when the policy's effect is Hitl,
+ * or when the risk (the semantic score, or a risk the deciding policy rule declares, whichever
+ * is higher) is at or above HumanInTheLoop.Threshold.
+ *
+ * Until the approval issue lands (pending approvals in the store, humans deciding from the UI,
+ * CLI or a webhook, this stage answering `pause` and resuming), such a request is refused with
+ * 403 VEC_APPROVAL_REQUIRED and one sentence naming why: the policy's reason and/or the risk
+ * factors. The same sentence becomes the log line and the audit row (the runner copies it).
+ *
+ * HumanInTheLoop.Enabled=false turns off the risk threshold only: a policy that says Hitl still
+ * cannot pass without a human (fail closed), since the platform team wrote "not without review".
+ */
+import { GatewayError } from '../../errors';
+import { describeFactors, roundScore } from '../../semantic/explain';
+import type { RiskAssessment, RiskFactor } from '../../semantic/types';
+import { CONTINUE, type RequestContext, type Stage } from '../types';
+import { checkOptions, configInvalid } from './options';
+import { riskOf as semanticRiskOf } from './semantic';
+
+export type PolicyEffect = 'Allow' | 'Deny' | 'Hitl';
+
+/**
+ * What the policy stage decided, as far as approval needs it; src/policy/types.ts's
+ * PolicyDecision fits as it is. Declared here so that this stage builds without the engine.
+ */
+export interface PolicyVerdict {
+  effect: PolicyEffect;
+  /** One sentence saying why, naming the policy and rule that decided. */
+  reason?: string;
+  /** The deciding rule, named when there is no reason to quote. */
+  rule?: string;
+  /** 0..1, the highest risk the matching rules (or OPA) declared; weighs like a semantic score. */
+  risk?: number;
+}
+
+export interface ApprovalStageOptions {
+  /** HumanInTheLoop.Enabled: whether the risk threshold applies. */
+  enabled: boolean;
+  /** HumanInTheLoop.Threshold, 0..1. */
+  threshold: number;
+}
+
+export interface ApprovalStageDeps {
+  /** Where the policy stage left its verdict (it owns that place); undefined: no policy ran. */
+  policyEffectOf: (ctx: RequestContext) => PolicyVerdict | PolicyEffect | undefined;
+  /** Where the semantic stage left its assessment; defaults to the semantic stage's store. */
+  riskOf?: (ctx: RequestContext) => RiskAssessment | undefined;
+}
+
+export function createApprovalStage(options: ApprovalStageOptions, deps: ApprovalStageDeps): Stage {
+  checkOptions('approval', options, ['enabled', 'threshold']);
+  const { enabled, threshold } = options;
+  if (typeof enabled !== 'boolean')
+    throw configInvalid('approval', 'enabled', 'must be true or false');
+  if (typeof threshold !== 'number' || !(threshold >= 0 && threshold <= 1)) {
+    throw configInvalid('approval', 'threshold', 'must be a number from 0 to 1');
+  }
+  if (typeof deps?.policyEffectOf !== 'function') {
+    throw configInvalid('approval', 'policyEffectOf', 'must be a function');
+  }
+  if (deps.riskOf !== undefined && typeof deps.riskOf !== 'function') {
+    throw configInvalid('approval', 'riskOf', 'must be a function');
+  }
+  const { policyEffectOf } = deps;
+  const riskOf = deps.riskOf ?? semanticRiskOf;
+
+  return async function approval(ctx) {
+    const verdict = normalize(policyEffectOf(ctx));
+    // Deny-overrides means `policy` already refused; reaching here would be a wiring mistake.
+    if (verdict?.effect === 'Deny') throw new Error('approval ran after a policy Deny');
+    const review = verdict?.effect === 'Hitl';
+    const risk = enabled ? effectiveRisk(riskOf(ctx), verdict) : undefined;
+    const risky = risk !== undefined && risk.score >= threshold;
+    if (!review && !risky) return CONTINUE;
+
+    const why: string[] = [];
+    const reasons: string[] = [];
+    if (review) {
+      why.push(policyClause(verdict));
+      reasons.push(verdict?.reason ? trimStop(verdict.reason) : 'the policy asks for review');
+    }
+    if (risky) {
+      why.push(
+        `its risk score ${risk.score.toFixed(2)} reaches the threshold ${threshold} ` +
+          `because ${describeFactors(risk.factors)}`,
+      );
+      reasons.push(...risk.factors.map((f) => f.detail));
+    }
+    const message = `A human must approve this request: ${why.join(', and ')}.`;
+    return {
+      kind: 'deny',
+      error: new GatewayError('VEC_APPROVAL_REQUIRED', message, {
+        context: { ...(risk === undefined ? {} : { risk: risk.score }), reasons },
+      }),
+    };
+  };
+}
+
+/** The semantic score, or the rule's declared risk when that is higher (then it leads the list). */
+function effectiveRisk(
+  assessment: RiskAssessment | undefined,
+  verdict: PolicyVerdict | undefined,
+): { score: number; factors: readonly RiskFactor[] } | undefined {
+  const declared = verdict?.risk;
+  if (typeof declared !== 'number' || !Number.isFinite(declared)) return assessment;
+  const weight = roundScore(declared);
+  const factor: RiskFactor = {
+    name: 'policy.risk',
+    weight,
+    detail: `the policy rates its risk ${weight.toFixed(2)}`,
+  };
+  const factors = [factor, ...(assessment?.factors ?? [])].sort((a, b) => b.weight - a.weight);
+  return { score: Math.max(weight, assessment?.score ?? 0), factors };
+}
+
+/** The policy's reason already names its policy and rule; the rule alone is named without one. */
+function policyClause(verdict: PolicyVerdict | undefined): string {
+  if (verdict?.reason) return `the policy asks for review (${trimStop(verdict.reason)})`;
+  return verdict?.rule
+    ? `policy rule "${verdict.rule}" asks for review`
+    : 'the policy asks for review';
+}
+
+function normalize(value: PolicyVerdict | PolicyEffect | undefined): PolicyVerdict | undefined {
+  return typeof value === 'string' ? { effect: value } : value;
+}
+
+/** A reason is a sentence of its own; inside ours it loses its full stop. */
+function trimStop(text: string): string {
+  return text.trim().replace(/[.。]+$/, '');
+}

@@ -1,0 +1,83 @@
+/**
+ * policy: what the policies say about this request, after resolveService named its service. The
+ * stage builds the PolicyInput (reading a JSON body within Policy.MaxBodyBytes, and only when
+ * some policy reads `request.body`; the body is handed back to the request as a stream of the
+ * same bytes) and asks the engine. Deny refuses with VEC_POLICY_DENIED and the decision's
+ * reason; Hitl is left for the approval stage (`deferHitl`) or refused here with
+ * VEC_APPROVAL_REQUIRED, so a pipeline without an approval stage never lets it through. An
+ * engine that cannot decide rejects with VEC_POLICY_UNAVAILABLE (OPA's fail-open is the
+ * engine's own, logged, business). The decision stays on the request for later stages
+ * (policyDecisionOf).
+ */
+import { GatewayError, type ErrorCode } from '../../errors';
+import { policyInputFromContext } from '../../policy/input';
+import { readJsonBody, unreadBody } from '../../policy/json-body';
+import { setPolicyDecision } from '../../policy/request-decision';
+import type { PolicyDecision, PolicyEngine } from '../../policy/types';
+import { CONTINUE, type Decision, type RequestContext, type Stage } from '../types';
+import { checkDependency, checkOptions, configInvalid } from './options';
+
+export { policyDecisionOf, policyInputOf } from '../../policy/request-decision';
+
+export interface PolicyStageOptions {
+  /**
+   * True when an approval stage follows and holds Hitl requests for a human: this stage then
+   * continues and leaves the decision to it. False (default): this stage refuses Hitl itself
+   * with VEC_APPROVAL_REQUIRED.
+   */
+  deferHitl?: boolean;
+}
+
+export interface PolicyStageDeps {
+  engine: Pick<PolicyEngine, 'evaluate'> & Partial<Pick<PolicyEngine, 'needsBody'>>;
+  /** Policy.MaxBodyBytes: JSON bodies up to this size are parsed for `request.body.*`. */
+  bodyLimit: number;
+  now?: () => number;
+}
+
+export function createPolicyStage(options: PolicyStageOptions, deps: PolicyStageDeps): Stage {
+  checkOptions('policy', options, ['deferHitl']);
+  if (options.deferHitl !== undefined && typeof options.deferHitl !== 'boolean') {
+    throw configInvalid('policy', 'deferHitl', 'must be true or false');
+  }
+  checkDependency('policy', deps, 'engine', ['evaluate']);
+  const { engine, bodyLimit } = deps;
+  if (!Number.isInteger(bodyLimit) || bodyLimit < 0) {
+    throw configInvalid('policy', 'bodyLimit', 'must be a whole number of bytes, 0 or more');
+  }
+  const deferHitl = options.deferHitl === true;
+  const now = deps.now ?? Date.now;
+
+  return async function policy(ctx: RequestContext): Promise<Decision> {
+    const body =
+      engine.needsBody?.() === false ? unreadBody(ctx.request) : await readBody(ctx, bodyLimit);
+    const input = policyInputFromContext(ctx, body, now());
+    const decision = await engine.evaluate(input);
+    setPolicyDecision(ctx, decision, input);
+    if (decision.effect === 'Deny') return refuse('VEC_POLICY_DENIED', decision);
+    if (decision.effect === 'Hitl' && !deferHitl) return refuse('VEC_APPROVAL_REQUIRED', decision);
+    return CONTINUE;
+  };
+}
+
+async function readBody(ctx: RequestContext, limit: number) {
+  try {
+    return await readJsonBody(ctx.request, limit);
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    // The client went away mid-body: a bad request, not a gateway fault.
+    throw new GatewayError(
+      'VEC_REQUEST_MALFORMED',
+      'The request body could not be read to the end; send it again.',
+      { cause: err },
+    );
+  }
+}
+
+function refuse(code: ErrorCode, decision: PolicyDecision): Decision {
+  const context: Record<string, unknown> = {};
+  if (decision.policy !== undefined) context.policy = decision.policy;
+  if (decision.rule !== undefined) context.rule = decision.rule;
+  if (decision.risk !== undefined) context.risk = decision.risk;
+  return { kind: 'deny', error: new GatewayError(code, decision.reason, { context }) };
+}

@@ -1,0 +1,194 @@
+/**
+ * Builds PolicyInput, the one document both providers judge: from a RequestContext in the
+ * pipeline, or from a described request in a dry run (`vectra policy test`,
+ * `POST /v1/policy/evaluate`), so that a dry run sees exactly what the gateway would.
+ */
+import { GatewayError } from '../errors';
+import type { AgentPrincipal } from '../identity/agent-auth';
+import { isSecretKey, REDACTED } from '../observability/redact';
+import type { HeaderMap, RequestContext } from '../pipeline/types';
+import type { PolicyInput } from './types';
+
+/** What the stage (or a dry run) learnt about the body. */
+export interface BodyInfo {
+  /** Bytes; null when unknown. */
+  size: number | null;
+  /** The parsed JSON body, when there is one within the limit. */
+  json?: unknown;
+}
+
+export interface InputParts {
+  agent: PolicyInput['agent'];
+  vault: string | null;
+  method: string;
+  scheme: 'http' | 'https';
+  host: string;
+  port: number;
+  /** Path and query as sent (`/v1/x?a=1`). */
+  target: string;
+  headers: HeaderMap;
+  body: BodyInfo;
+  service: string | null;
+  /** Milliseconds since the epoch. */
+  now: number;
+}
+
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+/** Credential headers the name test below would miss. */
+const CREDENTIAL_HEADERS = new Set(['x-amz-security-token', 'x-goog-iam-authority-selector']);
+
+export function buildPolicyInput(parts: InputParts): PolicyInput {
+  const query = parts.target.indexOf('?');
+  const path = query < 0 ? parts.target : parts.target.slice(0, query);
+  const search = query < 0 ? '' : parts.target.slice(query + 1);
+  const time = new Date(parts.now);
+  const request: PolicyInput['request'] = {
+    method: parts.method.toUpperCase(),
+    scheme: parts.scheme,
+    host: parts.host.toLowerCase().replace(/\.$/, ''),
+    port: parts.port,
+    path: normalizePath(path),
+    query: queryOf(search),
+    headers: policyHeaders(parts.headers),
+    bodySize: parts.body.size,
+  };
+  if (parts.body.json !== undefined) request.body = parts.body.json;
+  return {
+    agent: parts.agent,
+    vault: parts.vault,
+    request,
+    service: parts.service === null ? null : { name: parts.service },
+    time: { hour: time.getUTCHours(), weekday: WEEKDAYS[time.getUTCDay()] },
+  };
+}
+
+/** The input for a request in the pipeline (after authenticate and resolveService). */
+export function policyInputFromContext(
+  ctx: RequestContext,
+  body: BodyInfo,
+  now: number,
+): PolicyInput {
+  const { request } = ctx;
+  return buildPolicyInput({
+    agent: agentOf(ctx.principal),
+    vault: ctx.vault ?? null,
+    method: request.method,
+    scheme: request.scheme,
+    host: request.host,
+    port: request.port,
+    target: request.path,
+    headers: request.headers,
+    body,
+    service: ctx.service?.name ?? null,
+    now,
+  });
+}
+
+export function agentOf(principal: AgentPrincipal | undefined): PolicyInput['agent'] {
+  if (principal?.kind === 'agent') return { name: principal.agentName, id: principal.agentId };
+  return { name: principal?.agentName ?? null, id: null };
+}
+
+/** A request described by its URL, as `vectra policy test` and /v1/policy/evaluate take it. */
+export interface DescribedRequest {
+  agent: string;
+  agentId?: string;
+  vault: string;
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body: BodyInfo;
+  service?: string | null;
+  now: number;
+}
+
+export function describedRequestInput(described: DescribedRequest): PolicyInput {
+  const method = described.method.trim();
+  if (!/^[A-Za-z]{1,20}$/.test(method)) {
+    throw invalid('method', `"${described.method}" is not an HTTP method`);
+  }
+  let url: URL;
+  try {
+    url = new URL(described.url);
+  } catch {
+    throw invalid('url', `"${described.url}" is not an absolute URL (https://host/path)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalid('url', `"${described.url}" must start with http:// or https://`);
+  }
+  const scheme = url.protocol === 'https:' ? 'https' : 'http';
+  const headers: HeaderMap = {};
+  for (const [name, value] of Object.entries(described.headers ?? {})) {
+    headers[name.toLowerCase()] = value;
+  }
+  return buildPolicyInput({
+    agent: { name: described.agent, id: described.agentId ?? null },
+    vault: described.vault,
+    method,
+    scheme,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port ? Number(url.port) : scheme === 'https' ? 443 : 80,
+    target: `${url.pathname}${url.search}`,
+    headers,
+    body: described.body,
+    service: described.service ?? null,
+    now: described.now,
+  });
+}
+
+/** Lower-case names, repeated values joined, credential values replaced by `[REDACTED]`. */
+export function policyHeaders(headers: HeaderMap): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [rawName, value] of Object.entries(headers)) {
+    const name = rawName.toLowerCase();
+    const text = Array.isArray(value) ? value.join(', ') : value;
+    result[name] = isSecretKey(name) || CREDENTIAL_HEADERS.has(name) ? REDACTED : text;
+  }
+  return result;
+}
+
+function queryOf(search: string): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = {};
+  if (search === '') return query;
+  for (const [key, value] of new URLSearchParams(search)) {
+    const seen = query[key];
+    if (seen === undefined) query[key] = value;
+    else if (Array.isArray(seen)) seen.push(value);
+    else query[key] = [seen, value];
+  }
+  return query;
+}
+
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+
+/**
+ * RFC 3986 normalisation (section 6.2.2): escapes of unreserved characters decoded, other
+ * escapes upper-cased, dot segments removed. `%2F` stays encoded: it is not a separator.
+ */
+export function normalizePath(path: string): string {
+  if (!path.startsWith('/')) return path; // `*` (OPTIONS *) and the like
+  const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+    const char = String.fromCharCode(parseInt(hex, 16));
+    return UNRESERVED.test(char) ? char : escape.toUpperCase();
+  });
+  return removeDotSegments(decoded);
+}
+
+function removeDotSegments(path: string): string {
+  const output: string[] = [];
+  const segments = path.split('/').slice(1);
+  segments.forEach((segment, i) => {
+    const last = i === segments.length - 1;
+    if (segment === '.' || segment === '..') {
+      if (segment === '..') output.pop();
+      if (last) output.push('');
+    } else {
+      output.push(segment);
+    }
+  });
+  return `/${output.join('/')}`;
+}
+
+function invalid(field: string, message: string): GatewayError {
+  return new GatewayError('VEC_REQUEST_INVALID', `${message}.`, { context: { field } });
+}

@@ -1,0 +1,298 @@
+/**
+ * Condition operators. A condition is compiled once, when its policy loads, into a test function
+ * (regexes built, globs and CIDRs parsed, `in` lists turned into sets); the hot path only calls
+ * it. The comparison rules policy authors rely on:
+ *
+ * - Strings compare case-sensitively, unless the condition says `"ignoreCase": true`. The
+ *   normalised fields request.method, request.host and request.scheme always ignore case.
+ * - When both sides read as numbers (a JSON number, or a string such as `"8080"` or `"1.5"`),
+ *   they compare as numbers: `request.port eq "443"` holds for port 443, `query.page gt 2` for
+ *   `?page=10`. gt, lt, ge and le only ever compare numbers.
+ * - true and false equal the strings "true" and "false" (a query parameter is always a string).
+ * - A field holding a list (a repeated query parameter, a JSON array) satisfies an operator when
+ *   one of its elements does; `contains` on a list means "has this element".
+ * - A missing field satisfies no operator except `ne` and `notIn` (the negations of `eq` and
+ *   `in`) and `exists` with value false.
+ */
+import { parseCidr, contains as cidrContains, type Cidr } from '../proxy/cidr';
+import type { FieldRef } from './fields';
+import { readField } from './fields';
+import { compileGlob } from './glob';
+import { REGEX_INPUT_LIMIT, unsafeRegexReason } from './safe-regex';
+import type { PolicyInput } from './types';
+
+export const OPERATORS = [
+  'eq',
+  'ne',
+  'gt',
+  'lt',
+  'ge',
+  'le',
+  'in',
+  'notIn',
+  'contains',
+  'startsWith',
+  'endsWith',
+  'regex',
+  'glob',
+  'cidr',
+  'exists',
+] as const;
+export type Operator = (typeof OPERATORS)[number];
+
+const STRING_OPERATORS = new Set<Operator>([
+  'eq',
+  'ne',
+  'in',
+  'notIn',
+  'contains',
+  'startsWith',
+  'endsWith',
+  'regex',
+  'glob',
+]);
+
+/** The operator `text` names (any letter case), or undefined. */
+export function operatorNamed(text: string): Operator | undefined {
+  return OPERATORS.find((op) => op.toLowerCase() === text.toLowerCase());
+}
+
+export interface ConditionSpec {
+  field: FieldRef;
+  operator: Operator;
+  value: unknown;
+  ignoreCase: boolean;
+}
+
+export interface CompiledCondition {
+  /** The condition in words (`request.method in ["GET","HEAD"]`), for explanations. */
+  readonly text: string;
+  readonly field: FieldRef;
+  test(input: PolicyInput): boolean;
+}
+
+/** A condition's value (or option) that cannot be used; `key` names the offending property. */
+export class ConditionProblem extends Error {
+  constructor(
+    readonly key: 'value' | 'ignoreCase',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown while evaluating when a condition cannot be judged; the policy then denies (fail closed). */
+export class PolicyEvaluationError extends Error {}
+
+type Predicate = (value: unknown) => boolean;
+
+export function compileCondition(spec: ConditionSpec): CompiledCondition {
+  const { field, operator, value } = spec;
+  if (spec.ignoreCase && !STRING_OPERATORS.has(operator)) {
+    throw new ConditionProblem('ignoreCase', `ignoreCase does not apply to ${operator}`);
+  }
+  const ignoreCase = spec.ignoreCase || field.caseInsensitive;
+  const test = predicate(operator, value, ignoreCase, field);
+  const segments = field.segments;
+  return {
+    text: describe(field.name, operator, value, spec.ignoreCase),
+    field,
+    test: (input) => test(readField(input, segments)),
+  };
+}
+
+function predicate(op: Operator, value: unknown, ignoreCase: boolean, field: FieldRef): Predicate {
+  switch (op) {
+    case 'eq':
+    case 'ne': {
+      const key = keyOf(requireScalar(value), ignoreCase);
+      const eq: Predicate = (actual) => some(actual, (v) => keyOf(v, ignoreCase) === key);
+      return op === 'eq' ? eq : (actual) => !eq(actual);
+    }
+    case 'in':
+    case 'notIn': {
+      const keys = new Set(requireScalarList(value).map((v) => keyOf(v, ignoreCase)));
+      const isIn: Predicate = (actual) =>
+        some(actual, (v) => {
+          const key = keyOf(v, ignoreCase);
+          return key !== undefined && keys.has(key);
+        });
+      return op === 'in' ? isIn : (actual) => !isIn(actual);
+    }
+    case 'gt':
+    case 'lt':
+    case 'ge':
+    case 'le': {
+      const bound = numberOf(value);
+      if (bound === undefined) throw new ConditionProblem('value', `${op} needs a number`);
+      const compare = COMPARE[op];
+      return (actual) =>
+        some(actual, (v) => {
+          const n = numberOf(v);
+          return n !== undefined && compare(n, bound);
+        });
+    }
+    case 'contains': {
+      const needle = requireScalar(value);
+      if (needle === null) throw new ConditionProblem('value', 'contains needs a value, not null');
+      const key = keyOf(needle, ignoreCase);
+      const text = fold(String(needle), ignoreCase);
+      return (actual) => {
+        if (Array.isArray(actual)) return actual.some((v) => keyOf(v, ignoreCase) === key);
+        const haystack = textOf(actual);
+        return haystack !== undefined && fold(haystack, ignoreCase).includes(text);
+      };
+    }
+    case 'startsWith':
+    case 'endsWith': {
+      const affix = fold(requireString(value, op), ignoreCase);
+      return (actual) =>
+        some(actual, (v) => {
+          const text = textOf(v);
+          if (text === undefined) return false;
+          const folded = fold(text, ignoreCase);
+          return op === 'startsWith' ? folded.startsWith(affix) : folded.endsWith(affix);
+        });
+    }
+    case 'regex': {
+      const regex = compileRegex(requireString(value, op), ignoreCase);
+      return (actual) =>
+        some(actual, (v) => {
+          const text = textOf(v);
+          if (text === undefined) return false;
+          if (text.length > REGEX_INPUT_LIMIT) {
+            throw new PolicyEvaluationError(
+              `${field.name} is longer than ${REGEX_INPUT_LIMIT} characters, the limit for regex conditions`,
+            );
+          }
+          return regex.test(text);
+        });
+    }
+    case 'glob': {
+      const glob = compileGlob(requireString(value, op), { ignoreCase });
+      return (actual) =>
+        some(actual, (v) => {
+          const text = textOf(v);
+          return text !== undefined && glob.matches(text);
+        });
+    }
+    case 'cidr': {
+      const blocks = compileCidrs(value);
+      return (actual) =>
+        some(actual, (v) => typeof v === 'string' && blocks.some((b) => cidrContains(b, v)));
+    }
+    case 'exists': {
+      if (value !== undefined && typeof value !== 'boolean') {
+        throw new ConditionProblem('value', 'exists takes true, false or no value');
+      }
+      const wanted = value !== false;
+      return (actual) => (actual !== undefined && actual !== null) === wanted;
+    }
+  }
+}
+
+const COMPARE: Record<'gt' | 'lt' | 'ge' | 'le', (a: number, b: number) => boolean> = {
+  gt: (a, b) => a > b,
+  lt: (a, b) => a < b,
+  ge: (a, b) => a >= b,
+  le: (a, b) => a <= b,
+};
+
+/** A list field holds when one element does; a missing field never does. */
+function some(actual: unknown, test: Predicate): boolean {
+  if (actual === undefined) return false;
+  return Array.isArray(actual) ? actual.some(test) : test(actual);
+}
+
+const NUMERIC = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
+
+export function numberOf(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'string' && NUMERIC.test(value)) {
+    const n = Number(value);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+/** Equality key of a scalar: numbers by value, booleans as their words; objects have none. */
+function keyOf(value: unknown, ignoreCase: boolean): string | undefined {
+  const n = numberOf(value);
+  if (n !== undefined) return `n:${n}`;
+  if (typeof value === 'string') return `s:${fold(value, ignoreCase)}`;
+  if (typeof value === 'boolean') return `s:${value}`;
+  if (value === null) return 'null';
+  return undefined;
+}
+
+function textOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+function fold(text: string, ignoreCase: boolean): string {
+  return ignoreCase ? text.toLowerCase() : text;
+}
+
+type Scalar = string | number | boolean | null;
+
+function isScalar(value: unknown): value is Scalar {
+  return (
+    value === null ||
+    typeof value === 'string' ||
+    typeof value === 'boolean' ||
+    (typeof value === 'number' && Number.isFinite(value))
+  );
+}
+
+function requireScalar(value: unknown): Scalar {
+  if (!isScalar(value)) {
+    throw new ConditionProblem('value', 'must be a string, a number, true, false or null');
+  }
+  return value;
+}
+
+function requireScalarList(value: unknown): Scalar[] {
+  if (!Array.isArray(value) || !value.every(isScalar)) {
+    throw new ConditionProblem('value', 'must be a list of strings, numbers, booleans or null');
+  }
+  return value;
+}
+
+function requireString(value: unknown, op: Operator): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new ConditionProblem('value', `${op} needs a non-empty string`);
+  }
+  return value;
+}
+
+function compileRegex(pattern: string, ignoreCase: boolean): RegExp {
+  const unsafe = unsafeRegexReason(pattern);
+  if (unsafe) throw new ConditionProblem('value', `regex ${JSON.stringify(pattern)} ${unsafe}`);
+  try {
+    return new RegExp(pattern, ignoreCase ? 'i' : '');
+  } catch (err) {
+    throw new ConditionProblem(
+      'value',
+      `is not a valid regular expression: ${(err as Error).message}`,
+    );
+  }
+}
+
+function compileCidrs(value: unknown): Cidr[] {
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((v) => typeof v === 'string')) {
+    throw new ConditionProblem('value', 'cidr needs a CIDR block or a list of them (10.0.0.0/8)');
+  }
+  try {
+    return list.map((text: string) => parseCidr(text));
+  } catch (err) {
+    throw new ConditionProblem('value', (err as Error).message);
+  }
+}
+
+function describe(field: string, op: Operator, value: unknown, ignoreCase: boolean): string {
+  if (op === 'exists') return value === false ? `${field} does not exist` : `${field} exists`;
+  return `${field} ${op} ${JSON.stringify(value)}${ignoreCase ? ' (ignoring case)' : ''}`;
+}

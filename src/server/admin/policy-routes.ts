@@ -1,0 +1,87 @@
+/**
+ * `POST /v1/policy/evaluate`: a dry run over the API. The request is described (agent, vault,
+ * method, absolute URL, optional headers and JSON body), judged by the gateway's own policy
+ * engine exactly as the `policy` stage would judge it, and never sent anywhere. The answer is
+ * the decision, each policy's part in it (Internal provider) and the PolicyInput the policies
+ * saw. When the caller names no service, the vault's services are matched as resolveService
+ * does.
+ */
+import { GatewayError } from '../../errors';
+import { dryRun } from '../../policy/dry-run';
+import { describedRequestInput } from '../../policy/input';
+import { bodyFromJson } from '../../policy/json-body';
+import type { PolicyEngine } from '../../policy/types';
+import type { VaultService } from '../../vault/service-types';
+import { bodyObject, optionalField, stringField, type RouteSpec } from './route';
+
+export interface PolicyRouteDeps {
+  /** Policy.MaxBodyBytes (default 65536): a larger `body` is counted, not parsed. */
+  maxBodyBytes?: number;
+  /** Matches the service when the caller names none. */
+  vaults?: Pick<VaultService, 'matchService'>;
+  now?: () => number;
+}
+
+export function policyRoutes(engine: PolicyEngine, deps: PolicyRouteDeps = {}): RouteSpec[] {
+  const maxBodyBytes = deps.maxBodyBytes ?? 65536;
+  const now = deps.now ?? Date.now;
+  return [
+    {
+      method: 'post',
+      path: '/v1/policy/evaluate',
+      access: 'any',
+      summary:
+        'Dry run: what the policies decide for a described request (nothing is sent upstream)',
+      body: {
+        agent: 'agent name',
+        vault: 'vault name',
+        method: 'HTTP method',
+        url: 'absolute URL (https://host/path?query)',
+        headers: 'object of header names to values (optional)',
+        body: 'the JSON body (optional)',
+        bodySize: 'body size in bytes when no body is given (optional)',
+        service: "service name (optional; default: matched from the vault's services)",
+      },
+      handle: async (req) => {
+        const body = bodyObject(req.body);
+        const headers = headerObject(body);
+        const given = body.body !== undefined;
+        if (given && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
+          headers['content-type'] = 'application/json';
+        }
+        const bodySize = optionalField<number>(body, 'bodySize', 'number');
+        const vault = stringField(body, 'vault', true);
+        const input = describedRequestInput({
+          agent: stringField(body, 'agent', true),
+          vault,
+          method: stringField(body, 'method', true),
+          url: stringField(body, 'url', true),
+          headers,
+          body: given ? bodyFromJson(body.body, maxBodyBytes) : { size: bodySize ?? 0 },
+          service: stringField(body, 'service') ?? null,
+          now: now(),
+        });
+        if (body.service === undefined && deps.vaults) {
+          const { host, port, path } = input.request;
+          const service = await deps.vaults.matchService(vault, { host, port, path });
+          input.service = service ? { name: service.name } : null;
+        }
+        return { body: await dryRun(engine, input) };
+      },
+    },
+  ];
+}
+
+function headerObject(body: Record<string, unknown>): Record<string, string> {
+  const headers = optionalField<Record<string, unknown>>(body, 'headers', 'object') ?? {};
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') {
+      throw new GatewayError('VEC_REQUEST_INVALID', `\`headers.${name}\` must be a string.`, {
+        context: { field: `headers.${name}` },
+      });
+    }
+    result[name] = value;
+  }
+  return result;
+}

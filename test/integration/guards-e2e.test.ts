@@ -1,0 +1,154 @@
+/**
+ * Each guard's refusal through the real proxy: rate limit (429 + Retry-After + RateLimit-*),
+ * circuit breaker (503 after upstream failures), policy (403 with the rule's reason), and the
+ * approval gate (403 for a risky request). Nothing refused reaches the upstream.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Gateway } from '../../src/gateway';
+import { json, startTestGateway } from '../helpers/gateway';
+import { startUpstream, type TestUpstream } from '../helpers/upstream';
+
+async function setUp(env: NodeJS.ProcessEnv, upstream: TestUpstream) {
+  const gateway = await startTestGateway({
+    System__Proxy__UpstreamCaFile: upstream.caFile,
+    System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
+    ...env,
+  });
+  await gateway.vaults.createVault({ name: 'guarded' });
+  await gateway.vaults.setCredential('guarded', 'KEY', 'guarded-secret-value');
+  await gateway.vaults.createService('guarded', {
+    name: 'local',
+    host: 'localhost',
+    auth: { type: 'bearer', credential: 'KEY' },
+  });
+  const token = (await gateway.vaults.createAgent({ name: 'guarded-bot', vaults: ['guarded'] }))
+    .token;
+  const call = (path: string, init: RequestInit = {}) =>
+    fetch(`${gateway.urls.http}/proxy/${upstream.httpUrl}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) },
+    });
+  return { gateway, call };
+}
+
+describe('guards through the proxy', () => {
+  let upstream: TestUpstream;
+  const gateways: Gateway[] = [];
+
+  beforeAll(async () => {
+    upstream = await startUpstream([
+      (req, res) => {
+        if (!req.url?.startsWith('/fail')) return false;
+        res.writeHead(503).end('down');
+        return true;
+      },
+    ]);
+  });
+  afterAll(async () => {
+    for (const gateway of gateways) await gateway.close();
+    await upstream.close();
+  });
+  beforeEach(() => {
+    upstream.received.length = 0;
+  });
+
+  it('rate limit: 429 VEC_RATE_LIMITED with Retry-After and RateLimit-* headers', async () => {
+    const { gateway, call } = await setUp(
+      { System__RateLimit__DefaultRequestsPerMinute: '2', System__RateLimit__Burst: '0' },
+      upstream,
+    );
+    gateways.push(gateway);
+    const first = await call('/one');
+    expect(first.status).toBe(200);
+    expect(first.headers.get('ratelimit-limit')).toBe('2');
+    expect(first.headers.get('ratelimit-remaining')).toBe('1');
+    await call('/two');
+    const limited = await call('/three');
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('x-vectra-error')).toBe('VEC_RATE_LIMITED');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await json(limited)).code).toBe('VEC_RATE_LIMITED');
+    expect(upstream.received.map((r) => r.url)).toEqual(['/one', '/two']);
+  });
+
+  it('circuit breaker: opens after the failure threshold and answers 503 VEC_CIRCUIT_OPEN', async () => {
+    const { gateway, call } = await setUp(
+      { System__CircuitBreaker__FailureThreshold: '2' },
+      upstream,
+    );
+    gateways.push(gateway);
+    expect((await call('/fail/1')).status).toBe(503);
+    expect((await call('/fail/2')).status).toBe(503);
+    const open = await call('/fail/3');
+    expect(open.status).toBe(503);
+    expect(open.headers.get('x-vectra-error')).toBe('VEC_CIRCUIT_OPEN');
+    expect(Number(open.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(upstream.received).toHaveLength(2);
+    const health = await json(await fetch(`${gateway.urls.http}/health`));
+    expect(health.status).toBe('Degraded');
+  });
+
+  it('approval: a risky request (DELETE /admin/users/all) is held with the explanation', async () => {
+    const { gateway, call } = await setUp(
+      { Semantic__Enabled: 'true', Policy__Enabled: 'false' },
+      upstream,
+    );
+    gateways.push(gateway);
+    expect((await call('/repos/x/y')).status).toBe(200);
+    const held = await call('/admin/users/all', { method: 'DELETE' });
+    expect(held.status).toBe(403);
+    const body = await json(held);
+    expect(body.code).toBe('VEC_APPROVAL_REQUIRED');
+    expect(body.message).toMatch(/risk/i);
+    expect(upstream.received.map((r) => r.url)).toEqual(['/repos/x/y']);
+  });
+
+  it('policy: a deny rule refuses with its reason, Hitl asks for approval', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vectra-policies-'));
+    writeFileSync(
+      join(dir, 'guard.json'),
+      JSON.stringify({
+        name: 'guard',
+        description: 'test policy',
+        default: 'Allow',
+        rules: [
+          {
+            name: 'no-deletes',
+            reason: 'Deleting is not allowed here.',
+            priority: 10,
+            effect: 'Deny',
+            conditions: [{ field: 'request.method', operator: 'eq', value: 'DELETE' }],
+          },
+          {
+            name: 'exports-need-review',
+            reason: 'Exports need a human.',
+            priority: 5,
+            effect: 'Hitl',
+            conditions: [{ field: 'request.path', operator: 'contains', value: '/export' }],
+          },
+        ],
+      }),
+    );
+    const { gateway, call } = await setUp(
+      { Policy__Providers__Internal__Directory: dir },
+      upstream,
+    );
+    gateways.push(gateway);
+    expect((await call('/items')).status).toBe(200);
+    const denied = await call('/items/1', { method: 'DELETE' });
+    expect(denied.status).toBe(403);
+    expect(await json(denied)).toMatchObject({
+      code: 'VEC_POLICY_DENIED',
+      message: expect.stringContaining('Deleting is not allowed here'),
+    });
+    const held = await call('/export/all');
+    expect(held.status).toBe(403);
+    expect(await json(held)).toMatchObject({
+      code: 'VEC_APPROVAL_REQUIRED',
+      message: expect.stringContaining('Exports need a human'),
+    });
+    expect(upstream.received.map((r) => r.url)).toEqual(['/items']);
+  });
+});

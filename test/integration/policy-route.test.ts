@@ -1,0 +1,335 @@
+/**
+ * `POST /v1/policy/evaluate` on the real admin router and API app (authorizer, error middleware,
+ * OpenAPI), with the real VaultService matching services, and `vectra policy test --addr`
+ * against it: a dry run over the API decides as the pipeline would and sends nothing upstream.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { MemoryCache } from '../../src/cache/memory';
+import { registerPolicyCommand } from '../../src/cli/policy-command';
+import type { CommandContext } from '../../src/cli/main';
+import { reportError } from '../../src/cli/output';
+import { createAgentAuthenticator } from '../../src/identity/agent-auth';
+import { createAuthThrottle } from '../../src/identity/auth-throttle';
+import { createMetrics } from '../../src/observability/metrics';
+import { silentLogger } from '../../src/observability/types';
+import { createInternalEngine, type InternalPolicyEngine } from '../../src/policy/internal-engine';
+import { createApiApp } from '../../src/server/app';
+import { createAdminRouter } from '../../src/server/admin/router';
+import { policyRoutes } from '../../src/server/admin/policy-routes';
+import { HealthService } from '../../src/server/health';
+import { openDatabase } from '../../src/storage';
+import { createCipher } from '../../src/vault/crypto';
+import { createVaultService } from '../../src/vault/vault-service';
+import { testConfig } from '../helpers/gateway';
+import { sqliteConfig } from './storage-test-helpers';
+
+const POLICIES = {
+  'base.json': {
+    name: 'base',
+    default: 'Hitl',
+    rules: [
+      {
+        name: 'reads',
+        reason: 'Reading is fine',
+        priority: 10,
+        effect: 'Allow',
+        conditions: [{ field: 'method', operator: 'in', value: ['GET', 'HEAD'] }],
+      },
+    ],
+  },
+  'github.json': {
+    name: 'github-no-mutations',
+    description: 'GraphQL mutations to GitHub are refused.',
+    default: 'Allow',
+    appliesTo: { services: ['github'] },
+    rules: [
+      {
+        name: 'no-mutations',
+        reason: 'GraphQL mutations are not allowed on GitHub',
+        effect: 'Deny',
+        risk: 0.9,
+        conditions: [{ field: 'body.query', operator: 'startsWith', value: 'mutation' }],
+      },
+    ],
+  },
+};
+
+interface Api {
+  url: string;
+  tokens: { owner: string; auditor: string; agent: string };
+  close(): Promise<void>;
+}
+
+let api: Api;
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vectra-policy-route-'));
+  for (const [name, doc] of Object.entries(POLICIES)) {
+    writeFileSync(join(dir, name), JSON.stringify(doc));
+  }
+  const db = await openDatabase(sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`));
+  const cache = new MemoryCache({ sweepIntervalMs: 0 });
+  const vaults = createVaultService({ db, cipher: createCipher(randomBytes(32)), cache });
+  const engine: InternalPolicyEngine = await createInternalEngine({
+    directory: dir,
+    logger: silentLogger,
+    watch: false,
+  });
+  const router = createAdminRouter({
+    vaults,
+    agents: createAgentAuthenticator(testConfig().Security.AgentAuth, vaults),
+    throttle: createAuthThrottle({ cache }),
+    version: 'test',
+    caPem: '',
+    extraRoutes: policyRoutes(engine, { vaults, maxBodyBytes: 1024 }),
+  });
+  const app = createApiApp({
+    logger: silentLogger,
+    metrics: createMetrics(),
+    health: new HealthService(),
+    maxBodyBytes: 1_000_000,
+    routers: [{ path: '/', router }],
+  });
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await vaults.createVault({ name: 'team' });
+  await vaults.setCredential('team', 'GH', 'ghp_not-used-by-a-dry-run');
+  await vaults.createService('team', {
+    name: 'github',
+    host: 'api.github.com',
+    auth: { type: 'bearer', credential: 'GH' },
+  });
+  api = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    tokens: {
+      owner: (await vaults.createAdminToken({ name: 'o', role: 'owner' })).token,
+      auditor: (await vaults.createAdminToken({ name: 'a', role: 'auditor' })).token,
+      agent: (await vaults.createAgent({ name: 'bot', vaults: ['team'] })).token,
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await engine.close();
+      await vaults.close();
+      await cache.close();
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+afterAll(() => api.close());
+
+async function evaluate(body: unknown, token = api.tokens.auditor) {
+  const res = await fetch(`${api.url}/v1/policy/evaluate`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+const MUTATION = { query: 'mutation { deleteRepository(id: 1) }' };
+
+describe('POST /v1/policy/evaluate', () => {
+  it('answers the decision, each policy’s part and the input, for any admin role', async () => {
+    const { status, body } = await evaluate({
+      agent: 'bot',
+      vault: 'team',
+      method: 'get',
+      url: 'https://api.github.com/repos/acme/app?per_page=5',
+      headers: { Authorization: 'Bearer x', 'X-Trace': '1' },
+    });
+    expect(status).toBe(200);
+    expect(body.decision).toEqual({
+      effect: 'Allow',
+      reason: 'Policy base (rule reads): Reading is fine.',
+      policy: 'base',
+      rule: 'reads',
+    });
+    expect(body.trace.map((t: any) => [t.policy, t.applies, t.effect])).toEqual([
+      ['base', true, 'Allow'],
+      ['github-no-mutations', true, 'Allow'],
+    ]);
+    expect(body.input).toMatchObject({
+      agent: { name: 'bot', id: null },
+      vault: 'team',
+      service: { name: 'github' }, // matched like resolveService does
+      request: {
+        method: 'GET',
+        host: 'api.github.com',
+        port: 443,
+        path: '/repos/acme/app',
+        query: { per_page: '5' },
+        headers: { authorization: '[REDACTED]', 'x-trace': '1' },
+        bodySize: 0,
+      },
+    });
+  });
+
+  it('judges a JSON body, and policies scoped to the matched service', async () => {
+    const denied = await evaluate({
+      agent: 'bot',
+      vault: 'team',
+      method: 'POST',
+      url: 'https://api.github.com/graphql',
+      body: MUTATION,
+    });
+    expect(denied.status).toBe(200); // a dry run answers the decision; it refuses nothing
+    expect(denied.body.decision).toMatchObject({
+      effect: 'Deny',
+      policy: 'github-no-mutations',
+      rule: 'no-mutations',
+      risk: 0.9,
+    });
+    expect(denied.body.input.request).toMatchObject({
+      headers: { 'content-type': 'application/json' },
+      body: MUTATION,
+    });
+    const elsewhere = await evaluate({
+      agent: 'bot',
+      vault: 'team',
+      method: 'POST',
+      url: 'https://gitlab.example.com/graphql',
+      body: MUTATION,
+    });
+    expect(elsewhere.body.decision).toMatchObject({ effect: 'Hitl', policy: 'base' });
+    expect(elsewhere.body.input.service).toBeNull();
+  });
+
+  it('takes the service named by the caller, and only counts a body over the limit', async () => {
+    const named = await evaluate({
+      agent: 'bot',
+      vault: 'team',
+      method: 'POST',
+      url: 'https://gitlab.example.com/graphql',
+      service: 'github',
+      body: MUTATION,
+    });
+    expect(named.body.decision.effect).toBe('Deny');
+    const big = await evaluate({
+      agent: 'bot',
+      vault: 'team',
+      method: 'POST',
+      url: 'https://api.github.com/graphql',
+      body: { ...MUTATION, padding: 'x'.repeat(2000) },
+    });
+    expect(big.body.input.request.body).toBeUndefined();
+    expect(big.body.input.request.bodySize).toBeGreaterThan(2000);
+    expect(big.body.decision.effect).toBe('Hitl');
+  });
+
+  it('refuses a request it cannot judge, naming the field', async () => {
+    const base = { agent: 'bot', vault: 'team', method: 'GET', url: 'https://x.example/' };
+    const cases: Array<[unknown, string]> = [
+      [{ ...base, url: undefined }, 'url'],
+      [{ ...base, url: 'not a url' }, 'url'],
+      [{ ...base, url: 'ftp://x.example/' }, 'url'],
+      [{ ...base, method: 'G T' }, 'method'],
+      [{ ...base, headers: { 'x-a': 1 } }, 'headers.x-a'],
+      [{ ...base, agent: 7 }, 'agent'],
+    ];
+    for (const [body, field] of cases) {
+      const answer = await evaluate(body);
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ code: 'VEC_REQUEST_INVALID', field });
+    }
+  });
+
+  it('is for admin tokens only', async () => {
+    const body = { agent: 'bot', vault: 'team', method: 'GET', url: 'https://x.example/' };
+    expect((await evaluate(body, 'vec_adm_nope')).status).toBe(401);
+    expect((await evaluate(body, api.tokens.agent)).status).toBeGreaterThanOrEqual(401);
+    expect((await evaluate(body, api.tokens.owner)).status).toBe(200);
+  });
+
+  it('is described in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${api.url}/v1/openapi.json`)).json()) as any;
+    expect(doc.paths['/v1/policy/evaluate'].post).toBeDefined();
+  });
+});
+
+describe('vectra policy test --addr', () => {
+  async function cli(argv: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
+    const ctx: CommandContext = {
+      io,
+      env: { VECTRA_ADMIN_TOKEN: api.tokens.auditor, VECTRA_CONFIG_HOME: tmpdir() },
+      version: '0.0.0',
+      exitCode: 0,
+    };
+    const program = new Command('vectra').exitOverride().configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+    });
+    registerPolicyCommand(program, ctx);
+    let code: number;
+    try {
+      await program.parseAsync(argv, { from: 'user' });
+      code = ctx.exitCode;
+    } catch (e) {
+      if (e instanceof CommanderError) code = e.exitCode === 0 ? 0 : 2;
+      else {
+        reportError(io, e, false);
+        code = 1;
+      }
+    }
+    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+  }
+
+  it('asks the gateway and prints its decision', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vectra-body-'));
+    const file = join(dir, 'mutation.json');
+    writeFileSync(file, JSON.stringify(MUTATION));
+    const result = await cli([
+      'policy',
+      'test',
+      '--addr',
+      api.url,
+      '--agent',
+      'bot',
+      '--vault',
+      'team',
+      '--method',
+      'POST',
+      '--url',
+      'https://api.github.com/graphql',
+      '--body',
+      file,
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('decision: Deny');
+    expect(result.stdout).toContain('policy:   github-no-mutations');
+    expect(result.stdout).toContain('rule:     no-mutations');
+    expect(result.stdout).toContain(
+      'reason:   Policy github-no-mutations (rule no-mutations): GraphQL mutations are not allowed on GitHub.',
+    );
+  });
+
+  it('prints the gateway’s refusal with its code', async () => {
+    const result = await cli([
+      'policy',
+      'test',
+      '--addr',
+      api.url,
+      '--agent',
+      'bot',
+      '--vault',
+      'nope',
+      '--method',
+      'GET',
+      '--url',
+      'https://api.github.com/',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/\[VEC_VAULT_NOT_FOUND\]/);
+  });
+});

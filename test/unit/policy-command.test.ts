@@ -1,0 +1,253 @@
+/**
+ * `vectra policy validate` and `vectra policy test` in-process, over real policy directories:
+ * exit codes, every problem listed, the decision explained, nothing sent anywhere. The --addr
+ * path against a real API is in test/integration/policy-route.test.ts.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import type { CommandContext } from '../../src/cli/main';
+import { reportError } from '../../src/cli/output';
+import { registerPolicyCommand } from '../../src/cli/policy-command';
+import { REPO_ROOT } from '../helpers/gateway';
+
+const EXAMPLES = join(REPO_ROOT, 'policies');
+
+async function run(
+  argv: string[],
+  options: { env?: NodeJS.ProcessEnv; fetch?: typeof fetch } = {},
+) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
+  const ctx: CommandContext = {
+    io,
+    env: { Policy__Providers__Internal__Directory: EXAMPLES, ...options.env },
+    version: '0.0.0',
+    exitCode: 0,
+  };
+  const program = new Command('vectra')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+  registerPolicyCommand(program, ctx, { fetch: options.fetch });
+  let code: number;
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    code = ctx.exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) code = e.exitCode === 0 ? 0 : 2;
+    else {
+      reportError(io, e, false);
+      code = 1;
+    }
+  }
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+function directory(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vectra-policy-cli-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+const test = (...args: string[]) =>
+  run(['policy', 'test', '--agent', 'bot', '--vault', 'team', ...args]);
+
+describe('vectra policy validate', () => {
+  it('passes the shipped examples (the configured directory by default)', async () => {
+    const result = await run(['policy', 'validate']);
+    expect(result).toEqual({
+      code: 0,
+      stdout: `3 policies in 3 files are valid (${EXAMPLES}): approval-for-exports, no-destructive-verbs-on-production, read-only-by-default`,
+      stderr: '',
+    });
+  });
+
+  it('lists every problem of every file and exits 1', async () => {
+    const dir = directory({
+      'a.json': '{\n  "name": "a",\n  "default": "Allow",\n}',
+      'b.json': JSON.stringify({
+        name: 'b',
+        default: 'Allow',
+        rules: [
+          {
+            name: 'r',
+            reason: 'x',
+            effect: 'Deny',
+            conditions: [{ field: 'path', operator: 'matches', value: 'x' }],
+          },
+        ],
+      }),
+      'c.json': JSON.stringify({ name: 'c', default: 'Maybe' }),
+    });
+    const result = await run(['policy', 'validate', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stdout.split('\n')).toEqual([
+      `${join(dir, 'a.json')}:4:1: invalid JSON: a comma before '}' (JSON allows no trailing comma)`,
+      expect.stringMatching(
+        new RegExp(
+          `^${join(dir, 'b.json')}: rules\\[0\\]\\.conditions\\[0\\]\\.operator: unknown operator "matches"`,
+        ),
+      ),
+      `${join(dir, 'c.json')}: default: must be one of Allow, Deny, Hitl (got "Maybe")`,
+      `3 problems in ${dir}`,
+    ]);
+  });
+
+  it('answers JSON with --json', async () => {
+    const dir = directory({ 'a.json': '{' });
+    const result = await run(['policy', 'validate', dir, '--json']);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      directory: dir,
+      valid: false,
+      files: [join(dir, 'a.json')],
+      problems: [{ file: join(dir, 'a.json'), line: 1, column: 2 }],
+    });
+  });
+
+  it('fails on a missing directory', async () => {
+    const result = await run(['policy', 'validate', join(tmpdir(), 'vectra-none-xyz')]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/the policy directory cannot be read \(ENOENT\)/);
+  });
+});
+
+describe('vectra policy test', () => {
+  it('prints the decision, the policy and rule, each policy and the explanation', async () => {
+    const result = await test('--method', 'DELETE', '--url', 'https://db.prod.example.com/rows/1');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('decision: Deny');
+    expect(result.stdout).toContain('policy:   no-destructive-verbs-on-production');
+    expect(result.stdout).toContain('rule:     no-delete-on-prod-hosts');
+    expect(result.stdout).toContain('risk:     1');
+    expect(result.stdout).toContain(
+      'reason:   Policy no-destructive-verbs-on-production (rule no-delete-on-prod-hosts): DELETE is never allowed on production hosts.',
+    );
+    expect(result.stdout).toMatch(/read-only-by-default\s+Hitl\s+default \(no rule matched\)/);
+    expect(result.stdout).toMatch(
+      /reads-are-allowed \(priority 100\): no: request\.method in \["GET","HEAD","OPTIONS"\]/,
+    );
+    expect(result.stdout).toContain('(dry run: nothing was sent upstream)');
+  });
+
+  it('allows a plain GET with the examples', async () => {
+    const result = await test(
+      '--method',
+      'GET',
+      '--url',
+      'https://api.github.com/repos/a/b',
+      '--json',
+    );
+    expect(result.code).toBe(0);
+    const answer = JSON.parse(result.stdout);
+    expect(answer.decision).toMatchObject({ effect: 'Allow', rule: 'reads-are-allowed' });
+    expect(answer.input.request).toMatchObject({ method: 'GET', host: 'api.github.com' });
+    expect(answer.trace).toHaveLength(3);
+  });
+
+  it('reads --body and --header, parsing a JSON body for request.body conditions', async () => {
+    const dir = directory({
+      'p.json': JSON.stringify({
+        name: 'p',
+        default: 'Allow',
+        rules: [
+          {
+            name: 'big-amounts',
+            reason: 'Payments over 1000 need approval',
+            effect: 'Hitl',
+            conditions: [
+              { field: 'body.amount', operator: 'gt', value: 1000 },
+              { field: 'headers.x-env', operator: 'eq', value: 'prod' },
+            ],
+          },
+        ],
+      }),
+    });
+    const body = join(mkdtempSync(join(tmpdir(), 'vectra-body-')), 'body.json');
+    writeFileSync(body, '{"amount": 5000}');
+    const base = ['--dir', dir, '--method', 'POST', '--url', 'https://pay.example.com/charges'];
+    const hitl = await test(...base, '--body', body, '--header', 'X-Env: prod', '--json');
+    expect(JSON.parse(hitl.stdout).decision).toMatchObject({ effect: 'Hitl', rule: 'big-amounts' });
+    const allowed = await test(...base, '--body', body, '--header', 'X-Env: dev');
+    expect(allowed.stdout).toContain('decision: Allow');
+  });
+
+  it('exits 1 when --expect differs from the decision', async () => {
+    const url = ['--url', 'https://api.example.com/x'];
+    expect((await test('--method', 'GET', ...url, '--expect', 'Allow')).code).toBe(0);
+    const wrong = await test('--method', 'POST', ...url, '--expect', 'Allow');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toBe('vectra: expected Allow, the policies decided Hitl');
+  });
+
+  it('refuses bad input as a usage error (exit 2)', async () => {
+    const bad = await test('--method', 'GET', '--url', 'not-a-url');
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('not an absolute URL') });
+    const header = await test(
+      '--method',
+      'GET',
+      '--url',
+      'https://x.example/',
+      '--header',
+      'nocolon',
+    );
+    expect(header.code).toBe(2);
+    const missing = await run(['policy', 'test', '--agent', 'bot']);
+    expect(missing.code).toBe(2);
+  });
+
+  it('refuses to judge with a broken directory, listing its problems (exit 1)', async () => {
+    const dir = directory({ 'a.json': '[' });
+    const result = await test('--dir', dir, '--method', 'GET', '--url', 'https://x.example/');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${join(dir, 'a.json')}:1:2: invalid JSON`);
+    expect(result.stderr).toMatch(/\[VEC_POLICY_INVALID\]/);
+  });
+
+  it('sends the described request to POST /v1/policy/evaluate with --addr', async () => {
+    const sent: Array<{ url: string; init: RequestInit }> = [];
+    const fakeFetch = (async (url: string, init: RequestInit) => {
+      sent.push({ url, init });
+      return new Response(
+        JSON.stringify({
+          decision: { effect: 'Hitl', reason: 'OPA wants a human.', policy: 'data.vectra.authz' },
+          input: {},
+        }),
+        { status: 200, headers: { 'content-type': 'application/json' } },
+      );
+    }) as typeof fetch;
+    const result = await run(
+      [
+        'policy',
+        'test',
+        '--addr',
+        'http://gw.test:7080',
+        '--agent',
+        'bot',
+        '--vault',
+        'team',
+        '--method',
+        'PUT',
+        '--url',
+        'https://api.example.com/x',
+        '--header',
+        'X-A: 1',
+      ],
+      { env: { VECTRA_ADMIN_TOKEN: 'vec_adm_t', VECTRA_CONFIG_HOME: tmpdir() }, fetch: fakeFetch },
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('decision: Hitl');
+    expect(sent).toHaveLength(1);
+    expect(sent[0].url).toBe('http://gw.test:7080/v1/policy/evaluate');
+    expect((sent[0].init.headers as Record<string, string>).authorization).toBe('Bearer vec_adm_t');
+    expect(JSON.parse(String(sent[0].init.body))).toEqual({
+      agent: 'bot',
+      vault: 'team',
+      method: 'PUT',
+      url: 'https://api.example.com/x',
+      headers: { 'x-a': '1' },
+    });
+  });
+});

@@ -1,0 +1,336 @@
+/**
+ * The `policy` stage on RequestContexts: what the PolicyInput holds (credential headers
+ * redacted, path normalised, query, time), Deny / Hitl / Allow, and the JSON body: read and
+ * parsed within the limit and handed back byte for byte, never read otherwise.
+ */
+import { Readable } from 'node:stream';
+import { GatewayError } from '../../src/errors';
+import { createRequestContext } from '../../src/pipeline/context';
+import {
+  createPolicyStage,
+  policyDecisionOf,
+  policyInputOf,
+} from '../../src/pipeline/stages/policy';
+import type { Decision, ProxyRequest, RequestContext } from '../../src/pipeline/types';
+import { normalizePath } from '../../src/policy/input';
+import type { PolicyDecision, PolicyInput } from '../../src/policy/types';
+
+/** An engine that records its inputs and answers `decision`. */
+function engine(decision: PolicyDecision, needsBody = true) {
+  const inputs: PolicyInput[] = [];
+  return {
+    inputs,
+    engine: {
+      async evaluate(input: PolicyInput) {
+        inputs.push(input);
+        return decision;
+      },
+      needsBody: () => needsBody,
+    },
+  };
+}
+
+const ALLOW: PolicyDecision = {
+  effect: 'Allow',
+  reason: 'Policy p (rule r): Fine.',
+  policy: 'p',
+  rule: 'r',
+};
+
+function context(request: Partial<ProxyRequest> = {}): RequestContext {
+  const ctx = createRequestContext({
+    entry: 'forward',
+    clientAddress: '127.0.0.1',
+    credentials: {},
+    request: {
+      method: 'post',
+      scheme: 'https',
+      host: 'API.Example.com',
+      port: 8443,
+      path: '/v1/%61dmin/./x/../items?page=2&tag=a&tag=b&q=a%20b',
+      headers: {
+        'content-type': 'application/json',
+        authorization: 'Bearer upstream-secret',
+        cookie: 'session=abc',
+        'x-api-key': 'k',
+        'x-custom-token': 't',
+        accept: ['a', 'b'],
+        'x-env': 'prod',
+      },
+      upgrade: false,
+      ...request,
+    },
+  });
+  ctx.principal = { kind: 'agent', agentId: 'agt_1', agentName: 'bot', vaults: ['team'] };
+  ctx.vault = 'team';
+  ctx.service = {
+    id: 's',
+    vault: 'team',
+    name: 'github',
+    host: 'api.example.com',
+    auth: { type: 'passthrough' },
+    enabled: true,
+    position: 0,
+    createdAt: '',
+    updatedAt: '',
+  } as RequestContext['service'];
+  return ctx;
+}
+
+const NOW = Date.UTC(2030, 0, 5, 13, 30); // a Saturday
+
+async function run(
+  ctx: RequestContext,
+  decision: PolicyDecision = ALLOW,
+  options: { deferHitl?: boolean; bodyLimit?: number; needsBody?: boolean } = {},
+) {
+  const recorded = engine(decision, options.needsBody ?? true);
+  const stage = createPolicyStage(
+    options.deferHitl === undefined ? {} : { deferHitl: options.deferHitl },
+    { engine: recorded.engine, bodyLimit: options.bodyLimit ?? 1024, now: () => NOW },
+  );
+  const result: Decision = await stage(ctx);
+  return { result, input: recorded.inputs[0] };
+}
+
+async function text(body: Readable | undefined): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body ?? []) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A body stream that yields `parts` one by one and counts how far it was read. */
+function streamed(parts: string[]) {
+  const state = { pulled: 0 };
+  const body = Readable.from(
+    (async function* () {
+      for (const part of parts) {
+        state.pulled++;
+        yield Buffer.from(part);
+      }
+    })(),
+    { objectMode: false },
+  );
+  return { body, state };
+}
+
+describe('the policy stage', () => {
+  it('is named policy and validates its options and dependencies', () => {
+    const { engine: e } = engine(ALLOW);
+    expect(createPolicyStage({}, { engine: e, bodyLimit: 0 }).name).toBe('policy');
+    expect(() => createPolicyStage({ nope: 1 } as never, { engine: e, bodyLimit: 0 })).toThrow(
+      /not an option/,
+    );
+    expect(() => createPolicyStage({}, { engine: {} as never, bodyLimit: 0 })).toThrow(
+      /engine must provide evaluate/,
+    );
+    expect(() => createPolicyStage({}, { engine: e, bodyLimit: -1 })).toThrow(/bodyLimit/);
+  });
+
+  it('builds the PolicyInput both providers see', async () => {
+    const ctx = context({ body: Readable.from([Buffer.from('{"a":1}')]), contentLength: 7 });
+    const { input } = await run(ctx);
+    expect(input).toEqual({
+      agent: { name: 'bot', id: 'agt_1' },
+      vault: 'team',
+      request: {
+        method: 'POST',
+        scheme: 'https',
+        host: 'api.example.com',
+        port: 8443,
+        path: '/v1/admin/items',
+        query: { page: '2', tag: ['a', 'b'], q: 'a b' },
+        headers: {
+          'content-type': 'application/json',
+          authorization: '[REDACTED]',
+          cookie: '[REDACTED]',
+          'x-api-key': '[REDACTED]',
+          'x-custom-token': '[REDACTED]',
+          accept: 'a, b',
+          'x-env': 'prod',
+        },
+        body: { a: 1 },
+        bodySize: 7,
+      },
+      service: { name: 'github' },
+      time: { hour: 13, weekday: 'Saturday' },
+    });
+    expect(policyInputOf(ctx)).toBe(input);
+  });
+
+  it('names a session agent without an id, and no service when none matched', async () => {
+    const ctx = context();
+    ctx.principal = {
+      kind: 'session',
+      sessionId: 's1',
+      agentName: null,
+      vault: 'team',
+      expiresAt: '',
+    };
+    ctx.service = undefined;
+    const { input } = await run(ctx);
+    expect(input.agent).toEqual({ name: null, id: null });
+    expect(input.service).toBeNull();
+    expect(input.request.bodySize).toBe(0);
+  });
+
+  it('continues on Allow and keeps the decision on the request', async () => {
+    const ctx = context();
+    const { result } = await run(ctx);
+    expect(result).toEqual({ kind: 'continue' });
+    expect(policyDecisionOf(ctx)).toEqual(ALLOW);
+  });
+
+  it('refuses Deny with VEC_POLICY_DENIED and the reason', async () => {
+    const deny: PolicyDecision = {
+      effect: 'Deny',
+      reason: 'Policy prod (rule no-delete): DELETE is never allowed on production hosts.',
+      policy: 'prod',
+      rule: 'no-delete',
+      risk: 1,
+    };
+    const { result } = await run(context(), deny);
+    expect(result.kind).toBe('deny');
+    const error = (result as { error: GatewayError }).error;
+    expect(error.toJSON()).toEqual({
+      error: 'Denied by policy',
+      code: 'VEC_POLICY_DENIED',
+      statusCode: 403,
+      message: deny.reason,
+      policy: 'prod',
+      rule: 'no-delete',
+      risk: 1,
+    });
+  });
+
+  it('refuses Hitl with VEC_APPROVAL_REQUIRED unless an approval stage follows', async () => {
+    const hitl: PolicyDecision = {
+      effect: 'Hitl',
+      reason: 'Policy p (no rule matched): Writes need approval.',
+      policy: 'p',
+    };
+    const alone = await run(context(), hitl);
+    expect((alone.result as { error: GatewayError }).error).toMatchObject({
+      code: 'VEC_APPROVAL_REQUIRED',
+      message: hitl.reason,
+    });
+    const ctx = context();
+    const deferred = await run(ctx, hitl, { deferHitl: true });
+    expect(deferred.result).toEqual({ kind: 'continue' });
+    expect(policyDecisionOf(ctx)).toEqual(hitl);
+  });
+
+  it('lets an engine failure through for the runner to refuse (fail closed)', async () => {
+    const failing = {
+      evaluate: async () => {
+        throw new GatewayError('VEC_POLICY_UNAVAILABLE', 'OPA could not decide.');
+      },
+    };
+    const stage = createPolicyStage({}, { engine: failing, bodyLimit: 0 });
+    await expect(stage(context())).rejects.toMatchObject({ code: 'VEC_POLICY_UNAVAILABLE' });
+  });
+});
+
+describe('the JSON body', () => {
+  const json = '{"query":"mutation { deleteUser }","n":[1,2]}';
+
+  it('is parsed when it fits the limit, and re-streamed byte for byte', async () => {
+    const original = Readable.from([Buffer.from(json.slice(0, 10)), Buffer.from(json.slice(10))]);
+    const ctx = context({ body: original, contentLength: json.length });
+    const { input } = await run(ctx);
+    expect(input.request.body).toEqual({ query: 'mutation { deleteUser }', n: [1, 2] });
+    expect(ctx.request.body).not.toBe(original);
+    expect(ctx.request.body!.readableObjectMode).toBe(false);
+    expect(await text(ctx.request.body)).toBe(json);
+  });
+
+  it('is parsed without a Content-Length (chunked) when it fits', async () => {
+    const { body } = streamed([json.slice(0, 5), json.slice(5)]);
+    const ctx = context({ body });
+    const { input } = await run(ctx);
+    expect(input.request).toMatchObject({ bodySize: json.length, body: { n: [1, 2] } });
+    expect(await text(ctx.request.body)).toBe(json);
+  });
+
+  it('is never read when Content-Length is over the limit', async () => {
+    const { body, state } = streamed([json]);
+    const ctx = context({ body, contentLength: 5000 });
+    const { input } = await run(ctx, ALLOW, { bodyLimit: 100 });
+    expect(state.pulled).toBe(0);
+    expect(ctx.request.body).toBe(body);
+    expect(input.request).toEqual(expect.objectContaining({ bodySize: 5000 }));
+    expect(input.request.body).toBeUndefined();
+  });
+
+  it('when chunked and over the limit: read up to it, handed back whole, not parsed', async () => {
+    const parts = ['{"a":"', ...Array.from({ length: 200 }, () => 'x'.repeat(1024)), '"}'];
+    const { body, state } = streamed(parts);
+    const ctx = context({ body });
+    const { input } = await run(ctx, ALLOW, { bodyLimit: 2048 });
+    // Stopped near the limit (plus what the stream buffers ahead), far from the 202 chunks.
+    expect(state.pulled).toBeLessThan(40);
+    expect(input.request.body).toBeUndefined();
+    expect(input.request.bodySize).toBeNull();
+    expect(await text(ctx.request.body)).toBe(parts.join(''));
+    expect(state.pulled).toBe(parts.length);
+  });
+
+  it('is never read when it is not JSON', async () => {
+    const { body, state } = streamed(['a=1']);
+    const ctx = context({
+      body,
+      contentLength: 3,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    const { input } = await run(ctx);
+    expect(state.pulled).toBe(0);
+    expect(ctx.request.body).toBe(body);
+    expect(input.request.bodySize).toBe(3);
+  });
+
+  it('is never read when no policy reads it', async () => {
+    const { body, state } = streamed([json]);
+    const ctx = context({ body, contentLength: json.length });
+    const { input } = await run(ctx, ALLOW, { needsBody: false });
+    expect(state.pulled).toBe(0);
+    expect(input.request).toMatchObject({ bodySize: json.length });
+    expect(input.request.body).toBeUndefined();
+  });
+
+  it('is handed back even when it is not valid JSON (and not parsed)', async () => {
+    const ctx = context({ body: Readable.from([Buffer.from('{nope')]), contentLength: 5 });
+    const { input } = await run(ctx);
+    expect(input.request.body).toBeUndefined();
+    expect(await text(ctx.request.body)).toBe('{nope');
+  });
+
+  it('understands application/*+json', async () => {
+    const ctx = context({
+      body: Readable.from([Buffer.from('{"a":true}')]),
+      headers: { 'content-type': 'application/merge-patch+json; charset=utf-8' },
+    });
+    expect((await run(ctx)).input.request.body).toEqual({ a: true });
+  });
+
+  it('a body the client abandons is a bad request, not a gateway fault', async () => {
+    const body = new Readable({
+      read() {
+        this.destroy(new Error('aborted'));
+      },
+    });
+    const stage = createPolicyStage({}, { engine: engine(ALLOW).engine, bodyLimit: 100 });
+    await expect(stage(context({ body }))).rejects.toMatchObject({ code: 'VEC_REQUEST_MALFORMED' });
+  });
+});
+
+describe('path normalisation', () => {
+  it.each([
+    ['/a/%2e%2e/admin', '/admin'],
+    ['/%41%62%63', '/Abc'],
+    ['/a%2fb', '/a%2Fb'],
+    ['/a/./b/../c/', '/a/c/'],
+    ['/a/..', '/'],
+    ['/../../etc', '/etc'],
+    ['*', '*'],
+  ])('%s is %s', (raw, normal) => expect(normalizePath(raw)).toBe(normal));
+});
