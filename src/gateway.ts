@@ -40,6 +40,7 @@ import { createForwardProxy } from './proxy/forward-proxy';
 import { createLeafCertificateCache } from './proxy/leaf-certificates';
 import { createUpstreamClient } from './proxy/upstream';
 import { auditRoutes, createAuditStream } from './server/admin/audit-routes';
+import { policyRoutes } from './server/admin/policy-routes';
 import { createAdminRouter } from './server/admin/router';
 import { reverseRoute } from './server/reverse-route';
 import { openDatabase } from './storage';
@@ -230,7 +231,7 @@ export async function startGateway(
       },
     });
     health.register({ name: 'cache', failureStatus: 'Degraded', run: () => cache.health() });
-    health.register(policyHealthCheck(config.Policy));
+    health.register(policyHealthCheck(config.Policy, policyEngine));
     health.register(circuitHealthCheck(breakers));
     health.register({
       name: 'secrets',
@@ -262,7 +263,10 @@ export async function startGateway(
             throttle,
             version: options.version ?? 'dev',
             caPem: ca.caPem(),
-            extraRoutes: auditRoutes(vaults, audit),
+            extraRoutes: [
+              ...auditRoutes(vaults, audit),
+              ...policyRoutes(policyEngine, { vaults, maxBodyBytes: config.Policy.MaxBodyBytes }),
+            ],
             streams: [auditStream],
           }),
         },

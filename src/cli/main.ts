@@ -14,6 +14,7 @@ import { registerHealthCommand } from './health-command';
 import { registerLogsCommand } from './logs-command';
 import { registerMasterPasswordCommand } from './master-password-command';
 import { processIo, reportError, type Io } from './output';
+import { registerPolicyCommand } from './policy-command';
 import { registerRunCommand } from './run-command';
 import { registerServeCommand } from './serve-command';
 
@@ -48,6 +49,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerLogsCommand(program, ctx);
   registerRunCommand(program, ctx);
   registerCaCommand(program, ctx);
+  registerPolicyCommand(program, ctx);
   return program;
 }
 

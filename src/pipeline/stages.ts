@@ -136,7 +136,10 @@ export function buildStages(deps: PipelineDeps, options: PipelineStageOptions = 
     resolveService: createResolveServiceStage({}, deps),
     // Issue 5 adds policy, semantic, approval (VEC_APPROVAL_REQUIRED until the approval issue
     // makes it pause) and circuitBreaker here.
-    policy: deps.policy && createPolicyStage({ deferHitl: true }, deps.policy),
+    // The risk scorer reads the body the policy stage buffered, so read it whenever one is set.
+    policy:
+      deps.policy &&
+      createPolicyStage({ deferHitl: true, alwaysReadBody: Boolean(deps.riskScorer) }, deps.policy),
     semantic:
       deps.riskScorer &&
       createSemanticStage(

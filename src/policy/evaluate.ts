@@ -7,9 +7,9 @@
  * any Deny wins, then any Hitl, then Allow. Among decisions of the same effect, one made by a
  * rule explains more than a default, so it is the one reported; then file order. The decision's
  * risk is the highest `risk` of every rule that matched. When no policy applies (an empty
- * directory, or `appliesTo` leaving the request out everywhere), nothing restricts the request
- * and it is allowed, saying so; the engine warns when it loads an empty set. A platform team that
- * wants "nothing without a policy" writes a catch-all policy with `"default": "Deny"`.
+ * directory, or `appliesTo` leaving the request out everywhere), the request is refused (fail
+ * closed): an agent nobody wrote a policy for gets nothing by accident. The engine warns when it
+ * loads an empty set; "allow the rest" is a policy with `"default": "Allow"`.
  */
 import type { CompiledPolicy, CompiledRule } from './policy-file';
 import { PolicyEvaluationError } from './operators';
@@ -72,8 +72,8 @@ export function evaluatePolicies(
   if (!best) {
     const agent = input.agent.name ?? input.agent.id ?? '(unnamed)';
     return {
-      effect: 'Allow',
-      reason: `No policy applies to agent ${agent} in vault ${input.vault ?? '(none)'}, so nothing restricts the request.`,
+      effect: 'Deny',
+      reason: `No policy applies to agent ${agent} in vault ${input.vault ?? '(none)'}, and a request no policy covers is refused.`,
     };
   }
   return {

@@ -104,7 +104,7 @@ export async function createInternalEngine(
       if (changed || !active) {
         active = { ...policySet(loaded.policies), fingerprint: loaded.fingerprint };
         if (loaded.policies.length === 0) {
-          log.warn(`no policies in ${directory}: every request is allowed until one is added`);
+          log.warn(`no policies in ${directory}: every request is refused until one is added`);
         } else {
           log.info(`policies loaded: ${loaded.policies.length} from ${directory}`, {
             policies: loaded.policies.map((p) => p.name),
@@ -212,7 +212,7 @@ export async function createInternalEngine(
       }
       const summary =
         active.policies.length === 0
-          ? `no policies in ${directory}: every request is allowed`
+          ? `no policies in ${directory}: every request is refused`
           : `${active.policies.length} policies from ${directory}`;
       return problems.length === 0
         ? { ready: true, stale: false, description: summary }

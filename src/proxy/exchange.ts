@@ -158,6 +158,9 @@ export async function runExchange(
   });
   let bytesIn = 0;
   client.req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
+  // A 'data' listener switches the body to flowing mode: pause it, so nothing is lost before a
+  // stage reads it or forward pipes it (pipe resumes it).
+  client.req.pause();
   let bytesOut = 0;
   const write = client.res.write.bind(client.res);
   client.res.write = ((chunk: unknown, ...rest: unknown[]) => {

@@ -132,6 +132,33 @@ describe('forward proxy and reverse route', () => {
     expect(JSON.stringify(upstream.received[0].headers)).not.toContain(agentToken);
   });
 
+  it('request bodies reach the upstream whole, through the tunnel and the reverse route', async () => {
+    const payload = JSON.stringify({
+      items: Array.from({ length: 20 }, (_, i) => `item-${i}`),
+    }).slice(0, 900);
+    await curl([
+      '--proxy',
+      proxy,
+      '--cacert',
+      caFile,
+      '-H',
+      'content-type: application/json',
+      '--data-binary',
+      payload,
+      `${upstream.httpsUrl}/post`,
+    ]);
+    const reverse = await fetch(`${gateway.urls.http}/proxy/${upstream.httpsUrl}/post2`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'text/plain' },
+      body: payload,
+    });
+    expect(reverse.status).toBe(200);
+    expect(upstream.received.map((r) => [r.url, r.body])).toEqual([
+      ['/post', payload],
+      ['/post2', payload],
+    ]);
+  });
+
   it('refuses a missing or bad token with 407 and Proxy-Authenticate', async () => {
     const none = await curl([
       '-i',

@@ -1,7 +1,7 @@
 /**
  * How decisions are made and combined: first matching rule by priority within a policy, the
  * default otherwise; deny-overrides across policies (Deny, then Hitl, then Allow); appliesTo;
- * no policy applying; fail closed when a condition cannot be judged; risk; the explanation
+ * fail closed when no policy applies or a condition cannot be judged; risk; the explanation
  * trace; and what the shipped examples decide.
  */
 import { join } from 'node:path';
@@ -195,18 +195,17 @@ describe('appliesTo', () => {
   });
 });
 
-describe('no policy applies', () => {
-  it('allows, saying that nothing restricts the request', () => {
-    expect(decide(policySet([]))).toEqual({
-      effect: 'Allow',
-      reason: 'No policy applies to agent bot in vault team, so nothing restricts the request.',
-    });
-    const elsewhere = simple('x', 'Deny', undefined, { appliesTo: { vaults: ['other'] } });
-    expect(decide(policySet([elsewhere])).effect).toBe('Allow');
-  });
-});
-
 describe('fail closed', () => {
+  it('refuses a request no policy applies to', () => {
+    expect(decide(policySet([]))).toEqual({
+      effect: 'Deny',
+      reason:
+        'No policy applies to agent bot in vault team, and a request no policy covers is refused.',
+    });
+    const elsewhere = simple('x', 'Allow', undefined, { appliesTo: { vaults: ['other'] } });
+    expect(decide(policySet([elsewhere])).effect).toBe('Deny');
+  });
+
   it('refuses when a condition cannot be judged (regex on over-long text)', () => {
     const regex = policy({
       name: 'r',

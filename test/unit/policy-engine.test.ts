@@ -7,6 +7,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GatewayError } from '../../src/errors';
+import { policyHealthCheck } from '../../src/policy/directory-health';
 import { createPolicyEngine, disabledPolicyEngine } from '../../src/policy/engine';
 import { describedRequestInput } from '../../src/policy/input';
 import { createInternalEngine, type InternalPolicyEngine } from '../../src/policy/internal-engine';
@@ -46,6 +47,15 @@ function reloadWhere(
       resolve(result);
     });
   });
+}
+
+/** Runs `change`, then reloads explicitly (the watcher may also fire; the result is the same). */
+async function reloadAfter(
+  engine: InternalPolicyEngine,
+  change: () => void,
+): Promise<ReloadResult> {
+  change();
+  return engine.reload();
 }
 
 describe('the Internal provider', () => {
@@ -195,22 +205,46 @@ describe('the Internal provider', () => {
     expect((await engine.evaluate(request())).effect).toBe('Hitl');
   });
 
-  it('with no policy at all, allows every request and warns at load', async () => {
+  it('with no policy at all, refuses every request and warns at load', async () => {
     engine = await start();
-    expect(await engine.evaluate(request('DELETE'))).toEqual({
-      effect: 'Allow',
-      reason: 'No policy applies to agent bot in vault team, so nothing restricts the request.',
+    expect(await engine.evaluate(request('GET'))).toEqual({
+      effect: 'Deny',
+      reason:
+        'No policy applies to agent bot in vault team, and a request no policy covers is refused.',
     });
     expect(engine.status!()).toMatchObject({
       ready: true,
-      description: expect.stringMatching(/^no policies in/),
+      description: `no policies in ${dir}: every request is refused`,
     });
     expect(lines).toContainEqual(
       expect.objectContaining({
         level: 'warn',
-        message: `no policies in ${dir}: every request is allowed until one is added`,
+        message: `no policies in ${dir}: every request is refused until one is added`,
       }),
     );
+  });
+
+  it('tells /health: Unhealthy without a good set, Degraded while a change is refused', async () => {
+    put(dir, 'a.json', '{');
+    engine = await start();
+    const check = policyHealthCheck(
+      testConfig({ Policy__Providers__Internal__Directory: dir }).Policy,
+      engine,
+    );
+    expect(await check.run()).toMatchObject({
+      status: 'Unhealthy',
+      description: expect.stringContaining(`no valid policy set loaded from ${dir}`),
+    });
+    await reloadAfter(engine, () => put(dir, 'a.json', policy('a', 'Allow')));
+    expect(await check.run()).toMatchObject({
+      status: 'Healthy',
+      description: `1 policies from ${dir}`,
+    });
+    await reloadAfter(engine, () => put(dir, 'a.json', '{'));
+    expect(await check.run()).toMatchObject({
+      status: 'Degraded',
+      description: expect.stringContaining('the last change was refused'),
+    });
   });
 
   it('reports unchanged files as unchanged', async () => {

@@ -82,13 +82,20 @@ const NOW = Date.UTC(2030, 0, 5, 13, 30); // a Saturday
 async function run(
   ctx: RequestContext,
   decision: PolicyDecision = ALLOW,
-  options: { deferHitl?: boolean; bodyLimit?: number; needsBody?: boolean } = {},
+  options: {
+    deferHitl?: boolean;
+    alwaysReadBody?: boolean;
+    bodyLimit?: number;
+    needsBody?: boolean;
+  } = {},
 ) {
   const recorded = engine(decision, options.needsBody ?? true);
-  const stage = createPolicyStage(
-    options.deferHitl === undefined ? {} : { deferHitl: options.deferHitl },
-    { engine: recorded.engine, bodyLimit: options.bodyLimit ?? 1024, now: () => NOW },
-  );
+  const stageOptions = { deferHitl: options.deferHitl, alwaysReadBody: options.alwaysReadBody };
+  const stage = createPolicyStage(stageOptions, {
+    engine: recorded.engine,
+    bodyLimit: options.bodyLimit ?? 1024,
+    now: () => NOW,
+  });
   const result: Decision = await stage(ctx);
   return { result, input: recorded.inputs[0] };
 }
@@ -125,6 +132,9 @@ describe('the policy stage', () => {
       /engine must provide evaluate/,
     );
     expect(() => createPolicyStage({}, { engine: e, bodyLimit: -1 })).toThrow(/bodyLimit/);
+    expect(() =>
+      createPolicyStage({ alwaysReadBody: 'yes' } as never, { engine: e, bodyLimit: 0 }),
+    ).toThrow(/alwaysReadBody must be true or false/);
   });
 
   it('builds the PolicyInput both providers see', async () => {
@@ -295,6 +305,16 @@ describe('the JSON body', () => {
     expect(state.pulled).toBe(0);
     expect(input.request).toMatchObject({ bodySize: json.length });
     expect(input.request.body).toBeUndefined();
+  });
+
+  it('is read for later stages when asked, even if no policy reads it', async () => {
+    const ctx = context({ body: Readable.from([Buffer.from(json)]), contentLength: json.length });
+    await run(ctx, ALLOW, { needsBody: false, alwaysReadBody: true });
+    expect(policyInputOf(ctx)?.request.body).toEqual({
+      query: 'mutation { deleteUser }',
+      n: [1, 2],
+    });
+    expect(await text(ctx.request.body)).toBe(json);
   });
 
   it('is handed back even when it is not valid JSON (and not parsed)', async () => {

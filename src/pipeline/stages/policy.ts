@@ -1,8 +1,8 @@
 /**
  * policy: what the policies say about this request, after resolveService named its service. The
- * stage builds the PolicyInput (reading a JSON body within Policy.MaxBodyBytes, and only when
- * some policy reads `request.body`; the body is handed back to the request as a stream of the
- * same bytes) and asks the engine. Deny refuses with VEC_POLICY_DENIED and the decision's
+ * stage builds the PolicyInput (reading a JSON body within Policy.MaxBodyBytes, when some
+ * policy reads `request.body` or `alwaysReadBody` says a later stage wants it; the body is handed
+ * back to the request as a stream of the same bytes) and asks the engine. Deny refuses with VEC_POLICY_DENIED and the decision's
  * reason; Hitl is left for the approval stage (`deferHitl`) or refused here with
  * VEC_APPROVAL_REQUIRED, so a pipeline without an approval stage never lets it through. An
  * engine that cannot decide rejects with VEC_POLICY_UNAVAILABLE (OPA's fail-open is the
@@ -26,6 +26,12 @@ export interface PolicyStageOptions {
    * with VEC_APPROVAL_REQUIRED.
    */
   deferHitl?: boolean;
+  /**
+   * Read JSON bodies even when no policy reads `request.body`, because a later stage uses
+   * `policyInputOf(ctx).request.body` (semantic risk scoring). Default false: a body is only
+   * buffered when some policy needs it.
+   */
+  alwaysReadBody?: boolean;
 }
 
 export interface PolicyStageDeps {
@@ -36,9 +42,11 @@ export interface PolicyStageDeps {
 }
 
 export function createPolicyStage(options: PolicyStageOptions, deps: PolicyStageDeps): Stage {
-  checkOptions('policy', options, ['deferHitl']);
-  if (options.deferHitl !== undefined && typeof options.deferHitl !== 'boolean') {
-    throw configInvalid('policy', 'deferHitl', 'must be true or false');
+  checkOptions('policy', options, ['deferHitl', 'alwaysReadBody']);
+  for (const flag of ['deferHitl', 'alwaysReadBody'] as const) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') {
+      throw configInvalid('policy', flag, 'must be true or false');
+    }
   }
   checkDependency('policy', deps, 'engine', ['evaluate']);
   const { engine, bodyLimit } = deps;
@@ -46,11 +54,12 @@ export function createPolicyStage(options: PolicyStageOptions, deps: PolicyStage
     throw configInvalid('policy', 'bodyLimit', 'must be a whole number of bytes, 0 or more');
   }
   const deferHitl = options.deferHitl === true;
+  const alwaysReadBody = options.alwaysReadBody === true;
   const now = deps.now ?? Date.now;
 
   return async function policy(ctx: RequestContext): Promise<Decision> {
-    const body =
-      engine.needsBody?.() === false ? unreadBody(ctx.request) : await readBody(ctx, bodyLimit);
+    const skipBody = !alwaysReadBody && engine.needsBody?.() === false;
+    const body = skipBody ? unreadBody(ctx.request) : await readBody(ctx, bodyLimit);
     const input = policyInputFromContext(ctx, body, now());
     const decision = await engine.evaluate(input);
     setPolicyDecision(ctx, decision, input);
