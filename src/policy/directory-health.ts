@@ -42,10 +42,11 @@ export function policyHealthCheck(
         const code = (err as NodeJS.ErrnoException).code ?? String(err);
         return {
           status: 'Unhealthy',
-          description: `policy directory ${directory} is not readable (${code})`,
+          // The path stays out of this public answer; `vectra config show` has it.
+          description: `policy directory is not readable (${code})`,
         };
       }
-      const data = { directory, files: files.length };
+      const data = { files: files.length };
       const loaded = engine?.status?.();
       if (loaded && !loaded.ready) {
         return { status: 'Unhealthy', description: loaded.description, data };
@@ -53,7 +54,7 @@ export function policyHealthCheck(
       if (loaded?.stale) return { status: 'Degraded', description: loaded.description, data };
       return {
         status: 'Healthy',
-        description: loaded?.description ?? `${files.length} policy file(s) in ${directory}`,
+        description: loaded?.description ?? `${files.length} policy file(s)`,
         data,
       };
     },
