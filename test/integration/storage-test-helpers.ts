@@ -4,10 +4,14 @@
  * the built dist/ — a second real process against the same database.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseConfig } from '../../src/config/schema';
 import { MIGRATIONS } from '../../src/storage/migrations';
 import type { Migration } from '../../src/storage/types';
+import { isGatewayError } from '../../src/errors';
+import { createPostgresDatabase, describeWith } from '../helpers/services';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 
@@ -125,4 +129,41 @@ export function spawnMigrator(
     });
   });
   return { ready, applied };
+}
+
+/** Both providers, each a fresh database per call: SQLite in a temp dir, real PostgreSQL. */
+export function databaseSubjects(tempPrefix: string) {
+  return [
+    {
+      name: 'Sqlite',
+      describe,
+      create: async () => {
+        const dir = mkdtempSync(join(tmpdir(), tempPrefix));
+        return {
+          config: sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`),
+          drop: async () => rmSync(dir, { recursive: true, force: true }),
+        };
+      },
+    },
+    {
+      name: 'Postgres',
+      describe: describeWith('postgres'),
+      create: async () => {
+        const database = await createPostgresDatabase();
+        return { config: postgresConfig(database.url), drop: () => database.drop() };
+      },
+    },
+  ];
+}
+
+/** Awaits a rejection with GatewayError `code` (and `field` in its context, when given). */
+export async function rejects(promise: Promise<unknown>, code: string, field?: string) {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isGatewayError(error)) throw new Error(`expected ${code}, got ${String(error)}`);
+  expect(error.code).toBe(code);
+  if (field !== undefined) expect(error.context.field).toBe(field);
+  return error;
 }

@@ -4,53 +4,17 @@
  * expiry is tested without sleeping.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { MemoryCache } from '../../src/cache/memory';
 import type { DatabaseConfig } from '../../src/config/schema';
-import { isGatewayError } from '../../src/errors';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
 import type { VaultService } from '../../src/vault/service-types';
 import { SESSION_TTL } from '../../src/vault/types';
 import { createVaultService } from '../../src/vault/vault-service';
-import { createPostgresDatabase, describeWith } from '../helpers/services';
-import { postgresConfig, sqliteConfig } from './storage-test-helpers';
+import { databaseSubjects, rejects } from './storage-test-helpers';
 
-const subjects = [
-  {
-    name: 'Sqlite',
-    describe,
-    create: async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'vectra-identity-'));
-      return {
-        config: sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`),
-        drop: async () => rmSync(dir, { recursive: true, force: true }),
-      };
-    },
-  },
-  {
-    name: 'Postgres',
-    describe: describeWith('postgres'),
-    create: async () => {
-      const database = await createPostgresDatabase();
-      return { config: postgresConfig(database.url), drop: () => database.drop() };
-    },
-  },
-];
-
-async function rejects(promise: Promise<unknown>, code: string, field?: string) {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isGatewayError(error)) throw new Error(`expected ${code}, got ${String(error)}`);
-  expect(error.code).toBe(code);
-  if (field !== undefined) expect(error.context.field).toBe(field);
-  return error;
-}
+const subjects = databaseSubjects('vectra-identity-');
 
 /** The database with a count of the statements run through it. */
 function counted(db: Database): { db: Database; statements: () => number } {
