@@ -16,34 +16,9 @@ import {
   type CircuitState,
 } from '../../src/guards/circuit-breaker';
 import type { CircuitBreakerConfig } from '../../src/config/schema';
-import type { Logger } from '../../src/observability/types';
 import type { ProxyRequest, UpstreamResponse } from '../../src/pipeline/types';
 import type { UpstreamClient } from '../../src/proxy/upstream-types';
-
-interface Line {
-  level: string;
-  message: string;
-  meta: Record<string, unknown>;
-}
-
-function recordingLogger(): Logger & { lines: Line[] } {
-  const lines: Line[] = [];
-  const at =
-    (level: string) =>
-    (message: string, meta: Record<string, unknown> = {}) =>
-      lines.push({ level, message, meta });
-  const logger = {
-    lines,
-    critical: at('critical'),
-    error: at('error'),
-    warn: at('warn'),
-    info: at('info'),
-    debug: at('debug'),
-    trace: at('trace'),
-    child: () => logger,
-  };
-  return logger;
-}
+import { recordingLogger } from '../helpers/waiting-and-processes';
 
 type Outcome = number | GatewayError | Error;
 

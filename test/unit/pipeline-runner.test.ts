@@ -1,33 +1,8 @@
 import { GatewayError } from '../../src/errors';
-import type { Logger } from '../../src/observability/types';
 import { createRequestContext } from '../../src/pipeline/context';
 import { createPipeline, type Timers } from '../../src/pipeline/runner';
 import { CONTINUE, type Decision, type RequestContext, type Stage } from '../../src/pipeline/types';
-
-interface Line {
-  level: string;
-  message: string;
-  meta: Record<string, unknown>;
-}
-
-function recordingLogger(): Logger & { lines: Line[] } {
-  const lines: Line[] = [];
-  const at =
-    (level: string) =>
-    (message: string, meta: Record<string, unknown> = {}) =>
-      lines.push({ level, message, meta });
-  const logger = {
-    lines,
-    critical: at('critical'),
-    error: at('error'),
-    warn: at('warn'),
-    info: at('info'),
-    debug: at('debug'),
-    trace: at('trace'),
-    child: () => logger,
-  };
-  return logger;
-}
+import { recordingLogger } from '../helpers/waiting-and-processes';
 
 /** Timers that fire only when the test says so. */
 function manualTimers(): Timers & { pending: Map<number, { fire: () => void; ms: number }> } {
