@@ -5,7 +5,7 @@
  */
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Metrics } from '../observability/metrics';
-import { acceptRequestId, runWithRequestId } from '../observability/request-context';
+import { acceptRequestId, openRequestScope } from '../observability/request-context';
 import type { Logger } from '../observability/types';
 import { errorHandler, notFound } from './errors-middleware';
 import type { HealthService } from './health';
@@ -21,14 +21,33 @@ export interface ApiAppOptions {
   routers?: Array<{ path: string; router: Router | RequestHandler }>;
 }
 
+/** The request's id: on the response, in `res.locals.requestId`, and on every log line written
+ * while the request is handled (its scope closes with the response). */
 const requestId: RequestHandler = function requestId(req, res, next) {
   const id = acceptRequestId(req.get('x-request-id'));
   res.setHeader('X-Request-Id', id);
-  runWithRequestId(id, () => next());
+  res.locals.requestId = id;
+  const close = openRequestScope(id, () => next());
+  res.once('close', close);
+};
+
+/**
+ * The proxied routes (`/proxy/<url>`) get their id without a log scope: the pipeline threads
+ * `ctx.requestId` through its own log lines, and an open scope would slow every request down
+ * (see ../observability/request-context.ts).
+ */
+const proxiedRequestId: RequestHandler = function proxiedRequestId(req, res, next) {
+  const id = acceptRequestId(req.get('x-request-id'));
+  res.setHeader('X-Request-Id', id);
+  res.locals.requestId = id;
+  next();
 };
 
 function timing(metrics: Metrics): RequestHandler {
   return function timing(req, res, next) {
+    // Once per request, also when a raw router passes a request on to the rest of the app.
+    if (res.locals.timed === true) return next();
+    res.locals.timed = true;
     const end = metrics.httpRequestDuration.startTimer();
     res.once('finish', () => {
       // The route template, not the raw path, keeps the label set small.
@@ -44,9 +63,12 @@ export function createApiApp(options: ApiAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(requestId, timing(metrics));
+  const timed = timing(metrics);
   // Mounted before the JSON parser: a proxied body must stream to the upstream untouched.
-  for (const { path, router } of options.rawRouters ?? []) app.use(path, router);
+  for (const { path, router } of options.rawRouters ?? []) {
+    app.use(path, proxiedRequestId, timed, router);
+  }
+  app.use(requestId, timed);
   app.use(express.json({ limit: options.maxBodyBytes }));
 
   app.get('/health', async function getHealth(_req, res) {

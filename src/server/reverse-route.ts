@@ -14,7 +14,6 @@ import {
   writeRefusal,
   type ExchangeDeps,
 } from '../proxy/exchange';
-import { currentRequestId } from '../observability/request-context';
 
 export const REVERSE_ROUTE_PREFIX = '/proxy/';
 
@@ -58,7 +57,7 @@ export function reverseRoute(deps: ExchangeDeps): RequestHandler {
       {
         entry: 'reverse',
         credentials: { token: match?.[1], vault },
-        requestId: currentRequestId(),
+        requestId: typeof res.locals.requestId === 'string' ? res.locals.requestId : undefined,
         request: {
           method: req.method,
           scheme: target.protocol === 'https:' ? 'https' : 'http',

@@ -5,7 +5,7 @@
  *    run outside the transaction; both now throw at once;
  *  - using a `tx` client after its transaction has finished.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { createAsyncScope } from '../observability/async-scope';
 import type { MigrationSession } from './migrate';
 import type { RunResult, SqlClient, SqlValue } from './types';
 
@@ -13,12 +13,17 @@ export interface TransactionState {
   active: boolean;
 }
 
+/**
+ * Knows whether the caller runs inside `transaction(fn)`. Backed by an AsyncLocalStorage that is
+ * enabled only while a transaction is open (../observability/async-scope.ts), so the hot path,
+ * which runs no transaction, pays nothing for the guard.
+ */
 export class TransactionScope {
-  private readonly storage = new AsyncLocalStorage<TransactionState>();
+  private readonly scope = createAsyncScope<TransactionState>();
 
   /** Throws when called from inside a running `transaction(fn)` of this database. */
   assertOutside(what: string): void {
-    if (this.storage.getStore()?.active) {
+    if (this.scope.current()?.active) {
       throw new Error(
         `${what} was called on the Database inside transaction(fn); use the client passed to fn (nested transactions are not supported)`,
       );
@@ -29,7 +34,7 @@ export class TransactionScope {
   async run<T>(fn: (state: TransactionState) => Promise<T>): Promise<T> {
     const state: TransactionState = { active: true };
     try {
-      return await this.storage.run(state, () => fn(state));
+      return await this.scope.run(state, () => fn(state));
     } finally {
       state.active = false;
     }
