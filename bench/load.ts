@@ -90,6 +90,7 @@ function createClient(
   path: string,
   upstreamCaPem: string,
   keepAlive: boolean,
+  extraHeaders: Record<string, string> = {},
 ): Client {
   // maxSockets stays Infinity: without keep-alive Node then sends `Connection: close`.
   const base = { keepAlive, maxCachedSessions: 0 };
@@ -100,6 +101,7 @@ function createClient(
   if (target.scheme === 'http' && route.via === 'proxy') {
     agent = new HttpAgent(base);
     const headers = {
+      ...extraHeaders,
       host: authority,
       ...(route.authorization ? { 'proxy-authorization': route.authorization } : {}),
     };
@@ -109,14 +111,20 @@ function createClient(
   } else if (target.scheme === 'http') {
     agent = new HttpAgent(base);
     send = (onResponse) =>
-      httpRequest({ agent, host: target.host, port: target.port, path }, onResponse);
+      httpRequest(
+        { agent, host: target.host, port: target.port, path, headers: extraHeaders },
+        onResponse,
+      );
   } else {
     agent =
       route.via === 'proxy'
         ? new TunnelAgent(route, base)
         : new HttpsAgent({ ...base, ca: upstreamCaPem });
     send = (onResponse) =>
-      httpsRequest({ agent, host: target.host, port: target.port, path }, onResponse);
+      httpsRequest(
+        { agent, host: target.host, port: target.port, path, headers: extraHeaders },
+        onResponse,
+      );
   }
 
   return {
@@ -157,6 +165,7 @@ async function throughput(job: ThroughputJob): Promise<Samples> {
     job.path,
     job.upstreamCaPem,
     !job.newConnection,
+    job.headers,
   );
   const samples = emptySamples();
   const start = performance.now();

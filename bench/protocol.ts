@@ -19,8 +19,10 @@ export type Route =
 
 export interface ThroughputJob {
   kind: 'throughput';
-  /** The upstream counts requests per path, so each scenario uses its own. */
+  /** The upstream counts requests per path, so each scenario uses its own; a query may follow. */
   path: string;
+  /** Extra request headers (the policy comparison sends Accept and User-Agent). */
+  headers?: Record<string, string>;
   target: Target;
   route: Route;
   /** CA certificates the client trusts (the upstream's for direct HTTPS, the proxy's otherwise). */

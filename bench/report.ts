@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
+import type { PolicyCheck } from './policies';
 import type { Samples } from './protocol';
 
 export interface Stats {
@@ -176,16 +177,20 @@ export interface Document {
   results: string;
   targets: string;
   leafMint?: string;
+  /** What the engine made of the 20 bench policies for the bench request. */
+  policyCheck: PolicyCheck;
 }
 
 export function benchmarksDocument(doc: Document): string {
   const m = doc.machine;
+  const p = doc.policyCheck;
   return `# Benchmarks
 
 Measured by \`npm run bench\` (never part of \`npm test\`), which builds (\`dist/\`, and the
 benchmark itself into \`dist/bench/\`), runs every scenario below under plain \`node\` and
-rewrites this file with the latest numbers. A run takes about two minutes;
-\`npm run bench -- --seconds 2 --no-write\` is a quick look that leaves this file alone
+rewrites this file with the latest numbers. A run takes about three minutes;
+\`npm run bench -- --seconds 2 --no-write\` is a quick look that leaves this file alone, and
+\`npm run bench -- --seconds 2 --only-policy\` runs the policy comparison alone
 (\`--help\` lists the options). Traffic stays on 127.0.0.0/8.
 
 ## Set-up
@@ -226,6 +231,28 @@ rewrites this file with the latest numbers. A run takes about two minutes;
   while the scenario ran, divided by the requests the upstream saw (warm-up included). The
   orchestrator does nothing else meanwhile, so this is the gateway's cost per request, and it
   is less sensitive to other load on the machine than req/s.
+- **Full pipeline with ${p.policies} policies** (\`bench/policy-comparison.ts\`): two more
+  Vectra instances, set up like the one above and differing only in their \`Policy\` section:
+  one with \`Policy.Providers.Internal.Directory\` = ${p.policies} generated policies
+  (\`bench/policies.ts\`), one with \`Policy.Enabled\` = \`false\`. The policies are what a
+  platform team writes: read-only by default, no DELETE on production hosts, approval for
+  exports, no admin surfaces, a change freeze outside working hours, body-size limits, known
+  agents only, per-service guards, cloud metadata blocked, no credentials in URLs, header
+  hygiene, JSON writes only, page-size caps, key-material and GraphQL guards, ports and schemes;
+  2 to 4 rules each, over the method, host, path (\`regex\`, \`glob\`, \`startsWith\`, …),
+  headers, query, agent, vault, service, hour and body size. The bench request
+  (\`GET /bench/n?page=2&limit=50&format=json\` with \`Accept\` and \`User-Agent\`, agent
+  \`bench-agent\`, vault \`bench\`, service \`upstream\`) is allowed, but only after real work:
+  ${p.applying} of the ${p.policies} policies apply to it (\`appliesTo\` leaves the others out),
+  and ${p.rulesTried} rules are tried for it, of which ${p.rulesMatched} (Allow rules) match; the
+  other policies that apply end in their default, Allow. The benchmark loads the directory with
+  the compiled policy loader and judges that request with a trace before measuring, and stops if
+  a file is refused or the request would not simply be allowed. Both instances get the same
+  request, HTTPS interception with keep-alive; after one uncounted run each, their runs
+  alternate (disabled, policies, policies, disabled, …) so that other load on the machine weighs
+  on both alike, and each instance's runs are pooled into one row. The target compares the
+  pooled req/s; the ratio of each pair of runs is shown too, and the CPU µs/req (above) is the
+  steadier measure of what the policies add.
 - All processes share the machine's cores: the load generator, the upstream and the proxy
   compete for CPU, which flatters nobody. Ratios matter more than absolute numbers.
 

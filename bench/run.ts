@@ -4,7 +4,9 @@
  * This process is the orchestrator and hosts Vectra (./vectra.ts); the upstream
  * (./upstream.ts) and the load generator (./load.ts) are forked children, and mitmproxy, when
  * installed, is a third (./mitmproxy.ts). Scenarios run one after the other (./runner.ts); the
- * results are printed as a table and written to docs/benchmarks.md (unless --no-write).
+ * last one compares two more Vectra instances, with 20 policies and with the policy engine
+ * disabled (./policy-comparison.ts). The results are printed as a table and written to
+ * docs/benchmarks.md (unless --no-write, or --only-policy, which runs that comparison alone).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,14 +21,16 @@ import type { Route, Target, UpstreamReady } from './protocol';
 import {
   BUSY_LOAD,
   benchmarksDocument,
+  type Row,
   describeMachine,
   machineLine,
   resultsTable,
   targetsTable,
 } from './report';
-import { createRunner, type Shape } from './runner';
-import { issueTargets } from './targets';
-import { startBenchVectra } from './vectra';
+import { comparePolicyCost } from './policy-comparison';
+import { createRunner, type Runner, type Shape } from './runner';
+import { issueTargets, policyTarget, type TargetRows } from './targets';
+import { startBenchVectra, type BenchVectra } from './vectra';
 
 const USAGE = `npm run bench -- [options]
   --seconds N       measured seconds per loaded scenario (default 5; warm-up 1 s)
@@ -34,6 +38,8 @@ const USAGE = `npm run bench -- [options]
   --hosts N         never-seen hosts per proxy for the first-request runs (default 100, max 250)
   --no-mitmproxy    skip mitmproxy even when installed
   --no-leaf-mint    skip bench/leaf-mint.ts
+  --policy-runs N   runs of each instance in the 20-policies comparison (default 4, ABBA order)
+  --only-policy     only the 20-policies comparison (implies --no-write)
   --no-write        print only; leave docs/benchmarks.md alone`;
 
 interface Options {
@@ -42,6 +48,8 @@ interface Options {
   hosts: number;
   mitmproxy: boolean;
   leafMint: boolean;
+  policyRuns: number;
+  onlyPolicy: boolean;
   write: boolean;
 }
 
@@ -53,6 +61,8 @@ function parseOptions(): Options {
       hosts: { type: 'string', default: '100' },
       'no-mitmproxy': { type: 'boolean', default: false },
       'no-leaf-mint': { type: 'boolean', default: false },
+      'policy-runs': { type: 'string', default: '4' },
+      'only-policy': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -74,8 +84,11 @@ function parseOptions(): Options {
     concurrency: Math.round(number('concurrency', values.concurrency, 1, 256)),
     hosts: Math.round(number('hosts', values.hosts, 1, 250)),
     mitmproxy: !values['no-mitmproxy'],
-    leafMint: !values['no-leaf-mint'],
-    write: !values['no-write'],
+    leafMint: !values['no-leaf-mint'] && !values['only-policy'],
+    policyRuns: Math.round(number('policy-runs', values['policy-runs'], 1, 50)),
+    onlyPolicy: values['only-policy'],
+    // A partial run never replaces the document.
+    write: !values['no-write'] && !values['only-policy'],
   };
 }
 
@@ -110,8 +123,10 @@ async function main(): Promise<void> {
   try {
     // Upstream: one certificate for 127.0.0.1 and every never-seen address of both proxies.
     const secret = `sk_bench_${randomBytes(16).toString('hex')}`;
-    const freshForVectra = loopbacks('127.0.0', options.hosts);
-    const freshForMitm = loopbacks('127.0.1', options.hosts);
+    // Only the first-request runs use never-seen hosts; the policy comparison alone needs none.
+    const hosts = options.onlyPolicy ? 0 : options.hosts;
+    const freshForVectra = loopbacks('127.0.0', hosts);
+    const freshForMitm = loopbacks('127.0.1', hosts);
     const identity = mintUpstreamIdentity([...freshForVectra, ...freshForMitm]);
     const upstreamCaFile = join(work, 'upstream-ca.pem');
     writeFileSync(upstreamCaFile, identity.caPem);
@@ -126,31 +141,29 @@ async function main(): Promise<void> {
     stops.push(() => upstream.stop());
     const ready = await firstMessage<UpstreamReady>(upstream, 'ready');
 
-    const vectra = await startBenchVectra({
-      repoRoot: root,
-      dataDir: join(work, 'data'),
-      upstreamCaFile,
-      secret,
-      freshHosts: freshForVectra,
-    });
-    stops.push(() => vectra.gateway.close('benchmark done'));
+    const vectra = options.onlyPolicy
+      ? undefined
+      : await startBenchVectra({
+          repoRoot: root,
+          dataDir: join(work, 'data'),
+          upstreamCaFile,
+          secret,
+          freshHosts: freshForVectra,
+        });
+    if (vectra) stops.push(() => vectra.gateway.close('benchmark done'));
 
-    const version = options.mitmproxy ? mitmproxyVersion() : undefined;
+    const version = options.mitmproxy && !options.onlyPolicy ? mitmproxyVersion() : undefined;
     let mitm: Mitmproxy | undefined;
     if (version) {
       mkdirSync(join(work, 'mitmproxy'));
       mitm = await startMitmproxy({ confdir: join(work, 'mitmproxy'), upstreamCaFile, version });
       stops.push(() => mitm!.close());
     }
-    const mitmRoute: Route | undefined = mitm && {
-      via: 'proxy',
-      host: '127.0.0.1',
-      port: mitm.port,
-      caPem: mitm.caPem,
-    };
-    const mitmStatus = !options.mitmproxy
-      ? 'mitmproxy skipped (--no-mitmproxy)'
-      : (version ?? 'mitmproxy not installed');
+    const mitmStatus = options.onlyPolicy
+      ? 'mitmproxy skipped (--only-policy)'
+      : !options.mitmproxy
+        ? 'mitmproxy skipped (--no-mitmproxy)'
+        : (version ?? 'mitmproxy not installed');
 
     const load = forkChild('load');
     stops.push(() => load.stop());
@@ -163,112 +176,44 @@ async function main(): Promise<void> {
     });
 
     const https: Target = { scheme: 'https', host: '127.0.0.1', port: ready.httpsPort };
-    const http: Target = { scheme: 'http', host: '127.0.0.1', port: ready.httpPort };
-    const direct: Route = { via: 'direct' };
-    const bench = vectra.route('bench');
-    const c = options.concurrency;
-    const keepAlive: Shape = { concurrency: c, newConnection: false };
-    const perRequest: Shape = { concurrency: c, newConnection: true };
-    const oneAtATime: Shape = { concurrency: 1, newConnection: false, latencyOnly: true };
-    const via = (baseline: typeof directHttps) => ({ baseline, throughVectra: true });
-    console.log(`Vectra benchmark: ${c} workers, ${options.seconds} s per loaded scenario`);
-
-    const directHttps = await runner.loaded('direct HTTPS, keep-alive', https, direct, keepAlive);
-    const directHttp = await runner.loaded('direct HTTP, keep-alive', http, direct, keepAlive);
-    const directNew = await runner.loaded(
-      'direct HTTPS, new connection per request',
-      https,
-      direct,
-      perRequest,
+    const keepAlive: Shape = { concurrency: options.concurrency, newConnection: false };
+    console.log(
+      `Vectra benchmark: ${options.concurrency} workers, ${options.seconds} s per loaded scenario`,
     );
-    await runner.loaded(
-      'Vectra HTTP forward (absolute-form), keep-alive',
-      http,
-      bench,
-      keepAlive,
-      via(directHttp),
-    );
-    const vectraHttps = await runner.loaded(
-      'Vectra HTTPS interception, keep-alive',
-      https,
-      bench,
-      keepAlive,
-      via(directHttps),
-    );
-    await runner.loaded(
-      'Vectra HTTPS interception, new CONNECT + TLS per request',
-      https,
-      bench,
-      perRequest,
-      via(directNew),
-    );
-    let mitmHttps: typeof directHttps | undefined;
-    if (mitmRoute) {
-      await runner.loaded('mitmproxy HTTP forward, keep-alive', http, mitmRoute, keepAlive, {
-        baseline: directHttp,
-      });
-      mitmHttps = await runner.loaded('mitmproxy HTTPS, keep-alive', https, mitmRoute, keepAlive, {
-        baseline: directHttps,
-      });
-      await runner.loaded(
-        'mitmproxy HTTPS, new CONNECT + TLS per request',
-        https,
-        mitmRoute,
-        perRequest,
-        { baseline: directNew },
-      );
-    }
-
-    const directSequential = await runner.loaded(
-      'direct HTTPS, keep-alive',
-      https,
-      direct,
-      oneAtATime,
-    );
-    const vectraSequential = await runner.loaded(
-      'Vectra HTTPS interception, keep-alive',
-      https,
-      bench,
-      oneAtATime,
-      via(directSequential),
-    );
-    if (mitmRoute) {
-      await runner.loaded('mitmproxy HTTPS, keep-alive', https, mitmRoute, oneAtATime, {
-        baseline: directSequential,
-      });
-    }
-
-    const directFirst = (await runner.firstHosts('direct', direct, freshForVectra)).fresh;
-    const vectraFirst = await runner.firstHosts(
-      'Vectra',
-      vectra.route('fresh'),
-      freshForVectra,
-      via(directFirst),
-    );
-    if (mitmRoute) {
-      await runner.firstHosts('mitmproxy', mitmRoute, freshForMitm, { baseline: directFirst });
-    }
+    const issue = vectra
+      ? await issueScenarios({
+          runner,
+          vectra,
+          mitm,
+          mitmStatus,
+          ready,
+          freshForVectra,
+          freshForMitm,
+          options,
+        })
+      : undefined;
+    const policy = await comparePolicyCost({
+      runner,
+      repoRoot: root,
+      work,
+      upstreamCaFile,
+      secret,
+      target: https,
+      shape: keepAlive,
+      runsEach: options.policyRuns,
+      baseline: issue?.directHttps,
+    });
 
     const machine = describeMachine(mitmStatus, loadBefore, root);
     const settings =
-      `${c} workers per loaded scenario, ${options.seconds} s measured after a 1 s warm-up; ` +
-      `conc. 1 runs ${Math.min(options.seconds, 3)} s; ${options.hosts} never-seen hosts per proxy. ` +
+      `${options.concurrency} workers per loaded scenario, ${options.seconds} s measured after a 1 s warm-up; ` +
+      `conc. 1 runs ${Math.min(options.seconds, 3)} s; ${options.hosts} never-seen hosts per proxy; ` +
+      `the policy comparison pools ${options.policyRuns} alternating runs of each instance (after one uncounted run each). ` +
       `"req/s ÷ direct" and "p50 added" compare with the direct row of the same kind ` +
       `(keep-alive HTTPS or HTTP, new connection per request, conc. 1); the first-request rows ` +
       `compare with a direct new connection to the same new addresses.`;
     const results = resultsTable(runner.rows);
-    const targets = targetsTable(
-      issueTargets({
-        directHttps,
-        vectraHttps,
-        mitmHttps,
-        mitmStatus,
-        directSequential,
-        vectraSequential,
-        directFirst,
-        vectraFirst,
-      }),
-    );
+    const targets = targetsTable([...(issue ? issueTargets(issue) : []), policyTarget(policy)]);
     console.log(`\n${machineLine(machine)}\n\n${results}\n\n${targets}\n`);
 
     // Done with the gateway and the other processes: stop them before the micro-benchmark.
@@ -281,13 +226,135 @@ async function main(): Promise<void> {
     }
     if (options.write) {
       const path = join(root, 'docs', 'benchmarks.md');
-      const text = benchmarksDocument({ machine, settings, results, targets, leafMint });
+      const text = benchmarksDocument({
+        machine,
+        settings,
+        results,
+        targets,
+        leafMint,
+        policyCheck: policy.check,
+      });
       writeFileSync(path, await formatMarkdown(text, path));
       console.log(`wrote ${path}`);
     }
   } finally {
     await stopAll();
   }
+}
+
+/** The scenarios of issue 4's first targets, in order; the rows the targets are judged on. */
+async function issueScenarios(s: {
+  runner: Runner;
+  vectra: BenchVectra;
+  mitm: Mitmproxy | undefined;
+  mitmStatus: string;
+  ready: UpstreamReady;
+  freshForVectra: string[];
+  freshForMitm: string[];
+  options: Options;
+}): Promise<TargetRows> {
+  const { runner, vectra, ready, freshForVectra, freshForMitm } = s;
+  const mitmRoute: Route | undefined = s.mitm && {
+    via: 'proxy',
+    host: '127.0.0.1',
+    port: s.mitm.port,
+    caPem: s.mitm.caPem,
+  };
+  const https: Target = { scheme: 'https', host: '127.0.0.1', port: ready.httpsPort };
+  const http: Target = { scheme: 'http', host: '127.0.0.1', port: ready.httpPort };
+  const direct: Route = { via: 'direct' };
+  const bench = vectra.route('bench');
+  const c = s.options.concurrency;
+  const keepAlive: Shape = { concurrency: c, newConnection: false };
+  const perRequest: Shape = { concurrency: c, newConnection: true };
+  const oneAtATime: Shape = { concurrency: 1, newConnection: false, latencyOnly: true };
+  const via = (baseline: Row) => ({ baseline, throughVectra: true });
+
+  const directHttps = await runner.loaded('direct HTTPS, keep-alive', https, direct, keepAlive);
+  const directHttp = await runner.loaded('direct HTTP, keep-alive', http, direct, keepAlive);
+  const directNew = await runner.loaded(
+    'direct HTTPS, new connection per request',
+    https,
+    direct,
+    perRequest,
+  );
+  await runner.loaded(
+    'Vectra HTTP forward (absolute-form), keep-alive',
+    http,
+    bench,
+    keepAlive,
+    via(directHttp),
+  );
+  const vectraHttps = await runner.loaded(
+    'Vectra HTTPS interception, keep-alive',
+    https,
+    bench,
+    keepAlive,
+    via(directHttps),
+  );
+  await runner.loaded(
+    'Vectra HTTPS interception, new CONNECT + TLS per request',
+    https,
+    bench,
+    perRequest,
+    via(directNew),
+  );
+  let mitmHttps: Row | undefined;
+  if (mitmRoute) {
+    await runner.loaded('mitmproxy HTTP forward, keep-alive', http, mitmRoute, keepAlive, {
+      baseline: directHttp,
+    });
+    mitmHttps = await runner.loaded('mitmproxy HTTPS, keep-alive', https, mitmRoute, keepAlive, {
+      baseline: directHttps,
+    });
+    await runner.loaded(
+      'mitmproxy HTTPS, new CONNECT + TLS per request',
+      https,
+      mitmRoute,
+      perRequest,
+      { baseline: directNew },
+    );
+  }
+
+  const directSequential = await runner.loaded(
+    'direct HTTPS, keep-alive',
+    https,
+    direct,
+    oneAtATime,
+  );
+  const vectraSequential = await runner.loaded(
+    'Vectra HTTPS interception, keep-alive',
+    https,
+    bench,
+    oneAtATime,
+    via(directSequential),
+  );
+  if (mitmRoute) {
+    await runner.loaded('mitmproxy HTTPS, keep-alive', https, mitmRoute, oneAtATime, {
+      baseline: directSequential,
+    });
+  }
+
+  const directFirst = (await runner.firstHosts('direct', direct, freshForVectra)).fresh;
+  const vectraFirst = await runner.firstHosts(
+    'Vectra',
+    vectra.route('fresh'),
+    freshForVectra,
+    via(directFirst),
+  );
+  if (mitmRoute) {
+    await runner.firstHosts('mitmproxy', mitmRoute, freshForMitm, { baseline: directFirst });
+  }
+  return {
+    directHttps,
+    vectraHttps,
+    mitmHttps,
+    mitmStatus: s.mitmStatus,
+    directSequential,
+    vectraSequential,
+    directFirst,
+    vectraFirst,
+  };
 }
 
 async function runLeafMint(root: string): Promise<string> {

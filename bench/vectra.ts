@@ -24,6 +24,11 @@ export async function startBenchVectra(options: {
   upstreamCaFile: string;
   secret: string;
   freshHosts: readonly string[];
+  /**
+   * Settings over the ones below, in the same `Section__Key` form (the policy comparison sets
+   * Policy__Enabled or Policy__Providers__Internal__Directory).
+   */
+  env?: Readonly<Record<string, string>>;
 }): Promise<BenchVectra> {
   const { repoRoot, dataDir } = options;
   // Loaded from dist/ at run time (this file may run from dist/bench/); the types come from src/.
@@ -48,6 +53,7 @@ export async function startBenchVectra(options: {
       System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
       // Measured, not limited: the per-agent limit (60/min by default) would answer 429s.
       System__RateLimit__DefaultRequestsPerMinute: '1000000000',
+      ...options.env,
     },
   });
   const gateway = await startGateway(config, { announce: () => undefined, env: {} });

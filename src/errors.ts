@@ -207,6 +207,12 @@ export const ERROR_CODES = {
     title: 'Rate limited',
     message: 'Too many requests for this agent; retry after Retry-After seconds.',
   },
+  VEC_RATE_LIMIT_OVERRIDE_NOT_FOUND: {
+    status: 404,
+    title: 'Rate-limit override not found',
+    message:
+      'No rate-limit override was set through the API for that name; see GET /v1/rate-limits.',
+  },
   VEC_CIRCUIT_OPEN: {
     status: 503,
     title: 'Upstream circuit open',

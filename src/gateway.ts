@@ -14,6 +14,8 @@ import {
   createCircuitBreakers,
 } from './guards/circuit-breaker';
 import { createRateLimiter } from './guards/rate-limit';
+import { configuredOverrides } from './guards/rate-limit-override-list';
+import { createRateLimitOverrides } from './guards/rate-limit-overrides';
 import { createPolicyEngine } from './policy/engine';
 import { agentOf, countsAsDenial, createDenialHistory } from './semantic/denials';
 import { createRiskScorer } from './semantic/scorer';
@@ -41,6 +43,7 @@ import { createLeafCertificateCache } from './proxy/leaf-certificates';
 import { createUpstreamClient } from './proxy/upstream';
 import { auditRoutes, createAuditStream } from './server/admin/audit-routes';
 import { policyRoutes } from './server/admin/policy-routes';
+import { rateLimitRoutes } from './server/admin/rate-limit-routes';
 import { createAdminRouter } from './server/admin/router';
 import { reverseRoute } from './server/reverse-route';
 import { openDatabase } from './storage';
@@ -163,8 +166,10 @@ export async function startGateway(
       logger: logger.child({ component: 'audit' }),
     });
     const metrics = createMetrics();
+    const configuredRateLimits = configuredOverrides(config.System.RateLimit);
     const rateLimiter = createRateLimiter({
       config: config.System.RateLimit,
+      overrides: configuredRateLimits,
       store:
         cache instanceof RedisCache
           ? { kind: 'redis', client: cache.client, keyPrefix: `${cache.keyPrefix}rate-limit` }
@@ -172,6 +177,16 @@ export async function startGateway(
       metrics: metrics.registry,
       logger: logger.child({ component: 'rate-limit' }),
     });
+    // API overrides from the database on top of the configured ones, kept in step across replicas.
+    const rateLimitOverrides = createRateLimitOverrides({
+      db: database,
+      cache,
+      limiter: rateLimiter,
+      configured: configuredRateLimits,
+      logger,
+    });
+    cleanups.push(() => rateLimitOverrides.close());
+    await rateLimitOverrides.start();
     const breakers = createCircuitBreakers(config.System.CircuitBreaker, {
       logger,
       registry: metrics.registry,
@@ -266,6 +281,7 @@ export async function startGateway(
             extraRoutes: [
               ...auditRoutes(vaults, audit),
               ...policyRoutes(policyEngine, { vaults, maxBodyBytes: config.Policy.MaxBodyBytes }),
+              ...rateLimitRoutes(rateLimitOverrides, config.System.RateLimit),
             ],
             streams: [auditStream],
           }),

@@ -1,7 +1,7 @@
 /**
- * The commands that drive the admin API: `auth`, `vault`, `credential`, `service`, `agent` and
- * `admin-token`. This file registers them and builds what they share: the API client for a
- * command's `--addr`, reading a secret from stdin, and `--json` or table output.
+ * The commands that drive the admin API: `auth`, `vault`, `credential`, `service`, `agent`,
+ * `admin-token` and `rate-limit`. This file registers them and builds what they share: the API
+ * client for a command's `--addr`, reading a secret from stdin, and `--json` or table output.
  */
 import { createInterface } from 'node:readline';
 import { CommanderError, Option, type Command } from 'commander';
@@ -19,6 +19,7 @@ import { registerAuthCommands } from './auth-command';
 import { registerCredentialCommands } from './credential-command';
 import { readLogin } from './login-store';
 import type { CommandContext } from './main';
+import { registerRateLimitCommands } from './rate-limit-command';
 import { registerServiceCommands } from './service-command';
 import { registerVaultCommands } from './vault-command';
 
@@ -76,6 +77,7 @@ export function registerAdminCommands(
   registerServiceCommands(program, cli);
   registerAgentCommands(program, cli);
   registerAdminTokenCommands(program, cli);
+  registerRateLimitCommands(program, cli);
 }
 
 export function createAdminCli(ctx: CommandContext, options: AdminCommandOptions = {}): AdminCli {

@@ -4,6 +4,8 @@
  * `ApiError` (printed `vectra: <message> [<code>]`); no answer at all is VEC_CLI_UNREACHABLE.
  */
 import { GatewayError, type ErrorBody, type ErrorCode } from '../errors';
+import type { OverrideTier } from '../guards/rate-limit-override-list';
+import type { OverrideEntry } from '../guards/rate-limit-overrides';
 import type {
   AdminRole,
   AdminTokenInfo,
@@ -103,6 +105,12 @@ export interface DiscoverAnswer {
   vault: string;
   services: Array<{ name: string; host: string }>;
   available_credentials: string[];
+}
+
+/** `GET /v1/rate-limits`. */
+export interface RateLimitsAnswer {
+  default: { requestsPerMinute: number; burst: number; windowSeconds: number };
+  overrides: OverrideEntry[];
 }
 
 export type ServicePatch = Partial<Pick<ServiceInput, 'host' | 'auth' | 'enabled'>>;
@@ -225,6 +233,15 @@ export function createApiClient(options: ApiClientOptions) {
     createAdminToken: (input: { name: string; role: AdminRole }) =>
       call<{ adminToken: AdminTokenInfo; token: string }>('POST', '/v1/admin-tokens', input),
     revokeAdminToken: (id: string) => call<void>('DELETE', `/v1/admin-tokens/${seg(id)}`),
+
+    listRateLimits: () => call<RateLimitsAnswer>('GET', '/v1/rate-limits'),
+    /** A service `<vault>/<service>` goes as one path segment, its slash encoded. */
+    setRateLimit: (tier: OverrideTier, name: string, requestsPerMinute: number) =>
+      call<{ override: OverrideEntry }>('PUT', `/v1/rate-limits/${seg(tier)}/${seg(name)}`, {
+        requestsPerMinute,
+      }),
+    deleteRateLimit: (tier: OverrideTier, name: string) =>
+      call<void>('DELETE', `/v1/rate-limits/${seg(tier)}/${seg(name)}`),
 
     openApi: () => call<Record<string, unknown>>('GET', '/v1/openapi.json'),
     /** `/discover` as an agent: takes the agent or session token, not the admin one. */

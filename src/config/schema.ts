@@ -5,6 +5,11 @@
  * same defaults (test/unit/config-defaults.test.ts keeps the two in step).
  */
 import convict from 'convict';
+import {
+  overrideListSyntax,
+  parseOverrideList,
+  type OverrideTier,
+} from '../guards/rate-limit-override-list';
 
 export const LOG_LEVELS = [
   'Trace',
@@ -69,6 +74,16 @@ convict.addFormat({
     );
   },
 });
+
+/** `name=requestsPerMinute` pairs of one rate-limit override tier (see rate-limit-override-list.ts). */
+const overrideListFormat = (tier: OverrideTier) => (x: unknown) => {
+  assertThat(typeof x === 'string', `must be ${overrideListSyntax(tier)}`);
+  try {
+    parseOverrideList(x as string, tier);
+  } catch (error) {
+    throw new Error(`must be ${overrideListSyntax(tier)}: ${(error as Error).message}`);
+  }
+};
 
 const enumFormat =
   <T extends string>(values: readonly T[]) =>
@@ -254,6 +269,21 @@ export const schema = {
         doc: 'Requests an agent may make at once above its per-minute rate (a burst allowance).',
         format: 'non-negative-int',
         default: 10,
+      },
+      AgentOverrides: {
+        doc: 'Per-agent rates replacing the default: comma-separated name=requestsPerMinute pairs (e.g. ci-bot=600,scraper=10); API overrides win.',
+        format: overrideListFormat('agents'),
+        default: '',
+      },
+      VaultOverrides: {
+        doc: 'Rates for agents working in a vault, counted per agent and vault: name=requestsPerMinute pairs (e.g. prod=120,dev=600).',
+        format: overrideListFormat('vaults'),
+        default: '',
+      },
+      ServiceOverrides: {
+        doc: 'Rates for calls to a service, per agent: service=requestsPerMinute or vault/service=requestsPerMinute pairs (e.g. prod/github=30,stripe=5).',
+        format: overrideListFormat('services'),
+        default: '',
       },
     },
     CircuitBreaker: {
@@ -531,7 +561,13 @@ export interface VectraConfig {
         Providers: { Redis: { ConnectionString: string } };
       };
     };
-    RateLimit: { DefaultRequestsPerMinute: number; Burst: number };
+    RateLimit: {
+      DefaultRequestsPerMinute: number;
+      Burst: number;
+      AgentOverrides: string;
+      VaultOverrides: string;
+      ServiceOverrides: string;
+    };
     CircuitBreaker: {
       FailureThreshold: number;
       WindowSeconds: number;

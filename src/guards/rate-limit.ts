@@ -65,7 +65,8 @@ export type RateLimitStore =
   | { kind: 'redis'; client: Redis; keyPrefix?: string };
 
 export interface RateLimiterOptions {
-  config: RateLimitConfig;
+  /** The default rate and the burst; overrides come as `overrides` (parsed), not as config text. */
+  config: Pick<RateLimitConfig, 'DefaultRequestsPerMinute' | 'Burst'>;
   overrides?: RateLimitOverrides;
   store: RateLimitStore;
   /** Registers `vectra_rate_limit_insurance_total` here (the gateway's /metrics registry). */
@@ -320,7 +321,10 @@ function invalid(field: string, problem: string): GatewayError {
 const isWhole = (value: unknown, min: number): value is number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
 
-function checkConfig(config: RateLimitConfig | undefined): { perMinute: number; burst: number } {
+function checkConfig(config: RateLimiterOptions['config'] | undefined): {
+  perMinute: number;
+  burst: number;
+} {
   const perMinute = config?.DefaultRequestsPerMinute;
   const burst = config?.Burst;
   if (!isWhole(perMinute, 1)) {

@@ -39,6 +39,12 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     sqlite: auditLog('INTEGER PRIMARY KEY AUTOINCREMENT', 'INTEGER'),
     postgres: auditLog('BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY', 'BIGINT'),
   },
+  {
+    version: 4,
+    name: 'rate limit overrides',
+    sqlite: rateLimitOverrides(),
+    postgres: rateLimitOverrides(),
+  },
 ]);
 
 /**
@@ -141,4 +147,19 @@ function auditLog(idColumn: string, bigInteger: string): string {
 );
 CREATE INDEX audit_log_by_vault_time ON audit_log (vault, at);
 CREATE INDEX audit_log_by_time ON audit_log (at);`;
+}
+
+/**
+ * Rate-limit overrides set through the admin API (src/guards/rate-limit-overrides.ts); the ones
+ * from the configuration are never stored. `name` is an agent, a vault, or a service as
+ * `<service>` or `<vault>/<service>`. The same SQL on both providers.
+ */
+function rateLimitOverrides(): string {
+  return `CREATE TABLE rate_limit_overrides (
+  tier TEXT NOT NULL CHECK (tier IN ('agents', 'vaults', 'services')),
+  name TEXT NOT NULL,
+  requests_per_minute INTEGER NOT NULL CHECK (requests_per_minute > 0),
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (tier, name)
+);`;
 }

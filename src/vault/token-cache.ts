@@ -1,8 +1,9 @@
 /**
  * In-process caches in front of the database for the lookups on every proxied request: "whose
  * token is this?", "which services does this vault have?" and "what are this vault's
- * credentials?" (the vault's id and the ciphertexts only: values are decrypted on each use, so
- * the cache never holds a plain secret). Entries live briefly
+ * credentials?" (the vault's id and the ciphertexts; vault-service.ts keeps the values it has
+ * decrypted beside an entry, in this process's memory only, and they go when the entry goes).
+ * Entries live briefly
  * (30 s; "unknown token" answers 5 s) and are dropped AT ONCE when something they depend on
  * changes: the replica that changes the database evicts locally, then publishes a tag on the
  * cache provider's channel `vault-invalidate`; every replica (itself included) evicts the

@@ -131,6 +131,13 @@ export function createVaultService(
     }
   }
 
+  /**
+   * Decrypted values by cached entry. Keyed weakly by the entry object, so an evicted or
+   * invalidated entry takes its opened values with it; plain values are never written anywhere
+   * (the database, the Redis cache and logs only ever see ciphertext).
+   */
+  const opened = new WeakMap<SealedCredentials, Map<string, string>>();
+
   /** The vault's id and every credential's ciphertext; read on a cache miss only. */
   async function loadSealed(vaultName: string): Promise<SealedCredentials> {
     const vault = await vaultNamed(vaultName);
@@ -224,21 +231,33 @@ export function createVaultService(
       await invalidate(invalidationTag.credentials(deletedFrom));
     },
 
-    // On the hot path: served from the cache (no database read); decrypted on every call, so
-    // only ciphertexts stay in memory.
+    // On the hot path: served from the cache (no database read, no decryption once a value
+    // has been opened). Opened values are kept beside their cache entry (see `opened`), so they
+    // go when it goes: a credential set or deleted on any replica drops them with the entry.
     async resolveCredentials(vaultName, keys) {
       const vault = await caches.credentials(vaultName, () => loadSealed(vaultName));
+      let plain = opened.get(vault);
+      if (plain === undefined) {
+        plain = new Map();
+        opened.set(vault, plain);
+      }
       const values = new Map<string, string>();
-      for (const key of new Set(keys)) {
-        const ciphertext = vault.ciphertexts.get(key);
-        if (ciphertext === undefined) {
-          throw notFound(
-            'VEC_CREDENTIAL_NOT_FOUND',
-            `Vault "${vault.vaultName}" has no credential "${key}".`,
-            { vault: vault.vaultName, key },
-          );
+      for (const key of keys) {
+        if (values.has(key)) continue;
+        let value = plain.get(key);
+        if (value === undefined) {
+          const ciphertext = vault.ciphertexts.get(key);
+          if (ciphertext === undefined) {
+            throw notFound(
+              'VEC_CREDENTIAL_NOT_FOUND',
+              `Vault "${vault.vaultName}" has no credential "${key}".`,
+              { vault: vault.vaultName, key },
+            );
+          }
+          value = cipher.decrypt(ciphertext, credentialAad(vault.vaultId, key));
+          plain.set(key, value);
         }
-        values.set(key, cipher.decrypt(ciphertext, credentialAad(vault.vaultId, key)));
+        values.set(key, value);
       }
       return values;
     },

@@ -293,6 +293,50 @@ describe('configuration problems', () => {
     expect(problems[1].message).toContain('nope.json cannot read the file (ENOENT)');
   });
 
+  it('checks rate-limit override lists and says which entry is wrong', () => {
+    const { config } = loadConfig({
+      baseDir: tempBase(),
+      env: {
+        System__RateLimit__AgentOverrides: 'ci-bot=600,scraper=10',
+        System__RateLimit__ServiceOverrides: 'prod/github=30,stripe=5',
+      },
+    });
+    expect(config.System.RateLimit.AgentOverrides).toBe('ci-bot=600,scraper=10');
+    expect(config.System.RateLimit.VaultOverrides).toBe('');
+
+    const problems = problemsOf(() =>
+      loadConfig({
+        baseDir: tempBase({
+          'config/appsettings.json': { System: { RateLimit: { VaultOverrides: 'prod=1,prod=2' } } },
+        }),
+        env: {
+          System__RateLimit__AgentOverrides: 'ci-bot=600,scraper=0',
+          System__RateLimit__ServiceOverrides: 'a/b/c=5',
+        },
+      }),
+    );
+    expect(problems).toEqual([
+      {
+        key: 'System.RateLimit.AgentOverrides',
+        envVar: 'System__RateLimit__AgentOverrides',
+        source: 'env System__RateLimit__AgentOverrides',
+        value: 'ci-bot=600,scraper=0',
+        message:
+          'must be name=requestsPerMinute pairs separated by commas (e.g. ci-bot=600,scraper=10): "scraper=0": requests per minute must be a whole number from 1 to 2147483647',
+      },
+      expect.objectContaining({
+        key: 'System.RateLimit.VaultOverrides',
+        message: expect.stringContaining('vault "prod" is listed twice'),
+      }),
+      expect.objectContaining({
+        key: 'System.RateLimit.ServiceOverrides',
+        message: expect.stringContaining(
+          '"a/b/c=5": service "a/b/c" must be <service> or <vault>/<service>',
+        ),
+      }),
+    ]);
+  });
+
   it('masks secret values in problems', () => {
     const problems = problemsOf(() =>
       loadConfig({
