@@ -10,6 +10,7 @@
 import { Readable, Transform, finished, pipeline, type TransformCallback } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors';
+import { bytesStream } from '../proxy/bytes-stream';
 import type { HeaderMap, UpstreamResponse } from './types';
 
 export const REDACTED = '[REDACTED]';
@@ -163,7 +164,7 @@ export function redactResponse(
   const redactor = createRedactor(secrets);
   // Errors travel down the chain; the consumer destroying `redactor` tears the upstream down.
   pipeline([...stages, redactor], () => undefined);
-  return { ...response, headers, body: redactor };
+  return { ...response, headers, body: redactor, bytes: undefined };
 }
 
 /**
@@ -181,6 +182,12 @@ export async function redactUpstreamResponse(
   const declared = bufferableLength(response, method);
   if (declared === undefined) return redactResponse(response, secrets, method);
   const headers = redactHeaders(response.headers, secrets);
+  if (response.bytes !== undefined) {
+    // Already read whole by the upstream client (SendOptions.bufferUpTo).
+    const body = redactBytes(response.bytes, secrets);
+    headers['content-length'] = String(body.length);
+    return { ...response, headers, body: bytesStream(body), bytes: body };
+  }
   const { chunks, more } = await readAtMost(response.body, declared);
   if (more) {
     // More bytes than declared (only a non-HTTP source can do that): stream after all.
@@ -188,11 +195,11 @@ export async function redactUpstreamResponse(
     for (const chunk of chunks) redactor.write(chunk);
     pipeline(response.body, redactor, () => undefined);
     delete headers['content-length'];
-    return { ...response, headers, body: redactor };
+    return { ...response, headers, body: redactor, bytes: undefined };
   }
   const body = redactBytes(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), secrets);
   headers['content-length'] = String(body.length);
-  return { ...response, headers, body: bytesStream(body) };
+  return { ...response, headers, body: bytesStream(body), bytes: body };
 }
 
 /** The declared length of a body worth reading whole; undefined when it should stream. */
@@ -238,15 +245,5 @@ function readAtMost(body: Readable, max: number): Promise<{ chunks: Buffer[]; mo
       cleanup();
     }
     body.on('data', onData);
-  });
-}
-
-/** A readable that yields `bytes` once: cheaper than Readable.from, and not in object mode. */
-function bytesStream(bytes: Buffer): Readable {
-  return new Readable({
-    read() {
-      if (bytes.length > 0) this.push(bytes);
-      this.push(null);
-    },
   });
 }

@@ -34,6 +34,11 @@ export interface UpstreamResponse {
   statusMessage?: string;
   headers: HeaderMap;
   body: Readable;
+  /**
+   * The whole body when it was read before the response was handed on (`body` then yields
+   * exactly these bytes). Writers send it in one go instead of piping `body`.
+   */
+  bytes?: Buffer;
 }
 
 /** A completed protocol upgrade: the adapter pipes the client socket and `socket` together. */

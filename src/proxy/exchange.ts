@@ -98,13 +98,18 @@ function writeResponse(
   res: ServerResponse,
   response: UpstreamResponse,
   onError: (err: Error) => void,
-): void {
-  const { body, headers } = response;
+): number | undefined {
+  const { body, headers, bytes } = response;
   res.writeHead(
     response.status,
     response.statusMessage,
     headers as Record<string, string | string[]>,
   );
+  if (bytes !== undefined) {
+    // Read whole already: head and body leave in one write.
+    res.end(bytes);
+    return bytes.length;
+  }
   if (headers['content-length'] === undefined || isEventStream(headers)) res.flushHeaders();
   let failed = false;
   const fail = (err: Error) => {
@@ -124,6 +129,7 @@ function writeResponse(
     stopRes();
   });
   body.pipe(res);
+  return undefined;
 }
 
 function isEventStream(headers: HeaderMap): boolean {
@@ -162,12 +168,6 @@ export async function runExchange(
   // stage reads it or forward pipes it (pipe resumes it).
   client.req.pause();
   let bytesOut = 0;
-  const write = client.res.write.bind(client.res);
-  client.res.write = ((chunk: unknown, ...rest: unknown[]) => {
-    if (chunk)
-      bytesOut += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
-    return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
-  }) as typeof client.res.write;
   client.res.once('close', () => {
     deps.audit?.record(
       entryFromContext(ctx, {
@@ -209,14 +209,24 @@ export async function runExchange(
     ...ctx.response,
     headers: { ...ctx.response.headers, ...rateLimitHeaders(ctx) },
   };
-  writeResponse(client.res, response, (err) => {
-    ctx.audit.errorCode ??= (err as GatewayError).code;
-    deps.logger.warn('response stream ended early', {
-      code: (err as GatewayError).code,
-      requestId: ctx.requestId,
-    });
-    client.res.destroy();
-  });
+  if (response.bytes === undefined) {
+    // Streamed: count what the pipe writes.
+    const write = client.res.write.bind(client.res);
+    client.res.write = ((chunk: unknown, ...rest: unknown[]) => {
+      if (chunk)
+        bytesOut += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
+      return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof client.res.write;
+  }
+  bytesOut +=
+    writeResponse(client.res, response, (err) => {
+      ctx.audit.errorCode ??= (err as GatewayError).code;
+      deps.logger.warn('response stream ended early', {
+        code: (err as GatewayError).code,
+        requestId: ctx.requestId,
+      });
+      client.res.destroy();
+    }) ?? 0;
 }
 
 /** An Upgrade request (WebSocket): pipeline, then splice the client and upstream sockets. */

@@ -1,6 +1,16 @@
 /** The upstream client contract used by the `forward` stage (implemented in ./upstream.ts). */
 import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../pipeline/types';
 
+export interface SendOptions {
+  signal?: AbortSignal;
+  /**
+   * Read a body that declares a Content-Length of at most this many bytes (plain, not an event
+   * stream) whole before resolving, and hand it over as `bytes` as well as `body`. For callers
+   * that would read it whole anyway (echo redaction): one buffer instead of a chain of streams.
+   */
+  bufferUpTo?: number;
+}
+
 export interface UpstreamClient {
   /**
    * Sends `request` to its host: the address is resolved and every resolved address checked by
@@ -11,7 +21,7 @@ export interface UpstreamClient {
    * Errors are GatewayErrors: VEC_UPSTREAM_BLOCKED, VEC_UPSTREAM_UNREACHABLE,
    * VEC_UPSTREAM_TLS_INVALID, VEC_UPSTREAM_TIMEOUT, VEC_RESPONSE_TOO_LARGE, VEC_REQUEST_TOO_LARGE.
    */
-  send(request: ProxyRequest, options?: { signal?: AbortSignal }): Promise<UpstreamResponse>;
+  send(request: ProxyRequest, options?: SendOptions): Promise<UpstreamResponse>;
   /** Same checks for an Upgrade request; resolves with the upgraded socket, or a plain response when the upstream refused. */
   upgrade(request: ProxyRequest): Promise<UpstreamUpgrade | UpstreamResponse>;
   close(): Promise<void>;

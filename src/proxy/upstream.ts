@@ -33,9 +33,10 @@ import type { ProxyConfig } from '../config/schema';
 import { ConfigError, GatewayError, isGatewayError } from '../errors';
 import { silentLogger, type Logger } from '../observability/types';
 import type { HeaderMap, ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../pipeline/types';
+import { bytesStream } from './bytes-stream';
 import { stripHopByHop } from './hop-by-hop';
 import { createSsrfGuard, type HostLookup } from './ssrf-guard';
-import type { UpstreamClient } from './upstream-types';
+import type { SendOptions, UpstreamClient } from './upstream-types';
 
 export interface UpstreamClientDeps {
   logger?: Logger;
@@ -104,8 +105,9 @@ export function createUpstreamClient(
   function exchange(
     request: ProxyRequest,
     upgrade: boolean,
-    signal?: AbortSignal,
+    options: SendOptions = {},
   ): Promise<UpstreamResponse | UpstreamUpgrade> {
+    const { signal, bufferUpTo } = options;
     if (closed) return Promise.reject(unreachable(request, 'the upstream client is closed'));
     const declared = declaredLength(request);
     if (declared !== undefined && declared > proxy.MaxRequestBodyBytes) {
@@ -174,6 +176,20 @@ export function createUpstreamClient(
         req.on('response', (res: IncomingMessage) => {
           if (settled) return void res.destroy();
           if (declaresTooMuch(request, res, proxy)) return fail(responseTooLarge(proxy));
+          if (bufferUpTo !== undefined && readsWhole(request, res, bufferUpTo)) {
+            // Read under the same timer and abort signal as the head.
+            return readWhole(res, (error, bytes) => {
+              if (error) return fail(error);
+              if (!settle()) return;
+              resolve({
+                status: res.statusCode ?? 502,
+                statusMessage: res.statusMessage,
+                headers: stripHopByHop(responseHeaders(res)),
+                body: bytesStream(bytes),
+                bytes,
+              });
+            });
+          }
           settle();
           resolve({
             status: res.statusCode ?? 502,
@@ -209,8 +225,7 @@ export function createUpstreamClient(
   }
 
   return {
-    send: (request, options = {}) =>
-      exchange(request, false, options.signal) as Promise<UpstreamResponse>,
+    send: (request, options = {}) => exchange(request, false, options) as Promise<UpstreamResponse>,
     upgrade: (request) => exchange(request, true),
     async close() {
       closed = true;
@@ -305,6 +320,45 @@ function responseHeaders(res: IncomingMessage): HeaderMap {
     if (values) headers[name] = values.length === 1 ? values[0] : values;
   }
   return headers;
+}
+
+/** A plain body of a declared length the caller wants whole. */
+function readsWhole(request: ProxyRequest, res: IncomingMessage, max: number): boolean {
+  if (request.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) return false;
+  const length = res.headers['content-length'];
+  if (length === undefined || !/^\d+$/.test(length) || Number(length) > max) return false;
+  const type = res.headers['content-type'];
+  return type === undefined || !/^\s*text\/event-stream\s*(;|$)/i.test(type);
+}
+
+/**
+ * Every byte of `res` (Node's parser stops at its Content-Length), then `done`; an error or a
+ * connection closed before the end fails it.
+ */
+function readWhole(res: IncomingMessage, done: (error: Error | null, bytes: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  const finish = (error: Error | null) => {
+    if (over) return;
+    over = true;
+    res.off('data', onData);
+    if (error) {
+      res.destroy();
+      return done(error, Buffer.alloc(0));
+    }
+    done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+  };
+  const onData = (chunk: Buffer) => {
+    chunks.push(chunk);
+    size += chunk.length;
+  };
+  res.on('data', onData);
+  res.once('end', () => finish(null));
+  res.once('error', (error) => finish(error));
+  res.once('close', () => {
+    if (!res.complete) finish(new Error('the connection closed before the body was complete'));
+  });
 }
 
 /** Passes chunks through unchanged (no buffering) and fails once more than `max` bytes went by. */

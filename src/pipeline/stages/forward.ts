@@ -10,7 +10,12 @@
  */
 import { stripHopByHop } from '../../proxy/hop-by-hop';
 import type { UpstreamClient } from '../../proxy/upstream-types';
-import { redactHeaders, redactUpstreamResponse, redactionSecrets } from '../redact-response';
+import {
+  MAX_BUFFERED_REDACTION_BYTES,
+  redactHeaders,
+  redactUpstreamResponse,
+  redactionSecrets,
+} from '../redact-response';
 import { setHeader } from '../injection';
 import {
   CONTINUE,
@@ -50,7 +55,13 @@ export function createForwardStage(options: ForwardStageOptions, deps: ForwardSt
     // A compressed echo would hide a secret from redaction: ask for the body as is.
     if (secrets.length > 0) setHeader(request.headers, 'accept-encoding', 'identity');
 
-    const answer = request.upgrade ? await upstream.upgrade(request) : await upstream.send(request);
+    // A small plain body is read whole when it will be redacted: one buffer, no stream chain.
+    const answer = request.upgrade
+      ? await upstream.upgrade(request)
+      : await upstream.send(
+          request,
+          secrets.length > 0 ? { bufferUpTo: MAX_BUFFERED_REDACTION_BYTES } : undefined,
+        );
     ctx.response =
       secrets.length === 0 ? clean(answer) : await redacted(clean(answer), secrets, ctx);
     return CONTINUE;
