@@ -183,7 +183,25 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     return limiter;
   }
 
+  /**
+   * Rules by subject, so the hot path does not rebuild keys and descriptions on every request.
+   * Emptied when the overrides change; bounded (cleared when full), since subjects come from
+   * authenticated principals but sessions are many.
+   */
+  const rules = new Map<string, RateLimitRule>();
+  const RULE_CACHE_SIZE = 10_000;
+
   function ruleFor(subject: RateLimitSubject): RateLimitRule {
+    const cacheKey = `${subject.agentName ?? ''}\u0000${subject.sessionId ?? ''}\u0000${subject.vault ?? ''}\u0000${subject.service ?? ''}`;
+    const cached = rules.get(cacheKey);
+    if (cached) return cached;
+    const rule = Object.freeze(computeRule(subject));
+    if (rules.size >= RULE_CACHE_SIZE) rules.clear();
+    rules.set(cacheKey, rule);
+    return rule;
+  }
+
+  function computeRule(subject: RateLimitSubject): RateLimitRule {
     const who = counterOf(subject);
     const name = subject.agentName ?? undefined;
     const { vault, service } = subject;
@@ -277,6 +295,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     },
     setOverrides(next) {
       overrides = checkOverrides(next);
+      rules.clear();
     },
   };
 }

@@ -86,7 +86,7 @@ export type Decision =
   | { kind: 'pause'; resume: Promise<Decision> };
 
 export interface Stage {
-  (ctx: RequestContext): Promise<Decision>;
+  (ctx: RequestContext): Decision | Promise<Decision>;
   /** Named function: the stage's name, used in logs and errors. */
   readonly name: string;
   /**

@@ -77,6 +77,40 @@ describe('pipeline runner', () => {
     expect(ctx.audit.decision).toBe('allow');
   });
 
+  it('takes decisions from synchronous stages without timers, and fails closed when one throws', async () => {
+    const timers = manualTimers();
+    const sync = (name: string, decide: () => Decision): Stage => {
+      const run = () => decide();
+      Object.defineProperty(run, 'name', { value: name });
+      return run;
+    };
+    const allowed = createPipeline([sync('a', () => CONTINUE), sync('b', () => CONTINUE)], {
+      logger: recordingLogger(),
+      timers,
+    });
+    expect(await allowed(context())).toEqual(CONTINUE);
+    expect(timers.pending.size).toBe(0);
+
+    const logger = recordingLogger();
+    const broken = createPipeline(
+      [
+        sync('a', () => CONTINUE),
+        sync('boom', () => {
+          throw new TypeError('not a GatewayError');
+        }),
+      ],
+      { logger, timers },
+    );
+    const ctx = context();
+    expect(denied(await broken(ctx)).code).toBe('VEC_PIPELINE_STAGE_FAILED');
+    expect(ctx.audit.errorCode).toBe('VEC_PIPELINE_STAGE_FAILED');
+    const odd = createPipeline([sync('odd', () => ({ kind: 'maybe' }) as unknown as Decision)], {
+      logger,
+      timers,
+    });
+    expect(denied(await odd(context())).code).toBe('VEC_PIPELINE_STAGE_FAILED');
+  });
+
   it('stops at the first deny, records it and logs it at info with its code', async () => {
     const calls: string[] = [];
     const logger = recordingLogger();
