@@ -31,33 +31,50 @@ export interface StripOptions {
 
 /** A copy of `headers` (names lower-cased) without hop-by-hop and Vectra headers. */
 export function stripHopByHop(headers: HeaderMap, options: StripOptions = {}): HeaderMap {
+  // Runs several times per proxied request: one pass, and the Connection header parsed only
+  // when there is one.
   const named = connectionTokens(headers);
+  const upgrade = options.upgrade === true;
   const result: HeaderMap = {};
-  for (const [rawName, value] of Object.entries(headers)) {
-    const name = rawName.toLowerCase();
-    if (name.startsWith(VECTRA_PREFIX)) continue;
-    if (options.upgrade && name === 'upgrade') {
+  for (const rawName in headers) {
+    if (!Object.hasOwn(headers, rawName)) continue;
+    const value = headers[rawName];
+    const name = isLowerCase(rawName) ? rawName : rawName.toLowerCase();
+    if (name.startsWith(VECTRA_PREFIX) || name === '__proto__') continue;
+    if (upgrade && name === 'upgrade') {
       result[name] = value;
       continue;
     }
-    if (HOP_BY_HOP_HEADERS.has(name) || named.has(name)) continue;
+    if (HOP_BY_HOP_HEADERS.has(name) || (named !== undefined && named.has(name))) continue;
     result[name] = value;
   }
-  if (options.upgrade && result.upgrade !== undefined) result.connection = 'Upgrade';
+  if (upgrade && result.upgrade !== undefined) result.connection = 'Upgrade';
   return result;
 }
 
-/** Lower-case header names listed in every Connection header value. */
-function connectionTokens(headers: HeaderMap): Set<string> {
-  const tokens = new Set<string>();
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.toLowerCase() !== 'connection') continue;
+/** Lower-case header names listed in every Connection header value; undefined when none. */
+function connectionTokens(headers: HeaderMap): Set<string> | undefined {
+  let tokens: Set<string> | undefined;
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    const value = headers[name];
     for (const line of Array.isArray(value) ? value : [value]) {
+      if (typeof line !== 'string') continue;
       for (const token of line.split(',')) {
         const trimmed = token.trim().toLowerCase();
-        if (trimmed) tokens.add(trimmed);
+        if (trimmed) (tokens ??= new Set()).add(trimmed);
       }
     }
   }
   return tokens;
+}
+
+/** True when `name` has no upper-case ASCII letter (Node hands over lower-case names). */
+function isLowerCase(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (code >= 65 && code <= 90) return false;
+  }
+  return true;
 }

@@ -98,7 +98,22 @@ export function createSsrfGuard(options: SsrfGuardOptions): SsrfGuard {
   const allowed = parseAllowlist(options.allowlist);
   const lookup: HostLookup = options.lookup ?? ((host, opts) => dns.lookup(host, opts));
 
+  /**
+   * Verdicts by address (a pure function of the address and the allowlist), so the hot path does
+   * not re-parse and re-match every range on every request. Bounded: cleared when full.
+   */
+  const verdicts = new Map<string, string | null>();
+
   function check(address: string): string | undefined {
+    const known = verdicts.get(address);
+    if (known !== undefined) return known ?? undefined;
+    const kind = classify(address);
+    if (verdicts.size >= 4096) verdicts.clear();
+    verdicts.set(address, kind ?? null);
+    return kind;
+  }
+
+  function classify(address: string): string | undefined {
     const parsed = parseAddress(address);
     if (!parsed) return 'unparseable';
     const address4 = normalizeMapped(parsed);

@@ -313,11 +313,22 @@ function outgoingHeaders(
   return headers;
 }
 
-/** Response headers with repeated fields kept apart (Set-Cookie and friends). */
+/**
+ * Response headers with repeated fields kept apart (Set-Cookie and friends), names lower-case.
+ * Read from rawHeaders in one pass: cheaper than `headersDistinct`, which makes an array of every
+ * value.
+ */
 function responseHeaders(res: IncomingMessage): HeaderMap {
   const headers: HeaderMap = {};
-  for (const [name, values] of Object.entries(res.headersDistinct)) {
-    if (values) headers[name] = values.length === 1 ? values[0] : values;
+  const raw = res.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (name === '__proto__') continue; // would replace the object's prototype
+    const value = raw[i + 1];
+    const seen = headers[name];
+    if (seen === undefined) headers[name] = value;
+    else if (Array.isArray(seen)) seen.push(value);
+    else headers[name] = [seen, value];
   }
   return headers;
 }
