@@ -11,11 +11,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Gateway } from '../../src/gateway';
+import type { AuditRow } from '../../src/observability/audit';
 import { startTestGateway } from '../helpers/gateway';
-import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import { startUpstream, type Route, type TestUpstream } from '../helpers/upstream';
 
 const run = promisify(execFile);
 const SECRET = `sk_test_${randomBytes(12).toString('hex')}`;
+/** Larger than MAX_BUFFERED_REDACTION_BYTES (64 KiB): redacted as a stream, sent chunked. */
+const BIG_ECHO_BYTES = 100 * 1024;
+
+/** `/big-echo`: the Authorization header echoed at both ends of a 100 KiB body. */
+const bigEcho: Route = (req, res) => {
+  if (!req.url?.startsWith('/big-echo')) return false;
+  const auth = String(req.headers.authorization);
+  const body = Buffer.from(auth + 'x'.repeat(BIG_ECHO_BYTES - 2 * auth.length) + auth);
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+  res.end(body);
+  return true;
+};
+
+/** The audit row of the request to `path`, once it was written. */
+async function auditRow(gateway: Gateway, vault: string, path: string): Promise<AuditRow> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    await gateway.audit.flush();
+    const row = (await gateway.audit.query({ vault, limit: 1000 })).find((r) => r.path === path);
+    if (row) return row;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no audit row for ${path}`);
+}
 
 async function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -35,7 +59,7 @@ describe('forward proxy and reverse route', () => {
   let proxy: string;
 
   beforeAll(async () => {
-    upstream = await startUpstream();
+    upstream = await startUpstream([bigEcho]);
     gateway = await startTestGateway({
       System__Proxy__UpstreamCaFile: upstream.caFile,
       System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
@@ -130,6 +154,65 @@ describe('forward proxy and reverse route', () => {
     expect(upstream.received[0].headers.authorization).toBe(`Bearer ${SECRET}`);
     expect(upstream.received[0].headers['x-vault']).toBeUndefined();
     expect(JSON.stringify(upstream.received[0].headers)).not.toContain(agentToken);
+  });
+
+  it('a small echo of the secret is redacted with an exact Content-Length, and audited with the bytes the client got', async () => {
+    const res = await fetch(`${gateway.urls.http}/proxy/${upstream.httpsUrl}/small-echo`, {
+      headers: { authorization: `Bearer ${agentToken}`, 'x-vault': 'shop' },
+    });
+    expect(upstream.received[0].headers.authorization).toBe(`Bearer ${SECRET}`);
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(res.status).toBe(200);
+    expect(body.toString()).not.toContain(SECRET);
+    expect(JSON.parse(body.toString()).headers.authorization).toBe('Bearer [REDACTED]');
+    // Read whole and redacted in one pass: a recomputed length, not chunked.
+    expect(res.headers.get('transfer-encoding')).toBeNull();
+    expect(res.headers.get('content-length')).toBe(String(body.length));
+    const row = await auditRow(gateway, 'shop', '/small-echo');
+    expect(row).toMatchObject({ status: 200, decision: 'allow', errorCode: null });
+    expect(row.bytesOut).toBe(body.length);
+  });
+
+  it('the same through a CONNECT tunnel: redacted, and bytesOut is what curl downloaded', async () => {
+    const res = await curl([
+      '-i',
+      '--proxy',
+      proxy,
+      '--cacert',
+      caFile,
+      '-w',
+      '\n%{size_download}',
+      `${upstream.httpsUrl}/tunnel-echo`,
+    ]);
+    expect(res.stderr).toBe('');
+    // -i shows the proxy's CONNECT answer first, then the upstream's head, then the body.
+    const [head, rest] = res.stdout.split('\r\n\r\n').slice(-2);
+    const lines = rest.split('\n');
+    const downloaded = Number(lines.pop());
+    const body = lines.join('\n');
+    expect(body).not.toContain(SECRET);
+    expect(JSON.parse(body).headers.authorization).toBe('Bearer [REDACTED]');
+    expect(Buffer.byteLength(body)).toBe(downloaded);
+    expect(head).toMatch(new RegExp(`^content-length: ${downloaded}$`, 'im'));
+    const row = await auditRow(gateway, 'shop', '/tunnel-echo');
+    expect(row.status).toBe(200);
+    expect(row.bytesOut).toBe(downloaded);
+  });
+
+  it('a large echo (over the buffered limit) is redacted as a stream, and audited with the bytes the client got', async () => {
+    const res = await fetch(`${gateway.urls.http}/proxy/${upstream.httpsUrl}/big-echo`, {
+      headers: { authorization: `Bearer ${agentToken}`, 'x-vault': 'shop' },
+    });
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-length')).toBeNull();
+    const text = body.toString();
+    expect(text).not.toContain(SECRET);
+    expect(text.startsWith('Bearer [REDACTED]x')).toBe(true);
+    expect(text.endsWith('xBearer [REDACTED]')).toBe(true);
+    expect(body.length).toBe(BIG_ECHO_BYTES - 2 * SECRET.length + 2 * '[REDACTED]'.length);
+    const row = await auditRow(gateway, 'shop', '/big-echo');
+    expect(row.bytesOut).toBe(body.length);
   });
 
   it('request bodies reach the upstream whole, through the tunnel and the reverse route', async () => {

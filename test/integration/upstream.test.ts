@@ -6,7 +6,12 @@ import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +36,7 @@ let untrusted: TestCertificate;
 let caFile: string;
 const servers: Server[] = [];
 const clients: UpstreamClient[] = [];
+const rawServers: Array<{ server: NetServer; sockets: Socket[] }> = [];
 
 beforeAll(() => {
   trusted = selfSignedCertificate('localhost');
@@ -43,6 +49,10 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.close()));
   for (const server of servers.splice(0)) {
     server.closeAllConnections();
+    server.close();
+  }
+  for (const { server, sockets } of rawServers.splice(0)) {
+    for (const socket of sockets) socket.destroy();
     server.close();
   }
 });
@@ -426,5 +436,268 @@ describe('upstream client: limits, timeouts and failures', () => {
     const upstream = client();
     await upstream.close();
     expect((await refusal(upstream.send(get(1)))).code).toBe('VEC_UPSTREAM_UNREACHABLE');
+  });
+});
+
+/** A raw TCP upstream: writes exactly what the test says, for heads and bodies Node would fix. */
+async function serveRaw(
+  onRequest: (socket: Socket, head: string) => void,
+): Promise<{ port: number; sockets: Socket[] }> {
+  const sockets: Socket[] = [];
+  const server = createNetServer((socket) => {
+    sockets.push(socket);
+    let head = '';
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      onRequest(socket, head);
+    };
+    socket.on('data', onData);
+    socket.on('error', () => undefined);
+  });
+  rawServers.push({ server, sockets });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { port: (server.address() as AddressInfo).port, sockets };
+}
+
+/** Hand-fired timers (the client's only clock for its upstream timeout). */
+function manualTimers(): {
+  setTimer: NonNullable<UpstreamClientDeps['setTimer']>;
+  timers: Array<{ fire: () => void; ms: number; cancelled: boolean }>;
+} {
+  const timers: Array<{ fire: () => void; ms: number; cancelled: boolean }> = [];
+  return {
+    timers,
+    setTimer: (fire, ms) => {
+      const timer = { fire, ms, cancelled: false };
+      timers.push(timer);
+      return () => (timer.cancelled = true);
+    },
+  };
+}
+
+/** Resolves `true` once `promise` settles, or `false` when it is still pending after `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const pending = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const settled = promise.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([settled, pending]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function raw(response: UpstreamResponse): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response.body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('upstream client: bufferUpTo (bodies read whole before resolving)', () => {
+  const twoKiB = Buffer.from(
+    Array.from({ length: 2048 }, (_, i) => String.fromCharCode(33 + (i % 90))).join(''),
+  );
+
+  it('reads a body with a Content-Length within the limit whole: bytes, the same bytes on body, headers intact', async () => {
+    const { port } = await serve((_req, res) => {
+      res.writeHead(200, 'Fine', {
+        'content-type': 'application/json',
+        'content-length': twoKiB.length,
+        'x-upstream': 'yes',
+        'set-cookie': ['a=1', 'b=2'],
+      });
+      // Two writes: the client must gather every chunk, not just the first.
+      res.write(twoKiB.subarray(0, 1000));
+      setTimeout(() => res.end(twoKiB.subarray(1000)), 20);
+    });
+    const response = await client().send(get(port), { bufferUpTo: 4096 });
+    expect(response.status).toBe(200);
+    expect(response.statusMessage).toBe('Fine');
+    expect(response.headers).toMatchObject({
+      'content-type': 'application/json',
+      'content-length': String(twoKiB.length),
+      'x-upstream': 'yes',
+      'set-cookie': ['a=1', 'b=2'],
+    });
+    expect(Buffer.isBuffer(response.bytes)).toBe(true);
+    expect(response.bytes!.equals(twoKiB)).toBe(true);
+    expect(response.body.readableObjectMode).toBe(false);
+    expect((await raw(response)).equals(twoKiB)).toBe(true);
+  });
+
+  it('reads a body exactly at the limit, and an empty one, whole', async () => {
+    const { port } = await serve((req, res) => {
+      const body = req.url === '/empty' ? Buffer.alloc(0) : twoKiB;
+      res.writeHead(200, { 'content-length': body.length }).end(body);
+    });
+    const upstream = client();
+    const exact = await upstream.send(get(port), { bufferUpTo: twoKiB.length });
+    expect(exact.bytes?.equals(twoKiB)).toBe(true);
+    expect((await raw(exact)).equals(twoKiB)).toBe(true);
+    const empty = await upstream.send(get(port, { path: '/empty' }), { bufferUpTo: 4096 });
+    expect(empty.bytes).toEqual(Buffer.alloc(0));
+    expect((await raw(empty)).length).toBe(0);
+  });
+
+  it('cancels the timeout only once the whole body was read, and keeps the connection pooled', async () => {
+    const { port, connections } = await serve((_req, res) => {
+      res.writeHead(200, { 'content-length': twoKiB.length }).end(twoKiB);
+    });
+    const { setTimer, timers } = manualTimers();
+    const upstream = client({}, { setTimer });
+    for (let i = 0; i < 3; i++) {
+      const response = await upstream.send(get(port), { bufferUpTo: 4096 });
+      expect(response.bytes?.equals(twoKiB)).toBe(true);
+    }
+    expect(timers.map((timer) => timer.cancelled)).toEqual([true, true, true]);
+    expect(connections()).toBe(1);
+  });
+
+  it('streams a body whose Content-Length is above the limit (no bytes), completely', async () => {
+    const { port } = await serve((_req, res) => {
+      res.writeHead(200, { 'content-length': twoKiB.length }).end(twoKiB);
+    });
+    const response = await client().send(get(port), { bufferUpTo: twoKiB.length - 1 });
+    expect(response.bytes).toBeUndefined();
+    expect(response.headers['content-length']).toBe(String(twoKiB.length));
+    expect((await raw(response)).equals(twoKiB)).toBe(true);
+  });
+
+  it('streams without bufferUpTo (no bytes)', async () => {
+    const { port } = await serve((_req, res) => {
+      res.writeHead(200, { 'content-length': twoKiB.length }).end(twoKiB);
+    });
+    const response = await client().send(get(port));
+    expect(response.bytes).toBeUndefined();
+    expect((await raw(response)).equals(twoKiB)).toBe(true);
+  });
+
+  it('streams a chunked body (no Content-Length): no bytes, resolved before the body ends', async () => {
+    let finish: () => void = () => undefined;
+    const { port } = await serve((_req, res) => {
+      res.write('first,');
+      finish = () => res.end('last');
+    });
+    const response = await client().send(get(port), { bufferUpTo: 4096 });
+    expect(response.headers['content-length']).toBeUndefined();
+    expect(response.bytes).toBeUndefined();
+    finish();
+    expect(await text(response)).toBe('first,last');
+  });
+
+  it('streams server-sent events even when they declare a Content-Length (no bytes)', async () => {
+    const events = Buffer.from('data: one\n\ndata: two\n\n');
+    const { port } = await serve((_req, res) => {
+      res.writeHead(200, {
+        'content-type': 'Text/Event-Stream; charset=utf-8',
+        'content-length': events.length,
+      });
+      res.end(events);
+    });
+    const response = await client().send(get(port), { bufferUpTo: 4096 });
+    expect(response.bytes).toBeUndefined();
+    expect((await raw(response)).equals(events)).toBe(true);
+  });
+
+  it('gives a HEAD answer no bytes, whatever length it declares', async () => {
+    const { port } = await serve((_req, res) => {
+      res.writeHead(200, { 'content-length': 100 }).end();
+    });
+    const response = await client().send(get(port, { method: 'HEAD' }), { bufferUpTo: 4096 });
+    expect(response.status).toBe(200);
+    expect(response.headers['content-length']).toBe('100');
+    expect(response.bytes).toBeUndefined();
+    expect((await raw(response)).length).toBe(0);
+  });
+
+  it.each([204, 304])('gives a %i answer no bytes, even with a Content-Length', async (status) => {
+    const { port } = await serveRaw((socket) => {
+      socket.write(`HTTP/1.1 ${status} Nothing\r\nContent-Length: 0\r\nX-Upstream: yes\r\n\r\n`);
+    });
+    const response = await client().send(get(port), { bufferUpTo: 4096 });
+    expect(response.status).toBe(status);
+    expect(response.headers['x-upstream']).toBe('yes');
+    expect(response.bytes).toBeUndefined();
+    expect((await raw(response)).length).toBe(0);
+  });
+
+  it('without bufferUpTo, a body cut short resolves the head and then errors the stream (control)', async () => {
+    const { port, sockets } = await serveRaw((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789');
+    });
+    const response = await client().send(get(port));
+    expect(response.status).toBe(200);
+    sockets[0].destroy();
+    const error = await refusal(raw(response));
+    expect(error.code).toBe('VEC_UPSTREAM_UNREACHABLE');
+  });
+
+  it('rejects a body cut short (Content-Length 1000, 10 bytes, socket destroyed) and never resolves it truncated', async () => {
+    const { port, sockets } = await serveRaw((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789');
+    });
+    const sending = client().send(get(port), { bufferUpTo: 4096 });
+    // The head and the 10 bytes are in (the control above resolves on them at once): still
+    // pending, waiting for the other 990.
+    expect(await settlesWithin(sending, 200)).toBe(false);
+    sockets[0].destroy();
+    const error = await refusal(sending);
+    expect(error.code).toBe('VEC_UPSTREAM_UNREACHABLE');
+    expect(error.statusCode).toBe(502);
+  });
+
+  it('rejects when the upstream closes cleanly (FIN) before the declared length', async () => {
+    const { port } = await serveRaw((socket) => {
+      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789');
+    });
+    const error = await refusal(client().send(get(port), { bufferUpTo: 4096 }));
+    expect(error.code).toBe('VEC_UPSTREAM_UNREACHABLE');
+  });
+
+  it('times out with VEC_UPSTREAM_TIMEOUT when the body stalls after the head, closing the connection', async () => {
+    const { port, sockets } = await serveRaw((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789');
+    });
+    const { setTimer, timers } = manualTimers();
+    const upstream = client({ UpstreamTimeoutSeconds: 7 }, { setTimer });
+    const sending = upstream.send(get(port), { bufferUpTo: 4096 });
+    expect(await settlesWithin(sending, 200)).toBe(false);
+    // One timer, for head and body, still armed while the body is read.
+    expect(timers).toHaveLength(1);
+    expect(timers[0]).toMatchObject({ ms: 7000, cancelled: false });
+    const closed = once(sockets[0], 'close');
+    timers[0].fire();
+    const error = await refusal(sending);
+    expect(error.code).toBe('VEC_UPSTREAM_TIMEOUT');
+    expect(error.statusCode).toBe(504);
+    expect(timers[0].cancelled).toBe(true);
+    await closed;
+  });
+
+  it('rejects with the caller signal reason when aborted while the body is read', async () => {
+    const { port, sockets } = await serveRaw((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789');
+    });
+    const controller = new AbortController();
+    const sending = client().send(get(port), { bufferUpTo: 4096, signal: controller.signal });
+    expect(await settlesWithin(sending, 200)).toBe(false);
+    const closed = once(sockets[0], 'close');
+    controller.abort(new Error('client went away'));
+    await expect(sending).rejects.toThrow('client went away');
+    await closed;
+  });
+
+  it('still refuses a declared length over MaxResponseBodyBytes before reading it', async () => {
+    const { port } = await serve((_req, res) => res.end(Buffer.alloc(2000)));
+    const error = await refusal(
+      client({ MaxResponseBodyBytes: 1000 }).send(get(port), { bufferUpTo: 4096 }),
+    );
+    expect(error.code).toBe('VEC_RESPONSE_TOO_LARGE');
   });
 });

@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { GatewayError } from '../../src/errors';
 import { createRequestContext } from '../../src/pipeline/context';
+import { MAX_BUFFERED_REDACTION_BYTES } from '../../src/pipeline/redact-response';
 import { createForwardStage } from '../../src/pipeline/stages/forward';
 import type {
   EntryPoint,
@@ -10,15 +11,20 @@ import type {
   UpstreamResponse,
   UpstreamUpgrade,
 } from '../../src/pipeline/types';
+import type { SendOptions } from '../../src/proxy/upstream-types';
 
 /** Records what it was asked to send and answers with `answer`. */
 function upstream(answer: () => UpstreamResponse) {
-  const sent: Array<{ via: 'send' | 'upgrade'; request: ProxyRequest }> = [];
+  const sent: Array<{ via: 'send' | 'upgrade'; request: ProxyRequest; options?: SendOptions }> = [];
   return {
     sent,
     client: {
-      async send(request: ProxyRequest) {
-        sent.push({ via: 'send', request: { ...request, headers: { ...request.headers } } });
+      async send(request: ProxyRequest, options?: SendOptions) {
+        sent.push({
+          via: 'send',
+          request: { ...request, headers: { ...request.headers } },
+          options,
+        });
         return answer();
       },
       async upgrade(request: ProxyRequest): Promise<UpstreamUpgrade> {
@@ -136,6 +142,35 @@ describe('forward stage', () => {
     await createForwardStage({}, { upstream: client })(ctx);
     const answer = ctx.response as UpstreamResponse;
     expect(answer.headers['content-length']).toBe('28');
+    expect(await text(answer.body)).toBe('{"auth":"Bearer [REDACTED]"}');
+  });
+
+  it('asks the upstream client to read a small body whole only when a secret was injected', async () => {
+    const { client, sent } = upstream(ok('{}'));
+    const stage = createForwardStage({}, { upstream: client });
+    await stage(context('tunnel', {}));
+    expect(sent[0].options?.bufferUpTo).toBeUndefined();
+
+    const injected = context('tunnel', {});
+    injected.injectedSecrets.push('ghp_secret');
+    await stage(injected);
+    expect(sent[1].options).toEqual({ bufferUpTo: MAX_BUFFERED_REDACTION_BYTES });
+  });
+
+  it('redacts a body the upstream client read whole (bytes), handing on the redacted bytes', async () => {
+    const echoed = Buffer.from('{"auth":"Bearer ghp_secret"}');
+    const { client } = upstream(() => ({
+      status: 200,
+      headers: { 'content-length': String(echoed.length), 'x-echo': 'ghp_secret' },
+      body: Readable.from([echoed]),
+      bytes: echoed,
+    }));
+    const ctx = context('tunnel', {});
+    ctx.injectedSecrets.push('ghp_secret');
+    await createForwardStage({}, { upstream: client })(ctx);
+    const answer = ctx.response as UpstreamResponse;
+    expect(answer.headers).toEqual({ 'x-echo': '[REDACTED]', 'content-length': '28' });
+    expect(answer.bytes?.toString()).toBe('{"auth":"Bearer [REDACTED]"}');
     expect(await text(answer.body)).toBe('{"auth":"Bearer [REDACTED]"}');
   });
 

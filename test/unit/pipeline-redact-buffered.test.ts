@@ -151,3 +151,86 @@ describe('buffered response redaction (small plain bodies keep a Content-Length)
     expect(head.headers['content-length']).toBe('42');
   });
 });
+
+describe('buffered response redaction of a body the upstream client already read (bytes)', () => {
+  const secret = 'sk-live-0123456789';
+  const text = `{"echo":"Bearer ${secret}","again":"${secret}${secret}","tail":"${secret.slice(0, 6)}"}`;
+  const expected = `{"echo":"Bearer [REDACTED]","again":"[REDACTED][REDACTED]","tail":"sk-liv"}`;
+
+  /** As the upstream client hands it on with bufferUpTo: `bytes`, and `body` over the same bytes. */
+  function read(headers: HeaderMap, bytes: Buffer): UpstreamResponse {
+    return { status: 200, statusMessage: 'OK', headers, body: Readable.from([bytes]), bytes };
+  }
+
+  it('redacts `bytes` in one pass: redacted body, its Content-Length, `bytes` equal to the body', async () => {
+    const bytes = Buffer.from(text);
+    const answer = await redactUpstreamResponse(
+      read(sized(text, { 'content-type': 'application/json', 'x-echo': secret }), bytes),
+      [secret],
+      'GET',
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.statusMessage).toBe('OK');
+    expect(answer.headers).toEqual({
+      'content-length': String(Buffer.byteLength(expected)),
+      'content-type': 'application/json',
+      'x-echo': '[REDACTED]',
+    });
+    expect(answer.bytes?.toString()).toBe(expected);
+    expect(answer.body.readableObjectMode).toBe(false);
+    const body = await collect(answer.body);
+    expect(body).toBe(expected);
+    expect(Buffer.byteLength(body)).toBe(Number(answer.headers['content-length']));
+    // The caller's buffer is not written over.
+    expect(bytes.toString()).toBe(text);
+  });
+
+  it('takes `bytes` as the body, without reading the body stream', async () => {
+    const bytes = Buffer.from(text);
+    const untouched = new PassThrough(); // never ends: reading it would hang
+    const answer = await redactUpstreamResponse(
+      { status: 200, headers: sized(text), body: untouched, bytes },
+      [secret],
+      'GET',
+    );
+    expect(answer.bytes?.toString()).toBe(expected);
+    expect(await collect(answer.body)).toBe(expected);
+    expect(untouched.readableFlowing).not.toBe(true);
+  });
+
+  it('keeps a body without secrets as is, and an empty one at length 0', async () => {
+    const plain = Buffer.from('{"ok":true}');
+    const same = await redactUpstreamResponse(read(sized(plain), plain), [secret], 'GET');
+    expect(same.headers['content-length']).toBe('11');
+    expect(same.bytes?.equals(plain)).toBe(true);
+    expect(await collect(same.body)).toBe('{"ok":true}');
+
+    const empty = await redactUpstreamResponse(read(sized(''), Buffer.alloc(0)), [secret], 'GET');
+    expect(empty.headers['content-length']).toBe('0');
+    expect(empty.bytes?.length).toBe(0);
+    expect(await collect(empty.body)).toBe('');
+  });
+
+  it('gives the same bytes as the streaming redactor for multi-byte text and overlapping secrets', async () => {
+    const secrets = redactionSecrets(['abcd', 'abcdefgh', 'cdef', 'ü-key']);
+    const body = Buffer.from('é abcdefgh abcdzz abcdef xabcdabcdefghü-keyü-ke abcdefg');
+    const streamed = await collect(Readable.from([body]).pipe(createRedactor(secrets)));
+    const answer = await redactUpstreamResponse(read(sized(body), body), secrets, 'GET');
+    expect(answer.bytes?.toString()).toBe(streamed);
+    expect(answer.headers['content-length']).toBe(String(Buffer.byteLength(streamed)));
+    expect(await collect(answer.body)).toBe(streamed);
+  });
+
+  it('decodes a compressed body that was read whole, and drops `bytes` (they are the compressed ones)', async () => {
+    const zipped = gzipSync(Buffer.from(text));
+    const answer = await redactUpstreamResponse(
+      read(sized(zipped, { 'content-encoding': 'gzip' }), zipped),
+      [secret],
+      'GET',
+    );
+    expect(answer.bytes).toBeUndefined();
+    expect(answer.headers['content-encoding']).toBeUndefined();
+    expect(answer.headers['content-length']).toBeUndefined();
+    expect(await collect(answer.body)).toBe(expected);
+  });
+});
