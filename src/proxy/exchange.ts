@@ -163,10 +163,12 @@ export async function runExchange(
     requestId: init.requestId,
   });
   let bytesIn = 0;
-  client.req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
-  // A 'data' listener switches the body to flowing mode: pause it, so nothing is lost before a
-  // stage reads it or forward pipes it (pipe resumes it).
-  client.req.pause();
+  if (init.request.body !== undefined) {
+    client.req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
+    // A 'data' listener switches the body to flowing mode: pause it, so nothing is lost before a
+    // stage reads it or forward pipes it (pipe resumes it).
+    client.req.pause();
+  }
   let bytesOut = 0;
   client.res.once('close', () => {
     deps.audit?.record(

@@ -36,8 +36,12 @@ export interface ForwardProxyDeps extends ExchangeDeps {
 
 interface Tunnel {
   authority: Authority;
+  /** `authority` as text, for every request's context. */
+  authorityText: string;
   credentials: ProxyCredentials;
   scheme: 'http' | 'https';
+  /** The last Host header seen in this tunnel and what it parsed to (keep-alive repeats it). */
+  lastHost?: { header: string; authority: Authority | undefined };
 }
 
 const TLS_HANDSHAKE = 0x16;
@@ -68,9 +72,15 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
 
   /** Inside a tunnel: the Host header names the target (checked against the tunnel by the pipeline). */
   const tunnelTarget = (req: IncomingMessage, tunnel: Tunnel) => {
-    const defaultPort = tunnel.scheme === 'https' ? 443 : 80;
-    const authority = parseAuthority(req.headers.host, defaultPort) ?? tunnel.authority;
-    return { scheme: tunnel.scheme, authority, path: req.url ?? '/' };
+    const header = req.headers.host;
+    let parsed: Authority | undefined;
+    if (header !== undefined && tunnel.lastHost?.header === header) {
+      parsed = tunnel.lastHost.authority;
+    } else {
+      parsed = parseAuthority(header, tunnel.scheme === 'https' ? 443 : 80);
+      if (header !== undefined) tunnel.lastHost = { header, authority: parsed };
+    }
+    return { scheme: tunnel.scheme, authority: parsed ?? tunnel.authority, path: req.url ?? '/' };
   };
 
   // Requests inside tunnels arrive on this server (never listening: sockets are handed to it).
@@ -86,7 +96,7 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
         entry: 'tunnel',
         credentials: { ...tunnel.credentials },
         request: requestOf(req, tunnelTarget(req, tunnel)),
-        tunnelAuthority: formatAuthority(tunnel.authority),
+        tunnelAuthority: tunnel.authorityText,
       },
       { req, res },
     );
@@ -103,7 +113,7 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
         entry: 'tunnel',
         credentials: { ...tunnel.credentials },
         request: requestOf(req, tunnelTarget(req, tunnel)),
-        tunnelAuthority: formatAuthority(tunnel.authority),
+        tunnelAuthority: tunnel.authorityText,
       },
       { req, socket, head },
     );
@@ -219,7 +229,12 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
     const first = await firstByte(clientSocket);
     if (first === undefined) return;
     if (first !== TLS_HANDSHAKE) {
-      tunnels.set(clientSocket, { authority, credentials, scheme: 'http' });
+      tunnels.set(clientSocket, {
+        authority,
+        authorityText: formatAuthority(authority),
+        credentials,
+        scheme: 'http',
+      });
       inner.emit('connection', clientSocket);
       return;
     }
@@ -238,7 +253,12 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
     tls.on('error', (err: Error) =>
       logger.debug('tunnel TLS error', { message: err.message, host: authority.host }),
     );
-    tunnels.set(tls as unknown as Socket, { authority, credentials, scheme: 'https' });
+    tunnels.set(tls as unknown as Socket, {
+      authority,
+      authorityText: formatAuthority(authority),
+      credentials,
+      scheme: 'https',
+    });
     inner.emit('connection', tls);
   }
 

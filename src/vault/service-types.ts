@@ -21,7 +21,11 @@ import type {
 export interface VaultService {
   // Vaults
   listVaults(): Promise<Vault[]>;
-  getVault(name: string): Promise<Vault>;
+  /**
+   * The vault. `cached`: from the in-process cache (the hot path's unmatched-hosts read), which
+   * an update or deletion on any replica invalidates; otherwise read from the database.
+   */
+  getVault(name: string, options?: { cached?: boolean }): Promise<Vault>;
   createVault(input: { name: string; unmatchedHosts?: UnmatchedHostPolicy }): Promise<Vault>;
   updateVault(name: string, patch: { unmatchedHosts?: UnmatchedHostPolicy }): Promise<Vault>;
   /** Deletes the vault with its credentials, services, grants and sessions. `default` cannot be deleted. */

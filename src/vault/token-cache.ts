@@ -24,7 +24,7 @@ import { hashToken, hashesEqual, tokenKind, type TokenKind } from '../identity/t
 import type { Cache } from '../cache/types';
 import type { Logger } from '../observability/types';
 import type { SqlClient } from '../storage/types';
-import type { Principal, Service } from './types';
+import type { Principal, Service, Vault } from './types';
 
 export const INVALIDATION_CHANNEL = 'vault-invalidate';
 export const CACHE_TTL_MS = 30_000;
@@ -125,6 +125,8 @@ export interface VaultCaches {
   services(vault: string, load: () => Promise<Service[]>): Promise<readonly Service[]>;
   /** The sealed credentials of `vault`, cached; `load` reads them (and throws for an unknown vault). */
   credentials(vault: string, load: () => Promise<SealedCredentials>): Promise<SealedCredentials>;
+  /** The vault itself (its unmatched-hosts setting), cached; `load` reads it. */
+  vault(vault: string, load: () => Promise<Vault>): Promise<Vault>;
   /** Evicts here at once, then publishes so every replica evicts. Call after the DB commit. */
   invalidate(tag: string): Promise<void>;
   close(): Promise<void>;
@@ -136,10 +138,12 @@ export function createVaultCaches(options: VaultCachesOptions): VaultCaches {
   const principals = new InvalidatingCache<Principal | null>(clock, MAX_TOKEN_ENTRIES);
   const serviceLists = new InvalidatingCache<readonly Service[]>(clock, MAX_SERVICE_LISTS);
   const sealed = new InvalidatingCache<SealedCredentials>(clock, MAX_CREDENTIAL_VAULTS);
+  const vaults = new InvalidatingCache<Vault>(clock, MAX_SERVICE_LISTS);
   const evict = (tag: string): void => {
     principals.invalidate(tag);
     serviceLists.invalidate(tag);
     sealed.invalidate(tag);
+    vaults.invalidate(tag);
   };
   let unsubscribe: (() => Promise<void>) | undefined;
   // Until the subscription is confirmed (or when it failed) nothing is cached: a cache that
@@ -204,6 +208,11 @@ export function createVaultCaches(options: VaultCachesOptions): VaultCaches {
         vault,
         [invalidationTag.services(vault), invalidationTag.vault(vault)],
         async () => Object.freeze(await load()),
+      ),
+
+    vault: (vault, load) =>
+      cached(vaults, vault, [invalidationTag.vault(vault)], async () =>
+        Object.freeze(await load()),
       ),
 
     credentials: (vault, load) =>

@@ -157,7 +157,8 @@ export function createVaultService(
     // ---- Vaults
     listVaults: () => createVaultRepository(db).list(),
 
-    getVault: (name) => vaultNamed(name),
+    getVault: (name, options) =>
+      options?.cached === true ? caches.vault(name, () => vaultNamed(name)) : vaultNamed(name),
 
     async createVault(input) {
       const name = validateName(input?.name);
@@ -178,6 +179,7 @@ export function createVaultService(
       if (patch?.unmatchedHosts === undefined) return vault;
       const policy = validateUnmatchedHosts(patch.unmatchedHosts);
       const updated = await createVaultRepository(db).updateUnmatchedHosts(vault.id, policy, iso());
+      await invalidate(invalidationTag.vault(vault.name));
       return updated ?? vaultNamed(name);
     },
 

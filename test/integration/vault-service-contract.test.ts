@@ -78,9 +78,16 @@ describe.each(subjects)('VaultService vaults, credentials, services: $name', (su
           'default',
         ]);
         expect(await vaults.getVault('b-team')).toEqual(b);
+        // The hot path's cached read is filled here and must not outlive the update.
+        expect(await vaults.getVault('b-team', { cached: true })).toEqual(b);
         const updated = await vaults.updateVault('b-team', { unmatchedHosts: 'passthrough' });
         expect(updated).toMatchObject({ id: b.id, unmatchedHosts: 'passthrough' });
         expect(await vaults.getVault('b-team')).toEqual(updated);
+        expect(await vaults.getVault('b-team', { cached: true })).toMatchObject({
+          unmatchedHosts: 'passthrough',
+        });
+        await vaults.deleteVault('b-team');
+        await rejects(vaults.getVault('b-team', { cached: true }), 'VEC_VAULT_NOT_FOUND');
       });
 
       it('refuses bad names and policies (400 naming the field), duplicates (409), unknown (404)', async () => {

@@ -37,8 +37,8 @@ export function createResolveServiceStage(
       ctx.service = service;
       return CONTINUE;
     }
-    // Read only on a miss, once per request.
-    const { unmatchedHosts } = await vaults.getVault(vault);
+    // Read only on a miss, from the vault cache (no database read per request).
+    const { unmatchedHosts } = await vaults.getVault(vault, { cached: true });
     if (unmatchedHosts === 'passthrough') {
       ctx.unmatched = 'passthrough';
       return CONTINUE;
