@@ -141,10 +141,23 @@ export function policyHeaders(headers: HeaderMap): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [rawName, value] of Object.entries(headers)) {
     const name = rawName.toLowerCase();
+    if (name === '__proto__') continue;
     const text = Array.isArray(value) ? value.join(', ') : value;
-    result[name] = isSecretKey(name) || CREDENTIAL_HEADERS.has(name) ? REDACTED : text;
+    result[name] = isCredentialHeader(name) ? REDACTED : text;
   }
   return result;
+}
+
+/** Whether a header's value is a credential, memoised by name (the same few names recur). */
+const credentialHeaderNames = new Map<string, boolean>();
+function isCredentialHeader(name: string): boolean {
+  let secret = credentialHeaderNames.get(name);
+  if (secret === undefined) {
+    secret = isSecretKey(name) || CREDENTIAL_HEADERS.has(name);
+    if (credentialHeaderNames.size >= 1024) credentialHeaderNames.clear();
+    credentialHeaderNames.set(name, secret);
+  }
+  return secret;
 }
 
 function queryOf(search: string): Record<string, string | string[]> {
