@@ -214,7 +214,7 @@ export function createRateLimitOverrides(
         unsubscribe = await cache.subscribe(OVERRIDES_CHANNEL, () => void reload());
       } catch (error) {
         logger.error(
-          'cannot subscribe to rate-limit override changes; other replicas’ changes apply at each refresh only',
+          'cannot subscribe to rate-limit override changes; changes made on other replicas apply at each refresh only',
           { refreshMs, error: String((error as Error).message ?? error) },
         );
       }
