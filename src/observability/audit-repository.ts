@@ -153,6 +153,22 @@ function toDb(row: NewAuditRow): SqlValue[] {
   ];
 }
 
+const insertStatements = new Map<number, string>();
+
+/** The INSERT … RETURNING of `rows` rows, written once per size. */
+function insertSql(rows: number): string {
+  let sql = insertStatements.get(rows);
+  if (sql === undefined) {
+    const values = Array.from({ length: rows }, (_, r) => {
+      const base = r * COLUMNS.length;
+      return `(${COLUMNS.map((_c, i) => `$${base + i + 1}`).join(', ')})`;
+    });
+    sql = `INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES ${values.join(', ')} RETURNING ${SELECTED}`;
+    insertStatements.set(rows, sql);
+  }
+  return sql;
+}
+
 /** Inserts `rows` and returns them as stored (with their ids), in no particular order. */
 export async function insertAuditRows(
   client: SqlClient,
@@ -164,14 +180,7 @@ export async function insertAuditRows(
     const size = CHUNK_SIZES.find((n) => n <= rows.length - offset)!;
     const chunk = rows.slice(offset, offset + size);
     offset += size;
-    const values = chunk.map((_, r) => {
-      const base = r * COLUMNS.length;
-      return `(${COLUMNS.map((_c, i) => `$${base + i + 1}`).join(', ')})`;
-    });
-    const inserted = await client.all<DbRow>(
-      `INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES ${values.join(', ')} RETURNING ${SELECTED}`,
-      chunk.flatMap(toDb),
-    );
+    const inserted = await client.all<DbRow>(insertSql(size), chunk.flatMap(toDb));
     stored.push(...inserted.map(fromDb));
   }
   return stored;

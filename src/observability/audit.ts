@@ -214,7 +214,10 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
   function publish(rows: AuditRow[]): void {
     const byVault = new Map<string, AuditRow[]>();
     for (const row of rows.sort((a, b) => a.id - b.id)) {
-      if (row.vault !== null) byVault.set(row.vault, [...(byVault.get(row.vault) ?? []), row]);
+      if (row.vault === null) continue;
+      const list = byVault.get(row.vault);
+      if (list) list.push(row);
+      else byVault.set(row.vault, [row]);
     }
     for (const [vault, vaultRows] of byVault) {
       cache.publish(auditChannel(vault), JSON.stringify(vaultRows)).catch((error: unknown) =>
