@@ -28,7 +28,28 @@ export function compileGlob(pattern: string, options: { ignoreCase?: boolean } =
       matches: (text) => (ignoreCase ? text.toLowerCase() : text) === literal,
     };
   }
-  return { pattern, matches: (text) => run(tokens, ignoreCase ? text.toLowerCase() : text) };
+  // Literal characters before the first wildcard and after the last one must be there: checked
+  // first, they turn most texts away without running the automaton.
+  let head = 0;
+  while (tokens[head].kind === 'char') head++;
+  let tail = tokens.length;
+  while (tokens[tail - 1].kind === 'char') tail--;
+  const prefix = literalOf(tokens.slice(0, head));
+  const suffix = literalOf(tokens.slice(tail));
+  const automaton = tokens.length < 31 ? createBitAutomaton(tokens) : createAutomaton(tokens);
+  return {
+    pattern,
+    matches: (raw) => {
+      const text = ignoreCase ? raw.toLowerCase() : raw;
+      if (text.length < prefix.length + suffix.length) return false;
+      if (!text.startsWith(prefix) || !text.endsWith(suffix)) return false;
+      return automaton(text);
+    },
+  };
+}
+
+function literalOf(tokens: Token[]): string {
+  return tokens.map((t) => (t as { char: string }).char).join('');
 }
 
 /** Whether `pattern` uses a wildcard (else it is matched as a plain name). */
@@ -65,34 +86,80 @@ function tokenize(pattern: string): Token[] {
   return tokens;
 }
 
-/** Runs the automaton whose states are "the first n tokens matched". */
-function run(tokens: Token[], text: string): boolean {
+/**
+ * The same automaton with its states as the bits of one integer (patterns under 31 tokens, i.e.
+ * all real ones): each character costs a handful of integer operations (the Shift-And idea).
+ * Bit n set = "the first n tokens matched"; a star's bit stays set while it absorbs characters.
+ */
+function createBitAutomaton(tokens: Token[]): (text: string) => boolean {
+  const ascii = new Int32Array(128);
+  const other = new Map<string, number>();
+  let one = 0;
+  let segment = 0;
+  let any = 0;
+  tokens.forEach((token, n) => {
+    const bit = 1 << n;
+    if (token.kind === 'char') {
+      const code = token.char.charCodeAt(0);
+      if (token.char.length === 1 && code < 128) ascii[code] |= bit;
+      else other.set(token.char, (other.get(token.char) ?? 0) | bit);
+    } else if (token.kind === 'one') one |= bit;
+    else if (token.kind === 'segment') segment |= bit;
+    else any |= bit;
+  });
+  const stars = segment | any;
+  const accept = 1 << tokens.length;
+  // Stars are never adjacent (tokenize merges them), so one step of closure is enough.
+  const close = (states: number) => states | ((states & stars) << 1);
+  const start = close(1);
+  return (text) => {
+    let states = start;
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      const chars = code < 128 ? ascii[code] : (other.get(text[i]) ?? 0);
+      let next = ((states & chars) << 1) | (states & any);
+      if (code !== 47) next |= ((states & one) << 1) | (states & segment); // 47: '/'
+      if (next === 0) return false;
+      states = close(next);
+    }
+    return (states & accept) !== 0;
+  };
+}
+
+/**
+ * The automaton whose states are "the first n tokens matched", as a function of the text. Its two
+ * state vectors are allocated once per glob (matching is synchronous, so they are never shared).
+ */
+function createAutomaton(tokens: Token[]): (text: string) => boolean {
   const size = tokens.length + 1;
   let states = new Uint8Array(size);
   let next = new Uint8Array(size);
-  states[0] = 1;
-  closure(tokens, states);
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    next.fill(0);
-    let alive = false;
-    for (let n = 0; n < tokens.length; n++) {
-      if (!states[n]) continue;
-      const token = tokens[n];
-      let target = -1;
-      if (token.kind === 'char') target = token.char === c ? n + 1 : -1;
-      else if (token.kind === 'one') target = c !== '/' ? n + 1 : -1;
-      else if (token.kind === 'any' || c !== '/') target = n;
-      if (target >= 0) {
-        next[target] = 1;
-        alive = true;
+  return (text) => {
+    states.fill(0);
+    states[0] = 1;
+    closure(tokens, states);
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      next.fill(0);
+      let alive = false;
+      for (let n = 0; n < tokens.length; n++) {
+        if (!states[n]) continue;
+        const token = tokens[n];
+        let target = -1;
+        if (token.kind === 'char') target = token.char === c ? n + 1 : -1;
+        else if (token.kind === 'one') target = c !== '/' ? n + 1 : -1;
+        else if (token.kind === 'any' || c !== '/') target = n;
+        if (target >= 0) {
+          next[target] = 1;
+          alive = true;
+        }
       }
+      if (!alive) return false;
+      closure(tokens, next);
+      [states, next] = [next, states];
     }
-    if (!alive) return false;
-    closure(tokens, next);
-    [states, next] = [next, states];
-  }
-  return states[tokens.length] === 1;
+    return states[tokens.length] === 1;
+  };
 }
 
 /** A star may match nothing: reaching it also reaches the state after it. */

@@ -14,7 +14,7 @@
  * - A missing field satisfies no operator except `ne` and `notIn` (the negations of `eq` and
  *   `in`) and `exists` with value false.
  */
-import { parseCidr, contains as cidrContains, type Cidr } from '../proxy/cidr';
+import { parseAddress, parseCidr, contains as cidrContains, type Cidr } from '../proxy/cidr';
 import type { FieldRef } from './fields';
 import { readField } from './fields';
 import { compileGlob } from './glob';
@@ -178,8 +178,19 @@ function predicate(op: Operator, value: unknown, ignoreCase: boolean, field: Fie
     }
     case 'cidr': {
       const blocks = compileCidrs(value);
-      return (actual) =>
-        some(actual, (v) => typeof v === 'string' && blocks.some((b) => cidrContains(b, v)));
+      // The same few addresses recur (request.host): remember their verdicts.
+      const verdicts = new Map<string, boolean>();
+      const inBlocks = (v: string): boolean => {
+        let verdict = verdicts.get(v);
+        if (verdict === undefined) {
+          const address = parseAddress(v);
+          verdict = address !== undefined && blocks.some((b) => cidrContains(b, address));
+          if (verdicts.size >= 256) verdicts.clear();
+          verdicts.set(v, verdict);
+        }
+        return verdict;
+      };
+      return (actual) => some(actual, (v) => typeof v === 'string' && inBlocks(v));
     }
     case 'exists': {
       if (value !== undefined && typeof value !== 'boolean') {
@@ -208,11 +219,18 @@ const NUMERIC = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
 
 export function numberOf(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (typeof value === 'string' && NUMERIC.test(value)) {
+  // Most strings compared are words (methods, hosts, names): one character rules them out.
+  if (typeof value === 'string' && mayBeNumber(value) && NUMERIC.test(value)) {
     const n = Number(value);
     return Number.isFinite(n) ? n : undefined;
   }
   return undefined;
+}
+
+/** Whether `text` starts like a number (digit, sign or point), before the full regex test. */
+function mayBeNumber(text: string): boolean {
+  const c = text.charCodeAt(0);
+  return (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46;
 }
 
 /** Equality key of a scalar: numbers by value, booleans as their words; objects have none. */
