@@ -6,7 +6,8 @@
  * interception, keep-alive) and the same request (BENCH_REQUEST: a query and two headers the
  * policies read). Their runs alternate in ABBA order (disabled, policies, policies, disabled, …)
  * so that a drift in what else the machine is doing weighs on both alike; each instance's runs
- * are pooled into one row, and the ratio of the pooled req/s is the verdict.
+ * are pooled into one row for the table, and the verdict is the median of the adjacent pairs'
+ * req/s ratios (one disturbed run cannot swing it).
  */
 import { join } from 'node:path';
 import {

@@ -250,9 +250,10 @@ rewrites this file with the latest numbers. A run takes about three minutes;
   a file is refused or the request would not simply be allowed. Both instances get the same
   request, HTTPS interception with keep-alive; after one uncounted run each, their runs
   alternate (disabled, policies, policies, disabled, …) so that other load on the machine weighs
-  on both alike, and each instance's runs are pooled into one row. The target compares the
-  pooled req/s; the ratio of each pair of runs is shown too, and the CPU µs/req (above) is the
-  steadier measure of what the policies add.
+  on both alike, and each instance's runs are pooled into one row. The target takes the median
+  of the adjacent pairs' req/s ratios (one run disturbed by other load cannot swing it); the
+  pooled ratio is shown too, and the CPU µs/req (above) is the steadier measure of what the
+  policies add.
 - All processes share the machine's cores: the load generator, the upstream and the proxy
   compete for CPU, which flatters nobody. Ratios matter more than absolute numbers.
 

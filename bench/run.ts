@@ -38,7 +38,7 @@ const USAGE = `npm run bench -- [options]
   --hosts N         never-seen hosts per proxy for the first-request runs (default 100, max 250)
   --no-mitmproxy    skip mitmproxy even when installed
   --no-leaf-mint    skip bench/leaf-mint.ts
-  --policy-runs N   runs of each instance in the 20-policies comparison (default 4, ABBA order)
+  --policy-runs N   runs of each instance in the 20-policies comparison (default 6, ABBA order)
   --only-policy     only the 20-policies comparison (implies --no-write)
   --no-write        print only; leave docs/benchmarks.md alone`;
 
@@ -61,7 +61,7 @@ function parseOptions(): Options {
       hosts: { type: 'string', default: '100' },
       'no-mitmproxy': { type: 'boolean', default: false },
       'no-leaf-mint': { type: 'boolean', default: false },
-      'policy-runs': { type: 'string', default: '4' },
+      'policy-runs': { type: 'string', default: '6' },
       'only-policy': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },

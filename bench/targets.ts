@@ -8,7 +8,8 @@
  * - First request to a never-seen host: under 20 ms added at p50, against both a direct new
  *   connection to the same new addresses and a new tunnel through Vectra to a warm host.
  * - The full pipeline with 20 policies loaded: at least 0.85× the req/s of the same path with
- *   the policy engine disabled (./policy-comparison.ts), runs pooled, without errors.
+ *   the policy engine disabled (./policy-comparison.ts): the median ratio of adjacent runs,
+ *   without errors.
  */
 import type { PolicyComparison } from './policy-comparison';
 import type { Row, Target } from './report';
@@ -69,18 +70,28 @@ export function issueTargets(r: TargetRows): Target[] {
 
 export const POLICY_RATIO = 0.85;
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
 export function policyTarget(p: PolicyComparison): Target {
   const withPolicies = p.policies.stats;
   const disabled = p.disabled.stats;
-  const ratio = withPolicies.rps / disabled.rps;
-  const pairs = p.pairs.map((pair) => (pair.policies / pair.disabled).toFixed(2)).join(', ');
+  const pooled = withPolicies.rps / disabled.rps;
+  const ratios = p.pairs.map((pair) => pair.policies / pair.disabled);
+  // The verdict is the median of the adjacent pairs' ratios: on a shared machine one disturbed
+  // run can move a pooled figure by 10%, but not the median.
+  const ratio = median(ratios);
+  const pairs = ratios.map((r) => r.toFixed(2)).join(', ');
   const cpu = (row: Row) => (row.gatewayCpuUs === undefined ? '–' : row.gatewayCpuUs.toFixed(0));
   const errors = withPolicies.failures + disabled.failures;
   return {
     target: `Full pipeline with ${p.check.policies} policies ≥ ${POLICY_RATIO}× req/s of policy disabled`,
     measured:
-      `${ratio.toFixed(2)}× (${withPolicies.rps.toFixed(0)} vs ${disabled.rps.toFixed(0)} req/s, ` +
-      `${p.runsEach} alternating runs each; per pair ${pairs}×); ` +
+      `${ratio.toFixed(2)}× (median of ${p.runsEach} adjacent pairs: ${pairs}×; pooled ` +
+      `${pooled.toFixed(2)}×, ${withPolicies.rps.toFixed(0)} vs ${disabled.rps.toFixed(0)} req/s); ` +
       `CPU ${cpu(p.policies)} vs ${cpu(p.disabled)} µs/req` +
       (errors > 0 ? `; ${errors} errors` : ''),
     pass: ratio >= POLICY_RATIO && errors === 0,
