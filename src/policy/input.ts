@@ -42,16 +42,17 @@ export function buildPolicyInput(parts: InputParts): PolicyInput {
   const path = query < 0 ? parts.target : parts.target.slice(0, query);
   const search = query < 0 ? '' : parts.target.slice(query + 1);
   const time = new Date(parts.now);
-  const request: PolicyInput['request'] = {
+  const request = {
     method: parts.method.toUpperCase(),
     scheme: parts.scheme,
     host: parts.host.toLowerCase().replace(/\.$/, ''),
     port: parts.port,
     path: normalizePath(path),
-    query: queryOf(search),
-    headers: policyHeaders(parts.headers),
     bodySize: parts.body.size,
-  };
+  } as PolicyInput['request'];
+  // Built when first read: most policies read neither, and the request is judged on the hot path.
+  lazy(request, 'query', () => queryOf(search));
+  lazy(request, 'headers', () => policyHeaders(parts.headers));
   if (parts.body.json !== undefined) request.body = parts.body.json;
   return {
     agent: parts.agent,
@@ -60,6 +61,35 @@ export function buildPolicyInput(parts: InputParts): PolicyInput {
     service: parts.service === null ? null : { name: parts.service },
     time: { hour: time.getUTCHours(), weekday: WEEKDAYS[time.getUTCDay()] },
   };
+}
+
+/**
+ * Defines `object[key]` as the value `compute` returns when it is first read (then a plain data
+ * property): enumerable, so JSON (OPA's input, a dry run's answer) and copies see it as usual.
+ */
+function lazy<T extends object, K extends keyof T>(object: T, key: K, compute: () => T[K]): void {
+  Object.defineProperty(object, key, {
+    configurable: true,
+    enumerable: true,
+    get(this: T) {
+      const value = compute();
+      Object.defineProperty(this, key, {
+        value,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+      return value;
+    },
+    set(this: T, value: T[K]) {
+      Object.defineProperty(this, key, {
+        value,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    },
+  });
 }
 
 /** The input for a request in the pipeline (after authenticate and resolveService). */
@@ -180,6 +210,8 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
  */
 export function normalizePath(path: string): string {
   if (!path.startsWith('/')) return path; // `*` (OPTIONS *) and the like
+  // Nothing to decode and no dot segment: already normal (the common case).
+  if (!path.includes('%') && !path.includes('/.')) return path;
   const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
     const char = String.fromCharCode(parseInt(hex, 16));
     return UNRESERVED.test(char) ? char : escape.toUpperCase();

@@ -101,23 +101,22 @@ export function compileCondition(spec: ConditionSpec): CompiledCondition {
   };
 }
 
+/**
+ * The test of one operator. Written for the hot path: everything that depends only on the
+ * condition is computed here, once; the per-value test is a function made here too (no closure
+ * or key string allocated per call).
+ */
 function predicate(op: Operator, value: unknown, ignoreCase: boolean, field: FieldRef): Predicate {
   switch (op) {
     case 'eq':
     case 'ne': {
-      const key = keyOf(requireScalar(value), ignoreCase);
-      const eq: Predicate = (actual) => some(actual, (v) => keyOf(v, ignoreCase) === key);
-      return op === 'eq' ? eq : (actual) => !eq(actual);
+      const equals = scalarMatcher([requireScalar(value)], ignoreCase);
+      return op === 'eq' ? (actual) => some(actual, equals) : (actual) => !some(actual, equals);
     }
     case 'in':
     case 'notIn': {
-      const keys = new Set(requireScalarList(value).map((v) => keyOf(v, ignoreCase)));
-      const isIn: Predicate = (actual) =>
-        some(actual, (v) => {
-          const key = keyOf(v, ignoreCase);
-          return key !== undefined && keys.has(key);
-        });
-      return op === 'in' ? isIn : (actual) => !isIn(actual);
+      const isIn = scalarMatcher(requireScalarList(value), ignoreCase);
+      return op === 'in' ? (actual) => some(actual, isIn) : (actual) => !some(actual, isIn);
     }
     case 'gt':
     case 'lt':
@@ -126,19 +125,19 @@ function predicate(op: Operator, value: unknown, ignoreCase: boolean, field: Fie
       const bound = numberOf(value);
       if (bound === undefined) throw new ConditionProblem('value', `${op} needs a number`);
       const compare = COMPARE[op];
-      return (actual) =>
-        some(actual, (v) => {
-          const n = numberOf(v);
-          return n !== undefined && compare(n, bound);
-        });
+      const one: Predicate = (v) => {
+        const n = numberOf(v);
+        return n !== undefined && compare(n, bound);
+      };
+      return (actual) => some(actual, one);
     }
     case 'contains': {
       const needle = requireScalar(value);
       if (needle === null) throw new ConditionProblem('value', 'contains needs a value, not null');
-      const key = keyOf(needle, ignoreCase);
+      const element = scalarMatcher([needle], ignoreCase);
       const text = fold(String(needle), ignoreCase);
       return (actual) => {
-        if (Array.isArray(actual)) return actual.some((v) => keyOf(v, ignoreCase) === key);
+        if (Array.isArray(actual)) return actual.some(element);
         const haystack = textOf(actual);
         return haystack !== undefined && fold(haystack, ignoreCase).includes(text);
       };
@@ -146,41 +145,46 @@ function predicate(op: Operator, value: unknown, ignoreCase: boolean, field: Fie
     case 'startsWith':
     case 'endsWith': {
       const affix = fold(requireString(value, op), ignoreCase);
-      return (actual) =>
-        some(actual, (v) => {
-          const text = textOf(v);
-          if (text === undefined) return false;
-          const folded = fold(text, ignoreCase);
-          return op === 'startsWith' ? folded.startsWith(affix) : folded.endsWith(affix);
-        });
+      const one: Predicate =
+        op === 'startsWith'
+          ? (v) => {
+              const text = textOf(v);
+              return text !== undefined && fold(text, ignoreCase).startsWith(affix);
+            }
+          : (v) => {
+              const text = textOf(v);
+              return text !== undefined && fold(text, ignoreCase).endsWith(affix);
+            };
+      return (actual) => some(actual, one);
     }
     case 'regex': {
       const regex = compileRegex(requireString(value, op), ignoreCase);
-      return (actual) =>
-        some(actual, (v) => {
-          const text = textOf(v);
-          if (text === undefined) return false;
-          if (text.length > REGEX_INPUT_LIMIT) {
-            throw new PolicyEvaluationError(
-              `${field.name} is longer than ${REGEX_INPUT_LIMIT} characters, the limit for regex conditions`,
-            );
-          }
-          return regex.test(text);
-        });
+      const one: Predicate = (v) => {
+        const text = textOf(v);
+        if (text === undefined) return false;
+        if (text.length > REGEX_INPUT_LIMIT) {
+          throw new PolicyEvaluationError(
+            `${field.name} is longer than ${REGEX_INPUT_LIMIT} characters, the limit for regex conditions`,
+          );
+        }
+        return regex.test(text);
+      };
+      return (actual) => some(actual, one);
     }
     case 'glob': {
       const glob = compileGlob(requireString(value, op), { ignoreCase });
-      return (actual) =>
-        some(actual, (v) => {
-          const text = textOf(v);
-          return text !== undefined && glob.matches(text);
-        });
+      const one: Predicate = (v) => {
+        const text = textOf(v);
+        return text !== undefined && glob.matches(text);
+      };
+      return (actual) => some(actual, one);
     }
     case 'cidr': {
       const blocks = compileCidrs(value);
       // The same few addresses recur (request.host): remember their verdicts.
       const verdicts = new Map<string, boolean>();
-      const inBlocks = (v: string): boolean => {
+      const one: Predicate = (v) => {
+        if (typeof v !== 'string') return false;
         let verdict = verdicts.get(v);
         if (verdict === undefined) {
           const address = parseAddress(v);
@@ -190,7 +194,7 @@ function predicate(op: Operator, value: unknown, ignoreCase: boolean, field: Fie
         }
         return verdict;
       };
-      return (actual) => some(actual, (v) => typeof v === 'string' && inBlocks(v));
+      return (actual) => some(actual, one);
     }
     case 'exists': {
       if (value !== undefined && typeof value !== 'boolean') {
@@ -200,6 +204,33 @@ function predicate(op: Operator, value: unknown, ignoreCase: boolean, field: Fie
       return (actual) => (actual !== undefined && actual !== null) === wanted;
     }
   }
+}
+
+/**
+ * Whether a scalar equals one of `wanted`, by the equality rules above (numbers by value, also
+ * when written as strings; booleans as their words; strings folded when ignoring case), without
+ * building a key string per call.
+ */
+function scalarMatcher(wanted: readonly Scalar[], ignoreCase: boolean): Predicate {
+  const numbers = new Set<number>();
+  const strings = new Set<string>();
+  let hasNull = false;
+  for (const item of wanted) {
+    const n = numberOf(item);
+    if (n !== undefined) numbers.add(n);
+    else if (typeof item === 'string') strings.add(fold(item, ignoreCase));
+    else if (typeof item === 'boolean') strings.add(String(item));
+    else if (item === null) hasNull = true;
+  }
+  return (v) => {
+    if (typeof v === 'string') {
+      const n = numberOf(v);
+      return n !== undefined ? numbers.has(n) : strings.has(fold(v, ignoreCase));
+    }
+    if (typeof v === 'number') return Number.isFinite(v) && numbers.has(v);
+    if (typeof v === 'boolean') return strings.has(v ? 'true' : 'false');
+    return v === null && hasNull;
+  };
 }
 
 const COMPARE: Record<'gt' | 'lt' | 'ge' | 'le', (a: number, b: number) => boolean> = {
@@ -231,16 +262,6 @@ export function numberOf(value: unknown): number | undefined {
 function mayBeNumber(text: string): boolean {
   const c = text.charCodeAt(0);
   return (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46;
-}
-
-/** Equality key of a scalar: numbers by value, booleans as their words; objects have none. */
-function keyOf(value: unknown, ignoreCase: boolean): string | undefined {
-  const n = numberOf(value);
-  if (n !== undefined) return `n:${n}`;
-  if (typeof value === 'string') return `s:${fold(value, ignoreCase)}`;
-  if (typeof value === 'boolean') return `s:${value}`;
-  if (value === null) return 'null';
-  return undefined;
 }
 
 function textOf(value: unknown): string | undefined {

@@ -1,0 +1,58 @@
+import { buildPolicyInput, normalizePath } from '../../src/policy/input';
+
+const parts = () => ({
+  agent: { name: 'bot', id: 'a-1' },
+  vault: 'prod',
+  method: 'get',
+  scheme: 'https' as const,
+  host: 'API.Example.com.',
+  port: 443,
+  target: '/v1/items?page=2&tag=a&tag=b',
+  headers: { Accept: 'application/json', authorization: 'Bearer sk_live_planted' },
+  body: { size: 0 },
+  service: 'api',
+  now: Date.UTC(2026, 10, 23, 14, 5),
+});
+
+describe('policy input', () => {
+  it('builds query and headers when read, and they look like plain data everywhere', () => {
+    const input = buildPolicyInput(parts());
+    const json = JSON.parse(JSON.stringify(input)) as typeof input;
+    expect(json.request).toEqual({
+      method: 'GET',
+      scheme: 'https',
+      host: 'api.example.com',
+      port: 443,
+      path: '/v1/items',
+      bodySize: 0,
+      query: { page: '2', tag: ['a', 'b'] },
+      headers: { accept: 'application/json', authorization: '[REDACTED]' },
+    });
+    expect({ ...input.request }.query).toEqual({ page: '2', tag: ['a', 'b'] });
+    expect(Object.keys(input.request)).toEqual(expect.arrayContaining(['query', 'headers']));
+    // Read once, then a data property: the same object on every read.
+    expect(input.request.headers).toBe(input.request.headers);
+    expect(Object.getOwnPropertyDescriptor(input.request, 'headers')?.value).toBeDefined();
+    expect(JSON.stringify(input)).not.toContain('sk_live_planted');
+    expect(input.time).toEqual({ hour: 14, weekday: 'Monday' });
+  });
+
+  it('takes assignments to the lazy fields', () => {
+    const input = buildPolicyInput(parts());
+    input.request.query = { replaced: 'yes' };
+    expect(input.request.query).toEqual({ replaced: 'yes' });
+    expect(JSON.parse(JSON.stringify(input)).request.query).toEqual({ replaced: 'yes' });
+  });
+
+  it.each([
+    ['/a/b/c', '/a/b/c'],
+    ['/a//b', '/a//b'],
+    ['/a/./b/../c', '/a/c'],
+    ['/a/%7euser/%2f/%41', '/a/~user/%2F/A'],
+    ['/a/b/..', '/a/'],
+    ['/.hidden/x', '/.hidden/x'],
+    ['*', '*'],
+  ])('normalises %s to %s', (path, expected) => {
+    expect(normalizePath(path)).toBe(expected);
+  });
+});
