@@ -42,17 +42,16 @@ export function buildPolicyInput(parts: InputParts): PolicyInput {
   const path = query < 0 ? parts.target : parts.target.slice(0, query);
   const search = query < 0 ? '' : parts.target.slice(query + 1);
   const time = new Date(parts.now);
-  const request = {
+  const request: PolicyInput['request'] = {
     method: parts.method.toUpperCase(),
     scheme: parts.scheme,
     host: parts.host.toLowerCase().replace(/\.$/, ''),
     port: parts.port,
     path: normalizePath(path),
+    query: queryOf(search),
+    headers: policyHeaders(parts.headers),
     bodySize: parts.body.size,
-  } as PolicyInput['request'];
-  // Built when first read: most policies read neither, and the request is judged on the hot path.
-  lazy(request, 'query', () => queryOf(search));
-  lazy(request, 'headers', () => policyHeaders(parts.headers));
+  };
   if (parts.body.json !== undefined) request.body = parts.body.json;
   return {
     agent: parts.agent,
@@ -61,35 +60,6 @@ export function buildPolicyInput(parts: InputParts): PolicyInput {
     service: parts.service === null ? null : { name: parts.service },
     time: { hour: time.getUTCHours(), weekday: WEEKDAYS[time.getUTCDay()] },
   };
-}
-
-/**
- * Defines `object[key]` as the value `compute` returns when it is first read (then a plain data
- * property): enumerable, so JSON (OPA's input, a dry run's answer) and copies see it as usual.
- */
-function lazy<T extends object, K extends keyof T>(object: T, key: K, compute: () => T[K]): void {
-  Object.defineProperty(object, key, {
-    configurable: true,
-    enumerable: true,
-    get(this: T) {
-      const value = compute();
-      Object.defineProperty(this, key, {
-        value,
-        writable: true,
-        enumerable: true,
-        configurable: true,
-      });
-      return value;
-    },
-    set(this: T, value: T[K]) {
-      Object.defineProperty(this, key, {
-        value,
-        writable: true,
-        enumerable: true,
-        configurable: true,
-      });
-    },
-  });
 }
 
 /** The input for a request in the pipeline (after authenticate and resolveService). */
