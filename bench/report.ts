@@ -217,6 +217,13 @@ rewrites this file with the latest numbers. A run takes about three minutes;
   TLS handshake for every request, without TLS session resumption.
 - **mitmproxy** (\`mitmdump\`, regular proxy mode, quiet, \`ssl_insecure=false\`, upstream
   verified with \`ssl_verify_upstream_trusted_ca\`): the same requests; it injects nothing.
+- **Reference: bare Node proxy** (\`bench/bare-proxy.ts\`, in the orchestrator like Vectra):
+  CONNECT, TLS with one fixed certificate, Node's HTTP parser, the credential set as a header, a
+  pooled keep-alive HTTPS request upstream, piped back; no authentication, pipeline, SSRF
+  check, audit or redaction. It is the floor for any proxy built on Node's \`http\`/\`tls\` on
+  this machine, and shows how much of the gap to direct is the proxy hop itself (two more TLS
+  sessions and HTTP parses per request, on cores the load generator and upstream also use)
+  rather than Vectra's pipeline.
 - **First request to a new host**: strictly one request at a time, each on a new connection;
   every request to a never-seen address (127.0.0.x through Vectra, 127.0.1.x through
   mitmproxy, so each proxy mints a new leaf certificate) is followed by one to the warm host

@@ -14,7 +14,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { mintUpstreamIdentity } from './certificates';
+import { startBareProxy } from './bare-proxy';
+import { mintUpstreamIdentity, type UpstreamIdentity } from './certificates';
 import { firstMessage, forkChild, sibling } from './children';
 import { mitmproxyVersion, startMitmproxy, type Mitmproxy } from './mitmproxy';
 import type { Route, Target, UpstreamReady } from './protocol';
@@ -190,6 +191,7 @@ async function main(): Promise<void> {
           freshForVectra,
           freshForMitm,
           options,
+          bare: { identity, secret },
         })
       : undefined;
     const policy = await comparePolicyCost({
@@ -252,6 +254,8 @@ async function issueScenarios(s: {
   freshForVectra: string[];
   freshForMitm: string[];
   options: Options;
+  /** For the bare reference proxy: the upstream's certificate and the credential to inject. */
+  bare: { identity: UpstreamIdentity; secret: string };
 }): Promise<TargetRows> {
   const { runner, vectra, ready, freshForVectra, freshForMitm } = s;
   const mitmRoute: Route | undefined = s.mitm && {
@@ -292,6 +296,27 @@ async function issueScenarios(s: {
     keepAlive,
     via(directHttps),
   );
+  // The floor for any Node proxy on this machine (./bare-proxy.ts): no pipeline at all.
+  const bare = await startBareProxy({
+    certPem: s.bare.identity.certPem,
+    keyPem: s.bare.identity.keyPem,
+    caPem: s.bare.identity.caPem,
+    upstreamCaPem: s.bare.identity.caPem,
+    upstreamPort: ready.httpsPort,
+    secret: s.bare.secret,
+  });
+  let bareHttps: Row;
+  try {
+    bareHttps = await runner.loaded(
+      'reference: bare Node TLS-intercepting proxy (no pipeline), keep-alive',
+      https,
+      bare.route,
+      keepAlive,
+      via(directHttps),
+    );
+  } finally {
+    await bare.close();
+  }
   await runner.loaded(
     'Vectra HTTPS interception, new CONNECT + TLS per request',
     https,
@@ -348,6 +373,7 @@ async function issueScenarios(s: {
   return {
     directHttps,
     vectraHttps,
+    bareHttps,
     mitmHttps,
     mitmStatus: s.mitmStatus,
     directSequential,

@@ -17,6 +17,8 @@ import type { Row, Target } from './report';
 export interface TargetRows {
   directHttps: Row;
   vectraHttps: Row;
+  /** ./bare-proxy.ts: the same path through a proxy that does nothing but intercept and forward. */
+  bareHttps: Row;
   /** Undefined when mitmproxy did not run; `mitmStatus` says why. */
   mitmHttps?: Row;
   mitmStatus: string;
@@ -39,7 +41,10 @@ export function issueTargets(r: TargetRows): Target[] {
   return [
     {
       target: 'HTTPS keep-alive through Vectra ≥ 0.5× direct req/s',
-      measured: `${ratio.toFixed(2)}× (${vectra.rps.toFixed(0)} vs ${r.directHttps.stats.rps.toFixed(0)} req/s)`,
+      measured:
+        `${ratio.toFixed(2)}× (${vectra.rps.toFixed(0)} vs ${r.directHttps.stats.rps.toFixed(0)} req/s); ` +
+        `the bare Node proxy with no pipeline: ${(r.bareHttps.stats.rps / r.directHttps.stats.rps).toFixed(2)}× ` +
+        `(${r.bareHttps.stats.rps.toFixed(0)} req/s), Vectra ${(vectra.rps / r.bareHttps.stats.rps).toFixed(2)}× of it`,
       pass: ratio >= 0.5,
     },
     mitm
