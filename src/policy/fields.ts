@@ -100,6 +100,52 @@ function canonicalName(text: string): string {
 }
 
 /**
+ * A reader for `segments`, made once per condition. The document's own structure (`request`,
+ * `agent`, `time`, `service`, and their fixed fields) is built by Vectra, so it is read with
+ * plain property access; a header, query or body name comes from the request, so past that
+ * point only own properties are followed (readField), as everywhere else.
+ */
+export function fieldReader(segments: readonly string[]): (input: PolicyInput) => unknown {
+  const [first, second, third] = segments;
+  const fixed = segments.length === 2 && FIXED_SECOND.has(second);
+  if (segments.length === 1 && first === 'vault') return (input) => input.vault;
+  if (fixed && first === 'request') {
+    return (input) => (input.request as unknown as Record<string, unknown>)[second];
+  }
+  if (fixed && first === 'agent') return second === 'name' ? agentName : agentId;
+  if (fixed && first === 'time') {
+    return second === 'hour' ? (input) => input.time.hour : (input) => input.time.weekday;
+  }
+  if (fixed && first === 'service') return (input) => input.service?.name ?? undefined;
+  if (
+    segments.length === 3 &&
+    first === 'request' &&
+    (second === 'headers' || second === 'query')
+  ) {
+    return (input) => {
+      const map = input.request[second] as Record<string, unknown> | undefined;
+      return map !== undefined && Object.hasOwn(map, third) ? map[third] : undefined;
+    };
+  }
+  return (input) => readField(input, segments);
+}
+
+const FIXED_SECOND = new Set([
+  'method',
+  'scheme',
+  'host',
+  'port',
+  'path',
+  'bodySize',
+  'name',
+  'id',
+  'hour',
+  'weekday',
+]);
+const agentName = (input: PolicyInput): unknown => input.agent.name;
+const agentId = (input: PolicyInput): unknown => input.agent.id;
+
+/**
  * The value at `segments`, or undefined. Only own properties are followed, so `body.constructor`
  * or `body.__proto__` read nothing; a numeric segment indexes an array.
  */

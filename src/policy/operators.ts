@@ -16,7 +16,7 @@
  */
 import { parseAddress, parseCidr, contains as cidrContains, type Cidr } from '../proxy/cidr';
 import type { FieldRef } from './fields';
-import { readField } from './fields';
+import { fieldReader } from './fields';
 import { compileGlob } from './glob';
 import { REGEX_INPUT_LIMIT, unsafeRegexReason } from './safe-regex';
 import type { PolicyInput } from './types';
@@ -93,11 +93,11 @@ export function compileCondition(spec: ConditionSpec): CompiledCondition {
   }
   const ignoreCase = spec.ignoreCase || field.caseInsensitive;
   const test = predicate(operator, value, ignoreCase, field);
-  const segments = field.segments;
+  const read = fieldReader(field.segments);
   return {
     text: describe(field.name, operator, value, spec.ignoreCase),
     field,
-    test: (input) => test(readField(input, segments)),
+    test: (input) => test(read(input)),
   };
 }
 

@@ -1,3 +1,4 @@
+import { fieldReader, readField, resolveField } from '../../src/policy/fields';
 import { buildPolicyInput, normalizePath } from '../../src/policy/input';
 
 const parts = () => ({
@@ -44,5 +45,55 @@ describe('policy input', () => {
     ['*', '*'],
   ])('normalises %s to %s', (path, expected) => {
     expect(normalizePath(path)).toBe(expected);
+  });
+});
+
+describe('field readers', () => {
+  const fields = [
+    'agent.name',
+    'agent.id',
+    'vault',
+    'request.method',
+    'request.scheme',
+    'request.host',
+    'request.port',
+    'request.path',
+    'request.bodySize',
+    'request.body',
+    'request.body.items.0.id',
+    'request.headers.accept',
+    'request.headers.constructor',
+    'request.query.tag',
+    'request.query.__proto__',
+    'service.name',
+    'time.hour',
+    'time.weekday',
+  ];
+
+  it('read exactly what the generic walker reads, also for absent and inherited names', () => {
+    const withBody = buildPolicyInput({
+      ...parts(),
+      body: { size: 20, json: { items: [{ id: 7 }] } },
+    });
+    const anonymous = buildPolicyInput({
+      ...parts(),
+      agent: { name: null, id: null },
+      vault: null,
+      service: null,
+    });
+    for (const input of [buildPolicyInput(parts()), withBody, anonymous]) {
+      for (const name of fields) {
+        const field = resolveField(name);
+        if (typeof field === 'string') throw new Error(field);
+        expect([name, fieldReader(field.segments)(input)]).toEqual([
+          name,
+          readField(input, field.segments),
+        ]);
+      }
+    }
+    const input = buildPolicyInput(parts());
+    const header = resolveField('request.headers.constructor');
+    if (typeof header === 'string') throw new Error(header);
+    expect(fieldReader(header.segments)(input)).toBeUndefined();
   });
 });
