@@ -155,7 +155,7 @@ function toDb(row: NewAuditRow): SqlValue[] {
 
 const insertStatements = new Map<number, string>();
 
-/** The INSERT … RETURNING of `rows` rows, written once per size. */
+/** The INSERT … RETURNING id of `rows` rows, written once per size. */
 function insertSql(rows: number): string {
   let sql = insertStatements.get(rows);
   if (sql === undefined) {
@@ -163,7 +163,7 @@ function insertSql(rows: number): string {
       const base = r * COLUMNS.length;
       return `(${COLUMNS.map((_c, i) => `$${base + i + 1}`).join(', ')})`;
     });
-    sql = `INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES ${values.join(', ')} RETURNING ${SELECTED}`;
+    sql = `INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES ${values.join(', ')} RETURNING id`;
     insertStatements.set(rows, sql);
   }
   return sql;
@@ -180,8 +180,18 @@ export async function insertAuditRows(
     const size = CHUNK_SIZES.find((n) => n <= rows.length - offset)!;
     const chunk = rows.slice(offset, offset + size);
     offset += size;
-    const inserted = await client.all<DbRow>(insertSql(size), chunk.flatMap(toDb));
-    stored.push(...inserted.map(fromDb));
+    const inserted = await client.all<{ id: number | bigint }>(
+      insertSql(size),
+      chunk.flatMap(toDb),
+    );
+    // Only the ids come back (materialising every column again cost as much as the insert).
+    // Identity values are drawn row by row in VALUES order, so ascending ids pair with the rows
+    // in order, whatever order RETURNING lists them in.
+    if (inserted.length !== chunk.length) {
+      throw new Error(`audit insert returned ${inserted.length} ids for ${chunk.length} rows`);
+    }
+    const ids = inserted.map((row) => Number(row.id)).sort((a, b) => a - b);
+    chunk.forEach((row, i) => stored.push({ id: ids[i], ...row }));
   }
   return stored;
 }

@@ -24,6 +24,7 @@ import {
   type AuditRow,
 } from '../../src/observability/audit';
 import type { RequestContext } from '../../src/pipeline/types';
+import { insertAuditRows, toNewRow } from '../../src/observability/audit-repository';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
 import { createPostgresDatabase, describeWith } from '../helpers/services';
@@ -145,6 +146,26 @@ describe.each(subjects)('audit log contract: $name', (subject) => {
       await cache.close();
       await db.close();
       await target.drop();
+    });
+
+    it('hands each stored row its own id: a batch crossing every chunk size matches the table', async () => {
+      const rows = Array.from({ length: 127 }, (_, i) =>
+        toNewRow(
+          entry({ requestId: `pair-${i}`, path: `/v1/items/${i}`, bytesOut: i, at: at(i) }),
+          () => now,
+        ),
+      );
+      const stored = await db.transaction((tx) => insertAuditRows(tx, rows));
+      expect(stored).toHaveLength(127);
+      expect(new Set(stored.map((r) => r.id)).size).toBe(127);
+      const inTable = await db.all<{ id: number; request_id: string; bytes_out: number }>(
+        'SELECT id, request_id, bytes_out FROM audit_log',
+      );
+      const byId = new Map(inTable.map((r) => [Number(r.id), r]));
+      for (const row of stored) {
+        expect(byId.get(row.id)).toMatchObject({ request_id: row.requestId });
+        expect(Number(byId.get(row.id)?.bytes_out)).toBe(row.bytesOut);
+      }
     });
 
     it('migration 3 creates audit_log with its (vault, at) and (at) indexes', async () => {
