@@ -19,6 +19,8 @@ export interface PolicySet {
   readonly policies: readonly CompiledPolicy[];
   /** Some condition reads request.body. */
   readonly readsBody: boolean;
+  /** Each policy's possible outcomes, made once per load so that judging allocates none. */
+  readonly outcomes: ReadonlyMap<CompiledPolicy | CompiledRule, Outcome>;
 }
 
 const SEVERITY: Record<PolicyEffect, number> = { Allow: 0, Hitl: 1, Deny: 2 };
@@ -33,7 +35,30 @@ interface Outcome {
 }
 
 export function policySet(policies: readonly CompiledPolicy[]): PolicySet {
-  return { policies, readsBody: policies.some((p) => p.enabled && p.readsBody) };
+  const outcomes = new Map<CompiledPolicy | CompiledRule, Outcome>();
+  for (const policy of policies) {
+    outcomes.set(
+      policy,
+      Object.freeze({
+        effect: policy.defaultEffect,
+        reason: policy.defaultReason,
+        policy: policy.name,
+      }),
+    );
+    for (const rule of policy.rules) {
+      outcomes.set(
+        rule,
+        Object.freeze({
+          effect: rule.effect,
+          reason: rule.reason,
+          policy: policy.name,
+          rule: rule.name,
+          ...(rule.risk === undefined ? {} : { risk: rule.risk }),
+        }),
+      );
+    }
+  }
+  return { policies, readsBody: policies.some((p) => p.enabled && p.readsBody), outcomes };
 }
 
 /** The combined decision; with `trace`, each policy's part is appended to it. */
@@ -51,7 +76,7 @@ export function evaluatePolicies(
       continue;
     }
     const tried: NonNullable<PolicyTrace['rules']> | undefined = trace ? [] : undefined;
-    const outcome = evaluatePolicy(policy, input, tried);
+    const outcome = evaluatePolicy(policy, input, set.outcomes, tried);
     trace?.push({
       policy: policy.name,
       file: policy.file,
@@ -104,6 +129,7 @@ function notApplying(policy: CompiledPolicy, input: PolicyInput): string | undef
 function evaluatePolicy(
   policy: CompiledPolicy,
   input: PolicyInput,
+  outcomes: ReadonlyMap<CompiledPolicy | CompiledRule, Outcome>,
   tried?: NonNullable<PolicyTrace['rules']>,
 ): Outcome {
   for (const rule of policy.rules) {
@@ -131,17 +157,25 @@ function evaluatePolicy(
       matched: failed === undefined,
       ...(failed === undefined ? {} : { failed }),
     });
-    if (failed === undefined) {
-      return {
-        effect: rule.effect,
-        reason: rule.reason,
-        policy: policy.name,
-        rule: rule.name,
-        ...(rule.risk === undefined ? {} : { risk: rule.risk }),
-      };
-    }
+    if (failed === undefined) return outcomes.get(rule) ?? ruleOutcome(policy, rule);
   }
-  return { effect: policy.defaultEffect, reason: policy.defaultReason, policy: policy.name };
+  return (
+    outcomes.get(policy) ?? {
+      effect: policy.defaultEffect,
+      reason: policy.defaultReason,
+      policy: policy.name,
+    }
+  );
+}
+
+function ruleOutcome(policy: CompiledPolicy, rule: CompiledRule): Outcome {
+  return {
+    effect: rule.effect,
+    reason: rule.reason,
+    policy: policy.name,
+    rule: rule.name,
+    ...(rule.risk === undefined ? {} : { risk: rule.risk }),
+  };
 }
 
 /** The text of the first condition that does not hold, or undefined when all hold. */

@@ -270,8 +270,17 @@ function textOf(value: unknown): string | undefined {
   return undefined;
 }
 
+/** The last text folded: conditions in a row often fold the same field (request.path). */
+let foldedFrom = '';
+let foldedTo = '';
+
 function fold(text: string, ignoreCase: boolean): string {
-  return ignoreCase ? text.toLowerCase() : text;
+  if (!ignoreCase) return text;
+  if (text !== foldedFrom) {
+    foldedFrom = text;
+    foldedTo = text.toLowerCase();
+  }
+  return foldedTo;
 }
 
 type Scalar = string | number | boolean | null;
