@@ -10,6 +10,21 @@ export const POSTGRES_ADMIN_URL =
   process.env.VECTRA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_ADDRESS = process.env.VECTRA_TEST_REDIS_ADDRESS ?? '127.0.0.1:6379';
 
+/**
+ * The settings every replica of a multi-replica test shares: one PostgreSQL database (`url`),
+ * the Redis cache, one master password and one bootstrap owner token.
+ */
+export function sharedReplicaEnv(databaseUrl: string, ownerToken: string): Record<string, string> {
+  return {
+    System__Storage__Database__DefaultProvider: 'Postgres',
+    System__Storage__Database__Providers__Postgres__ConnectionString: databaseUrl,
+    System__Storage__Cache__DefaultProvider: 'Redis',
+    System__Storage__Cache__Providers__Redis__ConnectionString: REDIS_ADDRESS,
+    Security__MasterPassword: 'shared by every replica',
+    Security__Admin__BootstrapToken: ownerToken,
+  };
+}
+
 export const hasPostgres = (): boolean => process.env.VECTRA_TEST_POSTGRES === '1';
 export const hasRedis = (): boolean => process.env.VECTRA_TEST_REDIS === '1';
 

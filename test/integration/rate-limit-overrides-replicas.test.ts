@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
-import { createPostgresDatabase, describeWith, REDIS_ADDRESS } from '../helpers/services';
+import { createPostgresDatabase, describeWith, sharedReplicaEnv } from '../helpers/services';
 import { waitFor } from '../helpers/waiting-and-processes';
 
 describeWith('postgres', 'redis')('rate-limit overrides across two replicas', () => {
@@ -20,12 +20,7 @@ describeWith('postgres', 'redis')('rate-limit overrides across two replicas', ()
   beforeAll(async () => {
     db = await createPostgresDatabase();
     const env = {
-      System__Storage__Database__DefaultProvider: 'Postgres',
-      System__Storage__Database__Providers__Postgres__ConnectionString: db.url,
-      System__Storage__Cache__DefaultProvider: 'Redis',
-      System__Storage__Cache__Providers__Redis__ConnectionString: REDIS_ADDRESS,
-      Security__MasterPassword: 'shared by every replica',
-      Security__Admin__BootstrapToken: owner,
+      ...sharedReplicaEnv(db.url, owner),
       System__RateLimit__DefaultRequestsPerMinute: '50',
       System__RateLimit__Burst: '0',
       System__RateLimit__AgentOverrides: `${agentName}=20`,

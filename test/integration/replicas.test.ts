@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { exitOf, freshWorkdir, startCli, waitForOutput } from '../helpers/cli';
-import { createPostgresDatabase, describeWith, REDIS_ADDRESS } from '../helpers/services';
+import { createPostgresDatabase, describeWith, sharedReplicaEnv } from '../helpers/services';
 import { freePort, waitFor } from '../helpers/waiting-and-processes';
 
 const describeWithBoth =
@@ -20,12 +20,7 @@ describeWithBoth('two replicas sharing PostgreSQL and Redis', () => {
   beforeAll(async () => {
     db = await createPostgresDatabase();
     const env = {
-      System__Storage__Database__DefaultProvider: 'Postgres',
-      System__Storage__Database__Providers__Postgres__ConnectionString: db.url,
-      System__Storage__Cache__DefaultProvider: 'Redis',
-      System__Storage__Cache__Providers__Redis__ConnectionString: REDIS_ADDRESS,
-      Security__MasterPassword: 'shared by every replica',
-      Security__Admin__BootstrapToken: owner,
+      ...sharedReplicaEnv(db.url, owner),
       System__RateLimit__DefaultRequestsPerMinute: '3',
       System__RateLimit__Burst: '0',
     };
