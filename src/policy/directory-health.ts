@@ -6,7 +6,7 @@
  * older set is still active.
  */
 import { readdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 import type { VectraConfig } from '../config/schema';
 import type { HealthCheck } from '../server/health';
 import type { PolicyEngine } from './types';
@@ -47,7 +47,12 @@ export function policyHealthCheck(
         };
       }
       const data = { files: files.length };
-      const loaded = engine?.status?.();
+      const status = engine?.status?.();
+      // /health is public: the engine's own words, without the directory's path.
+      const loaded = status && {
+        ...status,
+        description: withoutPath(status.description, directory),
+      };
       if (loaded && !loaded.ready) {
         return { status: 'Unhealthy', description: loaded.description, data };
       }
@@ -59,4 +64,9 @@ export function policyHealthCheck(
       };
     },
   };
+}
+
+/** `text` with `directory/` dropped before file names and the directory itself named, not shown. */
+function withoutPath(text: string, directory: string): string {
+  return text.split(`${directory}${sep}`).join('').split(directory).join('the policy directory');
 }
