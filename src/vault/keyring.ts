@@ -65,8 +65,9 @@ export function keyFilePath(dataDirectory: string): string {
   return resolve(dataDirectory, KEY_FILE_NAME);
 }
 
-export function keyFileWarning(path: string): string {
-  return `credentials are encrypted with a key file (${path}) beside the database; set Security__MasterPassword to protect them with a password`;
+export function keyFileWarning(path?: string): string {
+  const file = path === undefined ? 'a key file' : `a key file (${path})`;
+  return `credentials are encrypted with ${file} beside the database; set Security__MasterPassword to protect them with a password`;
 }
 
 /**

@@ -18,6 +18,8 @@ describe('master key at start-up', () => {
       expect(body.checks.secrets.status).toBe('Healthy');
       expect(body.checks.secrets.description).toContain('WARNING');
       expect(body.checks.secrets.description).toContain('Security__MasterPassword');
+      // Public: the key file's path is in the log, not in /health.
+      expect(JSON.stringify(body)).not.toContain('master.key');
     } finally {
       await gateway.close();
     }
