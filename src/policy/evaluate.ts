@@ -70,9 +70,12 @@ export function evaluatePolicies(
   let best: Outcome | undefined;
   let risk: number | undefined;
   for (const policy of set.policies) {
-    const skipped = notApplying(policy, input);
-    if (skipped !== undefined) {
-      trace?.push({ policy: policy.name, file: policy.file, applies: false, skipped });
+    if (!applies(policy, input)) {
+      // The reason in words only when someone reads it.
+      if (trace) {
+        const skipped = notApplying(policy, input) ?? 'does not apply';
+        trace.push({ policy: policy.name, file: policy.file, applies: false, skipped });
+      }
       continue;
     }
     const tried: NonNullable<PolicyTrace['rules']> | undefined = trace ? [] : undefined;
@@ -108,6 +111,15 @@ export function evaluatePolicies(
     ...(best.rule === undefined ? {} : { rule: best.rule }),
     ...(risk === undefined ? {} : { risk }),
   };
+}
+
+/** Whether `policy` judges this request (enabled, and `appliesTo` lets it in). */
+function applies(policy: CompiledPolicy, input: PolicyInput): boolean {
+  if (!policy.enabled) return false;
+  const { agents, vaults, services } = policy.appliesTo;
+  if (agents && !agents.matches(input.agent.name) && !agents.matches(input.agent.id)) return false;
+  if (vaults && !vaults.matches(input.vault)) return false;
+  return !services || services.matches(input.service?.name);
 }
 
 /** Why `policy` leaves this request out, or undefined when it applies. */
