@@ -49,7 +49,7 @@ import { reverseRoute } from './server/reverse-route';
 import { openDatabase } from './storage';
 import { createSettingsRepository } from './storage/settings-repository';
 import type { Database } from './storage/types';
-import { openKeyring, resolveMasterPassword } from './vault/keyring';
+import { keyFileWarning, openKeyring, resolveMasterPassword } from './vault/keyring';
 import type { VaultService } from './vault/service-types';
 import { createVaultService } from './vault/vault-service';
 
@@ -255,14 +255,18 @@ export async function startGateway(
           ? await secrets.health()
           : { status: 'Healthy' as const, description: secrets.name };
         // The key-file warning keeps the status: a fresh install is healthy, but should be told.
+        // /health is public: the warning without the file's path (the log line has it).
         return keyring.warning
-          ? { ...provider, description: `${provider.description}; WARNING: ${keyring.warning}` }
+          ? { ...provider, description: `${provider.description}; WARNING: ${keyFileWarning()}` }
           : provider;
       },
     });
     if (!config.Policy.Enabled)
       logger.warn('policy engine disabled (Policy.Enabled=false): every request is allowed');
 
+    // The forward proxy's bound port, advertised by /discover: set once the proxy listens, which
+    // is before the API does (below), so every /discover answer carries it.
+    const proxyBound: { port?: number } = {};
     const app = createApiApp({
       logger,
       metrics,
@@ -278,6 +282,7 @@ export async function startGateway(
             throttle,
             version: options.version ?? 'dev',
             caPem: ca.caPem(),
+            proxyPort: () => proxyBound.port,
             extraRoutes: [
               ...auditRoutes(vaults, audit),
               ...policyRoutes(policyEngine, { vaults, maxBodyBytes: config.Policy.MaxBodyBytes }),
@@ -301,8 +306,6 @@ export async function startGateway(
     });
     // Runs before the listeners drain: a `logs --follow` stream would otherwise hold them open.
     cleanups.push(async () => auditStream.close());
-    const http = await listen('HTTP', createHttpServer(app), server.Http.Port, server.Host);
-    listeners.push(http);
     const proxyListener = await listen(
       'proxy',
       createForwardProxy({ ...exchange, config: proxyConfig, agents, leafCertificates }),
@@ -310,6 +313,9 @@ export async function startGateway(
       server.Host,
     );
     listeners.push(proxyListener);
+    proxyBound.port = proxyListener.address().port;
+    const http = await listen('HTTP', createHttpServer(app), server.Http.Port, server.Host);
+    listeners.push(http);
     const urls: { http: string; https?: string; proxy: string } = {
       http: urlOf('http', http),
       proxy: urlOf('http', proxyListener),

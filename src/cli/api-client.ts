@@ -105,6 +105,8 @@ export interface DiscoverAnswer {
   vault: string;
   services: Array<{ name: string; host: string }>;
   available_credentials: string[];
+  /** The forward proxy's port (gateways before it was advertised leave it out). */
+  proxy?: { port: number };
 }
 
 /** `GET /v1/rate-limits`. */

@@ -61,7 +61,7 @@ export function registerRunCommand(
     .addOption(new Option('--addr <url>', 'same as --address').hideHelp())
     .option(
       '--proxy <url>',
-      "the gateway's forward proxy (default: $VECTRA_PROXY, else the address's host, port 7081)",
+      "the gateway's forward proxy (default: $VECTRA_PROXY, else the address's host with the port the gateway advertises, else 7081)",
     )
     .addOption(noProxyOption())
     // Options after the command name belong to the command: without `--`, commander sees them.

@@ -13,21 +13,47 @@ export const DEFAULT_PROXY_PORT = 7081;
 export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1'] as const;
 
 /**
- * The proxy's base URL: `--proxy`, else VECTRA_PROXY, else the API address's host with port
- * 7081. The API does not advertise the proxy port today.
- * TODO: when /discover (or another endpoint) advertises the proxy address, prefer it to the
- * derived one (after --proxy and VECTRA_PROXY).
+ * The proxy the user named: `--proxy`, else VECTRA_PROXY, checked (a RunError, exit 2, when
+ * malformed); undefined when neither is set, and the gateway is then asked.
+ */
+export function explicitProxyBase(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+): URL | undefined {
+  if (flag) return checkedProxy(flag, '--proxy');
+  const fromEnv = env.VECTRA_PROXY?.trim();
+  if (fromEnv) return checkedProxy(fromEnv, 'VECTRA_PROXY');
+  return undefined;
+}
+
+/**
+ * The port in `/discover`'s `proxy` field (`{ port }`), when it is one (1–65535); undefined for
+ * a gateway that does not advertise it, or advertises something else.
+ */
+export function advertisedProxyPort(advertised: unknown): number | undefined {
+  if (typeof advertised !== 'object' || advertised === null) return undefined;
+  const port = (advertised as { port?: unknown }).port;
+  return typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535
+    ? port
+    : undefined;
+}
+
+/**
+ * The proxy's base URL: `--proxy`, else VECTRA_PROXY, else the API address's host with the port
+ * the gateway advertises (`advertised`: `/discover`'s `proxy` field), else with port 7081 (older
+ * gateways advertise nothing). The advertised port is paired with the host the API was reached
+ * on, never with the gateway's bind address: behind NAT or another name, only that host works.
  */
 export function resolveProxyBase(
   addr: string,
   flag: string | undefined,
   env: NodeJS.ProcessEnv,
+  advertised?: unknown,
 ): URL {
-  if (flag) return checkedProxy(flag, '--proxy');
-  const fromEnv = env.VECTRA_PROXY?.trim();
-  if (fromEnv) return checkedProxy(fromEnv, 'VECTRA_PROXY');
-  const derived = new URL(addr);
-  return new URL(`http://${derived.hostname}:${DEFAULT_PROXY_PORT}`);
+  const explicit = explicitProxyBase(flag, env);
+  if (explicit) return explicit;
+  const port = advertisedProxyPort(advertised) ?? DEFAULT_PROXY_PORT;
+  return new URL(`http://${new URL(addr).hostname}:${port}`);
 }
 
 function checkedProxy(value: string, source: string): URL {

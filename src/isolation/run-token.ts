@@ -1,21 +1,28 @@
 /**
- * The token the child's proxy URL carries. Agent mode: the supplied token, checked once against
- * GET /discover before the command starts, so a revoked or expired token fails fast instead of
- * turning every proxied call into a 407. Local mode: a session token for the vault, minted with
- * the admin login.
+ * The token the child's proxy URL carries, and what `/discover` says with it. Agent mode: the
+ * supplied token, checked once against GET /discover before the command starts, so a revoked or
+ * expired token fails fast instead of turning every proxied call into a 407. Local mode: a
+ * session token for the vault, minted with the admin login; `/discover` is then asked with it
+ * only when the proxy's port is needed (no `--proxy`, no VECTRA_PROXY).
  */
-import { ApiError, createApiClient } from '../cli/api-client';
+import { ApiError, createApiClient, type DiscoverAnswer } from '../cli/api-client';
 import { EXIT } from '../errors';
 import { RunError, type RunMode } from './run-mode';
 
 type AgentMode = Extract<RunMode, { kind: 'agent' }>;
 type LocalMode = Extract<RunMode, { kind: 'local' }>;
 
-/** Resolves when the gateway accepts `mode.token` for `mode.vault`; else a RunError (exit 1). */
-export async function checkAgentToken(mode: AgentMode, fetchImpl?: typeof fetch): Promise<void> {
+/**
+ * `/discover`'s answer when the gateway accepts `mode.token` for `mode.vault`; else a RunError
+ * (exit 1).
+ */
+export async function checkAgentToken(
+  mode: AgentMode,
+  fetchImpl?: typeof fetch,
+): Promise<DiscoverAnswer> {
   const client = createApiClient({ addr: mode.addr, token: mode.token, fetch: fetchImpl });
   try {
-    await client.discover(mode.token, mode.vault);
+    return await client.discover(mode.token, mode.vault);
   } catch (err) {
     if (err instanceof ApiError && (err.statusCode === 401 || err.statusCode === 403)) {
       throw new RunError(
@@ -34,4 +41,14 @@ export async function mintSessionToken(mode: LocalMode, fetchImpl?: typeof fetch
   const client = createApiClient({ addr: mode.addr, token: mode.adminToken, fetch: fetchImpl });
   const answer = await client.mintSession(mode.vault, { ttlSeconds: mode.ttlSeconds });
   return answer.token;
+}
+
+/** `/discover` asked with the session token just minted (local mode). */
+export async function discoverWithSession(
+  mode: LocalMode,
+  sessionToken: string,
+  fetchImpl?: typeof fetch,
+): Promise<DiscoverAnswer> {
+  const client = createApiClient({ addr: mode.addr, token: sessionToken, fetch: fetchImpl });
+  return client.discover(sessionToken, mode.vault);
 }

@@ -4,9 +4,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
+
+/** The port the gateway's forward proxy listens on (tests bind port 0: a random one). */
+const proxyPort = (gateway: Gateway): number => Number(new URL(gateway.urls.proxy).port);
 
 const ownerToken = () => `vec_adm_${randomBytes(32).toString('base64url')}`;
 
@@ -195,6 +199,7 @@ describe('admin API', () => {
       vault: 'stripe',
       services: [{ name: 'api', host: 'api.stripe.com' }],
       available_credentials: ['STRIPE_KEY'],
+      proxy: { port: proxyPort(gateway) },
     });
 
     const reads = await Promise.all([
@@ -245,6 +250,34 @@ describe('admin API', () => {
     expect((await owner('DELETE', '/v1/agents/coder')).status).toBe(204);
     expect((await client(gateway, rotated.body.token)('GET', '/discover')).status).toBe(401);
     expect((await owner('GET', '/v1/agents/coder')).body.code).toBe('VEC_AGENT_NOT_FOUND');
+  });
+
+  it("/discover advertises the forward proxy's bound port, and only its port", async () => {
+    await owner('POST', '/v1/vaults', { name: 'px' });
+    const agent = await owner('POST', '/v1/agents', { name: 'px-bot', vaults: ['px'] });
+    const session = await owner('POST', '/v1/vaults/px/sessions', { ttlSeconds: 3600 });
+    const port = proxyPort(gateway);
+    // Port 0 in the test configuration: the port the listener was given, not a configured one.
+    expect(gateway.config.System.Proxy.Port).toBe(0);
+    expect(port).not.toBe(7081);
+    for (const token of [agent.body.token, session.body.token]) {
+      const answer = await client(gateway, token)('GET', '/discover');
+      expect(answer.status).toBe(200);
+      expect(answer.body.proxy).toEqual({ port });
+    }
+    // It is the forward proxy: a request without Proxy-Authorization gets its 407.
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port, method: 'GET', path: 'http://upstream.invalid/' },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(407);
   });
 
   it('sessions: minted for one vault with a TTL, listed without tokens, revocable', async () => {
@@ -315,6 +348,7 @@ describe('admin API', () => {
         'GET /v1/openapi.json',
       ]),
     );
+    expect(doc.paths['/discover'].get.summary).toContain("forward proxy's port");
   });
 });
 

@@ -119,6 +119,7 @@ describe('vectra CLI against a real gateway', () => {
         vault: 'prod',
         services: [{ name: 'openai', host: 'api.openai.com' }],
         available_credentials: ['OPENAI_KEY'],
+        proxy: { port: Number(new URL(gateway.urls.proxy).port) },
       },
     });
 

@@ -1,7 +1,8 @@
 /**
  * `vectra run` (host isolation) as a real process against a real gateway: agent mode with good
  * and bad tokens, local mode minting a session, the child's environment and CA files, exit codes
- * and signals. The child is `node -e`, printing what it was given.
+ * and signals, and the forward proxy found through /discover. The child is `node -e`, printing
+ * what it was given or calling a local upstream through the proxy.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,8 +14,14 @@ import { saveLogin } from '../../src/cli/login-store';
 import type { Gateway } from '../../src/gateway';
 import { cleanEnv, freshWorkdir, startCli } from '../helpers/cli';
 import { REPO_ROOT, startTestGateway } from '../helpers/gateway';
+import { startUpstream, type TestUpstream } from '../helpers/upstream';
 
 const DIST = join(REPO_ROOT, 'dist');
+/** Outside `run`'s NO_PROXY (loopback is in it); Linux routes all of 127/8 to lo. */
+const UPSTREAM_HOST = '127.0.0.2';
+const SECRET = `sk_test_${randomBytes(16).toString('hex')}`;
+/** Resolved here: the child runs in another directory and must not depend on its cwd. */
+const UNDICI = require.resolve('undici');
 
 /**
  * Until src/cli/main.ts registers `run`, the same commander program is built from dist/ with
@@ -87,23 +94,81 @@ function childReport(stdout: string): any {
   return JSON.parse(line);
 }
 
+/** The child: GETs `url` through HTTPS_PROXY (undici's EnvHttpProxyAgent), prints status and body. */
+function fetchThroughProxy(url: string): string {
+  return `
+const { EnvHttpProxyAgent, fetch } = require(${JSON.stringify(UNDICI)});
+const dispatcher = new EnvHttpProxyAgent();
+fetch(${JSON.stringify(url)}, { dispatcher })
+  .then(async (res) => {
+    const text = await res.text();
+    await dispatcher.close();
+    process.stdout.write(res.status + ' ' + text);
+  })
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });`;
+}
+
 describe('vectra run (host isolation) against a real gateway', () => {
   const adminToken = 'vec_adm_' + randomBytes(32).toString('base64url');
   let gateway: Gateway;
   let addr: string;
   let agentToken: string;
+  let upstream: TestUpstream;
+  /** host:port of the gateway's forward proxy: port 0 in the test configuration, so not 7081. */
+  let proxyHost: string;
 
   beforeAll(async () => {
-    gateway = await startTestGateway({ Security__Admin__BootstrapToken: adminToken });
+    upstream = await startUpstream([], { host: UPSTREAM_HOST });
+    gateway = await startTestGateway({
+      Security__Admin__BootstrapToken: adminToken,
+      System__Proxy__UpstreamCaFile: upstream.caFile,
+      System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
+    });
     addr = gateway.urls.http;
+    proxyHost = new URL(gateway.urls.proxy).host;
     await gateway.vaults.createVault({ name: 'shop' });
     await gateway.vaults.createVault({ name: 'other' });
+    await gateway.vaults.setCredential('shop', 'API_KEY', SECRET);
+    await gateway.vaults.createService('shop', {
+      name: 'local',
+      host: UPSTREAM_HOST,
+      auth: { type: 'bearer', credential: 'API_KEY' },
+    });
     agentToken = (await gateway.vaults.createAgent({ name: 'shopper', vaults: ['shop'] })).token;
   });
 
   afterAll(async () => {
     await gateway?.close();
+    await upstream?.close();
   });
+
+  beforeEach(() => {
+    upstream.received.length = 0;
+  });
+
+  /** A saved admin login for the gateway, in a fresh config home. */
+  function loggedIn(): NodeJS.ProcessEnv {
+    const home = mkdtempSync(join(tmpdir(), 'vectra-home-'));
+    saveLogin({ VECTRA_CONFIG_HOME: home }, { addr, token: adminToken });
+    return { VECTRA_CONFIG_HOME: home };
+  }
+
+  /**
+   * The child's request went through the gateway's forward proxy: only the proxy injects the
+   * credential, and the child sees it redacted in the upstream's echo.
+   */
+  function expectProxied(result: RunResult, path: string): void {
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^200 /);
+    expect(JSON.parse(result.stdout.slice(4)).url).toBe(path);
+    expect(upstream.received.map((r) => r.url)).toEqual([path]);
+    expect(upstream.received[0].headers.authorization).toBe(`Bearer ${SECRET}`);
+    expect(result.stdout).not.toContain(SECRET);
+  }
 
   /** Vectra's CA as the gateway serves it (issue 4, point 3: GET /v1/ca.pem). */
   async function gatewayCa(): Promise<string> {
@@ -161,7 +226,9 @@ describe('vectra run (host isolation) against a real gateway', () => {
       expect(result.code).toBe(0);
       const report = childReport(result.stdout);
       const caPem = await gatewayCa();
-      const proxy = `http://${agentToken}:shop@127.0.0.1:7081`;
+      // No --proxy, no VECTRA_PROXY: the port /discover advertises, with the API's host.
+      expect(proxyHost).not.toBe('127.0.0.1:7081');
+      const proxy = `http://${agentToken}:shop@${proxyHost}`;
       for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy']) {
         expect(report.env[name]).toBe(proxy);
       }
@@ -274,8 +341,54 @@ describe('vectra run (host isolation) against a real gateway', () => {
     });
   });
 
+  describe("the gateway's forward proxy, found through /discover", () => {
+    it('agent mode: the child reaches the upstream through the proxy without --proxy or VECTRA_PROXY', async () => {
+      const path = '/agent-auto';
+      const result = await runVectra(
+        ['--', process.execPath, '-e', fetchThroughProxy(`${upstream.httpsUrl}${path}`)],
+        agentEnv(),
+      );
+      expectProxied(result, path);
+    });
+
+    it('local mode: the child reaches the upstream through the proxy without --proxy or VECTRA_PROXY', async () => {
+      const path = '/local-auto';
+      const result = await runVectra(
+        [
+          '--vault',
+          'shop',
+          '--',
+          process.execPath,
+          '-e',
+          fetchThroughProxy(`${upstream.httpsUrl}${path}`),
+        ],
+        loggedIn(),
+      );
+      expectProxied(result, path);
+    });
+
+    it('VECTRA_PROXY wins over the advertised port, and --proxy over both', async () => {
+      const fromEnv = await runVectra(
+        ['--', process.execPath, '-e', PRINT_ENV],
+        agentEnv({ VECTRA_PROXY: 'http://127.0.0.1:9998' }),
+      );
+      expect(fromEnv.stderr).toBe('');
+      expect(childReport(fromEnv.stdout).env.HTTPS_PROXY).toBe(
+        `http://${agentToken}:shop@127.0.0.1:9998`,
+      );
+      const fromFlag = await runVectra(
+        ['--proxy', 'http://127.0.0.1:9999', '--', process.execPath, '-e', PRINT_ENV],
+        { ...loggedIn(), VECTRA_PROXY: 'http://127.0.0.1:9998' },
+      );
+      expect(fromFlag.stderr).toBe('');
+      expect(childReport(fromFlag.stdout).env.HTTPS_PROXY).toMatch(
+        /^http:\/\/vec_sess_[^:]+:default@127\.0\.0\.1:9999$/,
+      );
+    });
+  });
+
   describe('local mode', () => {
-    it('mints a session for the vault with the saved admin login and --ttl', async () => {
+    it('mints a session for the vault with the saved admin login and --ttl (--proxy wins)', async () => {
       const home = mkdtempSync(join(tmpdir(), 'vectra-home-'));
       saveLogin({ VECTRA_CONFIG_HOME: home }, { addr, token: adminToken });
       const before = Date.now();
@@ -302,7 +415,10 @@ describe('vectra run (host isolation) against a real gateway', () => {
       expect(report.env.HTTPS_PROXY).toBe(`http://${token}:shop@127.0.0.1:9999`);
       expect(report.env.VECTRA_VAULT).toBe('shop');
       expect(JSON.stringify(report.env)).not.toContain(adminToken);
-      const sessions = await gateway.vaults.listSessions('shop');
+      // Other tests mint sessions for `shop` too: this run's is the one created since `before`.
+      const sessions = (await gateway.vaults.listSessions('shop')).filter(
+        (s) => Date.parse(s.createdAt) >= before,
+      );
       expect(sessions).toHaveLength(1);
       const lifetime = Date.parse(sessions[0].expiresAt) - before;
       expect(lifetime).toBeGreaterThan(3600_000 - 60_000);

@@ -77,14 +77,14 @@ describe('vectra run with real clients (agent mode, host isolation)', () => {
   });
 
   /**
-   * `vectra run -- <command…>` in agent mode. The environment also holds what must never reach
-   * the child: an admin token, the gateway's own configuration and a VECTRA_SECRET_* value.
+   * `vectra run -- <command…>` in agent mode, without VECTRA_PROXY: the proxy's port (random
+   * here) comes from /discover. The environment also holds what must never reach the child: an
+   * admin token, the gateway's own configuration and a VECTRA_SECRET_* value.
    */
   function vectraRun(command: string[], extra: NodeJS.ProcessEnv = {}): Promise<CliResult> {
     return runCli(['run', '--', ...command], {
       env: isolatedGitEnv({
         VECTRA_ADDR: gateway.urls.http,
-        VECTRA_PROXY: gateway.urls.proxy,
         VECTRA_TOKEN: agentToken,
         VECTRA_VAULT: 'agents',
         VECTRA_ADMIN_TOKEN: ADMIN_TOKEN,

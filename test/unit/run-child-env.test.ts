@@ -135,6 +135,35 @@ describe('vectra run: proxy URL and NO_PROXY', () => {
     expect(resolveProxyBase('http://[::1]:7080', undefined, {}).host).toBe('[::1]:7081');
   });
 
+  it("uses the port the gateway advertises, with the API address's host", () => {
+    expect(resolveProxyBase('https://gw.example:7443', undefined, {}, { port: 9443 }).href).toBe(
+      'http://gw.example:9443/',
+    );
+    expect(resolveProxyBase('http://[::1]:7080', undefined, {}, { port: 40123 }).host).toBe(
+      '[::1]:40123',
+    );
+  });
+
+  it.each([undefined, null, {}, { port: '9443' }, { port: 0 }, { port: 65536 }, { port: 1.5 }, 7])(
+    'falls back to port 7081 when /discover advertises %j (older gateways: nothing)',
+    (advertised) => {
+      expect(resolveProxyBase('http://gw.example:7080', undefined, {}, advertised).host).toBe(
+        'gw.example:7081',
+      );
+    },
+  );
+
+  it('prefers --proxy, then VECTRA_PROXY, to the advertised port', () => {
+    const env = { VECTRA_PROXY: 'http://env-proxy:9000' };
+    const advertised = { port: 9443 };
+    expect(resolveProxyBase('http://gw:7080', 'http://flag-proxy:8000', env, advertised).host).toBe(
+      'flag-proxy:8000',
+    );
+    expect(resolveProxyBase('http://gw:7080', undefined, env, advertised).host).toBe(
+      'env-proxy:9000',
+    );
+  });
+
   it('prefers --proxy, then VECTRA_PROXY', () => {
     const env = { VECTRA_PROXY: 'http://env-proxy:9000' };
     expect(resolveProxyBase('http://gw:7080', 'http://flag-proxy:8000', env).host).toBe(

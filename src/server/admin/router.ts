@@ -2,7 +2,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { VaultService } from '../../vault/service-types';
 import { createAuthorizer, type AuthorizeDeps } from './authorize';
-import { discoverRoute } from './discover-route';
+import { discoverRoute, type ProxyPort } from './discover-route';
 import { identityRoutes } from './identity-routes';
 import { buildOpenApi } from './openapi';
 import { toRouteRequest, type RouteSpec } from './route';
@@ -13,6 +13,8 @@ export interface AdminApiDeps extends AuthorizeDeps {
   version: string;
   /** Vectra's CA certificate (PEM), served at /v1/ca.pem for clients to trust. */
   caPem: string;
+  /** The forward proxy's bound port, advertised by `/discover` (left out when undefined). */
+  proxyPort?: ProxyPort;
   /** Extra routes of other components (audit log, …). */
   extraRoutes?: RouteSpec[];
   /** Routes that stream (server-sent events): documented by `doc`, served by `handler`. */
@@ -25,7 +27,7 @@ export function adminRoutes(deps: AdminApiDeps): RouteSpec[] {
   const routes: RouteSpec[] = [
     ...vaultRoutes(deps.vaults),
     ...identityRoutes(deps.vaults),
-    discoverRoute(deps.vaults),
+    discoverRoute(deps.vaults, deps.proxyPort),
     {
       method: 'get',
       path: '/v1/ca.pem',
