@@ -36,6 +36,11 @@ export function openRequestScope(requestId: string, fn: () => void): () => void 
   return scope.open({ requestId }, fn);
 }
 
+/** Scopes open now (tests: a long-lived response must not keep the hooks installed). */
+export function openRequestScopes(): number {
+  return scope.openScopes;
+}
+
 /** The id of the request being handled, or undefined outside one. */
 export function currentRequestId(): string | undefined {
   return scope.current()?.requestId;
@@ -52,8 +57,10 @@ let counter = 0x1_0000_0000;
 
 export function newRequestId(): string {
   if (counter >= 0x1_0000_0000) {
-    prefix = randomBytes(4).toString('hex');
-    counter = 0;
+    const random = randomBytes(8);
+    prefix = random.subarray(0, 4).toString('hex');
+    // A random start too: two processes that drew the same prefix still count apart.
+    counter = random.readUInt32BE(4) >>> 1;
   }
   const id = prefix + (0x1_0000_0000 + counter).toString(16).slice(1);
   counter += 1;

@@ -107,7 +107,7 @@ function canonicalName(text: string): string {
  */
 export function fieldReader(segments: readonly string[]): (input: PolicyInput) => unknown {
   const [first, second, third] = segments;
-  const fixed = segments.length === 2 && FIXED_SECOND.has(second);
+  const fixed = segments.length === 2 && FIXED_SECOND.get(first)?.has(second) === true;
   if (segments.length === 1 && first === 'vault') return (input) => input.vault;
   if (fixed && first === 'request') {
     return (input) => (input.request as unknown as Record<string, unknown>)[second];
@@ -130,17 +130,12 @@ export function fieldReader(segments: readonly string[]): (input: PolicyInput) =
   return (input) => readField(input, segments);
 }
 
-const FIXED_SECOND = new Set([
-  'method',
-  'scheme',
-  'host',
-  'port',
-  'path',
-  'bodySize',
-  'name',
-  'id',
-  'hour',
-  'weekday',
+/** Vectra's own two-level fields, by their first segment. */
+const FIXED_SECOND: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  ['request', new Set(['method', 'scheme', 'host', 'port', 'path', 'bodySize'])],
+  ['agent', new Set(['name', 'id'])],
+  ['time', new Set(['hour', 'weekday'])],
+  ['service', new Set(['name'])],
 ]);
 const agentName = (input: PolicyInput): unknown => input.agent.name;
 const agentId = (input: PolicyInput): unknown => input.agent.id;

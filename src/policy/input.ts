@@ -164,7 +164,9 @@ function queryOf(search: string): Record<string, string | string[]> {
   const query: Record<string, string | string[]> = {};
   if (search === '') return query;
   for (const [key, value] of new URLSearchParams(search)) {
-    const seen = query[key];
+    if (key === '__proto__') continue; // would replace the object's prototype
+    // Own properties only: `?constructor=1` must not find Object's.
+    const seen = Object.hasOwn(query, key) ? query[key] : undefined;
     if (seen === undefined) query[key] = value;
     else if (Array.isArray(seen)) seen.push(value);
     else query[key] = [seen, value];

@@ -325,7 +325,8 @@ function responseHeaders(res: IncomingMessage): HeaderMap {
     const name = raw[i].toLowerCase();
     if (name === '__proto__') continue; // would replace the object's prototype
     const value = raw[i + 1];
-    const seen = headers[name];
+    // Own properties only: `constructor` must not find Object's.
+    const seen = Object.hasOwn(headers, name) ? headers[name] : undefined;
     if (seen === undefined) headers[name] = value;
     else if (Array.isArray(seen)) seen.push(value);
     else headers[name] = [seen, value];

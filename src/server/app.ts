@@ -27,7 +27,11 @@ const requestId: RequestHandler = function requestId(req, res, next) {
   const id = acceptRequestId(req.get('x-request-id'));
   res.setHeader('X-Request-Id', id);
   res.locals.requestId = id;
-  const close = openRequestScope(id, () => next());
+  let close: (() => void) | undefined;
+  // A long-lived response (an event stream) ends its log scope early through this, so that
+  // the scope does not keep AsyncLocalStorage's hooks installed for as long as it is open.
+  res.locals.endLogScope = () => close?.();
+  close = openRequestScope(id, () => next());
   res.once('close', close);
 };
 

@@ -44,15 +44,26 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     let error = isGatewayError(err) ? err : fromBodyParser(err as { type?: string });
     if (!error) {
-      logger.error('unhandled error in API request', { err, method: req.method, path: req.path });
+      logger.error('unhandled error in API request', {
+        err,
+        method: req.method,
+        path: req.path,
+        requestId: res.locals.requestId,
+      });
       error = new GatewayError('VEC_INTERNAL_ERROR');
     } else if (error.statusCode >= 500) {
-      logger.error(error.message, { code: error.code, method: req.method, path: req.path });
+      logger.error(error.message, {
+        code: error.code,
+        method: req.method,
+        path: req.path,
+        requestId: res.locals.requestId,
+      });
     } else {
       logger.info(`request refused: ${error.message}`, {
         code: error.code,
         method: req.method,
         path: req.path,
+        requestId: res.locals.requestId,
       });
     }
     sendError(res, error);

@@ -11,7 +11,8 @@
  *
  * Tags: `token:<sha256>` (a rotated, revoked or deleted token), `agent:<id>` (an agent's token
  * or grants changed, or it was deleted: its sessions go too), `vault:<name>` (a vault was
- * deleted, or one of that name created), `services:<vault name>` (a vault's service list
+ * deleted, or one of that name created), `vault-settings:<vault name>` (its unmatched-hosts
+ * setting changed: only the cached vault goes), `services:<vault name>` (a vault's service list
  * changed), `credentials:<vault name>` (a credential was set or deleted), `all`.
  *
  * Pub/sub is fire-and-forget: a message missed while Redis was unreachable is lost, so the TTL
@@ -39,6 +40,8 @@ export const invalidationTag = {
   agent: (id: string) => `agent:${id}`,
   vault: (name: string) => `vault:${name}`,
   services: (vault: string) => `services:${vault}`,
+  /** The vault's own settings (unmatched hosts) changed; nothing else of it. */
+  vaultSettings: (vault: string) => `vault-settings:${vault}`,
   credentials: (vault: string) => `credentials:${vault}`,
   all: 'all',
 } as const;
@@ -211,8 +214,11 @@ export function createVaultCaches(options: VaultCachesOptions): VaultCaches {
       ),
 
     vault: (vault, load) =>
-      cached(vaults, vault, [invalidationTag.vault(vault)], async () =>
-        Object.freeze(await load()),
+      cached(
+        vaults,
+        vault,
+        [invalidationTag.vault(vault), invalidationTag.vaultSettings(vault)],
+        async () => Object.freeze(await load()),
       ),
 
     credentials: (vault, load) =>

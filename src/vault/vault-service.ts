@@ -179,7 +179,8 @@ export function createVaultService(
       if (patch?.unmatchedHosts === undefined) return vault;
       const policy = validateUnmatchedHosts(patch.unmatchedHosts);
       const updated = await createVaultRepository(db).updateUnmatchedHosts(vault.id, policy, iso());
-      await invalidate(invalidationTag.vault(vault.name));
+      // Only the cached vault: its tokens, services and credentials are unchanged.
+      await invalidate(invalidationTag.vaultSettings(vault.name));
       return updated ?? vaultNamed(name);
     },
 

@@ -20,6 +20,7 @@ import {
   type AuditRow,
 } from '../../src/observability/audit';
 import { createMetrics } from '../../src/observability/metrics';
+import { openRequestScopes } from '../../src/observability/request-context';
 import { silentLogger } from '../../src/observability/types';
 import { createApiApp } from '../../src/server/app';
 import {
@@ -264,6 +265,8 @@ describe('audit log API', () => {
     });
     expect(follower.res.status).toBe(200);
     expect(follower.res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    // An open stream must not keep a log scope (and AsyncLocalStorage's hooks) alive.
+    expect(openRequestScopes()).toBe(0);
     api.audit.record(entry({ path: '/live?token=secret' }));
     api.audit.record(entry({ vault: 'default', path: '/elsewhere' }));
     await api.audit.flush();

@@ -35,6 +35,15 @@ describe('policy input', () => {
     expect(input.time).toEqual({ hour: 14, weekday: 'Monday' });
   });
 
+  it('keeps query names that Object.prototype also has as plain values', () => {
+    const input = buildPolicyInput({
+      ...parts(),
+      target: '/x?constructor=1&toString=a&toString=b&__proto__=p&__proto__=q',
+    });
+    expect(input.request.query).toEqual({ constructor: '1', toString: ['a', 'b'] });
+    expect(Object.getPrototypeOf(input.request.query)).toBe(Object.prototype);
+  });
+
   it.each([
     ['/a/b/c', '/a/b/c'],
     ['/a//b', '/a//b'],

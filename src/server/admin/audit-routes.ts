@@ -140,6 +140,8 @@ export function createAuditStream(deps: AuditStreamDeps): AuditStream {
       'X-Accel-Buffering': 'no',
     });
     res.write('retry: 3000\n: connected\n\n');
+    // Open for as long as the follower stays: its log lines carry the vault, not a scope.
+    (res.locals.endLogScope as (() => void) | undefined)?.();
     for (const row of backlog.reverse()) {
       sent.add(row.id);
       send(row);

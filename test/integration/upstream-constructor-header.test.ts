@@ -1,0 +1,62 @@
+/**
+ * Regression: a response header whose lower-cased name is an Object.prototype member
+ * (`Constructor`) must come back as the upstream sent it, not merged with Object itself.
+ */
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { redactUpstreamResponse } from '../../src/pipeline/redact-response';
+import { createUpstreamClient } from '../../src/proxy/upstream';
+import { testConfig } from '../helpers/gateway';
+
+describe('upstream client: a response header named Constructor', () => {
+  let server: Server;
+  let port: number;
+
+  beforeAll(async () => {
+    server = createServer((_req, res) => {
+      res.setHeader('Constructor', 'x');
+      res.end('ok');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  const request = () => ({
+    method: 'GET',
+    scheme: 'http' as const,
+    host: '127.0.0.1',
+    port,
+    path: '/',
+    headers: {},
+    upgrade: false,
+  });
+
+  it('is kept as its one string value', async () => {
+    const upstream = createUpstreamClient({
+      ...testConfig().System.Proxy,
+      NetworkAllowlist: '127.0.0.0/8',
+    });
+    const response = await upstream.send(request());
+    response.body.resume();
+    await upstream.close();
+    expect(response.headers.constructor).toBe('x');
+  });
+
+  it('does not break echo redaction (bufferUpTo path)', async () => {
+    const upstream = createUpstreamClient({
+      ...testConfig().System.Proxy,
+      NetworkAllowlist: '127.0.0.0/8',
+    });
+    const response = await upstream.send(request(), { bufferUpTo: 65536 });
+    await upstream.close();
+    const redacted = await redactUpstreamResponse(response, ['s3cret-value'], 'GET');
+    expect(redacted.headers.constructor).toBe('x');
+  });
+});
