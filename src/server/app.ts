@@ -27,12 +27,12 @@ const requestId: RequestHandler = function requestId(req, res, next) {
   const id = acceptRequestId(req.get('x-request-id'));
   res.setHeader('X-Request-Id', id);
   res.locals.requestId = id;
-  let close: (() => void) | undefined;
+  const scope: { close?: () => void } = {};
   // A long-lived response (an event stream) ends its log scope early through this, so that
   // the scope does not keep AsyncLocalStorage's hooks installed for as long as it is open.
-  res.locals.endLogScope = () => close?.();
-  close = openRequestScope(id, () => next());
-  res.once('close', close);
+  res.locals.endLogScope = () => scope.close?.();
+  scope.close = openRequestScope(id, () => next());
+  res.once('close', scope.close);
 };
 
 /**
