@@ -47,6 +47,8 @@ export const RATE_LIMIT_WINDOW_SECONDS = 60;
 /** Redis keys are `<prefix>:<counter>`; the prefix matches the cache's default `vectra:`. */
 export const DEFAULT_RATE_LIMIT_KEY_PREFIX = 'vectra:rate-limit';
 export const INSURANCE_METRIC_NAME = 'vectra_rate_limit_insurance_total';
+/** What the counters count up to: above any limit (limits are whole numbers up to 2^31 − 1). */
+const COUNT_CEILING = 2 ** 31;
 
 /** Requests per minute, by agent name, vault name, and service (`<service>` or `<vault>/<service>`). */
 export interface RateLimitOverrides {
@@ -157,31 +159,28 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const insuranceCounter = insuranceMetric(options.metrics);
   const keyPrefix = store.kind === 'redis' ? store.keyPrefix : undefined;
 
-  /** One limiter (with its insurance) per distinct limit; overrides are few. */
-  const limiters = new Map<number, RateLimiterAbstract | RateLimiterStoreAbstract>();
+  /**
+   * One limiter (with its insurance) for every limit: it only counts, up to a ceiling no limit
+   * reaches, and `consume` compares the count with the rule's limit. So a counter carries on
+   * when its limit changes (an override set or removed mid-window applies to what was already
+   * counted), in memory as in Redis.
+   */
+  const window = { points: COUNT_CEILING, duration: RATE_LIMIT_WINDOW_SECONDS };
   /** Options objects of the calls the insurance limiter answered. */
   const insuredCalls = new WeakSet<object>();
   let outage = false;
-
-  function limiterFor(points: number): RateLimiterAbstract | RateLimiterStoreAbstract {
-    let limiter = limiters.get(points);
-    if (limiter) return limiter;
-    const window = { points, duration: RATE_LIMIT_WINDOW_SECONDS };
-    limiter =
-      store.kind === 'memory'
-        ? new RateLimiterMemory(window)
-        : new RateLimiterRedis({
-            ...window,
-            storeClient: store.client,
-            // One prefix for every limit: a counter's key already says which rule it belongs to.
-            keyPrefix,
-            // Fail at once while reconnecting, rather than wait for a command that cannot run.
-            rejectIfRedisNotReady: true,
-            insuranceLimiter: new InsuranceLimiter(window, (call) => insuredCalls.add(call)),
-          });
-    limiters.set(points, limiter);
-    return limiter;
-  }
+  const limiter: RateLimiterAbstract | RateLimiterStoreAbstract =
+    store.kind === 'memory'
+      ? new RateLimiterMemory(window)
+      : new RateLimiterRedis({
+          ...window,
+          storeClient: store.client,
+          // One prefix for every limit: a counter's key already says which rule it belongs to.
+          keyPrefix,
+          // Fail at once while reconnecting, rather than wait for a command that cannot run.
+          rejectIfRedisNotReady: true,
+          insuranceLimiter: new InsuranceLimiter(window, (call) => insuredCalls.add(call)),
+        });
 
   /**
    * Rules by subject, so the hot path does not rebuild keys and descriptions on every request.
@@ -272,10 +271,10 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       let res: RateLimiterRes;
       let allowed: boolean;
       try {
-        res = await limiterFor(rule.limit).consume(rule.key, 1, call);
-        allowed = true;
+        res = await limiter.consume(rule.key, 1, call);
+        allowed = res.consumedPoints <= rule.limit;
       } catch (error) {
-        // Over the limit is an answer; anything else means Redis and the insurance both failed.
+        // Over the ceiling is an answer; anything else means Redis and the insurance both failed.
         if (!(error instanceof RateLimiterRes)) throw error;
         res = error;
         allowed = false;
@@ -287,7 +286,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       return {
         ...rule,
         allowed,
-        remaining: allowed ? Math.max(0, Math.min(rule.limit, res.remainingPoints)) : 0,
+        remaining: allowed ? Math.max(0, rule.limit - res.consumedPoints) : 0,
         resetMs,
         resetAt: now() + resetMs,
         insured,

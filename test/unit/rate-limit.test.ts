@@ -164,6 +164,17 @@ describe('rate limiter (memory store)', () => {
     expect(rl.ruleFor({ agentName: 'x', vault: 'a:b' }).key).toBe('agent:x:vault:a%3Ab');
   });
 
+  it('applies a lowered limit to what the window already counted', async () => {
+    const rl = limiter(undefined, 5, 0);
+    for (let i = 0; i < 3; i++) expect((await rl.consume(bot)).allowed).toBe(true);
+    rl.setOverrides({ agents: { bot: 2 } });
+    expect(await rl.consume(bot)).toMatchObject({ allowed: false, limit: 2, remaining: 0 });
+    rl.setOverrides({});
+    // Back on the default (5): the 5th request of the window passes, the 6th does not.
+    expect(await rl.consume(bot)).toMatchObject({ allowed: true, limit: 5, remaining: 0 });
+    expect((await rl.consume(bot)).allowed).toBe(false);
+  });
+
   it('takes new overrides, keeping the counters', async () => {
     const rl = limiter(undefined, 1, 0);
     expect(rl.hasServiceOverrides).toBe(false);
