@@ -210,7 +210,7 @@ async function main(): Promise<void> {
     const settings =
       `${options.concurrency} workers per loaded scenario, ${options.seconds} s measured after a 1 s warm-up; ` +
       `conc. 1 runs ${Math.min(options.seconds, 3)} s; ${options.hosts} never-seen hosts per proxy; ` +
-      `the policy comparison pools ${options.policyRuns} alternating runs of each instance (after one uncounted run each). ` +
+      `the policy comparison makes ${options.policyRuns} alternating runs of each instance (after one uncounted run each) and judges the median ratio of adjacent pairs. ` +
       `"req/s ÷ direct" and "p50 added" compare with the direct row of the same kind ` +
       `(keep-alive HTTPS or HTTP, new connection per request, conc. 1); the first-request rows ` +
       `compare with a direct new connection to the same new addresses.`;
