@@ -19,14 +19,19 @@ export interface PolicySet {
   readonly policies: readonly CompiledPolicy[];
   /** Some condition reads request.body. */
   readonly readsBody: boolean;
-  /** Each policy's possible outcomes, made once per load so that judging allocates none. */
-  readonly outcomes: ReadonlyMap<CompiledPolicy | CompiledRule, Outcome>;
+  /**
+   * The policies as judging walks them, with every outcome made once per load: judging a
+   * request allocates nothing and follows no lookup table.
+   */
+  readonly plan: readonly PlannedPolicy[];
 }
 
 const SEVERITY: Record<PolicyEffect, number> = { Allow: 0, Hitl: 1, Deny: 2 };
 
 interface Outcome {
   effect: PolicyEffect;
+  /** SEVERITY of `effect`. */
+  severity: number;
   reason: string;
   policy: string;
   rule?: string;
@@ -34,31 +39,39 @@ interface Outcome {
   risk?: number;
 }
 
+interface PlannedRule {
+  readonly rule: CompiledRule;
+  readonly outcome: Outcome;
+}
+
+interface PlannedPolicy {
+  readonly policy: CompiledPolicy;
+  readonly rules: readonly PlannedRule[];
+  readonly fallback: Outcome;
+}
+
 export function policySet(policies: readonly CompiledPolicy[]): PolicySet {
-  const outcomes = new Map<CompiledPolicy | CompiledRule, Outcome>();
-  for (const policy of policies) {
-    outcomes.set(
-      policy,
-      Object.freeze({
-        effect: policy.defaultEffect,
-        reason: policy.defaultReason,
+  const plan = policies.map((policy): PlannedPolicy => ({
+    policy,
+    fallback: Object.freeze({
+      effect: policy.defaultEffect,
+      severity: SEVERITY[policy.defaultEffect],
+      reason: policy.defaultReason,
+      policy: policy.name,
+    }),
+    rules: policy.rules.map((rule) => ({
+      rule,
+      outcome: Object.freeze({
+        effect: rule.effect,
+        severity: SEVERITY[rule.effect],
+        reason: rule.reason,
         policy: policy.name,
+        rule: rule.name,
+        ...(rule.risk === undefined ? {} : { risk: rule.risk }),
       }),
-    );
-    for (const rule of policy.rules) {
-      outcomes.set(
-        rule,
-        Object.freeze({
-          effect: rule.effect,
-          reason: rule.reason,
-          policy: policy.name,
-          rule: rule.name,
-          ...(rule.risk === undefined ? {} : { risk: rule.risk }),
-        }),
-      );
-    }
-  }
-  return { policies, readsBody: policies.some((p) => p.enabled && p.readsBody), outcomes };
+    })),
+  }));
+  return { policies, readsBody: policies.some((p) => p.enabled && p.readsBody), plan };
 }
 
 /** The combined decision; with `trace`, each policy's part is appended to it. */
@@ -69,7 +82,8 @@ export function evaluatePolicies(
 ): PolicyDecision {
   let best: Outcome | undefined;
   let risk: number | undefined;
-  for (const policy of set.policies) {
+  for (const planned of set.plan) {
+    const policy = planned.policy;
     if (!applies(policy, input)) {
       // The reason in words only when someone reads it.
       if (trace) {
@@ -79,7 +93,7 @@ export function evaluatePolicies(
       continue;
     }
     const tried: NonNullable<PolicyTrace['rules']> | undefined = trace ? [] : undefined;
-    const outcome = evaluatePolicy(policy, input, set.outcomes, tried);
+    const outcome = evaluatePolicy(planned, input, tried);
     trace?.push({
       policy: policy.name,
       file: policy.file,
@@ -91,8 +105,8 @@ export function evaluatePolicies(
     if (outcome.risk !== undefined) risk = Math.max(risk ?? 0, outcome.risk);
     if (
       best === undefined ||
-      SEVERITY[outcome.effect] > SEVERITY[best.effect] ||
-      (SEVERITY[outcome.effect] === SEVERITY[best.effect] && outcome.rule && !best.rule)
+      outcome.severity > best.severity ||
+      (outcome.severity === best.severity && outcome.rule && !best.rule)
     ) {
       best = outcome;
     }
@@ -139,12 +153,12 @@ function notApplying(policy: CompiledPolicy, input: PolicyInput): string | undef
 }
 
 function evaluatePolicy(
-  policy: CompiledPolicy,
+  planned: PlannedPolicy,
   input: PolicyInput,
-  outcomes: ReadonlyMap<CompiledPolicy | CompiledRule, Outcome>,
   tried?: NonNullable<PolicyTrace['rules']>,
 ): Outcome {
-  for (const rule of policy.rules) {
+  const policy = planned.policy;
+  for (const { rule, outcome } of planned.rules) {
     let failed: string | undefined;
     try {
       failed = firstFailing(rule, input);
@@ -158,6 +172,7 @@ function evaluatePolicy(
       });
       return {
         effect: 'Deny',
+        severity: SEVERITY.Deny,
         reason: `Policy ${policy.name} (rule ${rule.name}): the rule could not be judged (${err.message}), so the request is refused.`,
         policy: policy.name,
         rule: rule.name,
@@ -169,25 +184,9 @@ function evaluatePolicy(
       matched: failed === undefined,
       ...(failed === undefined ? {} : { failed }),
     });
-    if (failed === undefined) return outcomes.get(rule) ?? ruleOutcome(policy, rule);
+    if (failed === undefined) return outcome;
   }
-  return (
-    outcomes.get(policy) ?? {
-      effect: policy.defaultEffect,
-      reason: policy.defaultReason,
-      policy: policy.name,
-    }
-  );
-}
-
-function ruleOutcome(policy: CompiledPolicy, rule: CompiledRule): Outcome {
-  return {
-    effect: rule.effect,
-    reason: rule.reason,
-    policy: policy.name,
-    rule: rule.name,
-    ...(rule.risk === undefined ? {} : { risk: rule.risk }),
-  };
+  return planned.fallback;
 }
 
 /** The text of the first condition that does not hold, or undefined when all hold. */
