@@ -92,8 +92,10 @@ function tokenize(pattern: string): Token[] {
  * Bit n set = "the first n tokens matched"; a star's bit stays set while it absorbs characters.
  */
 function createBitAutomaton(tokens: Token[]): (text: string) => boolean {
-  const ascii = new Int32Array(128);
-  const other = new Map<string, number>();
+  // The pattern's distinct characters (UTF-16 units, as the text is read) and the token bits
+  // each one advances: a handful of entries in two small arrays, which stay in one or two cache
+  // lines (a 128-entry table per glob would be touched all over on every match).
+  const byChar = new Map<number, number>();
   let one = 0;
   let segment = 0;
   let any = 0;
@@ -101,12 +103,14 @@ function createBitAutomaton(tokens: Token[]): (text: string) => boolean {
     const bit = 1 << n;
     if (token.kind === 'char') {
       const code = token.char.charCodeAt(0);
-      if (token.char.length === 1 && code < 128) ascii[code] |= bit;
-      else other.set(token.char, (other.get(token.char) ?? 0) | bit);
+      byChar.set(code, (byChar.get(code) ?? 0) | bit);
     } else if (token.kind === 'one') one |= bit;
     else if (token.kind === 'segment') segment |= bit;
     else any |= bit;
   });
+  const codes = Int32Array.from(byChar.keys());
+  const masks = Int32Array.from(byChar.values());
+  const distinct = codes.length;
   const stars = segment | any;
   const accept = 1 << tokens.length;
   // Stars are never adjacent (tokenize merges them), so one step of closure is enough.
@@ -116,7 +120,13 @@ function createBitAutomaton(tokens: Token[]): (text: string) => boolean {
     let states = start;
     for (let i = 0; i < text.length; i++) {
       const code = text.charCodeAt(i);
-      const chars = code < 128 ? ascii[code] : (other.get(text[i]) ?? 0);
+      let chars = 0;
+      for (let c = 0; c < distinct; c++) {
+        if (codes[c] === code) {
+          chars = masks[c];
+          break;
+        }
+      }
       let next = ((states & chars) << 1) | (states & any);
       if (code !== 47) next |= ((states & one) << 1) | (states & segment); // 47: '/'
       if (next === 0) return false;
