@@ -39,6 +39,7 @@ import {
   type RateLimiterAbstract,
   type RateLimiterStoreAbstract,
 } from 'rate-limiter-flexible';
+import { BoundedMemo } from '../bounded-memo';
 import type { RateLimitConfig } from '../config/schema';
 import { GatewayError } from '../errors';
 import { silentLogger, type Logger } from '../observability/types';
@@ -187,17 +188,11 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
    * Emptied when the overrides change; bounded (cleared when full), since subjects come from
    * authenticated principals but sessions are many.
    */
-  const rules = new Map<string, RateLimitRule>();
-  const RULE_CACHE_SIZE = 10_000;
+  const rules = new BoundedMemo<string, RateLimitRule>(10_000);
 
   function ruleFor(subject: RateLimitSubject): RateLimitRule {
-    const cacheKey = `${subject.agentName ?? ''}\u0000${subject.sessionId ?? ''}\u0000${subject.vault ?? ''}\u0000${subject.service ?? ''}`;
-    const cached = rules.get(cacheKey);
-    if (cached) return cached;
-    const rule = Object.freeze(computeRule(subject));
-    if (rules.size >= RULE_CACHE_SIZE) rules.clear();
-    rules.set(cacheKey, rule);
-    return rule;
+    const key = `${subject.agentName ?? ''}\u0000${subject.sessionId ?? ''}\u0000${subject.vault ?? ''}\u0000${subject.service ?? ''}`;
+    return rules.get(key, () => Object.freeze(computeRule(subject)));
   }
 
   function computeRule(subject: RateLimitSubject): RateLimitRule {

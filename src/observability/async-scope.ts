@@ -12,6 +12,7 @@
  * it describes is over, which is when nothing should read it any more.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { isThenable } from '../thenable';
 
 export interface AsyncScope<T> {
   /** Runs `fn` with `store`; the scope closes when `fn` returns or its promise settles. */
@@ -72,12 +73,4 @@ export function createAsyncScope<T>(): AsyncScope<T> {
       return open;
     },
   };
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }

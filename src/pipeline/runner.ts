@@ -7,6 +7,7 @@
  * from its own configuration, and logs every use; the runner never does.
  */
 import { GatewayError } from '../errors';
+import { isThenable } from '../thenable';
 import type { Logger } from '../observability/types';
 import { CONTINUE, type Decision, type RequestContext, type Stage } from './types';
 
@@ -152,10 +153,6 @@ export function createPipeline(stages: readonly Stage[], options: PipelineOption
     ctx.audit.decision = 'allow';
     return CONTINUE;
   };
-}
-
-function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function checkBudget(field: string, value: number | undefined): number {

@@ -3,6 +3,7 @@
  * pipeline, or from a described request in a dry run (`vectra policy test`,
  * `POST /v1/policy/evaluate`), so that a dry run sees exactly what the gateway would.
  */
+import { BoundedMemo } from '../bounded-memo';
 import { GatewayError } from '../errors';
 import type { AgentPrincipal } from '../identity/agent-auth';
 import { isSecretKey, REDACTED } from '../observability/redact';
@@ -149,15 +150,9 @@ export function policyHeaders(headers: HeaderMap): Record<string, string> {
 }
 
 /** Whether a header's value is a credential, memoised by name (the same few names recur). */
-const credentialHeaderNames = new Map<string, boolean>();
+const credentialHeaderNames = new BoundedMemo<string, boolean>(1024);
 function isCredentialHeader(name: string): boolean {
-  let secret = credentialHeaderNames.get(name);
-  if (secret === undefined) {
-    secret = isSecretKey(name) || CREDENTIAL_HEADERS.has(name);
-    if (credentialHeaderNames.size >= 1024) credentialHeaderNames.clear();
-    credentialHeaderNames.set(name, secret);
-  }
-  return secret;
+  return credentialHeaderNames.get(name, (n) => isSecretKey(n) || CREDENTIAL_HEADERS.has(n));
 }
 
 function queryOf(search: string): Record<string, string | string[]> {

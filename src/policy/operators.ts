@@ -14,6 +14,7 @@
  * - A missing field satisfies no operator except `ne` and `notIn` (the negations of `eq` and
  *   `in`) and `exists` with value false.
  */
+import { BoundedMemo } from '../bounded-memo';
 import { parseAddress, parseCidr, contains as cidrContains, type Cidr } from '../proxy/cidr';
 import type { FieldRef } from './fields';
 import { fieldReader } from './fields';
@@ -182,18 +183,12 @@ function predicate(op: Operator, value: unknown, ignoreCase: boolean, field: Fie
     case 'cidr': {
       const blocks = compileCidrs(value);
       // The same few addresses recur (request.host): remember their verdicts.
-      const verdicts = new Map<string, boolean>();
-      const one: Predicate = (v) => {
-        if (typeof v !== 'string') return false;
-        let verdict = verdicts.get(v);
-        if (verdict === undefined) {
-          const address = parseAddress(v);
-          verdict = address !== undefined && blocks.some((b) => cidrContains(b, address));
-          if (verdicts.size >= 256) verdicts.clear();
-          verdicts.set(v, verdict);
-        }
-        return verdict;
+      const verdicts = new BoundedMemo<string, boolean>(256);
+      const inBlocks = (v: string): boolean => {
+        const address = parseAddress(v);
+        return address !== undefined && blocks.some((b) => cidrContains(b, address));
       };
+      const one: Predicate = (v) => typeof v === 'string' && verdicts.get(v, inBlocks);
       return (actual) => some(actual, one);
     }
     case 'exists': {

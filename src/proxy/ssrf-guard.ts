@@ -17,6 +17,7 @@
  */
 import { promises as dns, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
+import { BoundedMemo } from '../bounded-memo';
 import { ConfigError, GatewayError } from '../errors';
 import {
   embeddedIpv4,
@@ -102,15 +103,10 @@ export function createSsrfGuard(options: SsrfGuardOptions): SsrfGuard {
    * Verdicts by address (a pure function of the address and the allowlist), so the hot path does
    * not re-parse and re-match every range on every request. Bounded: cleared when full.
    */
-  const verdicts = new Map<string, string | null>();
+  const verdicts = new BoundedMemo<string, string | undefined>(4096);
 
   function check(address: string): string | undefined {
-    const known = verdicts.get(address);
-    if (known !== undefined) return known ?? undefined;
-    const kind = classify(address);
-    if (verdicts.size >= 4096) verdicts.clear();
-    verdicts.set(address, kind ?? null);
-    return kind;
+    return verdicts.get(address, classify);
   }
 
   function classify(address: string): string | undefined {
