@@ -11,6 +11,7 @@ import { Readable, Transform, finished, pipeline, type TransformCallback } from 
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors';
 import { bytesStream } from '../proxy/bytes-stream';
+import { isEventStream, responseHasNoBody } from '../proxy/message-body';
 import type { HeaderMap, UpstreamResponse } from './types';
 
 export const REDACTED = '[REDACTED]';
@@ -140,7 +141,7 @@ export function redactResponse(
   method: string,
 ): UpstreamResponse {
   const headers = redactHeaders(response.headers, secrets);
-  if (method === 'HEAD' || response.status === 204 || response.status === 304) {
+  if (responseHasNoBody(method, response.status)) {
     return { ...response, headers };
   }
   const stages: Array<Readable | Transform> = [response.body];
@@ -205,11 +206,10 @@ export async function redactUpstreamResponse(
 /** The declared length of a body worth reading whole; undefined when it should stream. */
 function bufferableLength(response: UpstreamResponse, method: string): number | undefined {
   const { status, headers } = response;
-  if (method === 'HEAD' || status === 204 || status === 304) return undefined;
+  if (responseHasNoBody(method, status)) return undefined;
   const encoding = headers['content-encoding'];
   if (encoding !== undefined && !/^\s*(identity)?\s*$/i.test(String(encoding))) return undefined;
-  const type = String(headers['content-type'] ?? '');
-  if (/^\s*text\/event-stream\s*(;|$)/i.test(type)) return undefined;
+  if (isEventStream(headers['content-type'])) return undefined;
   const length = headers['content-length'];
   if (typeof length !== 'string' || !/^\d+$/.test(length.trim())) return undefined;
   const declared = Number(length);

@@ -19,6 +19,7 @@ import type {
 } from '../pipeline/types';
 import { entryFromContext, type AuditEntry } from '../observability/audit';
 import { rateLimitHeaders } from '../pipeline/stages/rate-limit';
+import { isEventStream } from './message-body';
 
 export type Pipeline = (ctx: RequestContext) => Promise<Decision>;
 
@@ -98,7 +99,9 @@ function writeResponse(
   res: ServerResponse,
   response: UpstreamResponse,
   onError: (err: Error) => void,
-): number | undefined {
+  /** Told the size of every body chunk written (the audit row's bytes out). */
+  counted: (bytes: number) => void,
+): void {
   const { body, headers, bytes } = response;
   res.writeHead(
     response.status,
@@ -108,9 +111,14 @@ function writeResponse(
   if (bytes !== undefined) {
     // Read whole already: head and body leave in one write.
     res.end(bytes);
-    return bytes.length;
+    counted(bytes.length);
+    return;
   }
-  if (headers['content-length'] === undefined || isEventStream(headers)) res.flushHeaders();
+  body.on('data', (chunk: Buffer | string) =>
+    counted(typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length),
+  );
+  if (headers['content-length'] === undefined || isEventStream(headers['content-type']))
+    res.flushHeaders();
   let failed = false;
   const fail = (err: Error) => {
     if (failed) return;
@@ -129,11 +137,6 @@ function writeResponse(
     stopRes();
   });
   body.pipe(res);
-  return undefined;
-}
-
-function isEventStream(headers: HeaderMap): boolean {
-  return /^\s*text\/event-stream\s*(;|$)/i.test(String(headers['content-type'] ?? ''));
 }
 
 /** A refusal written straight to a socket (CONNECT, upgrades, parser errors): status, code, JSON body. */
@@ -211,24 +214,19 @@ export async function runExchange(
     ...ctx.response,
     headers: { ...ctx.response.headers, ...rateLimitHeaders(ctx) },
   };
-  if (response.bytes === undefined) {
-    // Streamed: count what the pipe writes.
-    const write = client.res.write.bind(client.res);
-    client.res.write = ((chunk: unknown, ...rest: unknown[]) => {
-      if (chunk)
-        bytesOut += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
-      return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof client.res.write;
-  }
-  bytesOut +=
-    writeResponse(client.res, response, (err) => {
+  writeResponse(
+    client.res,
+    response,
+    (err) => {
       ctx.audit.errorCode ??= (err as GatewayError).code;
       deps.logger.warn('response stream ended early', {
         code: (err as GatewayError).code,
         requestId: ctx.requestId,
       });
       client.res.destroy();
-    }) ?? 0;
+    },
+    (bytes) => (bytesOut += bytes),
+  );
 }
 
 /** An Upgrade request (WebSocket): pipeline, then splice the client and upstream sockets. */

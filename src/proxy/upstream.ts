@@ -34,6 +34,7 @@ import { ConfigError, GatewayError, isGatewayError } from '../errors';
 import { silentLogger, type Logger } from '../observability/types';
 import type { HeaderMap, ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../pipeline/types';
 import { bytesStream } from './bytes-stream';
+import { isEventStream, responseHasNoBody } from './message-body';
 import { stripHopByHop } from './hop-by-hop';
 import { createSsrfGuard, type HostLookup } from './ssrf-guard';
 import type { SendOptions, UpstreamClient } from './upstream-types';
@@ -281,7 +282,7 @@ function checkedLookup(addresses: string[]): LookupFunction {
 
 /** Refused before any body byte is read when Content-Length already says too much. */
 function declaresTooMuch(request: ProxyRequest, res: IncomingMessage, proxy: ProxyConfig): boolean {
-  if (request.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) return false;
+  if (responseHasNoBody(request.method, res.statusCode)) return false;
   return Number(res.headers['content-length']) > proxy.MaxResponseBodyBytes;
 }
 
@@ -336,11 +337,10 @@ function responseHeaders(res: IncomingMessage): HeaderMap {
 
 /** A plain body of a declared length the caller wants whole. */
 function readsWhole(request: ProxyRequest, res: IncomingMessage, max: number): boolean {
-  if (request.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) return false;
+  if (responseHasNoBody(request.method, res.statusCode)) return false;
   const length = res.headers['content-length'];
   if (length === undefined || !/^\d+$/.test(length) || Number(length) > max) return false;
-  const type = res.headers['content-type'];
-  return type === undefined || !/^\s*text\/event-stream\s*(;|$)/i.test(type);
+  return !isEventStream(res.headers['content-type']);
 }
 
 /**
