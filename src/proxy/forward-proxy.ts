@@ -46,6 +46,14 @@ interface Tunnel {
 
 const TLS_HANDSHAKE = 0x16;
 
+function tunnelOf(
+  authority: Authority,
+  credentials: ProxyCredentials,
+  scheme: Tunnel['scheme'],
+): Tunnel {
+  return { authority, authorityText: formatAuthority(authority), credentials, scheme };
+}
+
 export function createForwardProxy(deps: ForwardProxyDeps): Server {
   const { config, logger } = deps;
   const tunnels = new WeakMap<Socket, Tunnel>();
@@ -229,12 +237,7 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
     const first = await firstByte(clientSocket);
     if (first === undefined) return;
     if (first !== TLS_HANDSHAKE) {
-      tunnels.set(clientSocket, {
-        authority,
-        authorityText: formatAuthority(authority),
-        credentials,
-        scheme: 'http',
-      });
+      tunnels.set(clientSocket, tunnelOf(authority, credentials, 'http'));
       inner.emit('connection', clientSocket);
       return;
     }
@@ -253,12 +256,7 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
     tls.on('error', (err: Error) =>
       logger.debug('tunnel TLS error', { message: err.message, host: authority.host }),
     );
-    tunnels.set(tls as unknown as Socket, {
-      authority,
-      authorityText: formatAuthority(authority),
-      credentials,
-      scheme: 'https',
-    });
+    tunnels.set(tls as unknown as Socket, tunnelOf(authority, credentials, 'https'));
     inner.emit('connection', tls);
   }
 

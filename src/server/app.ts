@@ -3,7 +3,13 @@
  * routers later components mount, then the 404 and error handlers. Express stays here, at the
  * edge; nothing below sees `req`/`res`.
  */
-import express, { type Express, type RequestHandler, type Router } from 'express';
+import express, {
+  type Express,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express';
 import type { Metrics } from '../observability/metrics';
 import { acceptRequestId, openRequestScope } from '../observability/request-context';
 import type { Logger } from '../observability/types';
@@ -24,9 +30,7 @@ export interface ApiAppOptions {
 /** The request's id: on the response, in `res.locals.requestId`, and on every log line written
  * while the request is handled (its scope closes with the response). */
 const requestId: RequestHandler = function requestId(req, res, next) {
-  const id = acceptRequestId(req.get('x-request-id'));
-  res.setHeader('X-Request-Id', id);
-  res.locals.requestId = id;
+  const id = assignRequestId(req, res);
   const scope: { close?: () => void } = {};
   // A long-lived response (an event stream) ends its log scope early through this, so that
   // the scope does not keep AsyncLocalStorage's hooks installed for as long as it is open.
@@ -41,11 +45,17 @@ const requestId: RequestHandler = function requestId(req, res, next) {
  * (see ../observability/request-context.ts).
  */
 const proxiedRequestId: RequestHandler = function proxiedRequestId(req, res, next) {
+  assignRequestId(req, res);
+  next();
+};
+
+/** The caller's X-Request-Id when acceptable, else a fresh one: on the response and in locals. */
+function assignRequestId(req: Request, res: Response): string {
   const id = acceptRequestId(req.get('x-request-id'));
   res.setHeader('X-Request-Id', id);
   res.locals.requestId = id;
-  next();
-};
+  return id;
+}
 
 function timing(metrics: Metrics): RequestHandler {
   return function timing(req, res, next) {
