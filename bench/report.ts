@@ -286,6 +286,11 @@ checked against the CPU µs/req column; together they took Vectra from about 560
   async stage with one promise and one timer; rate-limit rules are cached per subject; SSRF
   verdicts are memoised per address; policy conditions are compiled once (globs to a
   bit-parallel automaton, \`in\` lists to sets) and allocate nothing per test.
+- **Policies partially evaluated.** Conditions on who asks, what they reach, how and when
+  (agent, vault, service, scheme, host, port, method, hour, weekday) are settled once per
+  combination of those values; per request only the conditions on the path, query, headers and
+  body are tested (for the benchmark's request, 28 of the 80 conditions, in 14 of the 20
+  policies).
 - **Audit rows batched.** One multi-row INSERT per 100 ms, off the response path.
 
 ## Latest run
