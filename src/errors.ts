@@ -197,6 +197,11 @@ export const ERROR_CODES = {
     title: 'Upstream timeout',
     message: 'The upstream did not answer within System.Proxy.UpstreamTimeoutSeconds.',
   },
+  VEC_CLIENT_CLOSED: {
+    status: 499,
+    title: 'Client closed request',
+    message: 'The client closed its connection before the answer; the upstream call was given up.',
+  },
   VEC_PIPELINE_STAGE_FAILED: {
     status: 500,
     title: 'Gateway stage failed',

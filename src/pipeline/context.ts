@@ -3,6 +3,7 @@
  * RequestContext the pipeline runs on. Everything a stage fills in later starts empty here.
  */
 import { currentRequestId, newRequestId } from '../observability/request-context';
+import { RequestCancellation } from './cancellation';
 import type { EntryPoint, ProxyRequest, RequestContext } from './types';
 
 export interface RequestContextInit {
@@ -31,5 +32,6 @@ export function createRequestContext(init: RequestContextInit): RequestContext {
     request: init.request,
     injectedSecrets: [],
     audit: {},
+    cancellation: new RequestCancellation(),
   };
 }

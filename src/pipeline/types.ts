@@ -8,6 +8,7 @@ import type { Readable, Duplex } from 'node:stream';
 import type { GatewayError } from '../errors';
 import type { AgentPrincipal } from '../identity/agent-auth';
 import type { Service } from '../vault/types';
+import type { RequestCancellation } from './cancellation';
 
 /** Header map with lower-case names, as sent upstream (mutable by stages before `forward`). */
 export type HeaderMap = Record<string, string | string[]>;
@@ -74,6 +75,8 @@ export interface RequestContext {
   response?: UpstreamResponse | UpstreamUpgrade;
   /** Filled along the way, written as one audit row when the request ends. */
   audit: { decision?: 'allow' | 'deny' | 'error'; errorCode?: string; reason?: string };
+  /** Cancelled by the entry adapter when the client goes away before its answer. */
+  readonly cancellation: RequestCancellation;
 }
 
 export type Decision =

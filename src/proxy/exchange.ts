@@ -173,7 +173,13 @@ export async function runExchange(
     client.req.pause();
   }
   let bytesOut = 0;
+  let decided = false;
   client.res.once('close', () => {
+    if (!client.res.writableFinished) {
+      // The client went away before its whole answer: give up what still runs for it upstream.
+      if (!decided) ctx.audit.errorCode ??= 'VEC_CLIENT_CLOSED';
+      ctx.cancellation.abort(new GatewayError('VEC_CLIENT_CLOSED'));
+    }
     deps.audit?.record(
       entryFromContext(ctx, {
         at: new Date(ctx.startedAt),
@@ -192,6 +198,7 @@ export async function runExchange(
     deps.logger.error('pipeline failed outside a stage', { err, requestId: ctx.requestId });
     decision = { kind: 'deny', error: new GatewayError('VEC_PIPELINE_STAGE_FAILED') };
   }
+  decided = true;
   if (decision.kind === 'deny') {
     // Unread request bodies must not wedge a keep-alive connection.
     client.req.resume();

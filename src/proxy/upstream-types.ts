@@ -1,8 +1,20 @@
 /** The upstream client contract used by the `forward` stage (implemented in ./upstream.ts). */
 import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../pipeline/types';
 
+/**
+ * What the upstream client needs of a cancellation: an AbortSignal is one, and so is a
+ * request's RequestCancellation (src/pipeline/cancellation.ts). A cancelled call rejects with
+ * the signal's `reason`.
+ */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface SendOptions {
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /**
    * Read a body that declares a Content-Length of at most this many bytes (plain, not an event
    * stream) whole before resolving, and hand it over as `bytes` as well as `body`. For callers

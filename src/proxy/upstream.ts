@@ -37,7 +37,7 @@ import { bytesStream } from './bytes-stream';
 import { isEventStream, responseHasNoBody } from './message-body';
 import { stripHopByHop } from './hop-by-hop';
 import { createSsrfGuard, type HostLookup } from './ssrf-guard';
-import type { SendOptions, UpstreamClient } from './upstream-types';
+import type { CancelSignal, SendOptions, UpstreamClient } from './upstream-types';
 
 export interface UpstreamClientDeps {
   logger?: Logger;
@@ -389,10 +389,10 @@ function limitedBody(
   res: IncomingMessage,
   request: ProxyRequest,
   proxy: ProxyConfig,
-  signal?: AbortSignal,
+  signal?: CancelSignal,
 ): Readable {
   const body = byteLimit(proxy.MaxResponseBodyBytes, () => responseTooLarge(proxy));
-  const onAbort = () => body.destroy(signal?.reason);
+  const onAbort = () => body.destroy(signal?.reason as Error | undefined);
   signal?.addEventListener('abort', onAbort, { once: true });
   res.on('error', (error) => body.destroy(toGatewayError(error, request)));
   // The body may fail before the caller has attached to it (the parser can deliver the head and

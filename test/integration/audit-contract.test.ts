@@ -24,6 +24,7 @@ import {
   type AuditRow,
 } from '../../src/observability/audit';
 import type { RequestContext } from '../../src/pipeline/types';
+import { RequestCancellation } from '../../src/pipeline/cancellation';
 import { insertAuditRows, toNewRow } from '../../src/observability/audit-repository';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
@@ -285,6 +286,7 @@ describe.each(subjects)('audit log contract: $name', (subject) => {
         injectedSecrets: [headerSecret],
         response: { status: 200, headers: { 'set-cookie': headerSecret }, body: new PassThrough() },
         audit: { decision: 'allow', reason: headerSecret },
+        cancellation: new RequestCancellation(),
       } as RequestContext;
       const log = audit();
       log.record(entryFromContext(ctx, { at: at(0), latencyMs: 3, bytesIn: 1, bytesOut: 2 }));

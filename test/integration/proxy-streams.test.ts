@@ -1,7 +1,8 @@
 /**
  * Streams through the interception tunnel: server-sent events flushed as they arrive, a
- * WebSocket upgrade with the credential injected on the upgrade request; and the per-agent
- * tunnel and header-size limits, each with its own code.
+ * WebSocket upgrade with the credential injected on the upgrade request, an upstream call given
+ * up when the client goes away before its answer; and the per-agent tunnel and header-size
+ * limits, each with its own code.
  */
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
@@ -64,6 +65,8 @@ describe('streams through the tunnel', () => {
   let proxy: URL;
   const secondEventAllowed = deferred();
   const upgradeHeaders = deferred<IncomingMessage['headers']>();
+  const hangingArrived = deferred();
+  const hangingClosed = deferred();
 
   beforeAll(async () => {
     upstream = await startUpstream([
@@ -72,6 +75,13 @@ describe('streams through the tunnel', () => {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
         res.write('data: first\n\n');
         void secondEventAllowed.promise.then(() => res.end('data: second\n\n'));
+        return true;
+      },
+      (req, res) => {
+        if (req.url !== '/hanging') return false;
+        // Never answers (within the test): only the gateway giving up the call ends it.
+        res.on('close', () => hangingClosed.resolve());
+        hangingArrived.resolve();
         return true;
       },
     ]);
@@ -164,6 +174,23 @@ describe('streams through the tunnel', () => {
     expect(headers['proxy-authorization']).toBeUndefined();
     expect(received).not.toContain(SECRET);
     tls.destroy();
+  });
+
+  it('gives up the upstream call when the client goes away before the answer', async () => {
+    const { socket } = await connectTunnel(proxy, token, `localhost:${upstream.httpsPort}`);
+    const tls = await tlsOver(socket!, ca);
+    tls.write(`GET /hanging HTTP/1.1\r\nHost: localhost:${upstream.httpsPort}\r\n\r\n`);
+    tls.on('error', () => undefined);
+    await hangingArrived.promise;
+    tls.destroy();
+    // Without the cancellation the call would run to System.Proxy.UpstreamTimeoutSeconds (60 s).
+    await hangingClosed.promise;
+    await gateway.audit.flush();
+    const row = (await gateway.audit.query({ vault: 'streams', limit: 100 })).find(
+      (r) => r.path === '/hanging',
+    );
+    expect(row).toMatchObject({ decision: 'error', errorCode: 'VEC_CLIENT_CLOSED' });
+    expect(row?.status ?? undefined).toBeUndefined();
   });
 
   it('limits open tunnels per agent', async () => {

@@ -6,6 +6,7 @@
 import { PassThrough } from 'node:stream';
 import { entryFromContext, sanitizePath } from '../../src/observability/audit';
 import type { RequestContext } from '../../src/pipeline/types';
+import { RequestCancellation } from '../../src/pipeline/cancellation';
 
 describe('sanitizePath', () => {
   it.each([
@@ -61,6 +62,7 @@ describe('entryFromContext', () => {
       } as unknown as RequestContext['service'],
       injectedSecrets: [secret],
       audit: { decision: 'allow', reason: `matched ${secret}` },
+      cancellation: new RequestCancellation(),
       ...overrides,
     };
   }

@@ -154,7 +154,42 @@ describe('forward stage', () => {
     const injected = context('tunnel', {});
     injected.injectedSecrets.push('ghp_secret');
     await stage(injected);
-    expect(sent[1].options).toEqual({ bufferUpTo: MAX_BUFFERED_REDACTION_BYTES });
+    expect(sent[1].options).toEqual({
+      signal: injected.cancellation,
+      bufferUpTo: MAX_BUFFERED_REDACTION_BYTES,
+    });
+  });
+
+  it("passes the request's cancellation, and drops the request when the client went away", async () => {
+    let fail!: (err: Error) => void;
+    const client = {
+      send: jest.fn(() => new Promise<UpstreamResponse>((_, reject) => (fail = reject))),
+      upgrade: jest.fn(),
+    };
+    const stage = createForwardStage({}, { upstream: client });
+    const ctx = context('tunnel', {});
+    const deciding = stage(ctx);
+    expect(client.send).toHaveBeenCalledWith(ctx.request, { signal: ctx.cancellation });
+    ctx.cancellation.abort(new GatewayError('VEC_CLIENT_CLOSED'));
+    fail(new GatewayError('VEC_CLIENT_CLOSED'));
+    expect(await deciding).toEqual({
+      kind: 'abort',
+      reason: expect.stringContaining('VEC_CLIENT_CLOSED'),
+    });
+    expect(ctx.response).toBeUndefined();
+  });
+
+  it('lets any other upstream failure through to the runner', async () => {
+    const client = {
+      send: jest.fn(async () => {
+        throw new GatewayError('VEC_UPSTREAM_UNREACHABLE');
+      }),
+      upgrade: jest.fn(),
+    };
+    const stage = createForwardStage({}, { upstream: client });
+    await expect(stage(context('tunnel', {}))).rejects.toMatchObject({
+      code: 'VEC_UPSTREAM_UNREACHABLE',
+    });
   });
 
   it('redacts a body the upstream client read whole (bytes), handing on the redacted bytes', async () => {

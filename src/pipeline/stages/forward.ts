@@ -19,6 +19,7 @@ import {
 import { setHeader } from '../injection';
 import {
   CONTINUE,
+  type Decision,
   type HeaderMap,
   type RequestContext,
   type Stage,
@@ -55,19 +56,34 @@ export function createForwardStage(options: ForwardStageOptions, deps: ForwardSt
     // A compressed echo would hide a secret from redaction: ask for the body as is.
     if (secrets.length > 0) setHeader(request.headers, 'accept-encoding', 'identity');
 
-    // A small plain body is read whole when it will be redacted: one buffer, no stream chain.
-    const answer = request.upgrade
-      ? await upstream.upgrade(request)
-      : await upstream.send(
-          request,
-          secrets.length > 0 ? { bufferUpTo: MAX_BUFFERED_REDACTION_BYTES } : undefined,
-        );
+    let answer: UpstreamResponse | UpstreamUpgrade;
+    try {
+      answer = request.upgrade
+        ? await upstream.upgrade(request)
+        : await upstream.send(
+            request,
+            // Given up when the client goes away first. A small plain body is read whole when
+            // it will be redacted: one buffer, no chain of streams.
+            secrets.length > 0
+              ? { signal: ctx.cancellation, bufferUpTo: MAX_BUFFERED_REDACTION_BYTES }
+              : { signal: ctx.cancellation },
+          );
+    } catch (err) {
+      if (ctx.cancellation.aborted) return CLIENT_GONE;
+      throw err;
+    }
     ctx.response =
       secrets.length === 0 ? clean(answer) : await redacted(clean(answer), secrets, ctx);
     return CONTINUE;
   }
   return Object.assign(forward, { timeoutMs });
 }
+
+/** Nobody is left to answer. */
+const CLIENT_GONE: Decision = {
+  kind: 'abort',
+  reason: 'the client closed its connection before the answer (VEC_CLIENT_CLOSED)',
+};
 
 /** The request headers as they may go upstream. */
 function upstreamHeaders(ctx: RequestContext): HeaderMap {
