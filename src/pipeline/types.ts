@@ -8,6 +8,7 @@ import type { Readable, Duplex } from 'node:stream';
 import type { GatewayError } from '../errors';
 import type { AgentPrincipal } from '../identity/agent-auth';
 import type { Service } from '../vault/types';
+import type { PolicyDecision, PolicyInput } from '../policy/types';
 import type { RequestCancellation } from './cancellation';
 
 /** Header map with lower-case names, as sent upstream (mutable by stages before `forward`). */
@@ -69,6 +70,8 @@ export interface RequestContext {
   /** Set by `resolveService`; undefined with `unmatched` set when no service matched. */
   service?: Service;
   unmatched?: 'passthrough';
+  /** Set by `policy`: its decision and the input it judged (policyDecisionOf, policyInputOf). */
+  policy?: { readonly decision: PolicyDecision; readonly input: PolicyInput };
   /** Secret values injected into the request, so `forward` can redact them if echoed back. */
   injectedSecrets: string[];
   /** Set by `forward`. */

@@ -63,7 +63,10 @@ function connectionTokens(headers: HeaderMap): Set<string> | undefined {
       if (typeof line !== 'string') continue;
       for (const token of line.split(',')) {
         const trimmed = token.trim().toLowerCase();
-        if (trimmed) (tokens ??= new Set()).add(trimmed);
+        // `keep-alive`, `upgrade`: dropped anyway, so the usual value needs no set.
+        if (trimmed && !HOP_BY_HOP_HEADERS.has(trimmed)) {
+          (tokens ??= new Set()).add(trimmed);
+        }
       }
     }
   }

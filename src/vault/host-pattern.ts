@@ -87,13 +87,19 @@ export function selectService<T extends { host: string; position: number; enable
   request: HostRequest,
 ): T | undefined {
   const normalized = normalizeRequest(request);
-  let best: { service: T; rank: number[] } | undefined;
+  let best: { service: T; pattern: HostPattern } | undefined;
   for (const service of services) {
     if (!service.enabled) continue;
     const pattern = memoisedPattern(service.host);
     if (pattern === null || !matchesNormalized(pattern, normalized)) continue;
-    const rank = rankOf(pattern, service.position);
-    if (best === undefined || compareRanks(rank, best.rank) < 0) best = { service, rank };
+    // Ranked only against a competitor: usually one service matches.
+    if (
+      best === undefined ||
+      compareRanks(rankOf(pattern, service.position), rankOf(best.pattern, best.service.position)) <
+        0
+    ) {
+      best = { service, pattern };
+    }
   }
   return best?.service;
 }
