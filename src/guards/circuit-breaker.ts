@@ -7,7 +7,10 @@
  *   VEC_UPSTREAM_TLS_INVALID and a 5xx answer. Not a failure: any other status, Vectra's own
  *   refusals (VEC_UPSTREAM_BLOCKED, VEC_REQUEST_TOO_LARGE, VEC_REQUEST_MALFORMED) and a client
  *   abort. opossum counts a non-failure as a success (its errorFilter), so a half-open probe
- *   that ends that way closes the circuit: nothing showed the upstream failing.
+ *   that ends that way closes the circuit: nothing showed the upstream failing. Except a probe
+ *   its client gave up (VEC_CLIENT_CLOSED): the upstream never answered it, so the circuit
+ *   opens again and waits for the next probe; a call given up before it started is not run
+ *   through the circuit at all.
  * - When it opens: `FailureThreshold` failures within the rolling window of `WindowSeconds`
  *   (10 buckets), or, when `ErrorPercentage` > 0, once at least `FailureThreshold` requests
  *   ended in the window and that percentage of them failed. opossum's own trigger is a
@@ -115,6 +118,10 @@ export function originOf(request: Origin): string {
   return `${request.scheme}://${host}:${request.port}`;
 }
 
+function isClientClosed(error: unknown): boolean {
+  return isGatewayError(error) && error.code === 'VEC_CLIENT_CLOSED';
+}
+
 /** Whether an upstream call's error says the upstream is failing. */
 export function isUpstreamFailure(error: unknown): boolean {
   if (error instanceof ServerErrorAnswer) return true;
@@ -150,7 +157,7 @@ export function createCircuitBreakers(
     const existing = circuits.get(origin);
     if (existing) return existing;
     const rotation = new EventEmitter();
-    const breaker = new CircuitBreaker((call: Call) => call(), {
+    const breaker: Circuit['breaker'] = new CircuitBreaker((call: Call) => call(), {
       name: origin,
       timeout: false, // the upstream client answers VEC_UPSTREAM_TIMEOUT itself
       resetTimeout: resetMs,
@@ -160,7 +167,11 @@ export function createCircuitBreakers(
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
       rotateBucketController: rotation,
-      errorFilter: (error) => !isUpstreamFailure(error),
+      // A call its client gave up (VEC_CLIENT_CLOSED) says nothing about the upstream: closed,
+      // it passes as a non-failure like any other; as the half-open probe, it must not close
+      // the circuit, so it counts as a failed probe and the circuit waits for the next one.
+      errorFilter: (error: unknown): boolean =>
+        !isUpstreamFailure(error) && !(breaker.halfOpen && isClientClosed(error)),
     });
     const circuit: Circuit = { origin, breaker, rotation, inFlight: 0 };
     breaker.on('failure', (error: unknown) => failed(circuit, error));
@@ -310,7 +321,12 @@ export function createBreakingUpstream(
   breakers: Pick<CircuitBreakers, 'run'>,
 ): UpstreamClient {
   return {
-    send: (request, options) => breakers.run(request, () => upstream.send(request, options)),
+    send: (request, options) =>
+      // Given up before it started (the client left while an earlier stage ran): the upstream
+      // is not called, and the circuit learns nothing from it.
+      options?.signal?.aborted
+        ? upstream.send(request, options)
+        : breakers.run(request, () => upstream.send(request, options)),
     upgrade: (request) => breakers.run(request, () => upstream.upgrade(request)),
     close: () => upstream.close(),
   };

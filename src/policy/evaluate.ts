@@ -19,6 +19,9 @@
  * unconditional rule turned into its outcome. The remainder (path, query, headers, body, body
  * size) is judged per request. The reduction is memoised per set, bounded, and gives exactly the
  * decision the full walk gives (trace, dry runs), which a test checks on generated requests.
+ * Rules and policies no context changes are shared by every context. A context seen for the
+ * first time costs about three plain walks (the reduction, then its use); one agent cycling
+ * through thousands of hosts pays that on each request, within its rate limit.
  */
 import { BoundedMemo } from '../bounded-memo';
 import type { CompiledPolicy, CompiledRule } from './policy-file';
@@ -54,12 +57,16 @@ interface Outcome {
 interface PlannedRule {
   readonly rule: CompiledRule;
   readonly outcome: Outcome;
+  /** The rule as every context leaves it: set when none of its conditions reads the context. */
+  whole?: ReducedRule;
 }
 
 interface PlannedPolicy {
   readonly policy: CompiledPolicy;
   readonly rules: readonly PlannedRule[];
   readonly fallback: Outcome;
+  /** The policy as every context it applies to leaves it: set when no rule reads the context. */
+  whole?: ReducedPolicy;
 }
 
 export function policySet(policies: readonly CompiledPolicy[]): PolicySet {
@@ -83,6 +90,15 @@ export function policySet(policies: readonly CompiledPolicy[]): PolicySet {
       }),
     })),
   }));
+  // Shared by every context, so that contexts cost memory only for what they change.
+  for (const planned of plan) {
+    for (const rule of planned.rules) {
+      if (!rule.rule.conditions.some(readsContext)) {
+        rule.whole = { planned: rule, conditions: rule.rule.conditions, end: 'match' };
+      }
+    }
+    if (planned.rules.every((rule) => rule.whole)) planned.whole = reducePolicy(planned);
+  }
   return {
     policies,
     readsBody: policies.some((p) => p.enabled && p.readsBody),
@@ -311,32 +327,34 @@ function part(value: string | null | undefined): string {
 function reduce(set: PolicySet, input: PolicyInput): ReducedPolicy[] {
   const reduced: ReducedPolicy[] = [];
   for (const planned of set.plan) {
-    if (!applies(planned.policy, input)) continue;
-    const rules: ReducedRule[] = [];
-    for (const plannedRule of planned.rules) {
-      const rule = reduceRule(plannedRule, input);
-      if (rule === undefined) continue; // fails whatever the request
-      rules.push(rule);
-      if (rule.conditions.length === 0) break; // decides whatever the request: later rules unreached
-    }
-    const first = rules[0];
-    if (first === undefined) {
-      reduced.push({ outcome: planned.fallback, planned, rules });
-    } else if (first.conditions.length === 0) {
-      const outcome =
-        first.end === 'match'
-          ? first.planned.outcome
-          : unjudgeable(
-              planned.policy,
-              first.planned.rule,
-              (first.end as { problem: string }).problem,
-            );
-      reduced.push({ outcome, planned, rules });
-    } else {
-      reduced.push({ planned, rules });
-    }
+    if (applies(planned.policy, input)) reduced.push(planned.whole ?? reducePolicy(planned, input));
   }
   return reduced;
+}
+
+/** One policy that applies, reduced; without `input`, one whose rules read no context field. */
+function reducePolicy(planned: PlannedPolicy, input?: PolicyInput): ReducedPolicy {
+  const rules: ReducedRule[] = [];
+  for (const plannedRule of planned.rules) {
+    const rule = plannedRule.whole ?? reduceRule(plannedRule, input!);
+    if (rule === undefined) continue; // fails whatever the request
+    rules.push(rule);
+    if (rule.conditions.length === 0) break; // decides whatever the request: later rules unreached
+  }
+  const first = rules[0];
+  if (first === undefined) return { outcome: planned.fallback, planned, rules: NO_RULES };
+  if (first.conditions.length > 0) return { planned, rules };
+  const outcome =
+    first.end === 'match'
+      ? first.planned.outcome
+      : unjudgeable(planned.policy, first.planned.rule, (first.end as { problem: string }).problem);
+  return { outcome, planned, rules: NO_RULES };
+}
+
+const NO_RULES: readonly ReducedRule[] = Object.freeze([]);
+
+function readsContext(condition: CompiledCondition): boolean {
+  return CONTEXT_FIELDS.has(condition.field.name);
 }
 
 /**
@@ -347,7 +365,7 @@ function reduceRule(planned: PlannedRule, input: PolicyInput): ReducedRule | und
   const conditions: CompiledCondition[] = [];
   let end: ReducedRule['end'] = 'match';
   for (const condition of planned.rule.conditions) {
-    if (!CONTEXT_FIELDS.has(condition.field.name)) {
+    if (!readsContext(condition)) {
       conditions.push(condition);
       continue;
     }

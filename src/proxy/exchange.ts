@@ -173,13 +173,13 @@ export async function runExchange(
     client.req.pause();
   }
   let bytesOut = 0;
-  let decided = false;
+  // Set when Vectra ends the connection itself (a drop, a failed stream): no client leaving.
+  let dropped = false;
   client.res.once('close', () => {
-    if (!client.res.writableFinished) {
-      // The client went away before its whole answer: give up what still runs for it upstream.
-      if (!decided) ctx.audit.errorCode ??= 'VEC_CLIENT_CLOSED';
-      ctx.cancellation.abort(new GatewayError('VEC_CLIENT_CLOSED'));
-    }
+    // Closed before its whole answer was written: the client went away, during the pipeline
+    // or while the body streamed.
+    const clientLeft = !client.res.writableFinished && !dropped;
+    if (clientLeft) ctx.audit.errorCode ??= 'VEC_CLIENT_CLOSED';
     deps.audit?.record(
       entryFromContext(ctx, {
         at: new Date(ctx.startedAt),
@@ -189,6 +189,8 @@ export async function runExchange(
         status: client.res.headersSent ? client.res.statusCode : undefined,
       }),
     );
+    // Then give up what still runs for it upstream: the call, or the rest of a streamed body.
+    if (clientLeft) ctx.cancellation.abort(new GatewayError('VEC_CLIENT_CLOSED'));
   });
 
   let decision: Decision;
@@ -198,7 +200,6 @@ export async function runExchange(
     deps.logger.error('pipeline failed outside a stage', { err, requestId: ctx.requestId });
     decision = { kind: 'deny', error: new GatewayError('VEC_PIPELINE_STAGE_FAILED') };
   }
-  decided = true;
   if (decision.kind === 'deny') {
     // Unread request bodies must not wedge a keep-alive connection.
     client.req.resume();
@@ -206,6 +207,7 @@ export async function runExchange(
     return;
   }
   if (decision.kind === 'abort' || !ctx.response) {
+    dropped = true;
     client.res.destroy();
     return;
   }
@@ -213,6 +215,7 @@ export async function runExchange(
     // An upgrade answered through a plain request handler cannot be spliced; adapters route
     // upgrades through runUpgrade instead.
     ctx.response.socket.destroy();
+    dropped = true;
     client.res.destroy();
     return;
   }
@@ -225,11 +228,14 @@ export async function runExchange(
     client.res,
     response,
     (err) => {
+      // The client leaving is recorded by the close handler; anything else is a failed stream.
+      if (ctx.cancellation.aborted) return;
       ctx.audit.errorCode ??= (err as GatewayError).code;
       deps.logger.warn('response stream ended early', {
         code: (err as GatewayError).code,
         requestId: ctx.requestId,
       });
+      dropped = true;
       client.res.destroy();
     },
     (bytes) => (bytesOut += bytes),

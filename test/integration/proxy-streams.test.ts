@@ -67,6 +67,7 @@ describe('streams through the tunnel', () => {
   const upgradeHeaders = deferred<IncomingMessage['headers']>();
   const hangingArrived = deferred();
   const hangingClosed = deferred();
+  const endlessClosed = deferred();
 
   beforeAll(async () => {
     upstream = await startUpstream([
@@ -82,6 +83,13 @@ describe('streams through the tunnel', () => {
         // Never answers (within the test): only the gateway giving up the call ends it.
         res.on('close', () => hangingClosed.resolve());
         hangingArrived.resolve();
+        return true;
+      },
+      (req, res) => {
+        if (req.url !== '/endless-events') return false;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: first\n\n');
+        res.on('close', () => endlessClosed.resolve());
         return true;
       },
     ]);
@@ -191,6 +199,62 @@ describe('streams through the tunnel', () => {
     );
     expect(row).toMatchObject({ decision: 'error', errorCode: 'VEC_CLIENT_CLOSED' });
     expect(row?.status ?? undefined).toBeUndefined();
+  });
+
+  it('ends the upstream stream when the client goes away in the middle of it', async () => {
+    const { socket } = await connectTunnel(proxy, token, `localhost:${upstream.httpsPort}`);
+    const tls = await tlsOver(socket!, ca);
+    tls.on('error', () => undefined);
+    const firstEvent = deferred();
+    let received = '';
+    tls.on('data', (chunk: Buffer) => {
+      received += chunk.toString();
+      if (received.includes('data: first')) firstEvent.resolve();
+    });
+    tls.write(`GET /endless-events HTTP/1.1\r\nHost: localhost:${upstream.httpsPort}\r\n\r\n`);
+    await firstEvent.promise;
+    tls.destroy();
+    await endlessClosed.promise;
+    await gateway.audit.flush();
+    const row = (await gateway.audit.query({ vault: 'streams', limit: 100 })).find(
+      (r) => r.path === '/endless-events',
+    );
+    expect(row).toMatchObject({ decision: 'allow', status: 200, errorCode: 'VEC_CLIENT_CLOSED' });
+  });
+
+  it('leaves requests answered in full alone, one after another on a keep-alive tunnel', async () => {
+    const { socket } = await connectTunnel(proxy, token, `localhost:${upstream.httpsPort}`);
+    const tls = await tlsOver(socket!, ca);
+    // One request at a time on the same connection, each read to the end of its body.
+    let buffered = '';
+    let onData = () => undefined as void;
+    tls.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      onData();
+    });
+    const get = (path: string) =>
+      new Promise<number>((resolve) => {
+        onData = () => {
+          const head = buffered.indexOf('\r\n\r\n');
+          const length = /content-length: (\d+)/i.exec(buffered.slice(0, head));
+          if (head < 0 || !length || buffered.length < head + 4 + Number(length[1])) return;
+          const status = Number(buffered.slice(9, 12));
+          buffered = buffered.slice(head + 4 + Number(length[1]));
+          resolve(status);
+        };
+        tls.write(`GET ${path} HTTP/1.1\r\nHost: localhost:${upstream.httpsPort}\r\n\r\n`);
+      });
+    expect(await get('/answered-1')).toBe(200);
+    expect(await get('/answered-2')).toBe(200);
+    tls.destroy();
+    await gateway.audit.flush();
+    const rows = (await gateway.audit.query({ vault: 'streams', limit: 100 })).filter((r) =>
+      r.path.startsWith('/answered-'),
+    );
+    expect(rows.map((r) => [r.path, r.status, r.errorCode]).sort()).toEqual([
+      ['/answered-1', 200, null],
+      ['/answered-2', 200, null],
+    ]);
   });
 
   it('limits open tunnels per agent', async () => {

@@ -307,6 +307,32 @@ describe('an open circuit', () => {
     expect(stateOf()).toBe('halfOpen');
   });
 
+  it('opens again when the client gives up the probe: the upstream never answered it', async () => {
+    jest.advanceTimersByTime(30_000);
+    upstream.then(new GatewayError('VEC_CLIENT_CLOSED'));
+    expect(await send()).toBe('VEC_CLIENT_CLOSED');
+    expect(stateOf()).toBe('open');
+    expect(changes.map(([, state]) => state)).toEqual(['open', 'halfOpen', 'open']);
+    jest.advanceTimersByTime(30_000);
+    upstream.then(200);
+    expect(await send()).toBe(200);
+    expect(stateOf()).toBe('closed');
+  });
+
+  it('does not run a call given up before it started through the circuit', async () => {
+    jest.advanceTimersByTime(30_000);
+    const cancelled = new AbortController();
+    cancelled.abort(new GatewayError('VEC_CLIENT_CLOSED'));
+    upstream.then(new GatewayError('VEC_CLIENT_CLOSED'));
+    await expect(client.send(request(), { signal: cancelled.signal })).rejects.toMatchObject({
+      code: 'VEC_CLIENT_CLOSED',
+    });
+    // Still half-open, its probe unspent.
+    expect(stateOf()).toBe('halfOpen');
+    expect(await send()).toBe(200);
+    expect(stateOf()).toBe('closed');
+  });
+
   it('keeps other origins apart: another host, port or scheme has its own circuit', async () => {
     expect(breakers.check(request())).toBeDefined();
     for (const other of [
@@ -386,6 +412,18 @@ describe('lifecycle', () => {
     await sendAll(3);
     jest.advanceTimersByTime(29_000);
     expect(stateOf()).toBe('open');
+  });
+
+  it('counts a call its client gave up as no failure while closed', async () => {
+    upstream.then(
+      500,
+      500,
+      new GatewayError('VEC_CLIENT_CLOSED'),
+      new GatewayError('VEC_CLIENT_CLOSED'),
+    );
+    await sendAll(4);
+    expect(stateOf()).toBe('closed');
+    expect(breakers.snapshot()[0]).toMatchObject({ failures: 2 });
   });
 
   it('after close(), checks pass and calls go straight to the upstream', async () => {

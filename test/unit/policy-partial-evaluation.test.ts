@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { benchPolicies } from '../../bench/policies';
 import { evaluatePolicies, policySet, type PolicySet } from '../../src/policy/evaluate';
-import { buildPolicyInput } from '../../src/policy/input';
+import { buildPolicyInput, type InputParts } from '../../src/policy/input';
 import { compilePolicyText, type CompiledPolicy } from '../../src/policy/policy-file';
 import { loadPolicyDirectory } from '../../src/policy/policy-directory';
 import type { PolicyDecision, PolicyInput, PolicyTrace } from '../../src/policy/types';
@@ -129,6 +129,24 @@ function generatedInput(random: ReturnType<typeof generator>): PolicyInput {
   });
 }
 
+/** A plain request (bot in team, GET https://a.example/), with `parts` changed. */
+function plainInput(parts: Partial<InputParts> = {}): PolicyInput {
+  return buildPolicyInput({
+    agent: { name: 'bot', id: null },
+    vault: 'team',
+    method: 'GET',
+    scheme: 'https',
+    host: 'a.example',
+    port: 443,
+    target: '/',
+    headers: {},
+    body: { size: 0 },
+    service: null,
+    now: 0,
+    ...parts,
+  });
+}
+
 /** The hot path's decision and the traced walk's, for comparison. */
 function bothWays(set: PolicySet, input: PolicyInput): [PolicyDecision, PolicyDecision] {
   const trace: PolicyTrace[] = [];
@@ -176,20 +194,7 @@ describe('the reduced set decides as the full walk does', () => {
         ],
       }),
     ]);
-    const at = (path: string) =>
-      buildPolicyInput({
-        agent: { name: 'bot', id: null },
-        vault: 'team',
-        method: 'GET',
-        scheme: 'https',
-        host: LONG_HOST,
-        port: 443,
-        target: path,
-        headers: {},
-        body: { size: 0 },
-        service: null,
-        now: 0,
-      });
+    const at = (path: string) => plainInput({ host: LONG_HOST, target: path });
     for (const path of ['/admin', '/public']) {
       const [reduced, walked] = bothWays(set, at(path));
       expect(reduced).toEqual(walked);
@@ -216,24 +221,57 @@ describe('the reduced set decides as the full walk does', () => {
         ],
       }),
     ]);
-    const input = (name: string, id: string) =>
-      buildPolicyInput({
-        agent: { name, id },
-        vault: 'team',
-        method: 'GET',
-        scheme: 'https',
-        host: 'a.example',
-        port: 443,
-        target: '/',
-        headers: {},
-        body: { size: 0 },
-        service: null,
-        now: 0,
-      });
+    const input = (name: string, id: string) => plainInput({ agent: { name, id } });
+    // null and the string "null" are different contexts.
+    expect(evaluatePolicies(set, input('bot', 'null')).effect).toBe('Allow');
+    expect(
+      evaluatePolicies(set, { ...input('bot', 'x'), agent: { name: 'null', id: null } }).effect,
+    ).toBe('Deny');
+    expect(
+      evaluatePolicies(set, { ...input('bot', 'x'), agent: { name: null, id: 'null' } }).effect,
+    ).toBe('Deny');
     // Name and id joined without their lengths would read "bot3:x:1" both times.
     expect(evaluatePolicies(set, input('bot', '3:x:1')).effect).toBe('Allow');
     expect(evaluatePolicies(set, input('bot3:', 'x:1')).effect).toBe('Deny');
     expect(evaluatePolicies(set, input('bot', '3:x:1')).effect).toBe('Allow');
+  });
+
+  it('settles context conditions once per context, and tests the others per request', () => {
+    const set = policySet([
+      compile({
+        name: 'writes',
+        default: 'Allow',
+        rules: [
+          {
+            name: 'no-admin-writes',
+            reason: 'no admin writes',
+            effect: 'Deny',
+            conditions: [
+              { field: 'method', operator: 'in', value: ['POST', 'PUT'] },
+              { field: 'path', operator: 'startsWith', value: '/admin' },
+            ],
+          },
+        ],
+      }),
+    ]);
+    const [method, path] = set.policies[0].rules[0].conditions;
+    const counted = { method: 0, path: 0 };
+    for (const [name, condition] of [
+      ['method', method],
+      ['path', path],
+    ] as const) {
+      const test = condition.test.bind(condition);
+      (condition as { test: typeof test }).test = (input) => {
+        counted[name]++;
+        return test(input);
+      };
+    }
+    const post = (target: string) => plainInput({ method: 'POST', target });
+    for (let i = 0; i < 50; i++) {
+      expect(evaluatePolicies(set, post(`/admin/${i}`)).effect).toBe('Deny');
+      expect(evaluatePolicies(set, post(`/public/${i}`)).effect).toBe('Allow');
+    }
+    expect(counted).toEqual({ method: 1, path: 100 });
   });
 
   it('past the bound of remembered contexts', () => {
