@@ -288,6 +288,8 @@ export function sanitizePath(pathWithQuery: string): string {
 }
 
 function safeName(raw: string): string {
+  // Most names are plain (`page`, `limit`): nothing to decode.
+  if (!raw.includes('%') && !raw.includes('+')) return QUERY_NAME.test(raw) ? raw : '*';
   let name: string;
   try {
     name = decodeURIComponent(raw.replace(/\+/g, ' '));
@@ -296,6 +298,8 @@ function safeName(raw: string): string {
   }
   return QUERY_NAME.test(name) ? name : '*';
 }
+
+const DECISIONS: ReadonlySet<string> = new Set<AuditDecision>(['allow', 'deny', 'error']);
 
 /** The row to store: known fields only, each bounded, so a caller's extra fields never land. */
 export function toNewRow(entry: AuditEntry, now: () => Date): NewAuditRow {
@@ -311,7 +315,7 @@ export function toNewRow(entry: AuditEntry, now: () => Date): NewAuditRow {
     port: Number.isInteger(entry.port) && entry.port >= 0 && entry.port <= 65535 ? entry.port : 0,
     path: clip(sanitizePath(String(entry.path ?? '')), 2048) ?? '',
     service: clip(entry.service, 200),
-    decision: ['allow', 'deny', 'error'].includes(entry.decision) ? entry.decision : 'error',
+    decision: DECISIONS.has(entry.decision) ? entry.decision : 'error',
     status: Number.isInteger(status) && status! >= 100 && status! <= 999 ? status! : null,
     latencyMs: count(entry.latencyMs),
     bytesIn: count(entry.bytesIn),
