@@ -18,6 +18,7 @@ import { configuredOverrides } from './guards/rate-limit-override-list';
 import { createRateLimitOverrides } from './guards/rate-limit-overrides';
 import { createPolicyEngine } from './policy/engine';
 import { agentOf, countsAsDenial, createDenialHistory } from './semantic/denials';
+import { createInternalScorer } from './semantic/internal-scorer';
 import { createRiskScorer } from './semantic/scorer';
 import type { Cache } from './cache/types';
 import type { VectraConfig } from './config/schema';
@@ -285,7 +286,17 @@ export async function startGateway(
             proxyPort: () => proxyBound.port,
             extraRoutes: [
               ...auditRoutes(vaults, audit),
-              ...policyRoutes(policyEngine, { vaults, maxBodyBytes: config.Policy.MaxBodyBytes }),
+              ...policyRoutes(policyEngine, {
+                vaults,
+                maxBodyBytes: config.Policy.MaxBodyBytes,
+                // Scoring off: the dry run still shows the Internal score, marked unused.
+                scorer: riskScorer ?? createInternalScorer({ denials }),
+                scored: riskScorer !== undefined,
+                approval: {
+                  enabled: config.HumanInTheLoop.Enabled,
+                  threshold: config.HumanInTheLoop.Threshold,
+                },
+              }),
               ...rateLimitRoutes(rateLimitOverrides, config.System.RateLimit),
             ],
             streams: [auditStream],

@@ -11,12 +11,13 @@ import { resolve } from 'node:path';
 import { CommanderError, Option, type Command } from 'commander';
 import { loadConfig } from '../config/loader';
 import { EXIT, GatewayError, type ErrorBody } from '../errors';
-import { formatDryRun, type DryRunResult } from '../policy/dry-run';
+import { formatDryRun, withRisk, type DryRunResult } from '../policy/dry-run';
 import { evaluatePolicies, policySet } from '../policy/evaluate';
 import { describedRequestInput } from '../policy/input';
 import { bodyFromBytes, isJsonContentType } from '../policy/json-body';
 import { formatProblem, loadPolicyDirectory } from '../policy/policy-directory';
 import { POLICY_EFFECTS, type PolicyTrace } from '../policy/types';
+import { createInternalScorer } from '../semantic/internal-scorer';
 import { ApiError, resolveAddress, resolveToken, UsageError } from './api-client';
 import { readLogin } from './login-store';
 import type { CommandContext } from './main';
@@ -186,7 +187,21 @@ async function localTest(
   );
   const trace: PolicyTrace[] = [];
   const decision = evaluatePolicies(policySet(loaded.policies), input, trace);
-  return { decision, trace, input };
+  if (config.Semantic.Enabled && config.Semantic.DefaultProvider !== 'Internal') {
+    ctx.io.err(
+      `note: the gateway scores risk with ${config.Semantic.DefaultProvider}; this shows the Internal score (pass --addr to ask the gateway)`,
+    );
+  }
+  const url = new URL(flags.url);
+  return withRisk({ decision, trace, input }, `${url.pathname}${url.search}`, {
+    // Locally there is no history of the agent's refusals: that factor counts none.
+    scorer: createInternalScorer({}),
+    scored: config.Semantic.Enabled,
+    approval: {
+      enabled: config.HumanInTheLoop.Enabled,
+      threshold: config.HumanInTheLoop.Threshold,
+    },
+  });
 }
 
 async function remoteTest(

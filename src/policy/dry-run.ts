@@ -3,6 +3,8 @@
  * `vectra policy test` (locally, or through the API with --addr) and `POST /v1/policy/evaluate`,
  * which answer the same document and print it the same way.
  */
+import { approvalRequired, type ApprovalStageOptions } from '../pipeline/stages/approval';
+import type { RiskAssessment, RiskInput, RiskScorer } from '../semantic/types';
 import type { PolicyDecision, PolicyEngine, PolicyInput, PolicyTrace } from './types';
 
 export interface DryRunResult {
@@ -11,14 +13,80 @@ export interface DryRunResult {
   trace?: PolicyTrace[];
   /** The document the policies saw. */
   input: PolicyInput;
+  /**
+   * The risk score and its factors, as the semantic stage scores the request; `applied` false
+   * when Semantic.Enabled is false (shown for information: the gateway does not score then).
+   */
+  risk?: RiskAssessment & { applied: boolean };
+  /**
+   * When the policies do not deny: whether a human would have to approve the request (policy
+   * Hitl, or risk at HumanInTheLoop.Threshold), with the sentence of that refusal.
+   */
+  approval?: { required: boolean; message?: string };
 }
 
-export async function dryRun(engine: PolicyEngine, input: PolicyInput): Promise<DryRunResult> {
+/** The stages after the policies that a dry run also runs: risk scoring and the approval test. */
+export interface DryRunStages {
+  scorer?: Pick<RiskScorer, 'score'>;
+  /** Semantic.Enabled: the score counts towards approval (otherwise it is only shown). */
+  scored?: boolean;
+  approval?: ApprovalStageOptions;
+}
+
+export async function dryRun(
+  engine: PolicyEngine,
+  input: PolicyInput,
+  target: string,
+  stages: DryRunStages = {},
+): Promise<DryRunResult> {
+  let result: DryRunResult;
   if (engine.explain) {
     const { decision, trace } = await engine.explain(input);
-    return { decision, trace, input };
+    result = { decision, trace, input };
+  } else {
+    result = { decision: await engine.evaluate(input), input };
   }
-  return { decision: await engine.evaluate(input), input };
+  return withRisk(result, target, stages);
+}
+
+/**
+ * `result` with the risk score and the approval test the gateway would apply after the policies
+ * (nothing is scored after a Deny: the request stops there). `target` is the path and query as
+ * sent.
+ */
+export async function withRisk(
+  result: DryRunResult,
+  target: string,
+  { scorer, scored = false, approval }: DryRunStages,
+): Promise<DryRunResult> {
+  if (result.decision.effect === 'Deny') return result;
+  const risk = scorer ? await scorer.score(riskInputOf(result.input, target)) : undefined;
+  const required =
+    approval && approvalRequired(result.decision, scored ? risk : undefined, approval);
+  return {
+    ...result,
+    ...(risk ? { risk: { ...risk, applied: scored } } : {}),
+    ...(approval
+      ? { approval: required ? { required: true, message: required.message } : { required: false } }
+      : {}),
+  };
+}
+
+/** What the semantic stage would score for the described request. */
+function riskInputOf(input: PolicyInput, target: string): RiskInput {
+  const { request } = input;
+  const type = request.headers['content-type']?.split(';')[0].trim().toLowerCase();
+  const defaultPort = request.scheme === 'https' ? 443 : 80;
+  const host = request.host.includes(':') ? `[${request.host}]` : request.host;
+  return {
+    method: request.method,
+    host: request.port === defaultPort ? host : `${host}:${request.port}`,
+    path: target,
+    ...(type ? { contentType: type } : {}),
+    ...(request.bodySize === null ? {} : { bodySize: request.bodySize }),
+    ...(request.body === undefined ? {} : { bodyText: JSON.stringify(request.body) }),
+    ...(input.agent.name === null ? {} : { agent: input.agent.name }),
+  };
 }
 
 /** The human rendering: decision, deciding policy and rule, risk, reason, then each policy. */
@@ -27,8 +95,17 @@ export function formatDryRun(result: DryRunResult): string {
   const lines = [`decision: ${decision.effect}`];
   if (decision.policy !== undefined) lines.push(`policy:   ${decision.policy}`);
   lines.push(`rule:     ${decision.rule ?? (decision.policy ? '(the policy default)' : '-')}`);
-  if (decision.risk !== undefined) lines.push(`risk:     ${decision.risk}`);
+  if (decision.risk !== undefined) lines.push(`risk:     ${decision.risk} (declared by the rule)`);
   lines.push(`reason:   ${decision.reason}`);
+  const { risk, approval } = result;
+  if (risk) {
+    const note = risk.applied ? '' : '; Semantic.Enabled is false, so the gateway does not use it';
+    lines.push(`score:    ${risk.score.toFixed(2)} (${risk.provider} risk scoring${note})`);
+    for (const factor of risk.factors) {
+      lines.push(`  - ${factor.name} ${factor.weight.toFixed(2)}: ${factor.detail}`);
+    }
+  }
+  if (approval) lines.push(`approval: ${approval.required ? approval.message : 'not needed'}`);
   if (trace && trace.length > 0) {
     lines.push('policies:');
     const width = Math.max(...trace.map((t) => t.policy.length));

@@ -103,6 +103,23 @@ describe('guards through the proxy', () => {
     expect(body.code).toBe('VEC_APPROVAL_REQUIRED');
     expect(body.message).toMatch(/risk/i);
     expect(upstream.received.map((r) => r.url)).toEqual(['/repos/x/y']);
+
+    // The dry run of the same request says the same, with the factors behind the score.
+    const { token } = await gateway.vaults.createAdminToken({ name: 'auditor', role: 'auditor' });
+    const dry = await fetch(`${gateway.urls.http}/v1/policy/evaluate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        agent: 'guarded-bot',
+        vault: 'guarded',
+        method: 'DELETE',
+        url: `${upstream.httpUrl}/admin/users/all`,
+      }),
+    });
+    const answer = await json(dry);
+    expect(answer.risk).toMatchObject({ applied: true, score: 0.86 });
+    expect(answer.approval).toEqual({ required: true, message: body.message });
+    expect(upstream.received.map((r) => r.url)).toEqual(['/repos/x/y']);
   });
 
   it('policy: a deny rule refuses with its reason, Hitl asks for approval', async () => {

@@ -23,6 +23,7 @@ import { createApiApp } from '../../src/server/app';
 import { createAdminRouter } from '../../src/server/admin/router';
 import { policyRoutes } from '../../src/server/admin/policy-routes';
 import { HealthService } from '../../src/server/health';
+import { createInternalScorer } from '../../src/semantic/internal-scorer';
 import { openDatabase } from '../../src/storage';
 import { createCipher } from '../../src/vault/crypto';
 import { createVaultService } from '../../src/vault/vault-service';
@@ -87,7 +88,13 @@ beforeAll(async () => {
     throttle: createAuthThrottle({ cache }),
     version: 'test',
     caPem: '',
-    extraRoutes: policyRoutes(engine, { vaults, maxBodyBytes: 1024 }),
+    extraRoutes: policyRoutes(engine, {
+      vaults,
+      maxBodyBytes: 1024,
+      scorer: createInternalScorer({}),
+      scored: true,
+      approval: { enabled: true, threshold: 0.8 },
+    }),
   });
   const app = createApiApp({
     logger: silentLogger,
@@ -171,6 +178,36 @@ describe('POST /v1/policy/evaluate', () => {
         bodySize: 0,
       },
     });
+  });
+
+  it('adds the risk score with its factors, and whether a human would have to approve', async () => {
+    const risky = await evaluate({
+      agent: 'bot',
+      vault: 'team',
+      method: 'DELETE',
+      url: 'https://internal.example.com/admin/users/all',
+    });
+    expect(risky.status).toBe(200);
+    expect(risky.body.risk).toMatchObject({ provider: 'Internal', applied: true });
+    expect(risky.body.risk.score).toBeGreaterThanOrEqual(0.8);
+    expect(risky.body.risk.factors.map((f: { name: string }) => f.name)).toEqual(
+      expect.arrayContaining(['method', 'path.admin', 'path.bulk']),
+    );
+    expect(risky.body.approval).toEqual({
+      required: true,
+      message: expect.stringMatching(
+        /^A human must approve this request: .*its risk score 0\.\d\d reaches the threshold 0\.8 because DELETE removes data/,
+      ),
+    });
+
+    const plain = await evaluate({
+      agent: 'bot',
+      vault: 'team',
+      method: 'GET',
+      url: 'https://api.github.com/repos/x/y',
+    });
+    expect(plain.body.risk.score).toBeLessThan(0.3);
+    expect(plain.body.approval).toEqual({ required: false });
   });
 
   it('judges a JSON body, and policies scoped to the matched service', async () => {
@@ -312,6 +349,31 @@ describe('vectra policy test --addr', () => {
     expect(result.stdout).toContain(
       'reason:   Policy github-no-mutations (rule no-mutations): GraphQL mutations are not allowed on GitHub.',
     );
+    // Denied: nothing after the policies runs, so no score and no approval.
+    expect(result.stdout).not.toContain('score:');
+    expect(result.stdout).not.toContain('approval:');
+  });
+
+  it("prints the gateway's risk score and approval verdict", async () => {
+    const result = await cli([
+      'policy',
+      'test',
+      '--addr',
+      api.url,
+      '--agent',
+      'bot',
+      '--vault',
+      'team',
+      '--method',
+      'GET',
+      '--url',
+      'https://api.github.com/repos/x/y',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('decision: Allow');
+    expect(result.stdout).toContain('score:    0.05 (Internal risk scoring)');
+    expect(result.stdout).toContain('  - method 0.05: GET only reads');
+    expect(result.stdout).toContain('approval: not needed');
   });
 
   it('prints the gateway’s refusal with its code', async () => {

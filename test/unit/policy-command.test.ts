@@ -132,6 +132,36 @@ describe('vectra policy test', () => {
     expect(result.stdout).toContain('(dry run: nothing was sent upstream)');
   });
 
+  it('prints the risk score with its factors, and whether a human would have to approve', async () => {
+    const allowAll = directory({
+      'all.json': JSON.stringify({ name: 'all', default: 'Allow', rules: [] }),
+    });
+    const args = ['--method', 'DELETE', '--url', 'https://api.example.com/admin/users/all'];
+    const scored = await run(['policy', 'test', '--agent', 'bot', '--vault', 'team', ...args], {
+      env: { Policy__Providers__Internal__Directory: allowAll, Semantic__Enabled: 'true' },
+    });
+    expect(scored.code).toBe(0);
+    const lines = scored.stdout.split('\n');
+    expect(lines).toContain('decision: Allow');
+    expect(lines.find((l) => l.startsWith('score:'))).toMatch(
+      /^score: {4}0\.(8\d|9\d) \(Internal risk scoring\)$/,
+    );
+    expect(lines).toContain('  - method 0.60: DELETE removes data');
+    expect(lines.some((l) => l.startsWith('  - path.admin '))).toBe(true);
+    expect(lines.find((l) => l.startsWith('approval:'))).toMatch(
+      /^approval: A human must approve this request: its risk score 0\.\d\d reaches the threshold 0\.8 because DELETE removes data/,
+    );
+
+    // Scoring off (the default): the score is shown, and approval does not depend on it.
+    const unscored = await run(['policy', 'test', '--agent', 'bot', '--vault', 'team', ...args], {
+      env: { Policy__Providers__Internal__Directory: allowAll },
+    });
+    expect(unscored.stdout).toContain(
+      'Internal risk scoring; Semantic.Enabled is false, so the gateway does not use it)',
+    );
+    expect(unscored.stdout).toContain('approval: not needed');
+  });
+
   it('allows a plain GET with the examples', async () => {
     const result = await test(
       '--method',

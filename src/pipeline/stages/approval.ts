@@ -69,32 +69,43 @@ export function createApprovalStage(options: ApprovalStageOptions, deps: Approva
     const verdict = normalize(policyEffectOf(ctx));
     // Deny-overrides means `policy` already refused; reaching here would be a wiring mistake.
     if (verdict?.effect === 'Deny') throw new Error('approval ran after a policy Deny');
-    const review = verdict?.effect === 'Hitl';
-    const risk = enabled ? effectiveRisk(riskOf(ctx), verdict) : undefined;
-    const risky = risk !== undefined && risk.score >= threshold;
-    if (!review && !risky) return CONTINUE;
-
-    const why: string[] = [];
-    const reasons: string[] = [];
-    if (review) {
-      why.push(policyClause(verdict));
-      reasons.push(verdict?.reason ? trimStop(verdict.reason) : 'the policy asks for review');
-    }
-    if (risky) {
-      why.push(
-        `its risk score ${risk.score.toFixed(2)} reaches the threshold ${threshold} ` +
-          `because ${describeFactors(risk.factors)}`,
-      );
-      reasons.push(...risk.factors.map((f) => f.detail));
-    }
-    const message = `A human must approve this request: ${why.join(', and ')}.`;
-    return {
-      kind: 'deny',
-      error: new GatewayError('VEC_APPROVAL_REQUIRED', message, {
-        context: { ...(risk === undefined ? {} : { risk: risk.score }), reasons },
-      }),
-    };
+    const error = approvalRequired(verdict, riskOf(ctx), options);
+    return error ? { kind: 'deny', error } : CONTINUE;
   };
+}
+
+/**
+ * VEC_APPROVAL_REQUIRED with its one sentence when a human must approve the request (policy
+ * Hitl, or the risk at or above the threshold), undefined when not. Shared with dry runs, which
+ * say what this stage would answer.
+ */
+export function approvalRequired(
+  policy: PolicyVerdict | undefined,
+  assessment: RiskAssessment | undefined,
+  { enabled, threshold }: ApprovalStageOptions,
+): GatewayError | undefined {
+  const review = policy?.effect === 'Hitl';
+  const risk = enabled ? effectiveRisk(assessment, policy) : undefined;
+  const risky = risk !== undefined && risk.score >= threshold;
+  if (!review && !risky) return undefined;
+
+  const why: string[] = [];
+  const reasons: string[] = [];
+  if (review) {
+    why.push(policyClause(policy));
+    reasons.push(policy?.reason ? trimStop(policy.reason) : 'the policy asks for review');
+  }
+  if (risky) {
+    why.push(
+      `its risk score ${risk.score.toFixed(2)} reaches the threshold ${threshold} ` +
+        `because ${describeFactors(risk.factors)}`,
+    );
+    reasons.push(...risk.factors.map((f) => f.detail));
+  }
+  const message = `A human must approve this request: ${why.join(', and ')}.`;
+  return new GatewayError('VEC_APPROVAL_REQUIRED', message, {
+    context: { ...(risk === undefined ? {} : { risk: risk.score }), reasons },
+  });
 }
 
 /** The semantic score, or the rule's declared risk when that is higher (then it leads the list). */

@@ -2,12 +2,13 @@
  * `POST /v1/policy/evaluate`: a dry run over the API. The request is described (agent, vault,
  * method, absolute URL, optional headers and JSON body), judged by the gateway's own policy
  * engine exactly as the `policy` stage would judge it, and never sent anywhere. The answer is
- * the decision, each policy's part in it (Internal provider) and the PolicyInput the policies
- * saw. When the caller names no service, the vault's services are matched as resolveService
+ * the decision, each policy's part in it (Internal provider), the PolicyInput the policies
+ * saw and, as the later stages would add them, the risk score with its factors and whether a
+ * human would have to approve. When the caller names no service, the vault's services are matched as resolveService
  * does.
  */
 import { GatewayError } from '../../errors';
-import { dryRun } from '../../policy/dry-run';
+import { dryRun, type DryRunStages } from '../../policy/dry-run';
 import { describedRequestInput } from '../../policy/input';
 import { bodyFromJson } from '../../policy/json-body';
 import type { PolicyEngine } from '../../policy/types';
@@ -20,6 +21,12 @@ export interface PolicyRouteDeps {
   /** Matches the service when the caller names none. */
   vaults?: Pick<VaultService, 'matchService'>;
   now?: () => number;
+  /** The risk scorer, so the dry run shows the score and its factors. */
+  scorer?: DryRunStages['scorer'];
+  /** Semantic.Enabled: the score counts towards approval (otherwise it is only shown). */
+  scored?: boolean;
+  /** HumanInTheLoop: whether the answer says a human would have to approve. */
+  approval?: DryRunStages['approval'];
 }
 
 export function policyRoutes(engine: PolicyEngine, deps: PolicyRouteDeps = {}): RouteSpec[] {
@@ -66,7 +73,8 @@ export function policyRoutes(engine: PolicyEngine, deps: PolicyRouteDeps = {}): 
           const service = await deps.vaults.matchService(vault, { host, port, path });
           input.service = service ? { name: service.name } : null;
         }
-        return { body: await dryRun(engine, input) };
+        const url = new URL(stringField(body, 'url', true));
+        return { body: await dryRun(engine, input, `${url.pathname}${url.search}`, deps) };
       },
     },
   ];
