@@ -322,11 +322,9 @@ describe('vectra policy test --addr', () => {
     return { code, stdout: out.join('\n'), stderr: err.join('\n') };
   }
 
-  it('asks the gateway and prints its decision', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vectra-body-'));
-    const file = join(dir, 'mutation.json');
-    writeFileSync(file, JSON.stringify(MUTATION));
-    const result = await cli([
+  /** `vectra policy test --addr <api> --agent bot --vault V --method M --url U [extra…]`. */
+  const remoteTest = (vault: string, method: string, url: string, ...extra: string[]) =>
+    cli([
       'policy',
       'test',
       '--addr',
@@ -334,14 +332,25 @@ describe('vectra policy test --addr', () => {
       '--agent',
       'bot',
       '--vault',
-      'team',
+      vault,
       '--method',
-      'POST',
+      method,
       '--url',
+      url,
+      ...extra,
+    ]);
+
+  it('asks the gateway and prints its decision', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vectra-body-'));
+    const file = join(dir, 'mutation.json');
+    writeFileSync(file, JSON.stringify(MUTATION));
+    const result = await remoteTest(
+      'team',
+      'POST',
       'https://api.github.com/graphql',
       '--body',
       file,
-    ]);
+    );
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('decision: Deny');
     expect(result.stdout).toContain('policy:   github-no-mutations');
@@ -355,20 +364,7 @@ describe('vectra policy test --addr', () => {
   });
 
   it("prints the gateway's risk score and approval verdict", async () => {
-    const result = await cli([
-      'policy',
-      'test',
-      '--addr',
-      api.url,
-      '--agent',
-      'bot',
-      '--vault',
-      'team',
-      '--method',
-      'GET',
-      '--url',
-      'https://api.github.com/repos/x/y',
-    ]);
+    const result = await remoteTest('team', 'GET', 'https://api.github.com/repos/x/y');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('decision: Allow');
     expect(result.stdout).toContain('score:    0.05 (Internal risk scoring)');
@@ -377,20 +373,7 @@ describe('vectra policy test --addr', () => {
   });
 
   it('prints the gateway’s refusal with its code', async () => {
-    const result = await cli([
-      'policy',
-      'test',
-      '--addr',
-      api.url,
-      '--agent',
-      'bot',
-      '--vault',
-      'nope',
-      '--method',
-      'GET',
-      '--url',
-      'https://api.github.com/',
-    ]);
+    const result = await remoteTest('nope', 'GET', 'https://api.github.com/');
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/\[VEC_VAULT_NOT_FOUND\]/);
   });
