@@ -20,6 +20,7 @@ import { createPolicyEngine } from './policy/engine';
 import { agentOf, countsAsDenial, createDenialHistory } from './semantic/denials';
 import { createInternalScorer } from './semantic/internal-scorer';
 import { createRiskScorer } from './semantic/scorer';
+import { shareDenials } from './semantic/shared-denials';
 import type { Cache } from './cache/types';
 import type { VectraConfig } from './config/schema';
 import { createLogger } from './observability/logger';
@@ -198,6 +199,13 @@ export async function startGateway(
     });
     cleanups.push(() => policyEngine.close());
     const denials = createDenialHistory();
+    // Refusals answered by any replica count on every replica (the cache's pub/sub).
+    const sharedDenials = shareDenials(denials, {
+      cache,
+      logger: logger.child({ component: 'semantic' }),
+    });
+    await sharedDenials.start();
+    cleanups.push(() => sharedDenials.close());
     const riskScorer = config.Semantic.Enabled
       ? createRiskScorer(config.Semantic, {
           logger: logger.child({ component: 'semantic' }),
@@ -233,7 +241,7 @@ export async function startGateway(
       const decision = await runPipeline(ctx);
       const agent = agentOf(ctx);
       if (decision.kind === 'deny' && agent && countsAsDenial(decision.error))
-        denials.recordDenial(agent);
+        sharedDenials.recordDenial(agent);
       return decision;
     };
     const exchange = { pipeline, logger, audit };

@@ -3,9 +3,8 @@
  * confused, and either way its next risky call deserves a human. One small ring of timestamps per
  * agent, in memory, with an injected clock (tests move time instead of sleeping).
  *
- * Per replica: behind a load balancer each replica counts the refusals it answered itself. That
- * is acceptable for a factor that only raises a score (it never allows anything); sharing the
- * history through the cache provider is a later refinement.
+ * The history itself is per process; ./shared-denials.ts feeds it the refusals other replicas
+ * answered, through the cache provider's pub/sub.
  */
 import { GatewayError } from '../errors';
 import type { RequestContext } from '../pipeline/types';

@@ -111,4 +111,37 @@ describeWithBoth('two replicas sharing PostgreSQL and Redis', () => {
     }
     expect(statuses).toEqual([403, 403, 403, 429, 429]);
   });
+
+  it("counts an agent's refusals on one replica in the other's risk score", async () => {
+    const [a, b] = urls;
+    await call(a, owner, 'POST', '/v1/vaults', { name: 'probed' });
+    const name = `prober-${randomBytes(4).toString('hex')}`;
+    const token = (await call(a, owner, 'POST', '/v1/agents', { name, vaults: ['probed'] })).body
+      .token;
+    // Refused by replica A (the vault denies unmatched hosts; nothing leaves the machine).
+    const refused = await fetch(`${a}/proxy/http://127.0.0.1:9/`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(refused.status).toBe(403);
+    const dryRun = () =>
+      call(b, owner, 'POST', '/v1/policy/evaluate', {
+        agent: name,
+        vault: 'probed',
+        method: 'GET',
+        url: 'http://127.0.0.1:9/',
+      });
+    // Replica B hears of it through the shared Redis.
+    await waitFor(
+      "replica B to count replica A's refusal",
+      async () =>
+        (await dryRun()).body.risk.factors.some(
+          (f: { name: string }) => f.name === 'agent.recentDenials',
+        ),
+      5000,
+    );
+    const factor = (await dryRun()).body.risk.factors.find(
+      (f: { name: string }) => f.name === 'agent.recentDenials',
+    );
+    expect(factor.detail).toBe('the agent was refused once in the last 10 minutes');
+  });
 });
