@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { CommanderError, Option, type Command } from 'commander';
 import { loadConfig } from '../config/loader';
 import { EXIT, GatewayError, type ErrorBody } from '../errors';
-import { formatDryRun, withRisk, type DryRunResult } from '../policy/dry-run';
+import { formatDryRun, targetOf, withRisk, type DryRunResult } from '../policy/dry-run';
 import { evaluatePolicies, policySet } from '../policy/evaluate';
 import { describedRequestInput } from '../policy/input';
 import { bodyFromBytes, isJsonContentType } from '../policy/json-body';
@@ -192,8 +192,7 @@ async function localTest(
       `note: the gateway scores risk with ${config.Semantic.DefaultProvider}; this shows the Internal score (pass --addr to ask the gateway)`,
     );
   }
-  const url = new URL(flags.url);
-  return withRisk({ decision, trace, input }, `${url.pathname}${url.search}`, {
+  return withRisk({ decision, trace, input }, targetOf(flags.url), {
     // Locally there is no history of the agent's refusals: that factor counts none.
     scorer: createInternalScorer({}),
     scored: config.Semantic.Enabled,

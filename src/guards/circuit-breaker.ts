@@ -7,10 +7,11 @@
  *   VEC_UPSTREAM_TLS_INVALID and a 5xx answer. Not a failure: any other status, Vectra's own
  *   refusals (VEC_UPSTREAM_BLOCKED, VEC_REQUEST_TOO_LARGE, VEC_REQUEST_MALFORMED) and a client
  *   abort. opossum counts a non-failure as a success (its errorFilter), so a half-open probe
- *   that ends that way closes the circuit: nothing showed the upstream failing. Except a probe
- *   its client gave up (VEC_CLIENT_CLOSED): the upstream never answered it, so the circuit
- *   opens again and waits for the next probe; a call given up before it started is not run
- *   through the circuit at all.
+ *   that ends that way closes the circuit: nothing showed the upstream failing. The probe is
+ *   never given up when its client leaves (its answer is discarded, its outcome counts): a
+ *   probe cut short would say nothing, and an agent could keep every other agent's circuit
+ *   open by leaving each probe. A call given up before it started does not run through the
+ *   circuit at all.
  * - When it opens: `FailureThreshold` failures within the rolling window of `WindowSeconds`
  *   (10 buckets), or, when `ErrorPercentage` > 0, once at least `FailureThreshold` requests
  *   ended in the window and that percentage of them failed. opossum's own trigger is a
@@ -30,7 +31,7 @@ import type { CircuitBreakerConfig } from '../config/schema';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors';
 import { silentLogger, type Logger } from '../observability/types';
 import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../pipeline/types';
-import type { UpstreamClient } from '../proxy/upstream-types';
+import type { SendOptions, UpstreamClient } from '../proxy/upstream-types';
 import type { HealthCheck } from '../server/health';
 
 export type CircuitState = 'closed' | 'halfOpen' | 'open';
@@ -62,10 +63,11 @@ export interface CircuitBreakers {
   /**
    * Runs one upstream call through its origin's breaker. Resolves with the answer (a 5xx
    * too, after counting it as a failure); rejects with the call's error, or VEC_CIRCUIT_OPEN.
+   * `call` is told whether it is the half-open circuit's probe.
    */
   run<T extends UpstreamResponse | UpstreamUpgrade>(
     request: Origin,
-    call: () => Promise<T>,
+    call: (probe: boolean) => Promise<T>,
   ): Promise<T>;
   /** Every circuit known now; a closed one is forgotten after a window without traffic. */
   snapshot(): CircuitSnapshot[];
@@ -118,10 +120,6 @@ export function originOf(request: Origin): string {
   return `${request.scheme}://${host}:${request.port}`;
 }
 
-function isClientClosed(error: unknown): boolean {
-  return isGatewayError(error) && error.code === 'VEC_CLIENT_CLOSED';
-}
-
 /** Whether an upstream call's error says the upstream is failing. */
 export function isUpstreamFailure(error: unknown): boolean {
   if (error instanceof ServerErrorAnswer) return true;
@@ -157,7 +155,7 @@ export function createCircuitBreakers(
     const existing = circuits.get(origin);
     if (existing) return existing;
     const rotation = new EventEmitter();
-    const breaker: Circuit['breaker'] = new CircuitBreaker((call: Call) => call(), {
+    const breaker = new CircuitBreaker((call: Call) => call(), {
       name: origin,
       timeout: false, // the upstream client answers VEC_UPSTREAM_TIMEOUT itself
       resetTimeout: resetMs,
@@ -167,11 +165,7 @@ export function createCircuitBreakers(
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
       rotateBucketController: rotation,
-      // A call its client gave up (VEC_CLIENT_CLOSED) says nothing about the upstream: closed,
-      // it passes as a non-failure like any other; as the half-open probe, it must not close
-      // the circuit, so it counts as a failed probe and the circuit waits for the next one.
-      errorFilter: (error: unknown): boolean =>
-        !isUpstreamFailure(error) && !(breaker.halfOpen && isClientClosed(error)),
+      errorFilter: (error: unknown): boolean => !isUpstreamFailure(error),
     });
     const circuit: Circuit = { origin, breaker, rotation, inFlight: 0 };
     breaker.on('failure', (error: unknown) => failed(circuit, error));
@@ -265,14 +259,15 @@ export function createCircuitBreakers(
 
     async run<T extends UpstreamResponse | UpstreamUpgrade>(
       request: Origin,
-      call: () => Promise<T>,
+      call: (probe: boolean) => Promise<T>,
     ): Promise<T> {
-      if (closed) return call();
+      if (closed) return call(false);
       const circuit = circuitFor(request);
       circuit.inFlight++;
       try {
         return (await circuit.breaker.fire(async () => {
-          const answer = await call();
+          // opossum runs one call while half-open: this one is the probe.
+          const answer = await call(circuit.breaker.halfOpen);
           if (answer.status >= 500) throw new ServerErrorAnswer(answer);
           return answer;
         })) as T;
@@ -326,10 +321,20 @@ export function createBreakingUpstream(
       // is not called, and the circuit learns nothing from it.
       options?.signal?.aborted
         ? upstream.send(request, options)
-        : breakers.run(request, () => upstream.send(request, options)),
+        : breakers.run(request, (probe) =>
+            // The probe runs to its end whoever leaves: its outcome decides the circuit.
+            upstream.send(request, probe ? withoutSignal(options) : options),
+          ),
     upgrade: (request) => breakers.run(request, () => upstream.upgrade(request)),
     close: () => upstream.close(),
   };
+}
+
+function withoutSignal(options: SendOptions | undefined): SendOptions | undefined {
+  if (options?.signal === undefined) return options;
+  const rest = { ...options };
+  delete rest.signal;
+  return rest;
 }
 
 /** `/health`: Degraded while any circuit is open or half-open, naming the origins. */

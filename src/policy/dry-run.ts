@@ -4,6 +4,7 @@
  * which answer the same document and print it the same way.
  */
 import { approvalRequired, type ApprovalStageOptions } from '../pipeline/stages/approval';
+import { riskInputFrom } from '../pipeline/stages/semantic';
 import type { RiskAssessment, RiskInput, RiskScorer } from '../semantic/types';
 import type { PolicyDecision, PolicyEngine, PolicyInput, PolicyTrace } from './types';
 
@@ -75,18 +76,33 @@ export async function withRisk(
 /** What the semantic stage would score for the described request. */
 function riskInputOf(input: PolicyInput, target: string): RiskInput {
   const { request } = input;
-  const type = request.headers['content-type']?.split(';')[0].trim().toLowerCase();
-  const defaultPort = request.scheme === 'https' ? 443 : 80;
-  const host = request.host.includes(':') ? `[${request.host}]` : request.host;
-  return {
+  const body = request.body === undefined || request.body === null ? undefined : request.body;
+  return riskInputFrom({
     method: request.method,
-    host: request.port === defaultPort ? host : `${host}:${request.port}`,
-    path: target,
-    ...(type ? { contentType: type } : {}),
-    ...(request.bodySize === null ? {} : { bodySize: request.bodySize }),
-    ...(request.body === undefined ? {} : { bodyText: JSON.stringify(request.body) }),
+    scheme: request.scheme,
+    host: request.host,
+    port: request.port,
+    target,
+    headers: request.headers,
+    // No body described: no Content-Length, as a request without one would send.
+    ...(request.bodySize === null || (request.bodySize === 0 && body === undefined)
+      ? {}
+      : { contentLength: request.bodySize }),
+    ...(body === undefined ? {} : { bodyText: JSON.stringify(body) }),
     ...(input.agent.name === null ? {} : { agent: input.agent.name }),
-  };
+  });
+}
+
+/**
+ * The path and query of an absolute URL as written: what a client sends, where `new URL` would
+ * already have resolved `..` segments (and hidden an `/admin/../` from the risk factors).
+ */
+export function targetOf(url: string): string {
+  const authority = url.indexOf('//');
+  const rest = authority < 0 ? url : url.slice(authority + 2);
+  const start = rest.search(/[/?#]/);
+  const target = start < 0 ? '' : rest.slice(start).split('#', 1)[0];
+  return target.startsWith('/') ? target : `/${target}`;
 }
 
 /** The human rendering: decision, deciding policy and rule, risk, reason, then each policy. */
@@ -95,7 +111,8 @@ export function formatDryRun(result: DryRunResult): string {
   const lines = [`decision: ${decision.effect}`];
   if (decision.policy !== undefined) lines.push(`policy:   ${decision.policy}`);
   lines.push(`rule:     ${decision.rule ?? (decision.policy ? '(the policy default)' : '-')}`);
-  if (decision.risk !== undefined) lines.push(`risk:     ${decision.risk} (declared by the rule)`);
+  if (decision.risk !== undefined)
+    lines.push(`risk:     ${decision.risk} (declared by the policy)`);
   lines.push(`reason:   ${decision.reason}`);
   const { risk, approval } = result;
   if (risk) {

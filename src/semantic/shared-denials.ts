@@ -6,9 +6,10 @@
  * the history stays in memory: scoring a request never waits on Redis.
  *
  * With the Memory cache there is one replica and the channel only loops back (ignored). When
- * Redis is unreachable, refusals still count on the replica that answered them (as before the
- * history was shared); a message lost meanwhile is not sent again, which costs at most a lower
- * score elsewhere, never an allowed request.
+ * Redis is unreachable, refusals still count on the replica that answered them; a message lost
+ * meanwhile is not sent again, so another replica may score that agent lower than it should
+ * until the agent is refused there too. Whoever can publish on the operator's Redis can raise
+ * an agent's score (or crowd the history); the channel is trusted as the cache itself is.
  */
 import { randomUUID } from 'node:crypto';
 import type { Cache } from '../cache/types';
@@ -33,7 +34,11 @@ export interface SharedDenialsDeps {
   logger: Logger;
   /** Tells this replica's own messages apart; a fresh random id by default. */
   replicaId?: string;
+  now?: () => number;
 }
+
+/** At most one warning per minute about malformed messages, with how many there were. */
+const MALFORMED_WARNING_INTERVAL_MS = 60_000;
 
 export function shareDenials(
   history: Pick<DenialHistory, 'recordDenial'>,
@@ -41,6 +46,9 @@ export function shareDenials(
 ): SharedDenials {
   const { cache, logger } = deps;
   const replica = deps.replicaId ?? randomUUID();
+  const now = deps.now ?? Date.now;
+  let malformed = 0;
+  let warnedAt = -Infinity;
   let unsubscribe: (() => Promise<void>) | undefined;
   // One warning per outage, not one per refusal.
   let publishFailing = false;
@@ -59,9 +67,15 @@ export function shareDenials(
       agent === '' ||
       agent.length > MAX_AGENT_LENGTH
     ) {
-      logger.warn('ignored a malformed message on the denials channel', {
-        channel: DENIALS_CHANNEL,
-      });
+      malformed++;
+      if (now() - warnedAt >= MALFORMED_WARNING_INTERVAL_MS) {
+        logger.warn('ignored malformed messages on the denials channel', {
+          channel: DENIALS_CHANNEL,
+          count: malformed,
+        });
+        warnedAt = now();
+        malformed = 0;
+      }
       return;
     }
     if (from !== replica) history.recordDenial(agent);

@@ -17,7 +17,8 @@ import { REDIS_ADDRESS, describeWith } from '../helpers/services';
 import { recordingLogger, uniquePrefix } from '../helpers/waiting-and-processes';
 
 /** A replica's history, with a promise for the next refusal it records. */
-function replica(cache: Cache, replicaId: string, logger = recordingLogger()) {
+function replica(cache: Cache, replicaId: string, now?: () => number) {
+  const logger = recordingLogger();
   const history = createDenialHistory();
   let recorded: () => void = () => undefined;
   const observed: Pick<DenialHistory, 'recordDenial'> = {
@@ -26,7 +27,7 @@ function replica(cache: Cache, replicaId: string, logger = recordingLogger()) {
       recorded();
     },
   };
-  const shared = shareDenials(observed, { cache, logger, replicaId });
+  const shared = shareDenials(observed, { cache, logger, replicaId, now });
   return {
     history,
     shared,
@@ -45,10 +46,11 @@ function contract(name: string, open: () => Promise<[Cache, Cache]>) {
       for (const cache of new Set(caches)) await cache.close();
     });
 
+    let clock = 0;
     async function twoReplicas() {
       caches = await open();
       const a = replica(caches[0], 'replica-a');
-      const b = replica(caches[1], 'replica-b');
+      const b = replica(caches[1], 'replica-b', () => clock);
       for (const r of [a, b]) {
         await r.shared.start();
         started.push(r.shared);
@@ -76,20 +78,28 @@ function contract(name: string, open: () => Promise<[Cache, Cache]>) {
       expect(b.history.recentDenials('probing-bot')).toBe(2);
     });
 
-    it('ignores malformed messages, with a warning', async () => {
+    it('ignores malformed messages, warning at most once a minute with their count', async () => {
       const { a, b } = await twoReplicas();
-      for (const message of ['not json', '{"replica":"x"}', '{"replica":"x","agent":""}']) {
-        await caches[0].publish(DENIALS_CHANNEL, message);
-      }
-      await caches[0].publish(
-        DENIALS_CHANNEL,
+      const malformed = [
+        'not json',
+        '{"replica":"x"}',
+        '{"replica":"x","agent":""}',
         JSON.stringify({ replica: 'x', agent: 'a'.repeat(201) }),
-      );
-      const arrived = b.nextRecord();
+      ];
+      for (const message of malformed) await caches[0].publish(DENIALS_CHANNEL, message);
+      let arrived = b.nextRecord();
       a.shared.recordDenial('real-bot');
       await arrived; // messages arrive in order: the malformed ones came first
       expect(b.history.recentDenials('real-bot')).toBe(1);
-      expect(b.logger.lines.filter((l) => l.message.includes('malformed'))).toHaveLength(4);
+      const warnings = () => b.logger.lines.filter((l) => l.message.includes('malformed'));
+      expect(warnings().map((l) => l.meta.count)).toEqual([1]);
+
+      clock += 60_000;
+      await caches[0].publish(DENIALS_CHANNEL, 'not json either');
+      arrived = b.nextRecord();
+      a.shared.recordDenial('real-bot');
+      await arrived;
+      expect(warnings().map((l) => l.meta.count)).toEqual([1, 4]);
     });
   });
 }

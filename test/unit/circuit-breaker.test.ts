@@ -17,7 +17,7 @@ import {
 } from '../../src/guards/circuit-breaker';
 import type { CircuitBreakerConfig } from '../../src/config/schema';
 import type { ProxyRequest, UpstreamResponse } from '../../src/pipeline/types';
-import type { UpstreamClient } from '../../src/proxy/upstream-types';
+import type { SendOptions, UpstreamClient } from '../../src/proxy/upstream-types';
 import { recordingLogger } from '../helpers/waiting-and-processes';
 
 type Outcome = number | GatewayError | Error;
@@ -95,6 +95,8 @@ async function send(req = request()): Promise<number | string> {
     return error instanceof GatewayError ? error.code : String(error);
   }
 }
+
+const clientSend = (options: SendOptions) => client.send(request(), options);
 
 async function sendAll(count: number, req = request()): Promise<Array<number | string>> {
   const results: Array<number | string> = [];
@@ -307,28 +309,38 @@ describe('an open circuit', () => {
     expect(stateOf()).toBe('halfOpen');
   });
 
-  it('opens again when the client gives up the probe: the upstream never answered it', async () => {
+  it("runs the probe to its end when its client leaves: the upstream's answer decides", async () => {
     jest.advanceTimersByTime(30_000);
-    upstream.then(new GatewayError('VEC_CLIENT_CLOSED'));
-    expect(await send()).toBe('VEC_CLIENT_CLOSED');
-    expect(stateOf()).toBe('open');
-    expect(changes.map(([, state]) => state)).toEqual(['open', 'halfOpen', 'open']);
-    jest.advanceTimersByTime(30_000);
+    const client = new AbortController();
     upstream.then(200);
-    expect(await send()).toBe(200);
+    const probe = clientSend({ signal: client.signal });
+    client.abort(new GatewayError('VEC_CLIENT_CLOSED'));
+    expect((await probe).status).toBe(200);
+    // The probe was sent without the client's signal, so nobody could cut it short.
+    expect((upstream.client.send as jest.Mock).mock.lastCall).toEqual([request(), {}]);
     expect(stateOf()).toBe('closed');
+  });
+
+  it('passes the signal on to calls that are not the probe', async () => {
+    jest.advanceTimersByTime(30_000);
+    await send(); // the probe closes the circuit
+    const signal = new AbortController().signal;
+    await clientSend({ signal });
+    expect((upstream.client.send as jest.Mock).mock.lastCall).toEqual([request(), { signal }]);
   });
 
   it('does not run a call given up before it started through the circuit', async () => {
     jest.advanceTimersByTime(30_000);
+    const before = breakers.snapshot();
     const cancelled = new AbortController();
     cancelled.abort(new GatewayError('VEC_CLIENT_CLOSED'));
     upstream.then(new GatewayError('VEC_CLIENT_CLOSED'));
     await expect(client.send(request(), { signal: cancelled.signal })).rejects.toMatchObject({
       code: 'VEC_CLIENT_CLOSED',
     });
-    // Still half-open, its probe unspent.
+    // Still half-open, its probe unspent, nothing counted.
     expect(stateOf()).toBe('halfOpen');
+    expect(breakers.snapshot()).toEqual(before);
     expect(await send()).toBe(200);
     expect(stateOf()).toBe('closed');
   });

@@ -8,7 +8,7 @@
  * does.
  */
 import { GatewayError } from '../../errors';
-import { dryRun, type DryRunStages } from '../../policy/dry-run';
+import { dryRun, targetOf, type DryRunStages } from '../../policy/dry-run';
 import { describedRequestInput } from '../../policy/input';
 import { bodyFromJson } from '../../policy/json-body';
 import type { PolicyEngine } from '../../policy/types';
@@ -73,8 +73,9 @@ export function policyRoutes(engine: PolicyEngine, deps: PolicyRouteDeps = {}): 
           const service = await deps.vaults.matchService(vault, { host, port, path });
           input.service = service ? { name: service.name } : null;
         }
-        const url = new URL(stringField(body, 'url', true));
-        return { body: await dryRun(engine, input, `${url.pathname}${url.search}`, deps) };
+        return {
+          body: await dryRun(engine, input, targetOf(stringField(body, 'url', true)), deps),
+        };
       },
     },
   ];
