@@ -293,7 +293,8 @@ function checkPathGlob(pattern: string, glob: string): void {
 
 /** Plain addresses only: a zone (`fe80::1%eth0`) means nothing to another host. */
 function isIpv6Literal(address: string): boolean {
-  return /^[0-9a-f:.]+$/i.test(address) && isIPv6(address);
+  // Without a colon it is not IPv6: host names and IPv4 skip Node's long IPv6 expression.
+  return address.includes(':') && /^[0-9a-f:.]+$/i.test(address) && isIPv6(address);
 }
 
 /** `[::1]` for `::1`, `0:0::1` and friends, so equal addresses compare equal. */
