@@ -31,6 +31,7 @@ import type { CircuitBreakerConfig } from '../config/schema';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors';
 import { silentLogger, type Logger } from '../observability/types';
 import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../pipeline/types';
+import { formatAuthority } from '../proxy/authority';
 import type { SendOptions, UpstreamClient } from '../proxy/upstream-types';
 import type { HealthCheck } from '../server/health';
 
@@ -116,8 +117,7 @@ interface Circuit {
 
 /** `scheme://host:port`, IPv6 literals in brackets: the key of a circuit. */
 export function originOf(request: Origin): string {
-  const host = request.host.includes(':') ? `[${request.host}]` : request.host;
-  return `${request.scheme}://${host}:${request.port}`;
+  return `${request.scheme}://${formatAuthority(request)}`;
 }
 
 /** Whether an upstream call's error says the upstream is failing. */

@@ -77,20 +77,21 @@ export async function withRisk(
 function riskInputOf(input: PolicyInput, target: string): RiskInput {
   const { request } = input;
   const body = request.body === undefined || request.body === null ? undefined : request.body;
-  return riskInputFrom({
-    method: request.method,
-    scheme: request.scheme,
-    host: request.host,
-    port: request.port,
-    target,
-    headers: request.headers,
-    // No body described: no Content-Length, as a request without one would send.
-    ...(request.bodySize === null || (request.bodySize === 0 && body === undefined)
-      ? {}
-      : { contentLength: request.bodySize }),
-    ...(body === undefined ? {} : { bodyText: JSON.stringify(body) }),
-    ...(input.agent.name === null ? {} : { agent: input.agent.name }),
-  });
+  // No body described: no Content-Length, as a request without one would send.
+  const noBody = request.bodySize === 0 && body === undefined;
+  return riskInputFrom(
+    {
+      method: request.method,
+      scheme: request.scheme,
+      host: request.host,
+      port: request.port,
+      path: target,
+      headers: request.headers,
+      ...(request.bodySize === null || noBody ? {} : { contentLength: request.bodySize }),
+    },
+    body === undefined ? undefined : JSON.stringify(body),
+    input.agent.name ?? undefined,
+  );
 }
 
 /**

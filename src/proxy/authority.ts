@@ -22,3 +22,13 @@ export function parseAuthority(
 export function formatAuthority({ host, port }: Authority): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
+
+/** The Host header for a request: its authority, without the scheme's default port. */
+export function hostHeader({
+  scheme,
+  host,
+  port,
+}: Authority & { scheme: 'http' | 'https' }): string {
+  const bracketed = host.includes(':') ? `[${host}]` : host;
+  return port === (scheme === 'https' ? 443 : 80) ? bracketed : `${bracketed}:${port}`;
+}

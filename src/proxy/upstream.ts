@@ -33,6 +33,7 @@ import type { ProxyConfig } from '../config/schema';
 import { ConfigError, GatewayError, isGatewayError } from '../errors';
 import { silentLogger, type Logger } from '../observability/types';
 import type { HeaderMap, ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../pipeline/types';
+import { hostHeader } from './authority';
 import { bytesStream } from './bytes-stream';
 import { isEventStream, responseHasNoBody } from './message-body';
 import { stripHopByHop } from './hop-by-hop';
@@ -305,9 +306,7 @@ function outgoingHeaders(
   declared: number | undefined,
 ): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = stripHopByHop(request.headers, { upgrade });
-  const defaultPort = request.scheme === 'https' ? 443 : 80;
-  const name = request.host.includes(':') ? `[${request.host}]` : request.host;
-  headers.host = request.port === defaultPort ? name : `${name}:${request.port}`;
+  headers.host = hostHeader(request);
   delete headers['content-length'];
   if (request.body && declared !== undefined) headers['content-length'] = String(declared);
   else if (request.body) headers['transfer-encoding'] = 'chunked';

@@ -8,6 +8,7 @@
  * response is redacted of it (./redact-response.ts: a small plain body is read here, whole, and
  * keeps a Content-Length; others stream); otherwise the body passes untouched.
  */
+import { hostHeader } from '../../proxy/authority';
 import { stripHopByHop } from '../../proxy/hop-by-hop';
 import type { UpstreamClient } from '../../proxy/upstream-types';
 import {
@@ -97,9 +98,7 @@ function upstreamHeaders(ctx: RequestContext): HeaderMap {
     );
     if (!injected) delete headers.authorization;
   }
-  const defaultPort = request.scheme === 'https' ? 443 : 80;
-  const host = request.host.includes(':') ? `[${request.host}]` : request.host;
-  headers.host = request.port === defaultPort ? host : `${host}:${request.port}`;
+  headers.host = hostHeader(request);
   return headers;
 }
 

@@ -7,6 +7,7 @@
  */
 import { GatewayError } from '../../errors';
 import type { VaultService } from '../../vault/service-types';
+import { formatAuthority } from '../../proxy/authority';
 import { CONTINUE, type RequestContext, type Stage } from '../types';
 import { checkDependency, checkOptions } from './options';
 
@@ -47,7 +48,7 @@ export function createResolveServiceStage(
       kind: 'deny',
       error: new GatewayError(
         'VEC_UNMATCHED_HOST_DENIED',
-        `No service of vault "${vault}" matches ${authority(host, port)}; add one (vectra service add) or let the vault pass unmatched hosts through (vectra vault update ${vault} --unmatched passthrough).`,
+        `No service of vault "${vault}" matches ${formatAuthority({ host, port })}; add one (vectra service add) or let the vault pass unmatched hosts through (vectra vault update ${vault} --unmatched passthrough).`,
         { context: { vault, host, port } },
       ),
     };
@@ -70,7 +71,7 @@ function tunnelMismatch(ctx: RequestContext): GatewayError | undefined {
   }
   return new GatewayError(
     'VEC_TUNNEL_HOST_MISMATCH',
-    `This tunnel was opened to ${ctx.tunnelAuthority ?? '(unknown)'}, but the request is for ${authority(host, port)}; open a tunnel to that host instead.`,
+    `This tunnel was opened to ${ctx.tunnelAuthority ?? '(unknown)'}, but the request is for ${formatAuthority({ host, port })}; open a tunnel to that host instead.`,
     { context: { tunnel: ctx.tunnelAuthority, host, port } },
   );
 }
@@ -89,8 +90,4 @@ function parseAuthority(
 
 function normalHost(host: string): string {
   return host.toLowerCase().replace(/\.$/, '');
-}
-
-function authority(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

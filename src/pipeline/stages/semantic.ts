@@ -10,7 +10,8 @@
 import type { Logger } from '../../observability/types';
 import { agentOf } from '../../semantic/denials';
 import type { RiskAssessment, RiskInput, RiskScorer } from '../../semantic/types';
-import { CONTINUE, type HeaderMap, type RequestContext, type Stage } from '../types';
+import { hostHeader } from '../../proxy/authority';
+import { CONTINUE, type ProxyRequest, type RequestContext, type Stage } from '../types';
 import { checkDependency, checkOptions, configInvalid } from './options';
 
 export type SemanticStageOptions = Record<string, never>;
@@ -64,48 +65,31 @@ export function createSemanticStage(options: SemanticStageOptions, deps: Semanti
 }
 
 export function riskInputOf(ctx: RequestContext, bodyText: string | undefined): RiskInput {
-  const { request } = ctx;
-  return riskInputFrom({
-    method: request.method,
-    scheme: request.scheme,
-    host: request.host,
-    port: request.port,
-    target: request.path,
-    headers: request.headers,
-    contentLength: request.contentLength,
-    bodyText,
-    agent: agentOf(ctx),
-  });
+  return riskInputFrom(ctx.request, bodyText, agentOf(ctx));
 }
 
 /** A request as risk scoring reads it: from the pipeline, or described in a dry run. */
-export interface ScoredRequest {
-  method: string;
-  scheme: 'http' | 'https';
-  /** IPv6 without brackets, as requests carry it. */
-  host: string;
-  port: number;
-  /** Path and query as sent. */
-  target: string;
-  headers: HeaderMap;
-  contentLength?: number;
-  bodyText?: string;
-  agent?: string;
-}
+export type ScoredRequest = Pick<
+  ProxyRequest,
+  'method' | 'scheme' | 'host' | 'port' | 'path' | 'headers' | 'contentLength'
+>;
 
-export function riskInputFrom(request: ScoredRequest): RiskInput {
-  const { headers, bodyText, agent } = request;
+export function riskInputFrom(
+  request: ScoredRequest,
+  bodyText: string | undefined,
+  agent: string | undefined,
+): RiskInput {
+  const { headers } = request;
   // Header names should be lower-case already; a case-insensitive look costs nothing.
   const name = Object.keys(headers).find((h) => h.toLowerCase() === 'content-type');
   const type = name === undefined ? undefined : headers[name];
   const contentType = (Array.isArray(type) ? type[0] : type)?.split(';')[0].trim().toLowerCase();
   const bodySize =
     request.contentLength ?? (bodyText === undefined ? undefined : Buffer.byteLength(bodyText));
-  const host = request.host.includes(':') ? `[${request.host}]` : request.host;
   return {
     method: request.method,
-    host: request.port === defaultPort(request.scheme) ? host : `${host}:${request.port}`,
-    path: request.target,
+    host: hostHeader(request),
+    path: request.path,
     ...(contentType ? { contentType } : {}),
     ...(bodySize === undefined ? {} : { bodySize }),
     ...(bodyText === undefined ? {} : { bodyText }),
@@ -123,8 +107,4 @@ function textOf(body: unknown): string | undefined {
   } catch {
     return undefined; // not JSON-shaped (a cycle, a BigInt): scored without the body
   }
-}
-
-function defaultPort(scheme: 'http' | 'https'): number {
-  return scheme === 'https' ? 443 : 80;
 }
