@@ -224,7 +224,7 @@ function evaluatePolicy(
   for (const { rule, outcome } of planned.rules) {
     let failed: string | undefined;
     try {
-      failed = firstFailing(rule, input);
+      failed = firstFailing(rule.conditions, input);
     } catch (err) {
       if (!(err instanceof PolicyEvaluationError)) throw err;
       tried.push({
@@ -247,8 +247,11 @@ function evaluatePolicy(
 }
 
 /** The text of the first condition that does not hold, or undefined when all hold. */
-function firstFailing(rule: CompiledRule, input: PolicyInput): string | undefined {
-  for (const condition of rule.conditions) {
+function firstFailing(
+  conditions: readonly CompiledCondition[],
+  input: PolicyInput,
+): string | undefined {
+  for (const condition of conditions) {
     if (!condition.test(input)) return condition.text;
   }
   return undefined;
@@ -344,10 +347,11 @@ function reducePolicy(planned: PlannedPolicy, input?: PolicyInput): ReducedPolic
   const first = rules[0];
   if (first === undefined) return { outcome: planned.fallback, planned, rules: NO_RULES };
   if (first.conditions.length > 0) return { planned, rules };
+  // Unconditional: it matches, or one of its context conditions could not be judged.
   const outcome =
-    first.end === 'match'
-      ? first.planned.outcome
-      : unjudgeable(planned.policy, first.planned.rule, (first.end as { problem: string }).problem);
+    typeof first.end === 'object'
+      ? unjudgeable(planned.policy, first.planned.rule, first.end.problem)
+      : first.planned.outcome;
   return { outcome, planned, rules: NO_RULES };
 }
 
@@ -385,14 +389,9 @@ function reduceRule(planned: PlannedRule, input: PolicyInput): ReducedRule | und
 function judgeReduced(reduced: ReducedPolicy, input: PolicyInput): Outcome {
   const policy = reduced.planned.policy;
   for (const rule of reduced.rules) {
-    let holds = true;
+    let holds: boolean;
     try {
-      for (const condition of rule.conditions) {
-        if (!condition.test(input)) {
-          holds = false;
-          break;
-        }
-      }
+      holds = firstFailing(rule.conditions, input) === undefined;
     } catch (err) {
       if (!(err instanceof PolicyEvaluationError)) throw err;
       return unjudgeable(policy, rule.planned.rule, err.message);

@@ -120,6 +120,12 @@ describe('streams through the tunnel', () => {
     proxy = new URL(gateway.urls.proxy);
   });
 
+  /** The vault's audit rows, written out first. */
+  async function auditRows() {
+    await gateway.audit.flush();
+    return gateway.audit.query({ vault: 'streams', limit: 100 });
+  }
+
   afterAll(async () => {
     await gateway?.close();
     await upstream?.close();
@@ -193,10 +199,7 @@ describe('streams through the tunnel', () => {
     tls.destroy();
     // Without the cancellation the call would run to System.Proxy.UpstreamTimeoutSeconds (60 s).
     await hangingClosed.promise;
-    await gateway.audit.flush();
-    const row = (await gateway.audit.query({ vault: 'streams', limit: 100 })).find(
-      (r) => r.path === '/hanging',
-    );
+    const row = (await auditRows()).find((r) => r.path === '/hanging');
     expect(row).toMatchObject({ decision: 'error', errorCode: 'VEC_CLIENT_CLOSED' });
     expect(row?.status ?? undefined).toBeUndefined();
   });
@@ -215,10 +218,7 @@ describe('streams through the tunnel', () => {
     await firstEvent.promise;
     tls.destroy();
     await endlessClosed.promise;
-    await gateway.audit.flush();
-    const row = (await gateway.audit.query({ vault: 'streams', limit: 100 })).find(
-      (r) => r.path === '/endless-events',
-    );
+    const row = (await auditRows()).find((r) => r.path === '/endless-events');
     expect(row).toMatchObject({ decision: 'allow', status: 200, errorCode: 'VEC_CLIENT_CLOSED' });
   });
 
@@ -247,10 +247,7 @@ describe('streams through the tunnel', () => {
     expect(await get('/answered-1')).toBe(200);
     expect(await get('/answered-2')).toBe(200);
     tls.destroy();
-    await gateway.audit.flush();
-    const rows = (await gateway.audit.query({ vault: 'streams', limit: 100 })).filter((r) =>
-      r.path.startsWith('/answered-'),
-    );
+    const rows = (await auditRows()).filter((r) => r.path.startsWith('/answered-'));
     expect(rows.map((r) => [r.path, r.status, r.errorCode]).sort()).toEqual([
       ['/answered-1', 200, null],
       ['/answered-2', 200, null],
