@@ -165,6 +165,12 @@ export const ERROR_CODES = {
     message:
       'This agent has too many open tunnels; close some or raise System.Proxy.MaxTunnelsPerAgent.',
   },
+  VEC_UPGRADE_REFUSED: {
+    status: 400,
+    title: 'Upgrade refused',
+    message:
+      'Only Upgrade: websocket is relayed: the bytes after a protocol switch are not judged by the policy. Send the request without Upgrade.',
+  },
   VEC_HEADERS_TOO_LARGE: {
     status: 431,
     title: 'Request headers too large',

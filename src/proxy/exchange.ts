@@ -1,10 +1,9 @@
 /**
  * One proxied exchange, whatever the entry point: build the RequestContext from the client's
  * request, run the pipeline, write the decision back (the upstream's response, or a coded
- * refusal), and record one audit row when the exchange ends.
+ * refusal), and record one audit row when the exchange ends. Upgrade requests run in ./upgrade.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { finished } from 'node:stream';
 import { GatewayError } from '../errors';
 import type { Logger } from '../observability/types';
@@ -240,62 +239,4 @@ export async function runExchange(
     },
     (bytes) => (bytesOut += bytes),
   );
-}
-
-/** An Upgrade request (WebSocket): pipeline, then splice the client and upstream sockets. */
-export async function runUpgrade(
-  deps: ExchangeDeps,
-  init: ExchangeInit,
-  client: { req: IncomingMessage; socket: Duplex; head: Buffer },
-): Promise<void> {
-  const ctx = createRequestContext({
-    entry: init.entry,
-    clientAddress: client.req.socket.remoteAddress ?? 'unknown',
-    credentials: init.credentials,
-    request: { ...init.request, upgrade: true },
-    tunnelAuthority: init.tunnelAuthority,
-  });
-  let decision: Decision;
-  try {
-    decision = await deps.pipeline(ctx);
-  } catch {
-    decision = { kind: 'deny', error: new GatewayError('VEC_PIPELINE_STAGE_FAILED') };
-  }
-  const response = ctx.response;
-  if (decision.kind !== 'continue' || !response) {
-    const error =
-      decision.kind === 'deny' ? decision.error : new GatewayError('VEC_PIPELINE_STAGE_FAILED');
-    client.socket.end(rawRefusal(error));
-    return;
-  }
-  if (!('socket' in response)) {
-    // The upstream declined the upgrade: relay its answer.
-    const head = [`HTTP/1.1 ${response.status} ${response.statusMessage ?? ''}`];
-    for (const [name, value] of Object.entries(response.headers)) {
-      for (const v of Array.isArray(value) ? value : [value]) head.push(`${name}: ${v}`);
-    }
-    client.socket.write(`${head.join('\r\n')}\r\nConnection: close\r\n\r\n`);
-    response.body.pipe(client.socket);
-    return;
-  }
-  const lines = ['HTTP/1.1 101 Switching Protocols'];
-  const headers = { ...response.headers };
-  // The upgrade headers are hop-by-hop, yet a 101 must carry them.
-  headers.connection = 'Upgrade';
-  headers.upgrade ??= init.request.headers.upgrade ?? 'websocket';
-  for (const [name, value] of Object.entries(headers)) {
-    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
-  }
-  client.socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-  if (response.head.length) client.socket.write(response.head);
-  if (client.head.length) response.socket.write(client.head);
-  response.socket.pipe(client.socket).pipe(response.socket);
-  const close = () => {
-    response.socket.destroy();
-    client.socket.destroy();
-  };
-  response.socket.on('error', close);
-  client.socket.on('error', close);
-  response.socket.on('close', close);
-  client.socket.on('close', close);
 }

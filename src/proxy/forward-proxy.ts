@@ -19,10 +19,10 @@ import {
   headerMap,
   rawRefusal,
   runExchange,
-  runUpgrade,
   type ExchangeDeps,
 } from './exchange';
 import { parseProxyAuthorization, type ProxyCredentials } from './proxy-auth';
+import { runUpgrade } from './upgrade';
 
 export interface LeafCertificates {
   secureContextFor(host: string): Promise<SecureContext>;

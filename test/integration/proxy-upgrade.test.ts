@@ -1,0 +1,298 @@
+/**
+ * Protocol upgrades through the real proxy: only `Upgrade: websocket` is relayed (inside plain
+ * and TLS tunnels); any other protocol is refused with VEC_UPGRADE_REFUSED before anything is
+ * dialled, since the bytes after a 101 are never judged. Entry points that do not relay upgrades
+ * (absolute-form, /proxy/<url>) send the request on as plain HTTP without the upgrade headers.
+ * Every upgrade leaves an audit row.
+ */
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server,
+  type Socket,
+} from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { Gateway } from '../../src/gateway';
+import type { AuditRow } from '../../src/observability/audit';
+import { startTestGateway } from '../helpers/gateway';
+import { startUpstream, type TestUpstream } from '../helpers/upstream';
+
+const VAULT = 'upgrades';
+
+/** A loopback server that records every connection and byte, and answers any request head with a 101. */
+interface Recorder {
+  port: number;
+  connections: number;
+  bytes: () => string;
+  close(): Promise<void>;
+}
+
+async function startRecorder(): Promise<Recorder> {
+  const chunks: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createNetServer((socket) => {
+    recorder.connections++;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (chunk.includes('\r\n\r\n')) {
+        socket.write(
+          'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n',
+        );
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const recorder: Recorder = {
+    port: (server.address() as AddressInfo).port,
+    connections: 0,
+    bytes: () => Buffer.concat(chunks).toString(),
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  return recorder;
+}
+
+function connectTunnel(proxy: URL, token: string, authority: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: proxy.hostname,
+      port: proxy.port,
+      method: 'CONNECT',
+      path: authority,
+      headers: {
+        'proxy-authorization': `Basic ${Buffer.from(`${token}:${VAULT}`).toString('base64')}`,
+      },
+    });
+    req.on('connect', (res: IncomingMessage, socket: Socket) => {
+      if (res.statusCode === 200) resolve(socket);
+      else reject(new Error(`CONNECT answered ${res.statusCode}`));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function tlsOver(socket: Socket, ca: string): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const tls = tlsConnect({ socket, servername: 'localhost', ca }, () => resolve(tls));
+    tls.on('error', reject);
+  });
+}
+
+/** Writes `request` and resolves with the response head once it is complete. */
+function exchangeHead(socket: Socket | TLSSocket, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      const end = received.indexOf('\r\n\r\n');
+      if (end >= 0) resolve(received.slice(0, end));
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(received));
+    socket.write(request);
+  });
+}
+
+function upgradeRequest(host: string, path: string, upgrade: string, extra = ''): string {
+  return (
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: ${upgrade}\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`
+  );
+}
+
+describe('protocol upgrades', () => {
+  let upstream: TestUpstream;
+  let recorder: Recorder;
+  let gateway: Gateway;
+  let token: string;
+  let ca: string;
+  let proxy: URL;
+  const upgradesSeen: string[] = [];
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    upstream.onUpgrade((req, socket) => {
+      upgradesSeen.push(`${req.url} ${req.headers.upgrade}`);
+      if (req.url === '/ws-declined') {
+        socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\n\r\n`,
+      );
+      socket.on('data', (chunk: Buffer) =>
+        socket.write(Buffer.concat([Buffer.from('echo:'), chunk])),
+      );
+      socket.on('error', () => undefined);
+    });
+    recorder = await startRecorder();
+    gateway = await startTestGateway({
+      System__Proxy__UpstreamCaFile: upstream.caFile,
+      System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
+    });
+    await gateway.vaults.createVault({ name: VAULT, unmatchedHosts: 'passthrough' });
+    token = (await gateway.vaults.createAgent({ name: 'upgrader', vaults: [VAULT] })).token;
+    ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
+    proxy = new URL(gateway.urls.proxy);
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await upstream?.close();
+    await recorder?.close();
+  });
+
+  async function auditRow(path: string): Promise<AuditRow | undefined> {
+    await gateway.audit.flush();
+    return (await gateway.audit.query({ vault: VAULT, limit: 1000 })).find((r) => r.path === path);
+  }
+
+  it('refuses Upgrade: h2c inside a plain tunnel with 400 VEC_UPGRADE_REFUSED, and dials nothing', async () => {
+    const socket = await connectTunnel(proxy, token, `localhost:${recorder.port}`);
+    const head = await exchangeHead(
+      socket,
+      `GET / HTTP/1.1\r\nHost: localhost:${recorder.port}\r\nUpgrade: h2c\r\n` +
+        'Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
+    );
+    // What an attacker sends once the connection is switched: must never be relayed.
+    socket.write('DELETE /admin/everything HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(head).toMatch(/x-vectra-error: VEC_UPGRADE_REFUSED/i);
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(recorder.connections).toBe(0);
+    expect(recorder.bytes()).toBe('');
+  });
+
+  it.each([
+    ['h2c', 'h2c'],
+    ['a list that names websocket among others', 'websocket, h2c'],
+    ['an unknown protocol', 'TLS/1.2'],
+  ])('refuses %s inside a TLS tunnel, before the upstream sees it', async (_label, protocol) => {
+    const tls = await tlsOver(
+      await connectTunnel(proxy, token, `localhost:${upstream.httpsPort}`),
+      ca,
+    );
+    const path = `/refused-${randomBytes(4).toString('hex')}`;
+    const head = await exchangeHead(
+      tls,
+      upgradeRequest(`localhost:${upstream.httpsPort}`, path, protocol),
+    );
+    expect(head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(head).toMatch(/x-vectra-error: VEC_UPGRADE_REFUSED/i);
+    tls.destroy();
+    expect(upgradesSeen.filter((line) => line.startsWith(path))).toEqual([]);
+    expect(upstream.received.filter((r) => r.url === path)).toEqual([]);
+  });
+
+  it('relays Upgrade: websocket in any case, and records an audit row for it', async () => {
+    const tls = await tlsOver(
+      await connectTunnel(proxy, token, `localhost:${upstream.httpsPort}`),
+      ca,
+    );
+    const head = await exchangeHead(
+      tls,
+      upgradeRequest(`localhost:${upstream.httpsPort}`, '/ws-audited', 'WebSocket'),
+    );
+    expect(head).toMatch(/^HTTP\/1\.1 101 /);
+    const echoed = new Promise<void>((resolve) =>
+      tls.on('data', (chunk: Buffer) => chunk.toString().includes('echo:ping') && resolve()),
+    );
+    tls.write('ping');
+    await echoed;
+    const closed = new Promise((resolve) => tls.once('close', resolve));
+    tls.end();
+    await closed;
+    let row: AuditRow | undefined;
+    for (let attempt = 0; attempt < 100 && !row; attempt++) {
+      row = await auditRow('/ws-audited');
+      if (!row) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(row).toMatchObject({ method: 'GET', status: 101, decision: 'allow' });
+    expect(row?.errorCode ?? undefined).toBeUndefined();
+    expect(row?.bytesIn).toBeGreaterThan(0);
+    expect(row?.bytesOut).toBeGreaterThan(0);
+  });
+
+  it('records an audit row when the upstream declines the upgrade', async () => {
+    const tls = await tlsOver(
+      await connectTunnel(proxy, token, `localhost:${upstream.httpsPort}`),
+      ca,
+    );
+    const head = await exchangeHead(
+      tls,
+      upgradeRequest(`localhost:${upstream.httpsPort}`, '/ws-declined', 'websocket'),
+    );
+    expect(head).toMatch(/^HTTP\/1\.1 403 /);
+    tls.destroy();
+    let row: AuditRow | undefined;
+    for (let attempt = 0; attempt < 100 && !row; attempt++) {
+      row = await auditRow('/ws-declined');
+      if (!row) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(row).toMatchObject({ method: 'GET', status: 403 });
+  });
+
+  it('sends an absolute-form request carrying Upgrade: h2c on as plain HTTP, without the upgrade headers', async () => {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest({
+        host: proxy.hostname,
+        port: proxy.port,
+        path: `http://localhost:${upstream.httpPort}/plain-forward`,
+        headers: {
+          host: `localhost:${upstream.httpPort}`,
+          'proxy-authorization': `Basic ${Buffer.from(`${token}:${VAULT}`).toString('base64')}`,
+          upgrade: 'h2c',
+          connection: 'Upgrade, HTTP2-Settings',
+          'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA',
+        },
+      });
+      req.on('response', resolve);
+      req.on('upgrade', () => reject(new Error('the gateway switched protocols')));
+      req.on('error', reject);
+      req.end();
+    });
+    res.resume();
+    expect(res.statusCode).toBe(200);
+    const seen = upstream.received.find((r) => r.url === '/plain-forward');
+    expect(seen).toBeDefined();
+    expect(seen?.headers.upgrade).toBeUndefined();
+    expect(seen?.headers['http2-settings']).toBeUndefined();
+    expect(String(seen?.headers.connection ?? '')).not.toMatch(/upgrade/i);
+  });
+
+  it('sends a /proxy/<url> request carrying Upgrade: h2c on as plain HTTP, without the upgrade headers', async () => {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const api = new URL(gateway.urls.http);
+      const req = httpRequest({
+        host: api.hostname,
+        port: api.port,
+        path: `/proxy/http://localhost:${upstream.httpPort}/plain-reverse`,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'x-vault': VAULT,
+          upgrade: 'h2c',
+          connection: 'Upgrade, HTTP2-Settings',
+          'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA',
+        },
+      });
+      req.on('response', resolve);
+      req.on('upgrade', () => reject(new Error('the gateway switched protocols')));
+      req.on('error', reject);
+      req.end();
+    });
+    res.resume();
+    expect(res.statusCode).toBe(200);
+    const seen = upstream.received.find((r) => r.url === '/plain-reverse');
+    expect(seen).toBeDefined();
+    expect(seen?.headers.upgrade).toBeUndefined();
+    expect(seen?.headers['http2-settings']).toBeUndefined();
+    expect(String(seen?.headers.connection ?? '')).not.toMatch(/upgrade/i);
+  });
+});
