@@ -5,7 +5,7 @@
  * (a client that CONNECTs to port 80) is handled too.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { ProxyConfig } from '../config/schema';
@@ -21,6 +21,7 @@ import {
   runExchange,
   type ExchangeDeps,
 } from './exchange';
+import { normalizeLeafHost } from './leaf-certificates';
 import { parseProxyAuthorization, type ProxyCredentials } from './proxy-auth';
 import { runUpgrade } from './upgrade';
 
@@ -241,17 +242,24 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
       inner.emit('connection', clientSocket);
       return;
     }
+    // The leaf names the CONNECT host whatever the SNI says (a name with a port, an IP literal,
+    // none, another name): requests inside are bound to that host anyway, and such clients must
+    // not lose their handshake. An unusual SNI is worth one warning per tunnel.
     const context = await deps.leafCertificates.secureContextFor(authority.host);
     const tls = new TLSSocket(clientSocket, {
       isServer: true,
       secureContext: context,
       ALPNProtocols: ['http/1.1'],
-      SNICallback: (servername, callback) => {
-        deps.leafCertificates.secureContextFor(servername).then(
-          (ctx) => callback(null, ctx),
-          (err: Error) => callback(err),
-        );
-      },
+    });
+    tls.once('secure', () => {
+      const sni = typeof tls.servername === 'string' ? tls.servername : '';
+      const expected = normalizeLeafHost(authority.host);
+      const usual = sni ? normalizeLeafHost(sni) === expected : isIP(expected) !== 0;
+      if (usual) return;
+      logger.warn("tunnel TLS client sent an unusual SNI; answered with the CONNECT host's leaf", {
+        tunnel: formatAuthority(authority),
+        sni: sni ? sni.slice(0, 255) : '(none)',
+      });
     });
     tls.on('error', (err: Error) =>
       logger.debug('tunnel TLS error', { message: err.message, host: authority.host }),

@@ -1,0 +1,162 @@
+/**
+ * TLS clients with an unusual SNI inside a CONNECT tunnel: a name with a port, an IP literal
+ * sent as a name, no SNI at all, or another name than the tunnel's. Each handshake succeeds with
+ * a leaf for the CONNECT host (requests inside stay bound to that host), the request is served,
+ * and the tunnel logs one warning, however many requests it carries.
+ */
+import type { IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import type { Socket } from 'node:net';
+import {
+  checkServerIdentity,
+  connect as tlsConnect,
+  type PeerCertificate,
+  type TLSSocket,
+} from 'node:tls';
+import type { Gateway } from '../../src/gateway';
+import { startTestGateway } from '../helpers/gateway';
+import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import { recordingLogger } from '../helpers/waiting-and-processes';
+
+const VAULT = 'sni';
+
+function connectTunnel(proxy: URL, token: string, authority: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: proxy.hostname,
+      port: proxy.port,
+      method: 'CONNECT',
+      path: authority,
+      headers: {
+        'proxy-authorization': `Basic ${Buffer.from(`${token}:${VAULT}`).toString('base64')}`,
+      },
+    });
+    req.on('connect', (res: IncomingMessage, socket: Socket) => {
+      if (res.statusCode === 200) resolve(socket);
+      else reject(new Error(`CONNECT answered ${res.statusCode}`));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** TLS over the tunnel with `servername` as SNI ('' sends none); the leaf must name `host`. */
+function tlsOver(socket: Socket, ca: string, servername: string, host: string): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const tls = tlsConnect(
+      {
+        socket,
+        servername,
+        ca,
+        checkServerIdentity: (_name: string, cert: PeerCertificate) =>
+          checkServerIdentity(host, cert),
+      },
+      () => resolve(tls),
+    );
+    tls.on('error', reject);
+  });
+}
+
+/** Sends GET requests one after another on the connection; resolves with their statuses. */
+async function getAll(tls: TLSSocket, host: string, paths: string[]): Promise<number[]> {
+  let buffered = '';
+  let onData = (): void => undefined;
+  tls.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('latin1');
+    onData();
+  });
+  const statuses: number[] = [];
+  for (const path of paths) {
+    statuses.push(
+      await new Promise<number>((resolve) => {
+        onData = () => {
+          const head = buffered.indexOf('\r\n\r\n');
+          const length = /content-length: (\d+)/i.exec(buffered.slice(0, head));
+          if (head < 0 || !length || buffered.length < head + 4 + Number(length[1])) return;
+          const status = Number(buffered.slice(9, 12));
+          buffered = buffered.slice(head + 4 + Number(length[1]));
+          resolve(status);
+        };
+        tls.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      }),
+    );
+  }
+  return statuses;
+}
+
+describe('TLS clients with an unusual SNI', () => {
+  let upstream: TestUpstream;
+  let gateway: Gateway;
+  let token: string;
+  let ca: string;
+  let proxy: URL;
+  const logger = recordingLogger();
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    gateway = await startTestGateway(
+      {
+        System__Proxy__UpstreamCaFile: upstream.caFile,
+        System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
+      },
+      { logger },
+    );
+    await gateway.vaults.createVault({ name: VAULT, unmatchedHosts: 'passthrough' });
+    token = (await gateway.vaults.createAgent({ name: 'sni-agent', vaults: [VAULT] })).token;
+    ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
+    proxy = new URL(gateway.urls.proxy);
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await upstream?.close();
+  });
+
+  const sniWarnings = () =>
+    logger.lines.filter((line) => line.level === 'warn' && /SNI/.test(line.message));
+
+  it.each([
+    ['a name with a port', 'localhost:443'],
+    ['an IP literal written as a name', '127.0.0.1'],
+    ['no SNI', ''],
+    ['another name than the tunnel', 'other.example'],
+  ])(
+    'accepts %s with a leaf for the CONNECT host, and warns once per tunnel',
+    async (_label, sni) => {
+      const before = sniWarnings().length;
+      const authority = `localhost:${upstream.httpsPort}`;
+      const tls = await tlsOver(await connectTunnel(proxy, token, authority), ca, sni, 'localhost');
+      expect(checkServerIdentity('localhost', tls.getPeerCertificate())).toBeUndefined();
+      const statuses = await getAll(tls, authority, ['/sni-first', '/sni-second']);
+      tls.destroy();
+      expect(statuses).toEqual([200, 200]);
+      const warnings = sniWarnings().slice(before);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0].meta).toMatchObject({ tunnel: authority });
+    },
+  );
+
+  it('does not warn for a client whose SNI is the CONNECT host', async () => {
+    const before = sniWarnings().length;
+    const authority = `localhost:${upstream.httpsPort}`;
+    const tls = await tlsOver(
+      await connectTunnel(proxy, token, authority),
+      ca,
+      'LOCALHOST',
+      'localhost',
+    );
+    expect(await getAll(tls, authority, ['/sni-plain'])).toEqual([200]);
+    tls.destroy();
+    expect(sniWarnings().slice(before)).toEqual([]);
+  });
+
+  it('does not warn for a client without SNI in a tunnel to an IP address', async () => {
+    const before = sniWarnings().length;
+    const authority = `127.0.0.1:${upstream.httpsPort}`;
+    const tls = await tlsOver(await connectTunnel(proxy, token, authority), ca, '', '127.0.0.1');
+    // One answer (the upstream's certificate names localhost only) proves the handshake is done.
+    await getAll(tls, authority, ['/sni-ip']);
+    tls.destroy();
+    expect(sniWarnings().slice(before)).toEqual([]);
+  });
+});
