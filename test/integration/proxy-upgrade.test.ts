@@ -239,6 +239,23 @@ describe('protocol upgrades', () => {
     expect(row).toMatchObject({ method: 'GET', status: 403 });
   });
 
+  it('sends a tunnel request with Upgrade: h2c but no Connection: Upgrade on as plain HTTP, without it', async () => {
+    const tls = await tlsOver(
+      await connectTunnel(proxy, token, `localhost:${upstream.httpsPort}`),
+      ca,
+    );
+    const head = await exchangeHead(
+      tls,
+      `GET /plain-tunnel HTTP/1.1\r\nHost: localhost:${upstream.httpsPort}\r\nUpgrade: h2c\r\n` +
+        'Connection: HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
+    );
+    tls.destroy();
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    const seen = upstream.received.find((r) => r.url === '/plain-tunnel');
+    expect(seen?.headers.upgrade).toBeUndefined();
+    expect(seen?.headers['http2-settings']).toBeUndefined();
+  });
+
   it('sends an absolute-form request carrying Upgrade: h2c on as plain HTTP, without the upgrade headers', async () => {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = httpRequest({
