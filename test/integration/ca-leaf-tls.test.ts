@@ -53,8 +53,9 @@ afterAll(async () => {
 });
 
 /**
- * A TLS server answering "hello <servername>", built like the MITM listener: a TCP server whose
- * sockets become server-side TLSSockets; SNI picks the leaf, `fallback` serves a client without.
+ * A TLS server answering "hello <servername>": a TCP server whose sockets become server-side
+ * TLSSockets, as in the MITM listener; here SNI picks the leaf (the MITM listener always serves
+ * the CONNECT host's), `fallback` serves a client without.
  */
 async function tlsServer(host: string, fallback?: SecureContext): Promise<number> {
   const server = createNetServer((raw) => {
