@@ -307,6 +307,11 @@ export const schema = {
         format: 'non-negative-int',
         default: 0,
       },
+      Scope: {
+        doc: 'VaultOrigin: one circuit per vault and upstream origin (tenants kept apart); Origin: one per origin, shared by every vault.',
+        format: enumFormat(['VaultOrigin', 'Origin']),
+        default: 'VaultOrigin',
+      },
     },
   },
   Security: {
@@ -573,6 +578,7 @@ export interface VectraConfig {
       WindowSeconds: number;
       ResetTimeoutSeconds: number;
       ErrorPercentage: number;
+      Scope: 'VaultOrigin' | 'Origin';
     };
   };
   Security: {

@@ -1,7 +1,16 @@
 /**
- * Circuit breakers, one per upstream origin (`scheme://host:port`), on opossum's state machine:
- * closed → open → (System.CircuitBreaker.ResetTimeoutSeconds) → half-open → one probe →
+ * Circuit breakers, one per vault and upstream origin (`scheme://host:port`), on opossum's state
+ * machine: closed → open → (System.CircuitBreaker.ResetTimeoutSeconds) → half-open → one probe →
  * closed on success, open again on failure.
+ *
+ * - Scope: with `VaultOrigin` (the default) an agent that provokes failures opens its own vault's
+ *   circuit for that origin only, and agents of other vaults are still forwarded; with `Origin`
+ *   every vault shares one circuit per origin. A call without a vault (none authenticated) counts
+ *   against the origin's own circuit.
+ * - Memory: a circuit is forgotten once a window passed without a call and none is in flight,
+ *   unless it is open (a half-open circuit nobody probed is forgotten too: the next call starts a
+ *   fresh closed one). At most MAX_CIRCUITS are kept: a new one first evicts the oldest idle one,
+ *   closed ones before others.
  *
  * - What is a failure: VEC_UPSTREAM_TIMEOUT, VEC_UPSTREAM_UNREACHABLE (DNS, refused, reset),
  *   VEC_UPSTREAM_TLS_INVALID and a 5xx answer. Not a failure: any other status, Vectra's own
@@ -37,7 +46,7 @@ import type { HealthCheck } from '../server/health';
 
 export type CircuitState = 'closed' | 'halfOpen' | 'open';
 
-/** The value of `vectra_circuit_state{origin}`. */
+/** The value of `vectra_circuit_state{origin,vault}`. */
 export const CIRCUIT_STATE_VALUE: Readonly<Record<CircuitState, number>> = {
   closed: 0,
   halfOpen: 1,
@@ -46,6 +55,8 @@ export const CIRCUIT_STATE_VALUE: Readonly<Record<CircuitState, number>> = {
 
 export interface CircuitSnapshot {
   origin: string;
+  /** The vault whose calls the circuit counts (Scope VaultOrigin); absent for an origin's own. */
+  vault?: string;
   state: CircuitState;
   /** Failures and finished requests in the rolling window. */
   failures: number;
@@ -58,22 +69,27 @@ export interface CircuitSnapshot {
 
 export type Origin = Pick<ProxyRequest, 'scheme' | 'host' | 'port'>;
 
+/** What a circuit is chosen by: the origin, and the vault the call is made for. */
+export type CircuitTarget = Origin & { vault?: string };
+
 export interface CircuitBreakers {
-  /** The refusal for `request` when its origin's circuit lets nothing through now; takes no probe. */
-  check(request: Origin): GatewayError | undefined;
+  /** The refusal for `request` when its circuit lets nothing through now; takes no probe. */
+  check(request: CircuitTarget): GatewayError | undefined;
   /**
-   * Runs one upstream call through its origin's breaker. Resolves with the answer (a 5xx
+   * Runs one upstream call through its circuit's breaker. Resolves with the answer (a 5xx
    * too, after counting it as a failure); rejects with the call's error, or VEC_CIRCUIT_OPEN.
    * `call` is told whether it is the half-open circuit's probe.
    */
   run<T extends UpstreamResponse | UpstreamUpgrade>(
-    request: Origin,
+    request: CircuitTarget,
     call: (probe: boolean) => Promise<T>,
   ): Promise<T>;
   /** Every circuit known now; a closed one is forgotten after a window without traffic. */
   snapshot(): CircuitSnapshot[];
   /** Called on every state change; returns the function that unsubscribes. */
-  onStateChange(listener: (origin: string, state: CircuitState) => void): () => void;
+  onStateChange(
+    listener: (origin: string, state: CircuitState, vault: string | undefined) => void,
+  ): () => void;
   /** Stops the window timer and every breaker; calls then go straight to the upstream. */
   close(): void;
 }
@@ -91,6 +107,8 @@ const FAILURE_CODES: ReadonlySet<ErrorCode> = new Set([
 ]);
 const BUCKETS = 10;
 const MAX_TIMER_MS = 2_147_483_647;
+/** Circuits kept at most (a few hundred bytes each, plus opossum's window). */
+export const MAX_CIRCUITS = 10_000;
 const KEY = 'System.CircuitBreaker';
 
 /** A 5xx answer, thrown inside fire() so that opossum counts it, then handed back to the caller. */
@@ -103,7 +121,11 @@ class ServerErrorAnswer<T> extends Error {
 type Call = () => Promise<UpstreamResponse | UpstreamUpgrade>;
 
 interface Circuit {
+  readonly key: string;
   readonly origin: string;
+  readonly vault?: string;
+  /** The origin, and the vault when scoped: for log lines, refusals and /health. */
+  readonly label: string;
   readonly breaker: CircuitBreaker<[Call], UpstreamResponse | UpstreamUpgrade>;
   /** Drives the window's buckets (rotated by the registry's timer, flushed on close). */
   readonly rotation: EventEmitter;
@@ -136,27 +158,40 @@ export function createCircuitBreakers(
   const percentage = whole(config, 'ErrorPercentage', 0);
   const windowSeconds = windowMs / 1000;
   const log = (deps.logger ?? silentLogger).child({ component: 'circuit-breaker' });
+  const byVault = scopeOf(config) === 'VaultOrigin';
   const circuits = new Map<string, Circuit>();
-  const listeners = new Set<(origin: string, state: CircuitState) => void>();
+  const listeners = new Set<
+    (origin: string, state: CircuitState, vault: string | undefined) => void
+  >();
   const opens = deps.registry && registerMetrics(deps.registry, () => circuits.values());
   let closed = false;
 
   const ticker = setInterval(() => {
     for (const circuit of circuits.values()) {
       circuit.rotation.emit('rotate');
-      const idle = circuit.inFlight === 0 && circuit.breaker.stats.fires === 0;
-      if (idle && circuit.breaker.closed) forget(circuit);
+      if (idle(circuit) && !circuit.breaker.opened) forget(circuit);
     }
   }, windowMs / BUCKETS);
   ticker.unref?.();
 
-  function circuitFor(request: Origin): Circuit {
+  /** The circuit's key: the origin, after the vault when circuits are kept per vault. */
+  function keyOf(request: CircuitTarget): string {
     const origin = originOf(request);
-    const existing = circuits.get(origin);
+    // An origin never holds a space, so the key cannot be forged by a vault's name.
+    return byVault && request.vault !== undefined ? `${request.vault} ${origin}` : origin;
+  }
+
+  function circuitFor(request: CircuitTarget): Circuit {
+    const key = keyOf(request);
+    const existing = circuits.get(key);
     if (existing) return existing;
+    if (circuits.size >= MAX_CIRCUITS) evictOne();
+    const origin = originOf(request);
+    const vault = byVault ? request.vault : undefined;
+    const label = vault === undefined ? origin : `${origin} (vault ${vault})`;
     const rotation = new EventEmitter();
     const breaker = new CircuitBreaker((call: Call) => call(), {
-      name: origin,
+      name: label,
       timeout: false, // the upstream client answers VEC_UPSTREAM_TIMEOUT itself
       resetTimeout: resetMs,
       errorThresholdPercentage: 100, // out of reach: the rules are applied in failed()
@@ -167,7 +202,7 @@ export function createCircuitBreakers(
       rotateBucketController: rotation,
       errorFilter: (error: unknown): boolean => !isUpstreamFailure(error),
     });
-    const circuit: Circuit = { origin, breaker, rotation, inFlight: 0 };
+    const circuit: Circuit = { key, origin, vault, label, breaker, rotation, inFlight: 0 };
     breaker.on('failure', (error: unknown) => failed(circuit, error));
     breaker.on('open', () => opened(circuit));
     breaker.on('halfOpen', () => changed(circuit, 'halfOpen'));
@@ -178,8 +213,23 @@ export function createCircuitBreakers(
       circuit.reason = undefined;
       changed(circuit, 'closed');
     });
-    circuits.set(origin, circuit);
+    circuits.set(key, circuit);
     return circuit;
+  }
+
+  function idle(circuit: Circuit): boolean {
+    return circuit.inFlight === 0 && circuit.breaker.stats.fires === 0;
+  }
+
+  /** Makes room for one circuit: the oldest idle closed one goes, else the oldest idle one. */
+  function evictOne(): void {
+    let fallback: Circuit | undefined;
+    for (const circuit of circuits.values()) {
+      if (circuit.inFlight > 0) continue;
+      if (circuit.breaker.closed) return forget(circuit);
+      fallback ??= circuit;
+    }
+    if (fallback) forget(fallback);
   }
 
   function failed(circuit: Circuit, error: unknown): void {
@@ -204,12 +254,12 @@ export function createCircuitBreakers(
     circuit.reason =
       circuit.pendingReason ?? `the probe after the reset timeout failed: ${circuit.lastFailure}`;
     circuit.pendingReason = undefined;
-    opens?.inc({ origin: circuit.origin });
+    opens?.inc(labelsOf(circuit));
     log.warn(
-      `circuit for ${circuit.origin} opened (${circuit.reason}); requests to it are refused for ${resetMs / 1000} s`,
-      { origin: circuit.origin, code: 'VEC_CIRCUIT_OPEN', reason: circuit.reason },
+      `circuit for ${circuit.label} opened (${circuit.reason}); requests to it are refused for ${resetMs / 1000} s`,
+      { ...labelsOf(circuit), code: 'VEC_CIRCUIT_OPEN', reason: circuit.reason },
     );
-    notify(circuit.origin, 'open');
+    notify(circuit, 'open');
   }
 
   function changed(circuit: Circuit, state: 'halfOpen' | 'closed'): void {
@@ -217,29 +267,29 @@ export function createCircuitBreakers(
       state === 'halfOpen'
         ? 'half-open: letting one probe request through'
         : 'closed: a request through the half-open circuit succeeded';
-    log.info(`circuit for ${circuit.origin} ${what}`, { origin: circuit.origin });
-    notify(circuit.origin, state);
+    log.info(`circuit for ${circuit.label} ${what}`, labelsOf(circuit));
+    notify(circuit, state);
   }
 
-  function notify(origin: string, state: CircuitState): void {
-    for (const listener of listeners) listener(origin, state);
+  function notify(circuit: Circuit, state: CircuitState): void {
+    for (const listener of listeners) listener(circuit.origin, state, circuit.vault);
   }
 
   function forget(circuit: Circuit): void {
     circuit.breaker.shutdown();
-    circuits.delete(circuit.origin);
+    circuits.delete(circuit.key);
   }
 
   /** The refusal for a circuit that takes no request now. */
   function refusal(circuit: Circuit): GatewayError {
-    const { origin, breaker } = circuit;
+    const { origin, label, breaker } = circuit;
     const retryAfter = breaker.opened ? secondsUntilHalfOpen(circuit) : 1;
     const state = breaker.opened
       ? `sends it nothing for now`
       : `is letting one probe request through to see whether it recovered`;
     return new GatewayError(
       'VEC_CIRCUIT_OPEN',
-      `The circuit for ${origin} is open (${circuit.reason ?? 'it failed repeatedly'}): Vectra ${state}; retry after ${retryAfter} s.`,
+      `The circuit for ${label} is open (${circuit.reason ?? 'it failed repeatedly'}): Vectra ${state}; retry after ${retryAfter} s.`,
       { context: { origin, retryAfter } },
     );
   }
@@ -252,13 +302,13 @@ export function createCircuitBreakers(
   return {
     check(request) {
       if (closed) return undefined;
-      const circuit = circuits.get(originOf(request));
+      const circuit = circuits.get(keyOf(request));
       if (!circuit || circuit.breaker.closed || circuit.breaker.pendingClose) return undefined;
       return refusal(circuit);
     },
 
     async run<T extends UpstreamResponse | UpstreamUpgrade>(
-      request: Origin,
+      request: CircuitTarget,
       call: (probe: boolean) => Promise<T>,
     ): Promise<T> {
       if (closed) return call(false);
@@ -286,6 +336,7 @@ export function createCircuitBreakers(
         const state = stateOf(circuit);
         return {
           origin: circuit.origin,
+          ...(circuit.vault === undefined ? {} : { vault: circuit.vault }),
           state,
           failures,
           requests: failures + successes,
@@ -310,7 +361,10 @@ export function createCircuitBreakers(
   };
 }
 
-/** An UpstreamClient whose calls go through `breakers`, one circuit per origin. */
+/**
+ * An UpstreamClient whose calls go through `breakers`: the circuit of the request's origin and of
+ * the vault named in the call's options.
+ */
 export function createBreakingUpstream(
   upstream: UpstreamClient,
   breakers: Pick<CircuitBreakers, 'run'>,
@@ -321,11 +375,12 @@ export function createBreakingUpstream(
       // is not called, and the circuit learns nothing from it.
       options?.signal?.aborted
         ? upstream.send(request, options)
-        : breakers.run(request, (probe) =>
+        : breakers.run({ ...request, vault: options?.vault }, (probe) =>
             // The probe runs to its end whoever leaves: its outcome decides the circuit.
             upstream.send(request, probe ? withoutSignal(options) : options),
           ),
-    upgrade: (request) => breakers.run(request, () => upstream.upgrade(request)),
+    upgrade: (request, options) =>
+      breakers.run({ ...request, vault: options?.vault }, () => upstream.upgrade(request, options)),
     close: () => upstream.close(),
   };
 }
@@ -337,19 +392,23 @@ function withoutSignal(options: SendOptions | undefined): SendOptions | undefine
   return rest;
 }
 
-/** `/health`: Degraded while any circuit is open or half-open, naming the origins. */
+/** `/health`: Degraded while any circuit is open or half-open, naming the origins (and vaults). */
 export function circuitHealthCheck(breakers: Pick<CircuitBreakers, 'snapshot'>): HealthCheck {
   return {
     name: 'circuitBreakers',
     failureStatus: 'Degraded',
     async run() {
       const circuits = breakers.snapshot();
-      const open = circuits.filter((c) => c.state === 'open').map((c) => c.origin);
-      const halfOpen = circuits.filter((c) => c.state === 'halfOpen').map((c) => c.origin);
+      const named = (state: CircuitState) =>
+        circuits
+          .filter((c) => c.state === state)
+          .map((c) => (c.vault === undefined ? c.origin : `${c.origin} (vault ${c.vault})`));
+      const open = named('open');
+      const halfOpen = named('halfOpen');
       if (open.length === 0 && halfOpen.length === 0) {
         return {
           status: 'Healthy',
-          description: `no open circuit (${circuits.length} upstream origin(s) tracked)`,
+          description: `no open circuit (${circuits.length} circuit(s) tracked)`,
         };
       }
       const parts = [
@@ -370,6 +429,13 @@ function stateOf(circuit: Circuit): CircuitState {
   return circuit.breaker.halfOpen ? 'halfOpen' : 'closed';
 }
 
+/** The metric labels (and log fields) of a circuit: the vault only when it is scoped by one. */
+function labelsOf(circuit: Circuit): { origin: string; vault?: string } {
+  return circuit.vault === undefined
+    ? { origin: circuit.origin }
+    : { origin: circuit.origin, vault: circuit.vault };
+}
+
 /** A failure in words, for the log line and the refusal. */
 function explain(error: unknown): string {
   if (isGatewayError(error)) return `${error.code} ${error.message}`;
@@ -379,27 +445,44 @@ function explain(error: unknown): string {
 function registerMetrics(registry: Registry, circuits: () => Iterable<Circuit>) {
   new Gauge({
     name: 'vectra_circuit_state',
-    help: 'Circuit breaker state per upstream origin: 0 closed, 1 half-open, 2 open.',
-    labelNames: ['origin'] as const,
+    help: 'Circuit breaker state per upstream origin (and vault, with Scope VaultOrigin): 0 closed, 1 half-open, 2 open.',
+    labelNames: ['origin', 'vault'] as const,
     registers: [registry],
     collect() {
       // Read at scrape time, so a forgotten circuit's series goes away with it.
       this.reset();
       for (const circuit of circuits()) {
-        this.set({ origin: circuit.origin }, CIRCUIT_STATE_VALUE[stateOf(circuit)]);
+        this.set(labelsOf(circuit), CIRCUIT_STATE_VALUE[stateOf(circuit)]);
       }
     },
   });
   return new Counter({
     name: 'vectra_circuit_opens_total',
-    help: 'Times a circuit opened, per upstream origin.',
-    labelNames: ['origin'] as const,
+    help: 'Times a circuit opened, per upstream origin (and vault, with Scope VaultOrigin).',
+    labelNames: ['origin', 'vault'] as const,
     registers: [registry],
   });
 }
 
+function scopeOf(config: CircuitBreakerConfig): CircuitBreakerConfig['Scope'] {
+  // Absent in configs built by hand (tests, embedders): the default.
+  const scope = config?.Scope ?? 'VaultOrigin';
+  if (scope !== 'VaultOrigin' && scope !== 'Origin') {
+    throw new GatewayError(
+      'VEC_CONFIG_INVALID',
+      `${KEY}.Scope must be VaultOrigin or Origin (got ${String(scope)}).`,
+      { context: { key: `${KEY}.Scope`, envVar: 'System__CircuitBreaker__Scope' } },
+    );
+  }
+  return scope;
+}
+
 /** The field, checked: a whole number from `min`; a percentage up to 100, seconds up to a timer's limit. */
-function whole(config: CircuitBreakerConfig, field: keyof CircuitBreakerConfig, min: number) {
+function whole(
+  config: CircuitBreakerConfig,
+  field: Exclude<keyof CircuitBreakerConfig, 'Scope'>,
+  min: number,
+) {
   const value = config?.[field];
   const max = field === 'ErrorPercentage' ? 100 : Math.floor(MAX_TIMER_MS / 1000);
   if (!Number.isInteger(value) || value < min || value > max) {

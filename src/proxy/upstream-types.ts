@@ -21,6 +21,11 @@ export interface SendOptions {
    * that would read it whole anyway (echo redaction): one buffer instead of a chain of streams.
    */
   bufferUpTo?: number;
+  /**
+   * The vault the call is made for: the circuit breaker counts it against that vault's circuit
+   * for the origin (System.CircuitBreaker.Scope). The upstream client itself does not read it.
+   */
+  vault?: string;
 }
 
 export interface UpstreamClient {
@@ -35,6 +40,9 @@ export interface UpstreamClient {
    */
   send(request: ProxyRequest, options?: SendOptions): Promise<UpstreamResponse>;
   /** Same checks for an Upgrade request; resolves with the upgraded socket, or a plain response when the upstream refused. */
-  upgrade(request: ProxyRequest): Promise<UpstreamUpgrade | UpstreamResponse>;
+  upgrade(
+    request: ProxyRequest,
+    options?: Pick<SendOptions, 'vault'>,
+  ): Promise<UpstreamUpgrade | UpstreamResponse>;
   close(): Promise<void>;
 }

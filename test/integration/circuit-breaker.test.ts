@@ -33,6 +33,7 @@ const BREAKER: CircuitBreakerConfig = {
   WindowSeconds: 60,
   ResetTimeoutSeconds: 1,
   ErrorPercentage: 0,
+  Scope: 'VaultOrigin',
 };
 
 const servers: Server[] = [];

@@ -36,13 +36,19 @@ describe('circuitBreaker stage', () => {
     expect(stage.name).toBe('circuitBreaker');
   });
 
-  it('continues while the circuit takes requests, asking about the request origin', async () => {
+  it('continues while the circuit takes requests, asking about the request origin and vault', async () => {
     const check = jest.fn(() => undefined);
     const ctx = context();
+    ctx.vault = 'prod';
     await expect(createCircuitBreakerStage({}, { breakers: { check } })(ctx)).resolves.toBe(
       CONTINUE,
     );
-    expect(check).toHaveBeenCalledWith(ctx.request);
+    expect(check).toHaveBeenCalledWith({
+      scheme: 'https',
+      host: 'api.example.com',
+      port: 443,
+      vault: 'prod',
+    });
   });
 
   it("denies with the breakers' refusal", async () => {

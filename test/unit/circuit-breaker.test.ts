@@ -11,6 +11,7 @@ import {
   createBreakingUpstream,
   createCircuitBreakers,
   isUpstreamFailure,
+  MAX_CIRCUITS,
   originOf,
   type CircuitBreakers,
   type CircuitState,
@@ -51,6 +52,7 @@ const CONFIG: CircuitBreakerConfig = {
   WindowSeconds: 60,
   ResetTimeoutSeconds: 30,
   ErrorPercentage: 0,
+  Scope: 'VaultOrigin',
 };
 
 function request(host = 'api.example.com', port = 443, scheme: 'http' | 'https' = 'https') {
@@ -363,6 +365,40 @@ describe('an open circuit', () => {
     ]);
   });
 
+  it("keeps vaults apart (Scope VaultOrigin): one vault's failures leave another's circuit closed", async () => {
+    setUp();
+    upstream.then(500, 500, 500);
+    for (let i = 0; i < 3; i++) await client.send(request(), { vault: 'a' });
+    expect(breakers.check({ ...request(), vault: 'a' })).toMatchObject({
+      code: 'VEC_CIRCUIT_OPEN',
+      message: expect.stringContaining('https://api.example.com:443 (vault a) is open'),
+    });
+    expect(breakers.check({ ...request(), vault: 'b' })).toBeUndefined();
+    expect((await client.send(request(), { vault: 'b' })).status).toBe(200);
+    await expect(client.upgrade(request(), { vault: 'a' })).rejects.toMatchObject({
+      code: 'VEC_CIRCUIT_OPEN',
+    });
+    expect(breakers.snapshot().map((c) => [c.vault, c.origin, c.state])).toEqual([
+      ['a', 'https://api.example.com:443', 'open'],
+      ['b', 'https://api.example.com:443', 'closed'],
+    ]);
+    expect(await registry.metrics()).toContain(
+      'vectra_circuit_state{origin="https://api.example.com:443",vault="a"} 2',
+    );
+  });
+
+  it('shares one circuit per origin between vaults with Scope Origin', async () => {
+    setUp({ Scope: 'Origin' });
+    upstream.then(500, 500, 500);
+    for (let i = 0; i < 3; i++) await client.send(request(), { vault: 'a' });
+    expect(breakers.check({ ...request(), vault: 'b' })).toMatchObject({
+      code: 'VEC_CIRCUIT_OPEN',
+    });
+    expect(breakers.snapshot().map((c) => [c.vault, c.origin])).toEqual([
+      [undefined, 'https://api.example.com:443'],
+    ]);
+  });
+
   it('counts an upgrade like any other call', async () => {
     await expect(client.upgrade(request())).rejects.toMatchObject({ code: 'VEC_CIRCUIT_OPEN' });
   });
@@ -417,6 +453,28 @@ describe('lifecycle', () => {
     jest.advanceTimersByTime(6_000);
     expect(breakers.snapshot()).toHaveLength(0);
     expect(await registry.metrics()).not.toContain('vectra_circuit_state{');
+  });
+
+  it('forgets a half-open circuit nobody probed for a window', async () => {
+    upstream.then(500, 500, 500);
+    await sendAll(3);
+    jest.advanceTimersByTime(30_000);
+    expect(stateOf()).toBe('halfOpen');
+    jest.advanceTimersByTime(30_000);
+    expect(breakers.snapshot()).toHaveLength(0);
+  });
+
+  it(`keeps at most MAX_CIRCUITS, evicting the oldest idle closed one first`, async () => {
+    upstream.then(500, 500, 500);
+    await sendAll(3, request('open.example.com'));
+    for (let i = 1; i < MAX_CIRCUITS; i++) await send(request(`h${i}.example.com`));
+    expect(breakers.snapshot()).toHaveLength(MAX_CIRCUITS);
+    await send(request('new.example.com'));
+    const origins = breakers.snapshot().map((c) => c.origin);
+    expect(origins).toHaveLength(MAX_CIRCUITS);
+    expect(origins).toContain('https://open.example.com:443');
+    expect(origins).toContain('https://new.example.com:443');
+    expect(origins).not.toContain('https://h1.example.com:443');
   });
 
   it('keeps an open circuit however long it is idle', async () => {

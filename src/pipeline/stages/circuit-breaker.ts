@@ -1,5 +1,6 @@
 /**
- * circuitBreaker: a request to an upstream origin whose circuit is open is refused here with
+ * circuitBreaker: a request to an upstream origin whose circuit (for the request's vault, with
+ * System.CircuitBreaker.Scope VaultOrigin) is open is refused here with
  * VEC_CIRCUIT_OPEN (503, Retry-After: the seconds until the circuit lets a probe through),
  * before `inject` resolves a credential for it. A half-open circuit passes requests while its one
  * probe is free; the upstream client wrapped by createBreakingUpstream() takes the probe when
@@ -26,7 +27,8 @@ export function createCircuitBreakerStage(
   const { breakers } = deps;
 
   return async function circuitBreaker(ctx: RequestContext) {
-    const refusal = breakers.check(ctx.request);
+    const { scheme, host, port } = ctx.request;
+    const refusal = breakers.check({ scheme, host, port, vault: ctx.vault });
     return refusal ? { kind: 'deny', error: refusal } : CONTINUE;
   };
 }

@@ -60,14 +60,18 @@ export function createForwardStage(options: ForwardStageOptions, deps: ForwardSt
     let answer: UpstreamResponse | UpstreamUpgrade;
     try {
       answer = request.upgrade
-        ? await upstream.upgrade(request)
+        ? await upstream.upgrade(request, { vault: ctx.vault })
         : await upstream.send(
             request,
             // Given up when the client goes away first. A small plain body is read whole when
-            // it will be redacted: one buffer, no chain of streams.
+            // it will be redacted: one buffer, no chain of streams. The vault picks the circuit.
             secrets.length > 0
-              ? { signal: ctx.cancellation, bufferUpTo: MAX_BUFFERED_REDACTION_BYTES }
-              : { signal: ctx.cancellation },
+              ? {
+                  signal: ctx.cancellation,
+                  bufferUpTo: MAX_BUFFERED_REDACTION_BYTES,
+                  vault: ctx.vault,
+                }
+              : { signal: ctx.cancellation, vault: ctx.vault },
           );
     } catch (err) {
       if (ctx.cancellation.aborted) return CLIENT_GONE;

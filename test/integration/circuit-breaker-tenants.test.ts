@@ -1,0 +1,120 @@
+/**
+ * Circuit breakers keep tenants apart: through the real forward proxy (absolute-form HTTP), two
+ * agents in two vaults call one failing loopback upstream. With System.CircuitBreaker.Scope
+ * VaultOrigin (the default) agent A's failures open A's circuit only, and agent B is still
+ * forwarded; with Scope Origin the circuit is the origin's, and B is refused as well.
+ */
+import { request } from 'node:http';
+import type { Gateway } from '../../src/gateway';
+import { startTestGateway } from '../helpers/gateway';
+import { startUpstream, type TestUpstream } from '../helpers/upstream';
+
+interface Answer {
+  status: number;
+  code: string | undefined;
+}
+
+/** One plain-HTTP request through the forward proxy as `token` in `vault`. */
+function viaProxy(gateway: Gateway, token: string, vault: string, url: string): Promise<Answer> {
+  const proxy = new URL(gateway.urls.proxy);
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: proxy.hostname,
+      port: proxy.port,
+      method: 'GET',
+      path: url,
+      headers: {
+        host: target.host,
+        'proxy-authorization': `Basic ${Buffer.from(`${token}:${vault}`).toString('base64')}`,
+      },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          code: res.headers['x-vectra-error'] as string | undefined,
+        }),
+      );
+    });
+    req.end();
+  });
+}
+
+async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv) {
+  const gateway = await startTestGateway({
+    System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
+    System__CircuitBreaker__FailureThreshold: '2',
+    ...env,
+  });
+  const agents: Record<'a' | 'b', { token: string; vault: string }> = {} as never;
+  for (const name of ['a', 'b'] as const) {
+    const vault = `tenant-${name}`;
+    await gateway.vaults.createVault({ name: vault });
+    await gateway.vaults.setCredential(vault, 'KEY', `secret-of-${name}`);
+    await gateway.vaults.createService(vault, {
+      name: 'flaky',
+      host: 'localhost',
+      auth: { type: 'bearer', credential: 'KEY' },
+    });
+    const { token } = await gateway.vaults.createAgent({ name: `bot-${name}`, vaults: [vault] });
+    agents[name] = { token, vault };
+  }
+  const call = (name: 'a' | 'b', path: string) =>
+    viaProxy(gateway, agents[name].token, agents[name].vault, `${upstream.httpUrl}${path}`);
+  return { gateway, call };
+}
+
+describe('circuit breaker scope through the forward proxy', () => {
+  let upstream: TestUpstream;
+  const gateways: Gateway[] = [];
+
+  beforeAll(async () => {
+    upstream = await startUpstream([
+      (req, res) => {
+        if (!req.url?.startsWith('/fail')) return false;
+        res.writeHead(503).end('down');
+        return true;
+      },
+    ]);
+  });
+  afterAll(async () => {
+    for (const gateway of gateways) await gateway.close();
+    await upstream.close();
+  });
+  beforeEach(() => {
+    upstream.received.length = 0;
+  });
+
+  it("VaultOrigin (default): agent A's failures open A's circuit, agent B in another vault is still forwarded", async () => {
+    const { gateway, call } = await setUp(upstream, {});
+    gateways.push(gateway);
+    expect(await call('a', '/fail/1')).toEqual({ status: 503, code: undefined });
+    expect(await call('a', '/fail/2')).toEqual({ status: 503, code: undefined });
+    expect(await call('a', '/fail/3')).toEqual({ status: 503, code: 'VEC_CIRCUIT_OPEN' });
+
+    expect(await call('b', '/ok')).toEqual({ status: 200, code: undefined });
+    expect(upstream.received.map((r) => r.url)).toEqual(['/fail/1', '/fail/2', '/ok']);
+    expect(upstream.received[2].headers.authorization).toBe('Bearer secret-of-b');
+
+    // /health and /metrics name the vault of the open circuit.
+    const health = (await (await fetch(`${gateway.urls.http}/health`)).json()) as any;
+    const circuits = health.checks.circuitBreakers;
+    expect(circuits.status).toBe('Degraded');
+    expect(circuits.data.open).toEqual([`${upstream.httpUrl} (vault tenant-a)`]);
+    const metrics = await (await fetch(`${gateway.urls.http}/metrics`)).text();
+    expect(metrics).toMatch(/vectra_circuit_state\{[^}]*vault="tenant-a"[^}]*\} 2/);
+    expect(metrics).toMatch(/vectra_circuit_state\{[^}]*vault="tenant-b"[^}]*\} 0/);
+  });
+
+  it('Origin: one circuit per origin, so agent B is refused with VEC_CIRCUIT_OPEN too', async () => {
+    const { gateway, call } = await setUp(upstream, { System__CircuitBreaker__Scope: 'Origin' });
+    gateways.push(gateway);
+    expect(await call('a', '/fail/1')).toEqual({ status: 503, code: undefined });
+    expect(await call('a', '/fail/2')).toEqual({ status: 503, code: undefined });
+    expect(await call('b', '/ok')).toEqual({ status: 503, code: 'VEC_CIRCUIT_OPEN' });
+    expect(upstream.received.map((r) => r.url)).toEqual(['/fail/1', '/fail/2']);
+  });
+});
