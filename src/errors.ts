@@ -28,6 +28,11 @@ export const ERROR_CODES = {
     title: 'Request too large',
     message: 'The request body exceeds the allowed size.',
   },
+  VEC_REQUEST_TIMEOUT: {
+    status: 408,
+    title: 'Request timeout',
+    message: 'The request head or body did not arrive in time; send the whole request at once.',
+  },
   VEC_ROUTE_NOT_FOUND: {
     status: 404,
     title: 'Not found',

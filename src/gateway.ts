@@ -41,6 +41,7 @@ import { createPipeline } from './pipeline/runner';
 import { buildStages } from './pipeline/stages';
 import { loadCertificateAuthority } from './proxy/certificate-authority';
 import { createForwardProxy } from './proxy/forward-proxy';
+import { httpTimeoutOptions } from './proxy/http-timeouts';
 import { createLeafCertificateCache } from './proxy/leaf-certificates';
 import { createUpstreamClient } from './proxy/upstream';
 import { auditRoutes, createAuditStream } from './server/admin/audit-routes';
@@ -313,6 +314,8 @@ export async function startGateway(
       ],
     });
     const server = config.System.Server;
+    // Slow clients on the API port (the proxy port sets its own from System.Proxy).
+    const apiTimeouts = httpTimeoutOptions(server, 'System.Server');
     const listeners: Listener[] = [];
     cleanups.push(async () => {
       const timeoutMs = server.ShutdownTimeoutSeconds * 1000;
@@ -333,7 +336,12 @@ export async function startGateway(
     );
     listeners.push(proxyListener);
     proxyBound.port = proxyListener.address().port;
-    const http = await listen('HTTP', createHttpServer(app), server.Http.Port, server.Host);
+    const http = await listen(
+      'HTTP',
+      createHttpServer(apiTimeouts, app),
+      server.Http.Port,
+      server.Host,
+    );
     listeners.push(http);
     const urls: { http: string; https?: string; proxy: string } = {
       http: urlOf('http', http),
@@ -343,7 +351,7 @@ export async function startGateway(
       const tls = loadServerCertificate(server.Https.Certificate);
       const https = await listen(
         'HTTPS',
-        createHttpsServer(tls, app),
+        createHttpsServer({ ...tls, ...apiTimeouts }, app),
         server.Https.Port,
         server.Host,
       );

@@ -140,6 +140,16 @@ export const schema = {
         format: 'positive-int',
         default: 1048576,
       },
+      HeadersTimeoutMilliseconds: {
+        doc: "Time a client has to send a request's complete header block to the API; then 408 and the connection closes (slow clients).",
+        format: 'positive-int',
+        default: 30_000,
+      },
+      RequestTimeoutMilliseconds: {
+        doc: 'Time a client has to send a complete request (head and body) to the API; at least HeadersTimeoutMilliseconds.',
+        format: 'positive-int',
+        default: 300_000,
+      },
     },
     Proxy: {
       Port: {
@@ -197,6 +207,21 @@ export const schema = {
         doc: 'Time the upstream has to answer.',
         format: 'positive-int',
         default: 60,
+      },
+      HeadersTimeoutMilliseconds: {
+        doc: "Time a client has to send a request's complete header block (proxy port, inside tunnels); then 408 and the connection closes.",
+        format: 'positive-int',
+        default: 30_000,
+      },
+      RequestTimeoutMilliseconds: {
+        doc: 'Time a client has to send a complete request (head and body) to the proxy; at least HeadersTimeoutMilliseconds.',
+        format: 'positive-int',
+        default: 300_000,
+      },
+      TunnelIdleTimeoutMilliseconds: {
+        doc: 'A CONNECT tunnel is closed when its first request or TLS handshake is not there, or it is idle between keep-alive requests, this long.',
+        format: 'positive-int',
+        default: 5_000,
       },
     },
     Audit: {
@@ -539,6 +564,8 @@ export interface VectraConfig {
       };
       ShutdownTimeoutSeconds: number;
       MaxRequestBodyBytes: number;
+      HeadersTimeoutMilliseconds: number;
+      RequestTimeoutMilliseconds: number;
     };
     Proxy: {
       Port: number;
@@ -553,6 +580,9 @@ export interface VectraConfig {
       MaxHeaderBytes: number;
       MaxTunnelsPerAgent: number;
       UpstreamTimeoutSeconds: number;
+      HeadersTimeoutMilliseconds: number;
+      RequestTimeoutMilliseconds: number;
+      TunnelIdleTimeoutMilliseconds: number;
     };
     Audit: { RetentionDays: number; MaxRows: number };
     Storage: {

@@ -21,6 +21,7 @@ import {
   runExchange,
   type ExchangeDeps,
 } from './exchange';
+import { httpTimeoutOptions, trackConnections } from './http-timeouts';
 import { normalizeLeafHost } from './leaf-certificates';
 import { parseProxyAuthorization, type ProxyCredentials } from './proxy-auth';
 import { runUpgrade } from './upgrade';
@@ -59,6 +60,9 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
   const { config, logger } = deps;
   const tunnels = new WeakMap<Socket, Tunnel>();
   const openTunnels = new Map<string, number>();
+  // Slow clients: System.Proxy.HeadersTimeoutMilliseconds and RequestTimeoutMilliseconds on
+  // both servers; TunnelIdleTimeoutMilliseconds for a tunnel's first byte and between requests.
+  const timeouts = httpTimeoutOptions(config, 'System.Proxy');
 
   const requestOf = (
     req: IncomingMessage,
@@ -93,7 +97,7 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
   };
 
   // Requests inside tunnels arrive on this server (never listening: sockets are handed to it).
-  const inner = createServer({ maxHeaderSize: config.MaxHeaderBytes }, (req, res) => {
+  const inner = createServer({ maxHeaderSize: config.MaxHeaderBytes, ...timeouts }, (req, res) => {
     const tunnel = tunnels.get(req.socket as Socket);
     if (!tunnel) {
       res.destroy();
@@ -128,9 +132,11 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
     );
   });
   inner.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => refuseRaw(socket, err));
+  inner.keepAliveTimeout = config.TunnelIdleTimeoutMilliseconds;
+  trackConnections(inner);
 
   const server = createServer(
-    { maxHeaderSize: config.MaxHeaderBytes },
+    { maxHeaderSize: config.MaxHeaderBytes, ...timeouts },
     (req: IncomingMessage, res: ServerResponse) => {
       // Absolute-form: `GET http://host/path HTTP/1.1`.
       let url: URL;
@@ -235,9 +241,16 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
 
     clientSocket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length) clientSocket.unshift(head);
+    // A tunnel that sends nothing, or never finishes its TLS handshake, holds a socket and a
+    // tunnel slot: closed after TunnelIdleTimeoutMilliseconds. Then the inner server's header,
+    // request and keep-alive timeouts apply.
+    const deadline = setTimeout(() => clientSocket.destroy(), config.TunnelIdleTimeoutMilliseconds);
+    deadline.unref();
+    clientSocket.once('close', () => clearTimeout(deadline));
     const first = await firstByte(clientSocket);
     if (first === undefined) return;
     if (first !== TLS_HANDSHAKE) {
+      clearTimeout(deadline);
       tunnels.set(clientSocket, tunnelOf(authority, credentials, 'http'));
       inner.emit('connection', clientSocket);
       return;
@@ -252,6 +265,7 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
       ALPNProtocols: ['http/1.1'],
     });
     tls.once('secure', () => {
+      clearTimeout(deadline);
       const sni = typeof tls.servername === 'string' ? tls.servername : '';
       const expected = normalizeLeafHost(authority.host);
       const usual = sni ? normalizeLeafHost(sni) === expected : isIP(expected) !== 0;
@@ -321,6 +335,8 @@ function refuseRaw(socket: Duplex, err: NodeJS.ErrnoException): void {
   const error =
     err.code === 'HPE_HEADER_OVERFLOW'
       ? new GatewayError('VEC_HEADERS_TOO_LARGE')
-      : new GatewayError('VEC_REQUEST_MALFORMED', 'The request could not be parsed as HTTP/1.1.');
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new GatewayError('VEC_REQUEST_TIMEOUT')
+        : new GatewayError('VEC_REQUEST_MALFORMED', 'The request could not be parsed as HTTP/1.1.');
   socket.end(rawRefusal(error));
 }
