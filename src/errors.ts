@@ -240,6 +240,12 @@ export const ERROR_CODES = {
     title: 'Denied by policy',
     message: 'A policy denies this request; the reason says which rule.',
   },
+  VEC_POLICY_BODY_UNREADABLE: {
+    status: 400,
+    title: 'Request body cannot be judged',
+    message:
+      'A policy judges this request by its body, and the body is not JSON (400) or is larger than Policy.MaxBodyBytes (413); send a smaller JSON body.',
+  },
   VEC_POLICY_UNAVAILABLE: {
     status: 503,
     title: 'Policy engine unavailable',

@@ -14,7 +14,7 @@ import { EXIT, GatewayError, type ErrorBody } from '../errors';
 import { formatDryRun, targetOf, withRisk, type DryRunResult } from '../policy/dry-run';
 import { evaluatePolicies, policySet } from '../policy/evaluate';
 import { describedRequestInput } from '../policy/input';
-import { bodyFromBytes, isJsonContentType } from '../policy/json-body';
+import { bodyFromBytes } from '../policy/json-body';
 import { formatProblem, loadPolicyDirectory } from '../policy/policy-directory';
 import { POLICY_EFFECTS, type PolicyTrace } from '../policy/types';
 import { createInternalScorer } from '../semantic/internal-scorer';
@@ -226,8 +226,10 @@ async function remoteTest(
   };
   if (flags.service !== undefined) request.service = flags.service;
   if (bytes) {
-    const json = parsesAsJson(bytes) ? (JSON.parse(bytes.toString('utf8')) as unknown) : undefined;
-    if (json !== undefined && isJsonContentType(headers['content-type'])) request.body = json;
+    // As text, so the gateway judges the same bytes (BOM, JSON found by content); bytes that are
+    // not UTF-8 are not JSON, which a body of their size says as well.
+    const text = utf8(bytes);
+    if (text !== undefined) request.bodyText = text;
     else request.bodySize = bytes.length;
   }
   const doFetch = options.fetch ?? fetch;
@@ -299,6 +301,14 @@ function readBody(file: string): Buffer {
     throw new UsageError(
       `cannot read --body ${file} (${(err as NodeJS.ErrnoException).code ?? err})`,
     );
+  }
+}
+
+function utf8(bytes: Buffer): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return undefined;
   }
 }
 

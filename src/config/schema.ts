@@ -399,7 +399,7 @@ export const schema = {
       default: 'Internal',
     },
     MaxBodyBytes: {
-      doc: 'JSON request bodies up to this size are parsed for request.body.* conditions.',
+      doc: 'Bodies up to this size are read as JSON for request.body.* rules; a rule that reads a larger one refuses it.',
       format: 'non-negative-int',
       default: 65536,
     },
@@ -427,6 +427,11 @@ export const schema = {
           doc: 'Allow requests when OPA cannot decide (logged on every use). Default: refuse (fail closed).',
           format: 'strict-boolean',
           default: false,
+        },
+        UnreadableBody: {
+          doc: 'Refuse (VEC_POLICY_BODY_UNREADABLE) a body over MaxBodyBytes or not JSON without asking OPA, or AskOpa (see input.request.bodyUnreadable).',
+          format: enumFormat(['Refuse', 'AskOpa']),
+          default: 'Refuse',
         },
       },
     },
@@ -632,7 +637,13 @@ export interface VectraConfig {
     MaxBodyBytes: number;
     Providers: {
       Internal: { Directory: string };
-      Opa: { BaseUrl: string; Path: string; TimeoutMilliseconds: number; FailOpen: boolean };
+      Opa: {
+        BaseUrl: string;
+        Path: string;
+        TimeoutMilliseconds: number;
+        FailOpen: boolean;
+        UnreadableBody: 'Refuse' | 'AskOpa';
+      };
     };
   };
   Semantic: {

@@ -7,6 +7,7 @@ import { approvalRequired, type ApprovalStageOptions } from '../pipeline/stages/
 import { riskInputFrom } from '../pipeline/stages/semantic';
 import type { RiskAssessment, RiskInput, RiskScorer } from '../semantic/types';
 import type { PolicyDecision, PolicyEngine, PolicyInput, PolicyTrace } from './types';
+import { denialOf } from './unreadable-body';
 
 export interface DryRunResult {
   decision: PolicyDecision;
@@ -115,6 +116,10 @@ export function formatDryRun(result: DryRunResult): string {
   if (decision.risk !== undefined)
     lines.push(`risk:     ${decision.risk} (declared by the policy)`);
   lines.push(`reason:   ${decision.reason}`);
+  if (decision.unreadableBody !== undefined) {
+    const { code, statusCode } = denialOf(decision);
+    lines.push(`refused:  ${statusCode} ${code} (the body could not be judged)`);
+  }
   const { risk, approval } = result;
   if (risk) {
     const note = risk.applied ? '' : '; Semantic.Enabled is false, so the gateway does not use it';

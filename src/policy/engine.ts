@@ -46,6 +46,7 @@ export async function createPolicyEngine(
       path: opa.Path,
       timeoutMs: opa.TimeoutMilliseconds,
       failOpen: opa.FailOpen,
+      unreadableBody: opa.UnreadableBody,
       logger: deps.logger,
       fetch: deps.fetch,
     });

@@ -26,7 +26,14 @@
 import { BoundedMemo } from '../bounded-memo';
 import type { CompiledPolicy, CompiledRule } from './policy-file';
 import { PolicyEvaluationError, type CompiledCondition } from './operators';
-import type { PolicyDecision, PolicyEffect, PolicyInput, PolicyTrace } from './types';
+import type {
+  PolicyDecision,
+  PolicyEffect,
+  PolicyInput,
+  PolicyTrace,
+  UnreadableBody,
+} from './types';
+import { UnreadableBodyError } from './unreadable-body';
 
 export interface PolicySet {
   readonly policies: readonly CompiledPolicy[];
@@ -52,6 +59,8 @@ interface Outcome {
   rule?: string;
   /** `risk` of the rule that matched. */
   risk?: number;
+  /** Set when the outcome is a rule that could not judge the body. */
+  unreadableBody?: UnreadableBody;
 }
 
 interface PlannedRule {
@@ -186,6 +195,7 @@ class Combined {
       policy: best.policy,
       ...(best.rule === undefined ? {} : { rule: best.rule }),
       ...(risk === undefined ? {} : { risk }),
+      ...(best.unreadableBody === undefined ? {} : { unreadableBody: best.unreadableBody }),
     };
   }
 }
@@ -233,7 +243,7 @@ function evaluatePolicy(
         matched: false,
         failed: err.message,
       });
-      return unjudgeable(policy, rule, err.message);
+      return unjudgeable(policy, rule, err);
     }
     tried.push({
       rule: rule.name,
@@ -257,14 +267,23 @@ function firstFailing(
   return undefined;
 }
 
-/** A rule that could not be judged refuses the request, for its policy (fail closed). */
-function unjudgeable(policy: CompiledPolicy, rule: CompiledRule, problem: string): Outcome {
+/**
+ * A rule that could not be judged refuses the request, for its policy (fail closed); `problem`
+ * is the message, or the error that says it (and whether the body was what could not be read).
+ */
+function unjudgeable(
+  policy: CompiledPolicy,
+  rule: CompiledRule,
+  problem: string | PolicyEvaluationError,
+): Outcome {
+  const message = typeof problem === 'string' ? problem : problem.message;
   return {
     effect: 'Deny',
     severity: SEVERITY.Deny,
-    reason: `Policy ${policy.name} (rule ${rule.name}): the rule could not be judged (${problem}), so the request is refused.`,
+    reason: `Policy ${policy.name} (rule ${rule.name}): the rule could not be judged (${message}), so the request is refused.`,
     policy: policy.name,
     rule: rule.name,
+    ...(problem instanceof UnreadableBodyError ? { unreadableBody: problem.why } : {}),
   };
 }
 
@@ -394,7 +413,7 @@ function judgeReduced(reduced: ReducedPolicy, input: PolicyInput): Outcome {
       holds = firstFailing(rule.conditions, input) === undefined;
     } catch (err) {
       if (!(err instanceof PolicyEvaluationError)) throw err;
-      return unjudgeable(policy, rule.planned.rule, err.message);
+      return unjudgeable(policy, rule.planned.rule, err);
     }
     if (!holds || rule.end === 'fail') continue;
     if (rule.end === 'match') return rule.planned.outcome;

@@ -8,7 +8,7 @@ import { GatewayError } from '../errors';
 import type { AgentPrincipal } from '../identity/agent-auth';
 import { isSecretKey, REDACTED } from '../observability/redact';
 import type { HeaderMap, RequestContext } from '../pipeline/types';
-import type { PolicyInput } from './types';
+import type { PolicyInput, UnreadableBody } from './types';
 
 /** What the stage (or a dry run) learnt about the body. */
 export interface BodyInfo {
@@ -16,6 +16,8 @@ export interface BodyInfo {
   size: number | null;
   /** The parsed JSON body, when there is one within the limit. */
   json?: unknown;
+  /** Why a body that was read for could not be judged (PolicyInput's `bodyUnreadable`). */
+  unreadable?: UnreadableBody;
 }
 
 export interface InputParts {
@@ -54,6 +56,7 @@ export function buildPolicyInput(parts: InputParts): PolicyInput {
     bodySize: parts.body.size,
   };
   if (parts.body.json !== undefined) request.body = parts.body.json;
+  if (parts.body.unreadable !== undefined) request.bodyUnreadable = parts.body.unreadable;
   return {
     agent: parts.agent,
     vault: parts.vault,

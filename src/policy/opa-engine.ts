@@ -11,10 +11,17 @@
  * failures to decide. They refuse the request with VEC_POLICY_UNAVAILABLE (fail closed), unless
  * Policy.Providers.Opa.FailOpen is set: then the request is allowed and a warning is logged every
  * time.
+ *
+ * OPA cannot say whether its policy reads `input.request.body`, so the stage always reads the
+ * body (up to Policy.MaxBodyBytes), and a body that cannot be judged (too large, not JSON) is
+ * refused without asking OPA (VEC_POLICY_BODY_UNREADABLE), unless
+ * Policy.Providers.Opa.UnreadableBody is `AskOpa`: then OPA decides, seeing
+ * `input.request.bodyUnreadable`.
  */
 import { GatewayError } from '../errors';
 import type { Logger } from '../observability/types';
 import { POLICY_EFFECTS, type PolicyDecision, type PolicyEffect, type PolicyEngine } from './types';
+import { unreadableBodyText } from './unreadable-body';
 
 export interface OpaEngineOptions {
   /** Policy.Providers.Opa.BaseUrl */
@@ -23,6 +30,8 @@ export interface OpaEngineOptions {
   path: string;
   timeoutMs: number;
   failOpen: boolean;
+  /** Policy.Providers.Opa.UnreadableBody: `Refuse` (default) or `AskOpa`. */
+  unreadableBody?: 'Refuse' | 'AskOpa';
   logger: Logger;
   /** Replaces global fetch (tests). */
   fetch?: typeof fetch;
@@ -57,9 +66,20 @@ export function createOpaEngine(options: OpaEngineOptions): PolicyEngine {
     return { effect: 'Allow', reason, policy: dataPath };
   }
 
+  const refuseUnreadable = options.unreadableBody !== 'AskOpa';
+
   return {
     provider: 'Opa',
     async evaluate(input) {
+      const unreadable = input.request.bodyUnreadable;
+      if (unreadable !== undefined && refuseUnreadable) {
+        return {
+          effect: 'Deny',
+          reason: `${upperFirst(unreadableBodyText(unreadable))}, so OPA cannot judge it and the request is refused (Policy.Providers.Opa.UnreadableBody is Refuse).`,
+          policy: dataPath,
+          unreadableBody: unreadable,
+        };
+      }
       let res: Response;
       try {
         res = await doFetch(url, {
@@ -172,6 +192,10 @@ function fetchFailure(err: unknown, url: string, timeoutMs: number): string {
     return `no answer within ${timeoutMs} ms`;
   const why = e.cause?.code ?? e.cause?.message ?? (err as Error).message;
   return `cannot reach OPA at ${new URL(url).origin}: ${why}`;
+}
+
+function upperFirst(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function oneLine(text: string): string {

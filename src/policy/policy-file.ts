@@ -7,7 +7,7 @@
  *     "default": "Allow" | "Deny" | "Hitl", "defaultReason"?,
  *     "appliesTo"?: { "agents"?, "vaults"?, "services"? },   // names or globs; default all
  *     "rules": [ { "name", "description"?, "reason", "priority"? (default 0, higher first),
- *                  "effect", "risk"? (0..1),
+ *                  "effect", "risk"? (0..1), "onUnreadableBody"? ("refuse" | "ignore"),
  *                  "conditions": [ { "field", "operator", "value"?, "ignoreCase"? } ] } ] }
  */
 import { resolveField } from './fields';
@@ -21,6 +21,11 @@ import {
   type CompiledCondition,
 } from './operators';
 import { POLICY_EFFECTS, type PolicyEffect, type PolicyProblem } from './types';
+import {
+  ON_UNREADABLE_BODY,
+  refusingUnreadableBody,
+  type OnUnreadableBody,
+} from './unreadable-body';
 
 export interface CompiledRule {
   readonly name: string;
@@ -161,6 +166,7 @@ function compileRule(
     'priority',
     'effect',
     'risk',
+    'onUnreadableBody',
     'conditions',
   ]);
   if (!rule) return undefined;
@@ -184,6 +190,7 @@ function compileRule(
       if (compiled) conditions.push(compiled);
     });
   }
+  const onUnreadable = onUnreadableBody(rule.onUnreadableBody, conditions, at, problem);
   if (problem.count > before || !name || !reason || !ruleEffect) return undefined;
   return {
     name,
@@ -191,8 +198,29 @@ function compileRule(
     effect: ruleEffect,
     ...(risk === undefined ? {} : { risk: risk as number }),
     reason: `Policy ${policy} (rule ${name}): ${sentence(reason)}`,
-    conditions,
+    conditions: onUnreadable === 'ignore' ? conditions : conditions.map(refusingUnreadableBody),
   };
+}
+
+/**
+ * What a rule does with a body it cannot judge (over Policy.MaxBodyBytes, or not JSON): `refuse`
+ * the request (the default), or `ignore` it and judge the body as absent. Only for rules that
+ * read `request.body`.
+ */
+function onUnreadableBody(
+  raw: unknown,
+  conditions: readonly CompiledCondition[],
+  at: string,
+  problem: Report,
+): OnUnreadableBody {
+  if (raw === undefined) return 'refuse';
+  const value = ON_UNREADABLE_BODY.find((v) => v === raw);
+  if (!value) {
+    problem.add(`${at}.onUnreadableBody`, `must be one of ${ON_UNREADABLE_BODY.join(', ')}`);
+  } else if (!conditions.some((c) => c.field.readsBody)) {
+    problem.add(`${at}.onUnreadableBody`, 'applies only to a rule with a request.body condition');
+  }
+  return value ?? 'refuse';
 }
 
 function compileConditionAt(

@@ -39,8 +39,18 @@ export interface PolicyInput {
      * `[REDACTED]`, so a policy can test that they exist but never read them.
      */
     headers: Record<string, string>;
-    /** The parsed JSON body: only when the content type is JSON and it fits Policy.MaxBodyBytes. */
+    /**
+     * The parsed JSON body, when it fits Policy.MaxBodyBytes and is JSON: by its Content-Type, or
+     * by its content (the first character after an optional UTF-8 BOM and white space is `{` or
+     * `[`), whatever the Content-Type says. The BOM is not part of the JSON.
+     */
     body?: unknown;
+    /**
+     * Set when Vectra read for a body it could not judge: `too-large` (over Policy.MaxBodyBytes)
+     * or `not-json`. A rule that reads `request.body` then refuses the request
+     * (VEC_POLICY_BODY_UNREADABLE) unless it says `"onUnreadableBody": "ignore"`.
+     */
+    bodyUnreadable?: UnreadableBody;
     /**
      * Body size in bytes: Content-Length, or the size Vectra measured while reading the body;
      * 0 without a body; null when unknown (a chunked body that Vectra did not read).
@@ -58,6 +68,9 @@ export interface PolicyInput {
   };
 }
 
+/** Why a body could not be judged: over Policy.MaxBodyBytes, or not JSON. */
+export type UnreadableBody = 'too-large' | 'not-json';
+
 export interface PolicyDecision {
   effect: PolicyEffect;
   /** One sentence saying why, naming the policy and rule that decided. */
@@ -68,6 +81,11 @@ export interface PolicyDecision {
   rule?: string;
   /** 0..1: the highest `risk` of the rules that matched (Internal) or OPA's `risk`. */
   risk?: number;
+  /**
+   * A Deny because the body could not be judged: refused with VEC_POLICY_BODY_UNREADABLE (413
+   * for `too-large`, 400 for `not-json`) rather than VEC_POLICY_DENIED.
+   */
+  unreadableBody?: UnreadableBody;
 }
 
 /** One policy's part in a decision, for dry runs (`vectra policy test`, /v1/policy/evaluate). */

@@ -2,7 +2,8 @@
  * The `policy` stage between real sockets: a real HTTP client, the real exchange adapter and
  * pipeline runner, the Internal provider over a policy directory, the real forward stage and
  * upstream client, and a real upstream that records what reached it. JSON bodies the stage
- * reads must arrive upstream byte for byte; refused requests must not arrive at all.
+ * reads must arrive upstream byte for byte; refused requests (including bodies the body rule
+ * cannot judge) must not arrive at all.
  *
  * Until the lead wires the stage into buildStages (after resolveService), the pipeline here is
  * [authenticate (a stub naming the agent and vault), policy, forward].
@@ -161,14 +162,15 @@ describe('the policy stage between real sockets', () => {
     expect(upstream.received).toHaveLength(0);
   });
 
-  it('streams a large non-JSON body untouched', async () => {
+  it('refuses a large body it cannot judge without reading it (413), sending nothing', async () => {
     const body = 'x'.repeat(200_000);
     const res = await post('/upload', body, 'text/plain');
-    expect(res.status).toBe(200);
-    expect(upstream.received[0].body).toBe(body);
+    expect(res.status).toBe(413);
+    expect(res.headers.get('x-vectra-error')).toBe('VEC_POLICY_BODY_UNREADABLE');
+    expect(upstream.received).toHaveLength(0);
   });
 
-  it('hands back a chunked JSON body over the limit whole (read up to the limit, not parsed)', async () => {
+  it('refuses a chunked JSON body over the limit (read up to the limit, not parsed)', async () => {
     const text = JSON.stringify({ action: 'drop', padding: 'p'.repeat(8 * BODY_LIMIT) });
     const chunks = [text.slice(0, 100), text.slice(100, 3000), text.slice(3000)];
     const stream = new ReadableStream<Uint8Array>({
@@ -179,10 +181,12 @@ describe('the policy stage between real sockets', () => {
       },
     });
     const res = await post('/bulk', stream);
-    // Not parsed, so the `drop` rule cannot see it: a policy that must judge bodies should
-    // also refuse what it cannot read (request.bodySize gt …, or request.body exists false).
-    expect(res.status).toBe(200);
-    expect(upstream.received[0].headers['transfer-encoding']).toBe('chunked');
-    expect(upstream.received[0].body).toBe(text);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({
+      code: 'VEC_POLICY_BODY_UNREADABLE',
+      policy: 'api',
+      rule: 'no-drops',
+    });
+    expect(upstream.received).toHaveLength(0);
   });
 });

@@ -240,7 +240,7 @@ describe('POST /v1/policy/evaluate', () => {
     expect(elsewhere.body.input.service).toBeNull();
   });
 
-  it('takes the service named by the caller, and only counts a body over the limit', async () => {
+  it('takes the service named by the caller, and refuses a body over the limit', async () => {
     const named = await evaluate({
       agent: 'bot',
       vault: 'team',
@@ -259,7 +259,13 @@ describe('POST /v1/policy/evaluate', () => {
     });
     expect(big.body.input.request.body).toBeUndefined();
     expect(big.body.input.request.bodySize).toBeGreaterThan(2000);
-    expect(big.body.decision.effect).toBe('Hitl');
+    expect(big.body.input.request.bodyUnreadable).toBe('too-large');
+    // The rule on body.query cannot judge it: refused, as the gateway would (413).
+    expect(big.body.decision).toMatchObject({
+      effect: 'Deny',
+      rule: 'no-mutations',
+      unreadableBody: 'too-large',
+    });
   });
 
   it('refuses a request it cannot judge, naming the field', async () => {

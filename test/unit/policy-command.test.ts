@@ -281,3 +281,69 @@ describe('vectra policy test', () => {
     });
   });
 });
+
+describe('vectra policy test with a body the policies cannot judge', () => {
+  const dir = directory({
+    'p.json': JSON.stringify({
+      name: 'guard',
+      default: 'Allow',
+      rules: [
+        {
+          name: 'no-drops',
+          reason: 'No drops',
+          effect: 'Deny',
+          conditions: [{ field: 'body.action', operator: 'eq', value: 'drop' }],
+        },
+      ],
+    }),
+  });
+  const file = (bytes: Buffer) => {
+    const path = join(mkdtempSync(join(tmpdir(), 'vectra-body-')), 'body');
+    writeFileSync(path, bytes);
+    return path;
+  };
+  const base = ['--dir', dir, '--method', 'POST', '--url', 'https://api.example.com/x'];
+
+  it('finds JSON after a BOM in a text/plain body, as the gateway does', async () => {
+    const body = file(Buffer.from('\uFEFF{"action":"drop"}'));
+    const result = await test(...base, '--body', body, '--header', 'Content-Type: text/plain');
+    expect(result.stdout).toContain('decision: Deny');
+    expect(result.stdout).toContain('rule:     no-drops');
+    expect(result.stdout).not.toContain('refused:');
+  });
+
+  it('says a body that is not JSON is refused with VEC_POLICY_BODY_UNREADABLE', async () => {
+    const body = file(Buffer.from('action=drop'));
+    const result = await test(...base, '--body', body, '--header', 'Content-Type: text/plain');
+    expect(result.stdout).toContain('decision: Deny');
+    expect(result.stdout).toContain('refused:  400 VEC_POLICY_BODY_UNREADABLE');
+  });
+
+  it('sends the body as bodyText with --addr, so the gateway judges the same bytes', async () => {
+    const sent: RequestInit[] = [];
+    const fakeFetch = (async (_url: string, init: RequestInit) => {
+      sent.push(init);
+      return new Response(JSON.stringify({ decision: { effect: 'Allow', reason: 'ok' } }), {
+        status: 200,
+      });
+    }) as typeof fetch;
+    const body = file(Buffer.from('\uFEFF{"action":"drop"}'));
+    await run(
+      [
+        'policy',
+        'test',
+        '--addr',
+        'http://gw.test:7080',
+        '--agent',
+        'bot',
+        '--vault',
+        'team',
+      ].concat(base.slice(2), ['--body', body, '--header', 'Content-Type: text/plain']),
+      { env: { VECTRA_ADMIN_TOKEN: 'vec_adm_t', VECTRA_CONFIG_HOME: tmpdir() }, fetch: fakeFetch },
+    );
+    expect(JSON.parse(String(sent[0].body))).toMatchObject({
+      headers: { 'content-type': 'text/plain' },
+      bodyText: '\uFEFF{"action":"drop"}',
+    });
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * The `policy` stage on RequestContexts: what the PolicyInput holds (credential headers
  * redacted, path normalised, query, time), Deny / Hitl / Allow, and the JSON body: read and
- * parsed within the limit and handed back byte for byte, never read otherwise.
+ * parsed within the limit and handed back byte for byte, never read when no policy needs it.
  */
 import { Readable } from 'node:stream';
 import { GatewayError } from '../../src/errors';
@@ -268,7 +268,9 @@ describe('the JSON body', () => {
     const { input } = await run(ctx, ALLOW, { bodyLimit: 100 });
     expect(state.pulled).toBe(0);
     expect(ctx.request.body).toBe(body);
-    expect(input.request).toEqual(expect.objectContaining({ bodySize: 5000 }));
+    expect(input.request).toEqual(
+      expect.objectContaining({ bodySize: 5000, bodyUnreadable: 'too-large' }),
+    );
     expect(input.request.body).toBeUndefined();
   });
 
@@ -281,21 +283,58 @@ describe('the JSON body', () => {
     expect(state.pulled).toBeLessThan(40);
     expect(input.request.body).toBeUndefined();
     expect(input.request.bodySize).toBeNull();
+    expect(input.request.bodyUnreadable).toBe('too-large');
     expect(await text(ctx.request.body)).toBe(parts.join(''));
     expect(state.pulled).toBe(parts.length);
   });
 
-  it('is never read when it is not JSON', async () => {
-    const { body, state } = streamed(['a=1']);
+  it('when it is not JSON: read, handed back, and marked as not judgeable', async () => {
+    const { body } = streamed(['a=1']);
     const ctx = context({
       body,
       contentLength: 3,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     const { input } = await run(ctx);
-    expect(state.pulled).toBe(0);
-    expect(ctx.request.body).toBe(body);
-    expect(input.request.bodySize).toBe(3);
+    expect(input.request).toMatchObject({ bodySize: 3, bodyUnreadable: 'not-json' });
+    expect(input.request.body).toBeUndefined();
+    expect(await text(ctx.request.body)).toBe('a=1');
+  });
+
+  it('is JSON by its content after a BOM, whatever the Content-Type; the BOM goes upstream', async () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(' [1, {"a":2}]')]);
+    const ctx = context({
+      body: Readable.from([bytes.subarray(0, 2), bytes.subarray(2)]),
+      headers: { 'content-type': 'text/plain' },
+    });
+    const { input } = await run(ctx);
+    expect(input.request).toMatchObject({ bodySize: bytes.length, body: [1, { a: 2 }] });
+    expect(input.request.bodyUnreadable).toBeUndefined();
+    const forwarded: Buffer[] = [];
+    for await (const chunk of ctx.request.body!) forwarded.push(chunk as Buffer);
+    expect(Buffer.concat(forwarded).equals(bytes)).toBe(true);
+  });
+
+  it('refuses a Deny made on a body it could not judge with VEC_POLICY_BODY_UNREADABLE', async () => {
+    const deny = (why: 'too-large' | 'not-json'): PolicyDecision => ({
+      effect: 'Deny',
+      reason: 'Policy p (rule r): the rule could not be judged (…), so the request is refused.',
+      policy: 'p',
+      rule: 'r',
+      unreadableBody: why,
+    });
+    for (const [why, status] of [
+      ['too-large', 413],
+      ['not-json', 400],
+    ] as const) {
+      const { result } = await run(context(), deny(why));
+      expect((result as { error: GatewayError }).error.toJSON()).toMatchObject({
+        code: 'VEC_POLICY_BODY_UNREADABLE',
+        statusCode: status,
+        policy: 'p',
+        rule: 'r',
+      });
+    }
   });
 
   it('is never read when no policy reads it', async () => {
@@ -317,10 +356,19 @@ describe('the JSON body', () => {
     expect(await text(ctx.request.body)).toBe(json);
   });
 
+  it('for later stages alone, only when declared JSON: other bodies stream on unread', async () => {
+    const { body, state } = streamed(['{"a":1}']);
+    const ctx = context({ body, contentLength: 7, headers: { 'content-type': 'text/plain' } });
+    await run(ctx, ALLOW, { needsBody: false, alwaysReadBody: true });
+    expect(state.pulled).toBe(0);
+    expect(ctx.request.body).toBe(body);
+  });
+
   it('is handed back even when it is not valid JSON (and not parsed)', async () => {
     const ctx = context({ body: Readable.from([Buffer.from('{nope')]), contentLength: 5 });
     const { input } = await run(ctx);
     expect(input.request.body).toBeUndefined();
+    expect(input.request.bodyUnreadable).toBe('not-json');
     expect(await text(ctx.request.body)).toBe('{nope');
   });
 

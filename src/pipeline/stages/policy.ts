@@ -1,18 +1,20 @@
 /**
  * policy: what the policies say about this request, after resolveService named its service. The
- * stage builds the PolicyInput (reading a JSON body within Policy.MaxBodyBytes, when some
- * policy reads `request.body` or `alwaysReadBody` says a later stage wants it; the body is handed
- * back to the request as a stream of the same bytes) and asks the engine. Deny refuses with VEC_POLICY_DENIED and the decision's
- * reason; Hitl is left for the approval stage (`deferHitl`) or refused here with
- * VEC_APPROVAL_REQUIRED, so a pipeline without an approval stage never lets it through. An
- * engine that cannot decide rejects with VEC_POLICY_UNAVAILABLE (OPA's fail-open is the
- * engine's own, logged, business). The decision stays on the request for later stages
- * (policyDecisionOf).
+ * stage builds the PolicyInput (reading the body within Policy.MaxBodyBytes when some policy
+ * reads `request.body`, the engine cannot tell (OPA), or `alwaysReadBody` says a later stage
+ * wants it; the body is handed back to the request as a stream of the same bytes) and asks the
+ * engine. Deny refuses with VEC_POLICY_DENIED and the decision's reason, or with
+ * VEC_POLICY_BODY_UNREADABLE (413 or 400) when a rule that reads the body could not judge it;
+ * Hitl is left for the approval stage (`deferHitl`) or refused here with VEC_APPROVAL_REQUIRED,
+ * so a pipeline without an approval stage never lets it through. An engine that cannot decide
+ * rejects with VEC_POLICY_UNAVAILABLE (OPA's fail-open is the engine's own, logged, business).
+ * The decision stays on the request for later stages (policyDecisionOf).
  */
 import { GatewayError, type ErrorCode } from '../../errors';
 import { policyInputFromContext } from '../../policy/input';
-import { readJsonBody, unreadBody } from '../../policy/json-body';
+import { isJsonContentType, readRequestBody, unreadBody } from '../../policy/json-body';
 import { setPolicyDecision } from '../../policy/request-decision';
+import { denialOf } from '../../policy/unreadable-body';
 import type { PolicyDecision, PolicyEngine } from '../../policy/types';
 import { CONTINUE, type Decision, type RequestContext, type Stage } from '../types';
 import { checkDependency, checkOptions, configInvalid } from './options';
@@ -27,16 +29,16 @@ export interface PolicyStageOptions {
    */
   deferHitl?: boolean;
   /**
-   * Read JSON bodies even when no policy reads `request.body`, because a later stage uses
-   * `policyInputOf(ctx).request.body` (semantic risk scoring). Default false: a body is only
-   * buffered when some policy needs it.
+   * Read bodies declared JSON (Content-Type) even when no policy reads `request.body`, because a
+   * later stage uses `policyInputOf(ctx).request.body` (semantic risk scoring). Default false: a
+   * body is only buffered when some policy needs it.
    */
   alwaysReadBody?: boolean;
 }
 
 export interface PolicyStageDeps {
   engine: Pick<PolicyEngine, 'evaluate'> & Partial<Pick<PolicyEngine, 'needsBody'>>;
-  /** Policy.MaxBodyBytes: JSON bodies up to this size are parsed for `request.body.*`. */
+  /** Policy.MaxBodyBytes: bodies up to this size are read for `request.body.*`. */
   bodyLimit: number;
   now?: () => number;
 }
@@ -58,12 +60,18 @@ export function createPolicyStage(options: PolicyStageOptions, deps: PolicyStage
   const now = deps.now ?? Date.now;
 
   return async function policy(ctx: RequestContext): Promise<Decision> {
-    const skipBody = !alwaysReadBody && engine.needsBody?.() === false;
-    const body = skipBody ? unreadBody(ctx.request) : await readBody(ctx, bodyLimit);
+    // A body no policy reads is only read for a later stage, and then only when declared JSON.
+    const read =
+      engine.needsBody?.() !== false ||
+      (alwaysReadBody && isJsonContentType(ctx.request.headers['content-type']));
+    const body = read ? await readBody(ctx, bodyLimit) : unreadBody(ctx.request);
     const input = policyInputFromContext(ctx, body, now());
     const decision = await engine.evaluate(input);
     setPolicyDecision(ctx, decision, input);
-    if (decision.effect === 'Deny') return refuse('VEC_POLICY_DENIED', decision);
+    if (decision.effect === 'Deny') {
+      const { code, statusCode } = denialOf(decision);
+      return refuse(code, decision, statusCode);
+    }
     if (decision.effect === 'Hitl' && !deferHitl) return refuse('VEC_APPROVAL_REQUIRED', decision);
     return CONTINUE;
   };
@@ -71,7 +79,7 @@ export function createPolicyStage(options: PolicyStageOptions, deps: PolicyStage
 
 async function readBody(ctx: RequestContext, limit: number) {
   try {
-    return await readJsonBody(ctx.request, limit);
+    return await readRequestBody(ctx.request, limit);
   } catch (err) {
     if (err instanceof GatewayError) throw err;
     // The client went away mid-body: a bad request, not a gateway fault.
@@ -83,10 +91,10 @@ async function readBody(ctx: RequestContext, limit: number) {
   }
 }
 
-function refuse(code: ErrorCode, decision: PolicyDecision): Decision {
+function refuse(code: ErrorCode, decision: PolicyDecision, statusCode?: number): Decision {
   const context: Record<string, unknown> = {};
   if (decision.policy !== undefined) context.policy = decision.policy;
   if (decision.rule !== undefined) context.rule = decision.rule;
   if (decision.risk !== undefined) context.risk = decision.risk;
-  return { kind: 'deny', error: new GatewayError(code, decision.reason, { context }) };
+  return { kind: 'deny', error: new GatewayError(code, decision.reason, { context, statusCode }) };
 }

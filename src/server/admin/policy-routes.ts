@@ -9,8 +9,8 @@
  */
 import { GatewayError } from '../../errors';
 import { dryRun, targetOf, type DryRunStages } from '../../policy/dry-run';
-import { describedRequestInput } from '../../policy/input';
-import { bodyFromJson } from '../../policy/json-body';
+import { describedRequestInput, type BodyInfo } from '../../policy/input';
+import { bodyFromBytes, bodyFromJson } from '../../policy/json-body';
 import type { PolicyEngine } from '../../policy/types';
 import type { VaultService } from '../../vault/service-types';
 import { bodyObject, optionalField, stringField, type RouteSpec } from './route';
@@ -46,15 +46,21 @@ export function policyRoutes(engine: PolicyEngine, deps: PolicyRouteDeps = {}): 
         url: 'absolute URL (https://host/path?query)',
         headers: 'object of header names to values (optional)',
         body: 'the JSON body (optional)',
-        bodySize: 'body size in bytes when no body is given (optional)',
+        bodyText: 'the body as sent, as text: judged as the gateway judges bytes (optional)',
+        bodySize: 'body size in bytes when no body is given: one that is not JSON (optional)',
         service: "service name (optional; default: matched from the vault's services)",
       },
       handle: async (req) => {
         const body = bodyObject(req.body);
         const headers = headerObject(body);
         const given = body.body !== undefined;
-        if (given && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
-          headers['content-type'] = 'application/json';
+        const contentType = Object.keys(headers).find((h) => h.toLowerCase() === 'content-type');
+        if (given && contentType === undefined) headers['content-type'] = 'application/json';
+        const bodyText = stringField(body, 'bodyText');
+        if (given && bodyText !== undefined) {
+          throw new GatewayError('VEC_REQUEST_INVALID', 'Give `body` or `bodyText`, not both.', {
+            context: { field: 'bodyText' },
+          });
         }
         const bodySize = optionalField<number>(body, 'bodySize', 'number');
         const vault = stringField(body, 'vault', true);
@@ -64,7 +70,14 @@ export function policyRoutes(engine: PolicyEngine, deps: PolicyRouteDeps = {}): 
           method: stringField(body, 'method', true),
           url: stringField(body, 'url', true),
           headers,
-          body: given ? bodyFromJson(body.body, maxBodyBytes) : { size: bodySize ?? 0 },
+          body: given
+            ? bodyFromJson(body.body, maxBodyBytes)
+            : describedBody(
+                bodyText,
+                contentType && headers[contentType],
+                bodySize ?? 0,
+                maxBodyBytes,
+              ),
           service: stringField(body, 'service') ?? null,
           now: now(),
         });
@@ -93,4 +106,20 @@ function headerObject(body: Record<string, unknown>): Record<string, string> {
     result[name] = value;
   }
   return result;
+}
+
+/**
+ * A body given as text is judged as the gateway judges the same bytes. One given only by its
+ * size is judged as the gateway would judge a body it could read but not parse: over the limit
+ * it is too large, and with content not given it is not JSON.
+ */
+function describedBody(
+  text: string | undefined,
+  contentType: string | undefined,
+  size: number,
+  limit: number,
+): BodyInfo {
+  if (text !== undefined) return bodyFromBytes(Buffer.from(text), contentType, limit);
+  if (size > limit) return { size, unreadable: 'too-large' };
+  return size > 0 ? { size, unreadable: 'not-json' } : { size };
 }

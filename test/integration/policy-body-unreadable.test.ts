@@ -1,0 +1,484 @@
+/**
+ * A policy that reads `request.body` refuses a body it cannot judge, through the real forward
+ * proxy: over Policy.MaxBodyBytes (declared or chunked) is 413 VEC_POLICY_BODY_UNREADABLE, a body
+ * that is not JSON is 400 VEC_POLICY_BODY_UNREADABLE, and JSON is found by its content (a UTF-8
+ * BOM, `text/plain`, chunked without a length) rather than by Content-Type alone, so a Deny on
+ * `request.body.action` holds whatever the client declares. Refused requests never reach the
+ * upstream; allowed ones arrive byte for byte as sent. A rule may opt out
+ * (`"onUnreadableBody": "ignore"`). A policy set without body rules never reads a body: it
+ * reaches the upstream before the client has finished sending it. OPA, which cannot say whether
+ * its policy reads the body, gets the body read up to the limit and an unreadable one refused.
+ */
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Gateway } from '../../src/gateway';
+import { startTestGateway } from '../helpers/gateway';
+
+const LIMIT = 1024;
+
+interface Arrival {
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** An upstream that records each request's raw bytes and tells when one starts arriving. */
+async function startRecordingUpstream() {
+  const received: Arrival[] = [];
+  const started: Array<() => void> = [];
+  const server = createServer((req, res) => {
+    for (const notify of started.splice(0)) notify();
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      received.push({ url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    /** Resolves when the next request's headers reach the upstream. */
+    nextArrival: () => new Promise<void>((resolve) => started.push(resolve)),
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+type Upstream = Awaited<ReturnType<typeof startRecordingUpstream>>;
+
+function policyDirectory(policies: object[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vectra-body-policies-'));
+  policies.forEach((policy, i) => writeFileSync(join(dir, `p${i}.json`), JSON.stringify(policy)));
+  return dir;
+}
+
+const dropRule = {
+  name: 'no-drops',
+  reason: 'Dropping tables is not allowed',
+  effect: 'Deny',
+  conditions: [{ field: 'request.body.action', operator: 'eq', value: 'drop' }],
+};
+
+const BODY_POLICIES = [
+  { name: 'deny-drops', appliesTo: { agents: 'denier' }, default: 'Allow', rules: [dropRule] },
+  {
+    name: 'reads-only',
+    appliesTo: { agents: 'reader' },
+    default: 'Deny',
+    rules: [
+      {
+        name: 'reads',
+        reason: 'Reads are fine',
+        effect: 'Allow',
+        conditions: [{ field: 'body.action', operator: 'eq', value: 'read' }],
+      },
+    ],
+  },
+  {
+    name: 'lenient',
+    appliesTo: { agents: 'lenient' },
+    default: 'Allow',
+    rules: [{ ...dropRule, onUnreadableBody: 'ignore' }],
+  },
+];
+
+interface Sent {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * A POST through the forward proxy (absolute-form). `chunks` are written one by one; without
+ * `contentLength` Node sends them chunked. `between` runs after the first chunk was written.
+ */
+function send(
+  gateway: Gateway,
+  auth: string,
+  target: string,
+  options: {
+    chunks: Array<string | Buffer>;
+    contentType?: string;
+    contentLength?: number;
+    between?: () => Promise<void>;
+  },
+): Promise<Sent> {
+  const proxy = new URL(gateway.urls.proxy);
+  const headers: Record<string, string | number> = {
+    'proxy-authorization': `Basic ${Buffer.from(auth).toString('base64')}`,
+    host: new URL(target).host,
+  };
+  if (options.contentType) headers['content-type'] = options.contentType;
+  if (options.contentLength !== undefined) headers['content-length'] = options.contentLength;
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: proxy.hostname,
+      port: Number(proxy.port),
+      method: 'POST',
+      path: target,
+      headers,
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+    });
+    void (async () => {
+      const [first, ...rest] = options.chunks;
+      req.write(first);
+      if (options.between) await options.between();
+      for (const chunk of rest) req.write(chunk);
+      req.end();
+    })().catch(reject);
+  });
+}
+
+/** `text` cut in three parts, to be sent chunked. */
+const thirds = (text: string | Buffer): Buffer[] => {
+  const bytes = Buffer.from(text);
+  const a = Math.floor(bytes.length / 3);
+  return [bytes.subarray(0, a), bytes.subarray(a, 2 * a), bytes.subarray(2 * a)];
+};
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const withBom = (text: string) => Buffer.concat([BOM, Buffer.from(text)]);
+const big = (action: string) =>
+  JSON.stringify({ action, padding: 'p'.repeat(4 * LIMIT) }).padEnd(4 * LIMIT, ' ');
+
+function expectRefused(sent: Sent, status: number, code: string, upstream: Upstream): void {
+  expect({ status: sent.status, code: sent.headers['x-vectra-error'] }).toEqual({ status, code });
+  expect(JSON.parse(sent.body)).toMatchObject({ code, statusCode: status });
+  expect(upstream.received).toHaveLength(0);
+}
+
+function expectForwarded(sent: Sent, bytes: Buffer, upstream: Upstream): void {
+  expect(sent.status).toBe(200);
+  expect(upstream.received).toHaveLength(1);
+  expect(upstream.received[0].body.equals(bytes)).toBe(true);
+}
+
+async function agentOf(gateway: Gateway, name: string): Promise<string> {
+  const { token } = await gateway.vaults.createAgent({ name, vaults: ['bodies'] });
+  return `${token}:bodies`;
+}
+
+describe('a policy that reads request.body, through the forward proxy', () => {
+  let upstream: Upstream;
+  let gateway: Gateway;
+  const auth: Record<string, string> = {};
+
+  beforeAll(async () => {
+    upstream = await startRecordingUpstream();
+    gateway = await startTestGateway({
+      System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
+      Policy__MaxBodyBytes: String(LIMIT),
+      Policy__Providers__Internal__Directory: policyDirectory(BODY_POLICIES),
+    });
+    await gateway.vaults.createVault({ name: 'bodies', unmatchedHosts: 'passthrough' });
+    for (const name of ['denier', 'reader', 'lenient']) auth[name] = await agentOf(gateway, name);
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+  beforeEach(() => {
+    upstream.received.length = 0;
+  });
+
+  const items = () => `${upstream.url}/items`;
+
+  describe('a Deny on request.body.action refuses what it cannot judge', () => {
+    it('over MaxBodyBytes with a Content-Length: 413, nothing upstream', async () => {
+      const body = big('drop');
+      const sent = await send(gateway, auth.denier, items(), {
+        chunks: [body],
+        contentType: 'application/json',
+        contentLength: Buffer.byteLength(body),
+      });
+      expectRefused(sent, 413, 'VEC_POLICY_BODY_UNREADABLE', upstream);
+    });
+
+    it('over MaxBodyBytes, chunked without a length: 413, nothing upstream', async () => {
+      const sent = await send(gateway, auth.denier, items(), {
+        chunks: thirds(big('drop')),
+        contentType: 'application/json',
+      });
+      expectRefused(sent, 413, 'VEC_POLICY_BODY_UNREADABLE', upstream);
+    });
+
+    it('a body that is not JSON (text/plain form data): 400, nothing upstream', async () => {
+      const sent = await send(gateway, auth.denier, items(), {
+        chunks: ['action=drop'],
+        contentType: 'text/plain',
+        contentLength: 11,
+      });
+      expectRefused(sent, 400, 'VEC_POLICY_BODY_UNREADABLE', upstream);
+    });
+
+    it('JSON that does not parse: 400, nothing upstream', async () => {
+      const sent = await send(gateway, auth.denier, items(), {
+        chunks: ['{"action":"drop",'],
+        contentType: 'application/json',
+        contentLength: 17,
+      });
+      expectRefused(sent, 400, 'VEC_POLICY_BODY_UNREADABLE', upstream);
+    });
+  });
+
+  describe('JSON found by its content is judged by the Deny', () => {
+    it.each([
+      ['after a UTF-8 BOM', withBom('{"action":"drop"}'), 'application/json'],
+      ['sent as text/plain', Buffer.from('  {"action":"drop"}'), 'text/plain'],
+      ['without a Content-Type', Buffer.from('{"action":"drop"}'), undefined],
+      ['with a BOM, as text/plain', withBom('\n{"action":"drop"}'), 'text/plain; charset=utf-8'],
+    ])('%s', async (_name, bytes, contentType) => {
+      const sent = await send(gateway, auth.denier, items(), {
+        chunks: [bytes],
+        contentType,
+        contentLength: bytes.length,
+      });
+      expectRefused(sent, 403, 'VEC_POLICY_DENIED', upstream);
+    });
+
+    it('chunked without a length, as text/plain', async () => {
+      const sent = await send(gateway, auth.denier, items(), {
+        chunks: thirds(withBom('{"action":"drop"}')),
+        contentType: 'text/plain',
+      });
+      expectRefused(sent, 403, 'VEC_POLICY_DENIED', upstream);
+    });
+  });
+
+  describe('the same bodies with a matching Allow arrive byte for byte', () => {
+    it.each([
+      ['after a UTF-8 BOM', withBom('{"action":"read"}'), 'application/json'],
+      ['sent as text/plain', Buffer.from('\t{"action":"read"}\n'), 'text/plain'],
+    ])('%s', async (_name, bytes, contentType) => {
+      const sent = await send(gateway, auth.reader, items(), {
+        chunks: [bytes],
+        contentType,
+        contentLength: bytes.length,
+      });
+      expectForwarded(sent, bytes, upstream);
+      expect(upstream.received[0].headers['content-length']).toBe(String(bytes.length));
+    });
+
+    it('chunked without a length, with a BOM, as text/plain', async () => {
+      const bytes = withBom('{"action":"read","n":[1,2,3]}');
+      const sent = await send(gateway, auth.reader, items(), {
+        chunks: thirds(bytes),
+        contentType: 'text/plain',
+      });
+      expectForwarded(sent, bytes, upstream);
+    });
+
+    it('a body the Allow cannot judge is refused like any other', async () => {
+      const sent = await send(gateway, auth.reader, items(), {
+        chunks: thirds(big('read')),
+        contentType: 'application/json',
+      });
+      expectRefused(sent, 413, 'VEC_POLICY_BODY_UNREADABLE', upstream);
+    });
+  });
+
+  describe('a rule with "onUnreadableBody": "ignore"', () => {
+    it('lets a body over the limit through, byte for byte (declared length)', async () => {
+      const body = Buffer.from(big('drop'));
+      const sent = await send(gateway, auth.lenient, items(), {
+        chunks: [body],
+        contentType: 'application/json',
+        contentLength: body.length,
+      });
+      expectForwarded(sent, body, upstream);
+    });
+
+    it('lets a body over the limit through, byte for byte (chunked)', async () => {
+      const body = Buffer.from(big('drop'));
+      const sent = await send(gateway, auth.lenient, items(), {
+        chunks: thirds(body),
+        contentType: 'text/plain',
+      });
+      expectForwarded(sent, body, upstream);
+    });
+
+    it('still judges a body it can read', async () => {
+      const bytes = withBom('{"action":"drop"}');
+      const sent = await send(gateway, auth.lenient, items(), {
+        chunks: [bytes],
+        contentType: 'text/plain',
+        contentLength: bytes.length,
+      });
+      expectRefused(sent, 403, 'VEC_POLICY_DENIED', upstream);
+    });
+  });
+
+  it('a dry run (POST /v1/policy/evaluate) reports the same refusal', async () => {
+    const { token } = await gateway.vaults.createAdminToken({ name: 'auditor', role: 'auditor' });
+    const evaluate = async (extra: object) => {
+      const res = await fetch(`${gateway.urls.http}/v1/policy/evaluate`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          agent: 'denier',
+          vault: 'bodies',
+          method: 'POST',
+          url: items(),
+          ...extra,
+        }),
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { decision: Record<string, unknown> };
+    };
+    const notJson = await evaluate({
+      headers: { 'content-type': 'text/plain' },
+      bodyText: 'action=drop',
+    });
+    expect(notJson.decision).toMatchObject({ effect: 'Deny', unreadableBody: 'not-json' });
+    const bom = await evaluate({
+      headers: { 'content-type': 'text/plain' },
+      bodyText: '\uFEFF{"action":"drop"}',
+    });
+    expect(bom.decision).toMatchObject({ effect: 'Deny', rule: 'no-drops' });
+    expect(bom.decision.unreadableBody).toBeUndefined();
+    const tooLarge = await evaluate({ body: { action: 'x', padding: 'p'.repeat(2 * LIMIT) } });
+    expect(tooLarge.decision).toMatchObject({ effect: 'Deny', unreadableBody: 'too-large' });
+    expect(upstream.received).toHaveLength(0);
+  });
+});
+
+describe('a policy set without body rules', () => {
+  let upstream: Upstream;
+  let gateway: Gateway;
+  let auth: string;
+
+  beforeAll(async () => {
+    upstream = await startRecordingUpstream();
+    gateway = await startTestGateway({
+      System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
+      Policy__MaxBodyBytes: String(LIMIT),
+      Policy__Providers__Internal__Directory: policyDirectory([
+        {
+          name: 'paths',
+          default: 'Allow',
+          rules: [
+            {
+              name: 'no-admin',
+              reason: 'No admin',
+              effect: 'Deny',
+              conditions: [{ field: 'path', operator: 'startsWith', value: '/admin' }],
+            },
+          ],
+        },
+      ]),
+    });
+    await gateway.vaults.createVault({ name: 'bodies', unmatchedHosts: 'passthrough' });
+    auth = await agentOf(gateway, 'plain');
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+  beforeEach(() => {
+    upstream.received.length = 0;
+  });
+
+  it('never reads the body: the upstream gets the request before the body has all been sent', async () => {
+    const bytes = Buffer.from(big('drop'));
+    const [first, ...rest] = thirds(withBom(bytes.toString()));
+    const sent = await send(gateway, auth, `${upstream.url}/items`, {
+      // The first part is far below the limit: a gateway reading the body would wait for more.
+      chunks: [first.subarray(0, 10), first.subarray(10), ...rest],
+      contentType: 'text/plain',
+      between: upstream.nextArrival,
+    });
+    expectForwarded(sent, withBom(bytes.toString()), upstream);
+  });
+
+  it('forwards a body that is not JSON, whatever its size', async () => {
+    const bytes = Buffer.from('action=drop&'.repeat(LIMIT));
+    const sent = await send(gateway, auth, `${upstream.url}/form`, {
+      chunks: [bytes],
+      contentType: 'application/x-www-form-urlencoded',
+      contentLength: bytes.length,
+    });
+    expectForwarded(sent, bytes, upstream);
+  });
+});
+
+describe('the OPA provider', () => {
+  let upstream: Upstream;
+  let gateway: Gateway;
+  let auth: string;
+  const asked: Array<{ input: { request: Record<string, unknown> } }> = [];
+  const opa = createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', () => {
+      asked.push(JSON.parse(text));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"result":true}');
+    });
+  });
+
+  beforeAll(async () => {
+    upstream = await startRecordingUpstream();
+    await new Promise<void>((resolve) => opa.listen(0, '127.0.0.1', resolve));
+    gateway = await startTestGateway({
+      System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
+      Policy__MaxBodyBytes: String(LIMIT),
+      Policy__DefaultProvider: 'Opa',
+      Policy__Providers__Opa__BaseUrl: `http://127.0.0.1:${(opa.address() as AddressInfo).port}`,
+    });
+    await gateway.vaults.createVault({ name: 'bodies', unmatchedHosts: 'passthrough' });
+    auth = await agentOf(gateway, 'opa-bot');
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await upstream.close();
+    opa.closeAllConnections();
+    await new Promise((resolve) => opa.close(resolve));
+  });
+  beforeEach(() => {
+    upstream.received.length = 0;
+    asked.length = 0;
+  });
+
+  it('gets the body found by its content, and the request goes on byte for byte', async () => {
+    const bytes = withBom('{"action":"read"}');
+    const sent = await send(gateway, auth, `${upstream.url}/items`, {
+      chunks: thirds(bytes),
+      contentType: 'text/plain',
+    });
+    expectForwarded(sent, bytes, upstream);
+    expect(asked[0].input.request.body).toEqual({ action: 'read' });
+  });
+
+  it('refuses a body over the limit, and a body that is not JSON, without asking OPA', async () => {
+    const over = await send(gateway, auth, `${upstream.url}/items`, {
+      chunks: thirds(big('drop')),
+      contentType: 'application/json',
+    });
+    expectRefused(over, 413, 'VEC_POLICY_BODY_UNREADABLE', upstream);
+    const notJson = await send(gateway, auth, `${upstream.url}/items`, {
+      chunks: ['action=drop'],
+      contentType: 'text/plain',
+      contentLength: 11,
+    });
+    expectRefused(notJson, 400, 'VEC_POLICY_BODY_UNREADABLE', upstream);
+    expect(asked).toHaveLength(0);
+  });
+});
