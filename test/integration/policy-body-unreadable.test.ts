@@ -1,6 +1,6 @@
 /**
  * A policy that reads `request.body` refuses a body it cannot judge, through the real forward
- * proxy: over Policy.MaxBodyBytes (declared or chunked) is 413 VEC_POLICY_BODY_UNREADABLE, a body
+ * proxy (absolute-form; a CONNECT tunnel and the /proxy/ route likewise): over Policy.MaxBodyBytes (declared or chunked) is 413 VEC_POLICY_BODY_UNREADABLE, a body
  * that is not JSON is 400 VEC_POLICY_BODY_UNREADABLE, and JSON is found by its content (a UTF-8
  * BOM, `text/plain`, chunked without a length) rather than by Content-Type alone, so a Deny on
  * `request.body.action` holds whatever the client declares. Refused requests never reach the
@@ -9,13 +9,16 @@
  * reaches the upstream before the client has finished sending it. OPA, which cannot say whether
  * its policy reads the body, gets the body read up to the limit and an unreadable one refused.
  */
+import { execFile } from 'node:child_process';
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
+import { startUpstream, type TestUpstream } from '../helpers/upstream';
 
 const LIMIT = 1024;
 
@@ -179,12 +182,15 @@ async function agentOf(gateway: Gateway, name: string): Promise<string> {
 
 describe('a policy that reads request.body, through the forward proxy', () => {
   let upstream: Upstream;
+  let tls: TestUpstream;
   let gateway: Gateway;
   const auth: Record<string, string> = {};
 
   beforeAll(async () => {
     upstream = await startRecordingUpstream();
+    tls = await startUpstream();
     gateway = await startTestGateway({
+      System__Proxy__UpstreamCaFile: tls.caFile,
       System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
       Policy__MaxBodyBytes: String(LIMIT),
       Policy__Providers__Internal__Directory: policyDirectory(BODY_POLICIES),
@@ -195,9 +201,11 @@ describe('a policy that reads request.body, through the forward proxy', () => {
   afterAll(async () => {
     await gateway.close();
     await upstream.close();
+    await tls.close();
   });
   beforeEach(() => {
     upstream.received.length = 0;
+    tls.received.length = 0;
   });
 
   const items = () => `${upstream.url}/items`;
@@ -325,6 +333,55 @@ describe('a policy that reads request.body, through the forward proxy', () => {
       });
       expectRefused(sent, 403, 'VEC_POLICY_DENIED', upstream);
     });
+  });
+
+  it('a CONNECT tunnel (curl over TLS) judges the same way', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vectra-body-curl-'));
+    const caFile = join(dir, 'ca.pem');
+    writeFileSync(caFile, await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text());
+    const proxy = `http://${auth.denier}@${new URL(gateway.urls.proxy).host}`;
+    const curl = async (bytes: Buffer, headers: string[]) => {
+      const file = join(dir, 'body');
+      writeFileSync(file, bytes);
+      const args = ['-sS', '--max-time', '20', '--proxy', proxy, '--cacert', caFile];
+      for (const header of headers) args.push('-H', header);
+      args.push('-o', '/dev/null', '-w', '%{http_code}', '--data-binary', `@${file}`);
+      const { stdout } = await promisify(execFile)('curl', [...args, `${tls.httpsUrl}/items`]);
+      return Number(stdout);
+    };
+    expect(await curl(withBom('{"action":"drop"}'), ['Content-Type: text/plain'])).toBe(403);
+    const chunked = ['Content-Type: application/json', 'Transfer-Encoding: chunked'];
+    expect(await curl(Buffer.from(big('drop')), chunked)).toBe(413);
+    expect(tls.received).toHaveLength(0);
+    const fine = withBom('{"action":"create"}');
+    expect(await curl(fine, ['Content-Type: text/plain'])).toBe(200);
+    expect(tls.received[0].body).toBe(fine.toString('utf8'));
+  });
+
+  it('the /proxy/ route judges the same way', async () => {
+    const token = auth.denier.split(':')[0];
+    const call = (body: Buffer, contentType: string) =>
+      fetch(`${gateway.urls.http}/proxy/${items()}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
+        body,
+      });
+    const bom = await call(withBom('{"action":"drop"}'), 'text/plain');
+    expect([bom.status, bom.headers.get('x-vectra-error')]).toEqual([403, 'VEC_POLICY_DENIED']);
+    const over = await call(Buffer.from(big('drop')), 'application/json');
+    expect([over.status, over.headers.get('x-vectra-error')]).toEqual([
+      413,
+      'VEC_POLICY_BODY_UNREADABLE',
+    ]);
+    const form = await call(Buffer.from('action=drop'), 'application/x-www-form-urlencoded');
+    expect([form.status, form.headers.get('x-vectra-error')]).toEqual([
+      400,
+      'VEC_POLICY_BODY_UNREADABLE',
+    ]);
+    expect(upstream.received).toHaveLength(0);
+    const fine = withBom('{"action":"create"}');
+    expect((await call(fine, 'text/plain')).status).toBe(200);
+    expect(upstream.received[0].body.equals(fine)).toBe(true);
   });
 
   it('a dry run (POST /v1/policy/evaluate) reports the same refusal', async () => {
