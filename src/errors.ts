@@ -156,7 +156,7 @@ export const ERROR_CODES = {
     status: 403,
     title: 'Host not allowed',
     message:
-      "No service of this vault matches the host, and the vault's unmatched-host setting is deny.",
+      "No service of this vault matches the request's scheme, host and port, and the vault's unmatched-host setting is deny.",
   },
   VEC_TUNNEL_HOST_MISMATCH: {
     status: 421,

@@ -115,7 +115,7 @@ export interface RateLimitsAnswer {
   overrides: OverrideEntry[];
 }
 
-export type ServicePatch = Partial<Pick<ServiceInput, 'host' | 'auth' | 'enabled'>>;
+export type ServicePatch = Partial<Pick<ServiceInput, 'host' | 'scheme' | 'auth' | 'enabled'>>;
 
 export type ApiClient = ReturnType<typeof createApiClient>;
 

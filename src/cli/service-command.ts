@@ -1,13 +1,17 @@
 /**
- * `vectra service add|list|show|remove|enable|disable`. Auth flags name credential KEYS held
- * in the vault (`--credential OPENAI_KEY`), never secret values.
+ * `vectra service add|update|list|show|remove|enable|disable`. Auth flags name credential KEYS
+ * held in the vault (`--credential OPENAI_KEY`), never secret values. `--scheme` (https unless
+ * given) and the host's `:port` (443 or 80 unless given) are where the credential may go.
  */
 import { Option, type Command } from 'commander';
+import { servicePort } from '../vault/host-pattern';
 import {
   AUTH_SCHEME_TYPES,
+  SERVICE_SCHEMES,
   type AuthScheme,
   type AuthSchemeType,
   type Service,
+  type ServiceScheme,
 } from '../vault/types';
 import type { AdminCli, ConnectionFlags } from './admin-commands';
 import { UsageError } from './api-client';
@@ -30,7 +34,13 @@ export interface AuthFlags {
 
 interface AddFlags extends VaultFlags, AuthFlags {
   host: string;
+  scheme?: ServiceScheme;
   disabled?: boolean;
+}
+
+interface UpdateFlags extends VaultFlags {
+  host?: string;
+  scheme?: ServiceScheme;
 }
 
 /** Which flags each scheme needs and which it may take; anything else is a usage error. */
@@ -123,10 +133,23 @@ export function describeAuth(auth: AuthScheme): string {
 
 function serviceTable(services: Service[]): string {
   return table(
-    ['NAME', 'HOST', 'AUTH', 'ENABLED'],
-    services.map((s) => [s.name, s.host, describeAuth(s.auth), s.enabled ? 'yes' : 'no']),
+    ['NAME', 'HOST', 'SCHEME', 'PORT', 'AUTH', 'ENABLED'],
+    services.map((s) => [
+      s.name,
+      s.host,
+      s.scheme,
+      String(servicePort(s) ?? '?'),
+      describeAuth(s.auth),
+      s.enabled ? 'yes' : 'no',
+    ]),
   );
 }
+
+const schemeOption = () =>
+  new Option(
+    '--scheme <scheme>',
+    'the only scheme the credential is sent over (default https; http for plain-HTTP services)',
+  ).choices(SERVICE_SCHEMES);
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -141,8 +164,9 @@ export function registerServiceCommands(program: Command, cli: AdminCli): void {
     .description('Add a service to a vault')
     .requiredOption(
       '--host <pattern>',
-      'host pattern: api.example.com, *.example.com[:port][/path/*]',
+      'host pattern: api.example.com, *.example.com[:port][/path/*]; without :port, 443 (https) or 80 (http)',
     )
+    .addOption(schemeOption())
     .addOption(
       new Option('--auth <scheme>', 'how the credential is put on requests')
         .choices(AUTH_SCHEME_TYPES)
@@ -163,15 +187,40 @@ export function registerServiceCommands(program: Command, cli: AdminCli): void {
     .addHelpText(
       'after',
       '\nFlags name credential keys of the vault (set with `vectra credential set`), never values.\n' +
-        "Example: vectra service add stripe --host api.stripe.com --auth custom --set-header 'Authorization: Bearer {{ STRIPE_KEY }}'",
+        'The credential goes only to the scheme and port the service names: https on 443 unless\n' +
+        '--scheme and a :port in --host say otherwise; requests over another scheme or to another\n' +
+        "port match no service (the vault's --unmatched setting applies, never with the credential).\n" +
+        "Example: vectra service add stripe --host api.stripe.com --auth custom --set-header 'Authorization: Bearer {{ STRIPE_KEY }}'\n" +
+        'Example: vectra service add wiki --host wiki.internal:8080 --scheme http --auth bearer --credential WIKI_TOKEN',
     )
     .action(
       cli.action(async (name: string, flags: AddFlags) => {
         const auth = authFromFlags(flags);
-        const answer = await cli
-          .client(flags)
-          .createService(flags.vault, { name, host: flags.host, auth, enabled: !flags.disabled });
+        const answer = await cli.client(flags).createService(flags.vault, {
+          name,
+          host: flags.host,
+          ...(flags.scheme === undefined ? {} : { scheme: flags.scheme }),
+          auth,
+          enabled: !flags.disabled,
+        });
         cli.print(flags, answer, () => `added service ${name} to vault ${flags.vault}`);
+      }),
+    );
+
+  withVault(service.command('update').argument('<name>', 'service name'))
+    .description("Change a service's host pattern or scheme")
+    .option('--host <pattern>', 'new host pattern')
+    .addOption(schemeOption())
+    .action(
+      cli.action(async (name: string, flags: UpdateFlags) => {
+        if (flags.host === undefined && flags.scheme === undefined) {
+          throw new UsageError('service update needs --host or --scheme');
+        }
+        const answer = await cli.client(flags).updateService(flags.vault, name, {
+          ...(flags.host === undefined ? {} : { host: flags.host }),
+          ...(flags.scheme === undefined ? {} : { scheme: flags.scheme }),
+        });
+        cli.print(flags, answer, () => `updated service ${name} in vault ${flags.vault}`);
       }),
     );
 

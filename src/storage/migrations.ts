@@ -45,6 +45,12 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     sqlite: rateLimitOverrides(),
     postgres: rateLimitOverrides(),
   },
+  {
+    version: 5,
+    name: 'service scheme',
+    sqlite: serviceScheme(),
+    postgres: serviceScheme(),
+  },
 ]);
 
 /**
@@ -162,4 +168,15 @@ function rateLimitOverrides(): string {
   updated_at TEXT NOT NULL,
   PRIMARY KEY (tier, name)
 );`;
+}
+
+/**
+ * The scheme a service's credential is sent over. Services stored before it matched any scheme
+ * (and any port when their pattern named none); they become `https`, so a pattern without a
+ * port now means 443 only. Plain-HTTP services must be switched to `http` by the operator
+ * (CHANGELOG.md). The same SQL on both providers; SQLite accepts the CHECK on an added column.
+ */
+function serviceScheme(): string {
+  return `ALTER TABLE services
+  ADD COLUMN scheme TEXT NOT NULL DEFAULT 'https' CHECK (scheme IN ('https', 'http'));`;
 }

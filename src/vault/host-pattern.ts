@@ -4,9 +4,14 @@
  * decides where a credential may be injected, so parsing is strict: anything a reader could
  * take two ways (a scheme, userinfo, `*` mid-name, a numeric last label) is refused with a
  * message saying what is wrong, rather than guessed.
+ *
+ * The scheme is the service's own field, not part of the pattern. A request matches only on
+ * that scheme and on one port: the pattern's, or the scheme's default (443, 80) when it names
+ * none. So an https service's credential never goes out in clear text, nor to another port.
  */
 import { isIPv6 } from 'node:net';
 import { GatewayError } from '../errors';
+import { DEFAULT_PORTS, type ServiceScheme } from './types';
 
 export interface HostPattern {
   raw: string;
@@ -21,6 +26,7 @@ export interface HostPattern {
 }
 
 export interface HostRequest {
+  scheme: ServiceScheme;
   host: string;
   port: number;
   /** May carry a query string; it is ignored. */
@@ -73,25 +79,46 @@ export function parseHostPattern(pattern: string): HostPattern {
   };
 }
 
-export function matchesHost(p: HostPattern, request: HostRequest): boolean {
-  return matchesNormalized(p, normalizeRequest(request));
+/**
+ * The one port a service is reached on: its pattern's, else its scheme's default. Undefined for
+ * a stored pattern that no longer parses (such a service matches nothing).
+ */
+export function servicePort(service: { host: string; scheme: ServiceScheme }): number | undefined {
+  const pattern = memoisedPattern(service.host);
+  return pattern === null ? undefined : portOf(pattern, service.scheme);
 }
 
 /**
- * The enabled service whose pattern matches best: exact host over wildcard (and among
- * wildcards, more labels over fewer), then a port over none, then the longest literal path
- * prefix, then the lower `position`. Services with a pattern that no longer parses are skipped.
+ * Whether a service accepts requests of this scheme and port at all (host and path aside): the
+ * last check before its credential goes on a request.
  */
-export function selectService<T extends { host: string; position: number; enabled: boolean }>(
-  services: readonly T[],
-  request: HostRequest,
-): T | undefined {
+export function servesOrigin(
+  service: { host: string; scheme: ServiceScheme },
+  request: { scheme: ServiceScheme; port: number },
+): boolean {
+  return request.scheme === service.scheme && request.port === servicePort(service);
+}
+
+/** Whether `request` is for a service of `scheme` with pattern `p`. */
+export function matchesHost(p: HostPattern, scheme: ServiceScheme, request: HostRequest): boolean {
+  return matchesNormalized(p, scheme, normalizeRequest(request));
+}
+
+/**
+ * The enabled service whose scheme, port and pattern match: exact host over wildcard (and among
+ * wildcards, more labels over fewer), then a named port over the default one, then the longest
+ * literal path prefix, then the lower `position`. Services with a pattern that no longer parses,
+ * or a scheme other than http and https, are skipped.
+ */
+export function selectService<
+  T extends { host: string; scheme: ServiceScheme; position: number; enabled: boolean },
+>(services: readonly T[], request: HostRequest): T | undefined {
   const normalized = normalizeRequest(request);
   let best: { service: T; pattern: HostPattern } | undefined;
   for (const service of services) {
     if (!service.enabled) continue;
     const pattern = memoisedPattern(service.host);
-    if (pattern === null || !matchesNormalized(pattern, normalized)) continue;
+    if (pattern === null || !matchesNormalized(pattern, service.scheme, normalized)) continue;
     // Ranked only against a competitor: usually one service matches.
     if (
       best === undefined ||
@@ -140,6 +167,7 @@ function memoisedPattern(raw: string): HostPattern | null {
 }
 
 interface NormalizedRequest {
+  scheme: ServiceScheme;
   host: string;
   port: number;
   path: string;
@@ -152,11 +180,20 @@ function normalizeRequest(request: HostRequest): NormalizedRequest {
   if (isIpv6Literal(bare)) host = canonicalIpv6(bare);
   const cut = request.path.search(/[?#]/);
   const path = cut < 0 ? request.path : request.path.slice(0, cut);
-  return { host, port: request.port, path: path === '' ? '/' : path };
+  return { scheme: request.scheme, host, port: request.port, path: path === '' ? '/' : path };
 }
 
-function matchesNormalized(p: HostPattern, request: NormalizedRequest): boolean {
-  if (p.port !== undefined && p.port !== request.port) return false;
+function portOf(p: HostPattern, scheme: ServiceScheme): number {
+  return p.port ?? DEFAULT_PORTS[scheme];
+}
+
+function matchesNormalized(
+  p: HostPattern,
+  scheme: ServiceScheme,
+  request: NormalizedRequest,
+): boolean {
+  // Fails closed on a scheme this code does not know (DEFAULT_PORTS has no port for it).
+  if (request.scheme !== scheme || request.port !== portOf(p, scheme)) return false;
   if (p.wildcard) {
     const suffix = p.host.slice(1); // `.example.com`
     if (!request.host.endsWith(suffix)) return false;

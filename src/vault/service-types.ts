@@ -13,6 +13,7 @@ import type {
   Principal,
   Service,
   ServiceInput,
+  ServiceScheme,
   Session,
   UnmatchedHostPolicy,
   Vault,
@@ -41,14 +42,18 @@ export interface VaultService {
   // Services
   listServices(vault: string): Promise<Service[]>;
   getService(vault: string, name: string): Promise<Service>;
-  /** Validates host pattern and scheme; every credential key the scheme names must exist. */
+  /** Validates host pattern, scheme and auth; every credential key the auth names must exist. */
   createService(vault: string, input: ServiceInput): Promise<Service>;
   updateService(vault: string, name: string, patch: Partial<ServiceInput>): Promise<Service>;
   deleteService(vault: string, name: string): Promise<void>;
-  /** The service of `vault` for a request, by the matching order (exact > wildcard, port, path, order). */
+  /**
+   * The service of `vault` for a request: only services of the request's scheme and port
+   * (src/vault/host-pattern.ts), then by the matching order (exact > wildcard, port, path,
+   * order). Undefined when none matches: the caller must then inject nothing.
+   */
   matchService(
     vault: string,
-    request: { host: string; port: number; path: string },
+    request: { scheme: ServiceScheme; host: string; port: number; path: string },
   ): Promise<Service | undefined>;
 
   // Agents

@@ -44,16 +44,25 @@ export const AUTH_SCHEME_TYPES = [
 ] as const;
 export type AuthSchemeType = (typeof AUTH_SCHEME_TYPES)[number];
 
+/** The only scheme a service's credential is sent over; `https` unless the service says `http`. */
+export type ServiceScheme = 'http' | 'https';
+export const SERVICE_SCHEMES: readonly ServiceScheme[] = ['https', 'http'];
+/** The port a host pattern without `:port` stands for. */
+export const DEFAULT_PORTS: Readonly<Record<ServiceScheme, number>> = { https: 443, http: 80 };
+
 export interface Service {
   id: string;
   vault: string;
   /** Unique within the vault. */
   name: string;
   /**
-   * Host pattern: `api.example.com`, `*.example.com` (one or more labels), optional `:port`,
-   * optional path glob (`api.example.com/v1/*`, `*` within a segment, `**` across segments).
+   * Host pattern: `api.example.com`, `*.example.com` (one or more labels), optional `:port`
+   * (without one: 443 for https, 80 for http), optional path glob (`api.example.com/v1/*`, `*`
+   * within a segment, `**` across segments).
    */
   host: string;
+  /** Requests of another scheme, or on another port, do not match the service. */
+  scheme: ServiceScheme;
   auth: AuthScheme;
   enabled: boolean;
   /** Declaration order within the vault (the last tie-breaker of matching). */
@@ -65,6 +74,8 @@ export interface Service {
 export interface ServiceInput {
   name: string;
   host: string;
+  /** Default `https`. */
+  scheme?: ServiceScheme;
   auth: AuthScheme;
   enabled?: boolean;
 }

@@ -8,10 +8,12 @@ import { parseHostPattern } from './host-pattern';
 import {
   ADMIN_ROLES,
   AUTH_SCHEME_TYPES,
+  SERVICE_SCHEMES,
   SESSION_TTL,
   type AdminRole,
   type AuthScheme,
   type ServiceInput,
+  type ServiceScheme,
   type UnmatchedHostPolicy,
 } from './types';
 
@@ -96,6 +98,17 @@ export function validateAdminRole(value: unknown): AdminRole {
     throw invalid('role', `role must be one of ${ADMIN_ROLES.join(', ')}`);
   }
   return value as AdminRole;
+}
+
+/** The scheme a service's credential goes over; lower case only, as stored and matched. */
+export function validateServiceScheme(value: unknown): ServiceScheme {
+  if (!SERVICE_SCHEMES.includes(value as ServiceScheme)) {
+    throw invalid(
+      'scheme',
+      "scheme must be 'https' or 'http' (the credential is sent only over that scheme)",
+    );
+  }
+  return value as ServiceScheme;
 }
 
 export function validateEnabled(value: unknown): boolean {
@@ -272,6 +285,7 @@ export function validateServiceInput(input: Partial<ServiceInput>): Partial<Serv
     parseHostPattern(input.host); // throws VEC_REQUEST_INVALID naming `host`
     checked.host = input.host;
   }
+  if (input.scheme !== undefined) checked.scheme = validateServiceScheme(input.scheme);
   if (input.auth !== undefined) checked.auth = validateAuthScheme(input.auth);
   if (input.enabled !== undefined) checked.enabled = validateEnabled(input.enabled);
   return checked;

@@ -290,6 +290,7 @@ export function createVaultService(
             return createServiceRepository(tx).insert(
               {
                 ...checked,
+                scheme: checked.scheme ?? 'https',
                 enabled: checked.enabled ?? true,
                 id: randomUUID(),
                 vaultId: vault.id,

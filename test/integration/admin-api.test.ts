@@ -184,12 +184,29 @@ describe('admin API', () => {
       code: 'VEC_REQUEST_INVALID',
       field: 'auth.credential',
     });
+    const badServiceScheme = await owner('POST', '/v1/vaults/stripe/services', {
+      name: 'api',
+      host: 'api.stripe.com',
+      scheme: 'ftp',
+      auth: { type: 'bearer', credential: 'STRIPE_KEY' },
+    });
+    expect(badServiceScheme.body).toMatchObject({ code: 'VEC_REQUEST_INVALID', field: 'scheme' });
     const service = await owner('POST', '/v1/vaults/stripe/services', {
       name: 'api',
       host: 'api.stripe.com',
       auth: { type: 'bearer', credential: 'STRIPE_KEY' },
     });
     expect(service.status).toBe(201);
+    expect(service.body.service.scheme).toBe('https');
+    const plain = await owner('POST', '/v1/vaults/stripe/services', {
+      name: 'internal',
+      host: 'stripe.internal:8080',
+      scheme: 'http',
+      auth: { type: 'bearer', credential: 'STRIPE_KEY' },
+    });
+    expect(plain.body.service).toMatchObject({ scheme: 'http', host: 'stripe.internal:8080' });
+    const patched = await owner('PATCH', '/v1/vaults/stripe/services/internal', { enabled: false });
+    expect(patched.body.service).toMatchObject({ scheme: 'http', enabled: false });
 
     const agent = await owner('POST', '/v1/agents', { name: 'billing-bot', vaults: ['stripe'] });
     expect(agent.status).toBe(201);
@@ -197,7 +214,7 @@ describe('admin API', () => {
     const discover = await client(gateway, agent.body.token)('GET', '/discover');
     expect(discover.body).toEqual({
       vault: 'stripe',
-      services: [{ name: 'api', host: 'api.stripe.com' }],
+      services: [{ name: 'api', host: 'api.stripe.com', scheme: 'https', port: 443 }],
       available_credentials: ['STRIPE_KEY'],
       proxy: { port: proxyPort(gateway) },
     });

@@ -117,7 +117,7 @@ describe('vectra CLI against a real gateway', () => {
       status: 200,
       body: {
         vault: 'prod',
-        services: [{ name: 'openai', host: 'api.openai.com' }],
+        services: [{ name: 'openai', host: 'api.openai.com', scheme: 'https', port: 443 }],
         available_credentials: ['OPENAI_KEY'],
         proxy: { port: Number(new URL(gateway.urls.proxy).port) },
       },
@@ -150,7 +150,7 @@ describe('vectra CLI against a real gateway', () => {
 
     const services = await run(['service', 'list', '--vault', 'prod']);
     expect(services.stdout).toMatch(
-      /openai\s+api\.openai\.com\s+bearer \{\{ OPENAI_KEY \}\}\s+yes/,
+      /openai\s+api\.openai\.com\s+https\s+443\s+bearer \{\{ OPENAI_KEY \}\}\s+yes/,
     );
     expect(
       JSON.parse((await run(['service', 'show', 'openai', '--vault', 'prod', '--json'])).stdout),

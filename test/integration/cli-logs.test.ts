@@ -316,7 +316,7 @@ describe('vectra logs against a real gateway (built CLI)', () => {
       await vaults.setCredential('shop', 'API_KEY', secret);
       await vaults.createService('shop', {
         name: 'local',
-        host: new URL(upstream.httpsUrl).hostname,
+        host: new URL(upstream.httpsUrl).host,
         auth: { type: 'bearer', credential: 'API_KEY' },
       });
       const agentToken = (await vaults.createAgent({ name: 'shopper', vaults: ['shop'] })).token;

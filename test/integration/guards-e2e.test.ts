@@ -20,7 +20,8 @@ async function setUp(env: NodeJS.ProcessEnv, upstream: TestUpstream) {
   await gateway.vaults.setCredential('guarded', 'KEY', 'guarded-secret-value');
   await gateway.vaults.createService('guarded', {
     name: 'local',
-    host: 'localhost',
+    host: `localhost:${upstream.httpPort}`,
+    scheme: 'http',
     auth: { type: 'bearer', credential: 'KEY' },
   });
   const token = (await gateway.vaults.createAgent({ name: 'guarded-bot', vaults: ['guarded'] }))

@@ -94,16 +94,19 @@ describe('pipeline against a real vault and upstream', () => {
     await vaults.createService('locked', {
       name: 'bearer',
       host: `127.0.0.1:${port}/bearer/**`,
+      scheme: 'http',
       auth: { type: 'bearer', credential: 'GH_TOKEN' },
     });
     await vaults.createService('locked', {
       name: 'key',
       host: `127.0.0.1:${port}/key/**`,
+      scheme: 'http',
       auth: { type: 'api-key', header: 'X-Api-Key', credential: 'API_KEY' },
     });
     await vaults.createService('locked', {
       name: 'query',
       host: `127.0.0.1:${port}/query/**`,
+      scheme: 'http',
       auth: { type: 'query', param: 'api_key', credential: 'API_KEY' },
     });
     agentToken = (await vaults.createAgent({ name: 'bot', vaults: ['locked', 'open'] })).token;

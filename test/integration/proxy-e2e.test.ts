@@ -68,9 +68,16 @@ describe('forward proxy and reverse route', () => {
     const vaults = gateway.vaults;
     await vaults.createVault({ name: 'shop' });
     await vaults.setCredential('shop', 'API_KEY', SECRET);
+    // A credential goes only to the scheme and port its service names: one service per server.
     await vaults.createService('shop', {
       name: 'local',
-      host: 'localhost',
+      host: `localhost:${upstream.httpsPort}`,
+      auth: { type: 'bearer', credential: 'API_KEY' },
+    });
+    await vaults.createService('shop', {
+      name: 'local-plain',
+      host: `localhost:${upstream.httpPort}`,
+      scheme: 'http',
       auth: { type: 'bearer', credential: 'API_KEY' },
     });
     agentToken = (await vaults.createAgent({ name: 'shopper', vaults: ['shop'] })).token;

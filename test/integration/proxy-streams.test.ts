@@ -112,7 +112,7 @@ describe('streams through the tunnel', () => {
     await gateway.vaults.setCredential('streams', 'TOKEN', SECRET);
     await gateway.vaults.createService('streams', {
       name: 'local',
-      host: 'localhost',
+      host: `localhost:${upstream.httpsPort}`,
       auth: { type: 'api-key', header: 'X-Api-Key', credential: 'TOKEN' },
     });
     token = (await gateway.vaults.createAgent({ name: 'streamer', vaults: ['streams'] })).token;

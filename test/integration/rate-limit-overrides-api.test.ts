@@ -72,7 +72,8 @@ describe('rate-limit overrides through the admin API and the proxy', () => {
     await gateway.vaults.createVault({ name: 'limits', unmatchedHosts: 'passthrough' });
     await gateway.vaults.createService('limits', {
       name: 'local',
-      host: 'localhost',
+      host: `localhost:${upstream.httpPort}`,
+      scheme: 'http',
       auth: { type: 'passthrough' },
     });
     asOwner = admin(gateway, owner);

@@ -134,7 +134,7 @@ describe('vectra run (host isolation) against a real gateway', () => {
     await gateway.vaults.setCredential('shop', 'API_KEY', SECRET);
     await gateway.vaults.createService('shop', {
       name: 'local',
-      host: UPSTREAM_HOST,
+      host: `${UPSTREAM_HOST}:${upstream.httpsPort}`,
       auth: { type: 'bearer', credential: 'API_KEY' },
     });
     agentToken = (await gateway.vaults.createAgent({ name: 'shopper', vaults: ['shop'] })).token;

@@ -51,8 +51,8 @@ describe('vectra run with real clients (agent mode, host isolation)', () => {
     await vaults.createVault({ name: 'agents' }); // unmatched hosts: deny (the default)
     await vaults.setCredential('agents', 'API_KEY', SECRET);
     for (const [name, host] of [
-      ['local', UPSTREAM_HOST],
-      ['untrusted', UNTRUSTED_HOST],
+      ['local', `${UPSTREAM_HOST}:${upstream.httpsPort}`],
+      ['untrusted', `${UNTRUSTED_HOST}:${untrusted.httpsPort}`],
     ]) {
       await vaults.createService('agents', {
         name,

@@ -80,6 +80,7 @@ describe('semantic and approval stages in the pipeline', () => {
     await vaults.createService('ops', {
       name: 'api',
       host: `127.0.0.1:${port}`,
+      scheme: 'http',
       auth: { type: 'passthrough' },
     });
     token = (await vaults.createAgent({ name: 'ops-bot', vaults: ['ops'] })).token;

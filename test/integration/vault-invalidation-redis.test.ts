@@ -152,7 +152,7 @@ describeWith('redis')('vault invalidation across replicas through Redis', () => 
       });
 
       it("B drops its cached service list when A changes the vault's services", async () => {
-        const request = { host: 'api.example.com', port: 443, path: '/' };
+        const request = { scheme: 'https' as const, host: 'api.example.com', port: 443, path: '/' };
         await a.createService('default', {
           name: 'api',
           host: 'api.example.com',

@@ -417,6 +417,13 @@ describe.each(subjects)('VaultService vaults, credentials, services: $name', (su
           'VEC_REQUEST_INVALID',
           'enabled',
         );
+        for (const scheme of ['ftp', 'HTTPS', '', 1]) {
+          await rejects(
+            vaults.createService('default', { ...ok, scheme: scheme as never }),
+            'VEC_REQUEST_INVALID',
+            'scheme',
+          );
+        }
         await vaults.createService('default', ok);
         const dup = await rejects(vaults.createService('default', ok), 'VEC_RESOURCE_CONFLICT');
         expect(dup.message).toContain('svc');
@@ -472,7 +479,12 @@ describe.each(subjects)('VaultService vaults, credentials, services: $name', (su
       });
 
       it('matches requests by the matching order and sees every change at once', async () => {
-        const request = { host: 'api.example.com', port: 443, path: '/v1/charges' };
+        const request = {
+          scheme: 'https' as const,
+          host: 'api.example.com',
+          port: 443,
+          path: '/v1/charges',
+        };
         await rejects(vaults.matchService('nope', request), 'VEC_VAULT_NOT_FOUND');
         expect(await vaults.matchService('default', request)).toBeUndefined();
         await vaults.createService('default', {
@@ -493,9 +505,47 @@ describe.each(subjects)('VaultService vaults, credentials, services: $name', (su
         expect(await vaults.matchService('default', request)).toBeUndefined();
       });
 
+      it('stores the scheme (https by default) and matches only that scheme and port', async () => {
+        const tls = await vaults.createService('default', {
+          name: 'tls',
+          host: 'api.example.com',
+          auth: { type: 'passthrough' },
+        });
+        expect(tls.scheme).toBe('https');
+        const plain = await vaults.createService('default', {
+          name: 'plain',
+          host: 'api.example.com:8080',
+          scheme: 'http',
+          auth: { type: 'passthrough' },
+        });
+        expect(plain.scheme).toBe('http');
+        expect(await vaults.getService('default', 'plain')).toEqual(plain);
+        const match = async (scheme: 'http' | 'https', port: number) =>
+          (
+            await vaults.matchService('default', {
+              scheme,
+              host: 'api.example.com',
+              port,
+              path: '/',
+            })
+          )?.name;
+        expect(await match('https', 443)).toBe('tls');
+        expect(await match('http', 80)).toBeUndefined();
+        expect(await match('http', 443)).toBeUndefined();
+        expect(await match('https', 8080)).toBeUndefined();
+        expect(await match('http', 8080)).toBe('plain');
+        // A patch keeps the scheme unless it names one; switching it moves the default port.
+        expect((await vaults.updateService('default', 'tls', { enabled: true })).scheme).toBe(
+          'https',
+        );
+        await vaults.updateService('default', 'tls', { scheme: 'http' });
+        expect(await match('https', 443)).toBeUndefined();
+        expect(await match('http', 80)).toBe('tls');
+      });
+
       it('drops the cached service list on another instance sharing the cache', async () => {
         const replica = createVaultService({ db, cipher, cache });
-        const request = { host: 'api.example.com', port: 443, path: '/' };
+        const request = { scheme: 'https' as const, host: 'api.example.com', port: 443, path: '/' };
         await vaults.createService('default', {
           name: 's',
           host: 'api.example.com',

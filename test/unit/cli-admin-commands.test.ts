@@ -170,6 +170,57 @@ describe('admin commands: requests, output, exit codes', () => {
     expect(res.code).toBe(1);
   });
 
+  it('service add --scheme and service update send the scheme; update needs a flag', async () => {
+    const service = { name: 's', host: 'wiki.internal:8080', scheme: 'http' };
+    const gw = fakeFetch({
+      'POST /v1/vaults/default/services': { status: 201, body: { service } },
+      'PATCH /v1/vaults/default/services/s': { status: 200, body: { service } },
+    });
+    const options = { env: env(), fetch: gw.fetch };
+    const add = await run(
+      [
+        'service',
+        'add',
+        's',
+        '--host',
+        'wiki.internal:8080',
+        '--scheme',
+        'http',
+        '--auth',
+        'passthrough',
+      ],
+      options,
+    );
+    expect(add).toMatchObject({ code: 0, stderr: '' });
+    const update = await run(['service', 'update', 's', '--scheme', 'https'], options);
+    expect(update).toMatchObject({ code: 0, stdout: 'updated service s in vault default' });
+    expect(gw.sent.map((s) => [s.method, s.body])).toEqual([
+      [
+        'POST',
+        {
+          name: 's',
+          host: 'wiki.internal:8080',
+          scheme: 'http',
+          auth: { type: 'passthrough' },
+          enabled: true,
+        },
+      ],
+      ['PATCH', { scheme: 'https' }],
+    ]);
+    // Without --scheme, add leaves the default (https) to the gateway.
+    await run(['service', 'add', 't', '--host', 'a.example', '--auth', 'passthrough'], options);
+    expect(gw.sent[2].body.scheme).toBeUndefined();
+    const nothing = await run(['service', 'update', 's'], options);
+    expect(nothing.code).not.toBe(0);
+    expect(nothing.stderr).toContain('--host or --scheme');
+    const bad = await run(
+      ['service', 'add', 'u', '--host', 'a.example', '--scheme', 'ftp', '--auth', 'passthrough'],
+      options,
+    );
+    expect(bad.code).not.toBe(0);
+    expect(gw.sent).toHaveLength(3);
+  });
+
   it('an unknown server error code is still printed as one line', async () => {
     const gw = fakeFetch({
       'GET /v1/agents': { status: 418, body: { code: 'VEC_FUTURE_THING', message: 'Newer.' } },

@@ -170,8 +170,9 @@ describe('matchesHost', () => {
     ['*.example.com', 'a..example.com', 443, '/', false],
     ['*.example.com', 'aexample.com', 443, '/', false],
     ['*.example.com', 'a.example.com.evil.test', 443, '/', false],
-    // port
-    ['api.example.com', 'api.example.com', 8443, '/', true],
+    // port: none in the pattern means the default port of the service's scheme (https: 443)
+    ['api.example.com', 'api.example.com', 8443, '/', false],
+    ['api.example.com', 'api.example.com', 80, '/', false],
     ['api.example.com:8443', 'api.example.com', 8443, '/', true],
     ['api.example.com:8443', 'api.example.com', 443, '/', false],
     ['*.example.com:443', 'a.example.com', 80, '/', false],
@@ -206,7 +207,8 @@ describe('matchesHost', () => {
     ['api.example.com/v1/**', 'api.example.com', 443, '/v1/...', true],
     ['api.example.com', 'api.example.com', 443, '/v1/../admin', true],
     // IP literals
-    ['127.0.0.1', '127.0.0.1', 8080, '/', true],
+    ['127.0.0.1', '127.0.0.1', 443, '/', true],
+    ['127.0.0.1', '127.0.0.1', 8080, '/', false],
     ['127.0.0.1', '127.0.0.2', 8080, '/', false],
     ['[::1]:8443', '::1', 8443, '/', true],
     ['[::1]:8443', '[::1]', 8443, '/', true],
@@ -215,29 +217,69 @@ describe('matchesHost', () => {
     ['[::1]', '::2', 443, '/', false],
     ['[2001:db8::a]', '2001:DB8:0::A', 443, '/', true],
   ])('%s vs %s:%i%s → %s', (raw, host, port, path, expected) => {
-    expect(matchesHost(parseHostPattern(raw), { host, port, path })).toBe(expected);
+    const request = { scheme: 'https' as const, host, port, path };
+    expect(matchesHost(parseHostPattern(raw), 'https', request)).toBe(expected);
   });
+
+  it.each<[string, string, 'http' | 'https', 'http' | 'https', number, boolean]>([
+    // the scheme must be the service's, whatever the port
+    ['api.example.com', 'api.example.com', 'https', 'https', 443, true],
+    ['api.example.com', 'api.example.com', 'https', 'http', 443, false],
+    ['api.example.com', 'api.example.com', 'https', 'http', 80, false],
+    ['api.example.com:8080', 'api.example.com', 'https', 'http', 8080, false],
+    ['api.example.com', 'api.example.com', 'http', 'http', 80, true],
+    ['api.example.com', 'api.example.com', 'http', 'https', 80, false],
+    ['api.example.com', 'api.example.com', 'http', 'https', 443, false],
+    // no port: the scheme's default port only
+    ['api.example.com', 'api.example.com', 'http', 'http', 443, false],
+    ['api.example.com', 'api.example.com', 'http', 'http', 8080, false],
+    ['api.example.com', 'api.example.com', 'https', 'https', 80, false],
+    ['*.example.com', 'a.example.com', 'https', 'https', 8443, false],
+    ['*.example.com', 'a.example.com', 'https', 'https', 443, true],
+    ['[::1]', '[::1]', 'https', 'https', 443, true],
+    ['[::1]', '[::1]', 'https', 'https', 8443, false],
+    // a port: that port only
+    ['api.example.com:8080', 'api.example.com', 'http', 'http', 8080, true],
+    ['api.example.com:8080', 'api.example.com', 'http', 'http', 80, false],
+    ['api.example.com:8443', 'api.example.com', 'https', 'https', 443, false],
+    ['api.example.com:443', 'api.example.com', 'http', 'http', 443, true],
+  ])(
+    'pattern %s, host %s: %s service, %s request on %i → %s',
+    (raw, host, serviceScheme, scheme, port, expected) => {
+      const request = { scheme, host, port, path: '/' };
+      expect(matchesHost(parseHostPattern(raw), serviceScheme, request)).toBe(expected);
+    },
+  );
 });
 
 interface Row {
   name: string;
   host: string;
+  scheme: 'http' | 'https';
   position: number;
   enabled: boolean;
 }
 
 function services(
-  ...specs: Array<[name: string, host: string, position?: number, enabled?: boolean]>
+  ...specs: Array<
+    [name: string, host: string, position?: number, enabled?: boolean, scheme?: 'http' | 'https']
+  >
 ): Row[] {
-  return specs.map(([name, host, position, enabled], i) => ({
+  return specs.map(([name, host, position, enabled, scheme], i) => ({
     name,
     host,
+    scheme: scheme ?? 'https',
     position: position ?? i,
     enabled: enabled ?? true,
   }));
 }
 
-const req = (host: string, port = 443, path = '/') => ({ host, port, path });
+const req = (host: string, port = 443, path = '/', scheme: 'http' | 'https' = 'https') => ({
+  scheme,
+  host,
+  port,
+  path,
+});
 
 describe('selectService', () => {
   it.each<[string, Row[], ReturnType<typeof req>, string | undefined]>([
@@ -272,9 +314,9 @@ describe('selectService', () => {
       'short',
     ],
     [
-      'a port beats none',
-      services(['any', 'api.example.com', 0], ['port', 'api.example.com:8443', 1]),
-      req('api.example.com', 8443),
+      'a port beats none (the default port, named)',
+      services(['any', 'api.example.com', 0], ['port', 'api.example.com:443', 1]),
+      req('api.example.com', 443),
       'port',
     ],
     [
@@ -382,6 +424,36 @@ describe('selectService', () => {
       undefined,
     ],
     ['an empty list', [], req('api.example.com'), undefined],
+    [
+      'an https service does not serve plain HTTP on its port',
+      services(['tls', 'api.example.com:8080', 0]),
+      req('api.example.com', 8080, '/', 'http'),
+      undefined,
+    ],
+    [
+      'an https service without a port does not serve another port',
+      services(['tls', 'api.example.com', 0]),
+      req('api.example.com', 8443),
+      undefined,
+    ],
+    [
+      'http and https services on one host each serve their own scheme (http)',
+      services(['tls', 'api.example.com', 0], ['plain', 'api.example.com', 1, true, 'http']),
+      req('api.example.com', 80, '/', 'http'),
+      'plain',
+    ],
+    [
+      'http and https services on one host each serve their own scheme (https)',
+      services(['plain', 'api.example.com', 0, true, 'http'], ['tls', 'api.example.com', 1]),
+      req('api.example.com', 443),
+      'tls',
+    ],
+    [
+      'a wildcard of the right scheme wins over an exact host of the wrong one',
+      services(['plain', 'api.example.com', 0, true, 'http'], ['wild', '*.example.com', 1]),
+      req('api.example.com'),
+      'wild',
+    ],
   ])('%s', (_name, list, request, expected) => {
     expect(selectService(list, request)?.name).toBe(expected);
     // Patterns are memoised: asking again gives the same answer.

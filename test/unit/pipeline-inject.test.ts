@@ -38,7 +38,8 @@ function context(auth?: AuthScheme): RequestContext {
   ctx.vault = 'prod';
   if (auth) {
     const service: Service = {
-      ...{ id: 's', vault: 'prod', name: 'gh', host: 'api.github.com', enabled: true },
+      ...{ id: 's', vault: 'prod', name: 'gh', host: 'api.github.com', scheme: 'https' as const },
+      enabled: true,
       ...{ position: 0, createdAt: '', updatedAt: '', auth },
     };
     ctx.service = service;
@@ -79,6 +80,17 @@ describe('inject stage', () => {
     await expect(stage(context({ type: 'bearer', credential: 'MISSING' }))).rejects.toMatchObject({
       code: 'VEC_CREDENTIAL_NOT_FOUND',
     });
+  });
+
+  it.each([
+    ['plain HTTP', { scheme: 'http' as const }],
+    ['another port', { port: 8443 }],
+  ])('injects nothing, and resolves nothing, for %s than the service names', async (_, change) => {
+    const ctx = context({ type: 'bearer', credential: 'GH' });
+    Object.assign(ctx.request, change);
+    await expect(stage(ctx)).rejects.toThrow(/does not serve this request's scheme and port/);
+    expect(resolved).toEqual([]);
+    expect(ctx.request.headers.Authorization).toBe('Bearer agent-own-token');
   });
 
   it('fails closed when no service was resolved before it', async () => {

@@ -8,6 +8,7 @@ const service: Service = {
   vault: 'prod',
   name: 'github',
   host: 'api.github.com',
+  scheme: 'https',
   auth: { type: 'bearer', credential: 'GH' },
   enabled: true,
   position: 0,
@@ -20,7 +21,10 @@ function vaults(unmatchedHosts: UnmatchedHostPolicy) {
   return {
     calls,
     vaults: {
-      async matchService(vault: string, request: { host: string; port: number; path: string }) {
+      async matchService(
+        vault: string,
+        request: { scheme: 'http' | 'https'; host: string; port: number; path: string },
+      ) {
         calls.match.push({ vault, ...request });
         return request.host === 'api.github.com' ? service : undefined;
       },
@@ -67,7 +71,15 @@ describe('resolveService stage', () => {
     expect(await stage(ctx)).toEqual({ kind: 'continue' });
     expect(ctx.service).toBe(service);
     expect(calls).toEqual({
-      match: [{ vault: 'prod', host: 'api.github.com', port: 443, path: '/repos/x?page=1' }],
+      match: [
+        {
+          vault: 'prod',
+          scheme: 'https',
+          host: 'api.github.com',
+          port: 443,
+          path: '/repos/x?page=1',
+        },
+      ],
       getVault: 0,
     });
   });
@@ -77,7 +89,8 @@ describe('resolveService stage', () => {
     const ctx = context('forward', { host: 'evil.example', port: 443 });
     const error = errorOf(await createResolveServiceStage({}, { vaults: deps })(ctx));
     expect(error).toMatchObject({ code: 'VEC_UNMATCHED_HOST_DENIED', statusCode: 403 });
-    expect(error?.message).toContain('evil.example:443');
+    expect(error?.message).toContain('https://evil.example:443');
+    expect(error?.context).toMatchObject({ scheme: 'https', host: 'evil.example', port: 443 });
     expect(calls.getVault).toBe(1);
   });
 

@@ -26,6 +26,7 @@ const github: Service = {
   vault: 'prod',
   name: 'github',
   host: 'api.github.com',
+  scheme: 'https',
   auth: { type: 'bearer', credential: 'GH' },
   enabled: true,
   position: 0,
@@ -191,7 +192,10 @@ describe('rateLimit stage', () => {
   it('looks the service up through vaults.matchService only when a service override exists', async () => {
     const calls: unknown[] = [];
     const vaults = {
-      async matchService(vault: string, request: { host: string; port: number; path: string }) {
+      async matchService(
+        vault: string,
+        request: { scheme: 'http' | 'https'; host: string; port: number; path: string },
+      ) {
         calls.push({ vault, ...request });
         if (request.path === '/boom') throw new GatewayError('VEC_STORAGE_UNAVAILABLE');
         return request.host === 'api.github.com' ? github : undefined;
@@ -216,6 +220,7 @@ describe('rateLimit stage', () => {
     expect(errorOf(second.decision).context).toMatchObject({ tier: 'service', limit: 1 });
     expect(calls[0]).toEqual({
       vault: 'prod',
+      scheme: 'https',
       host: 'api.github.com',
       port: 443,
       path: '/repos/x/y',

@@ -53,9 +53,9 @@ export function createRateLimitStage(
   async function serviceOf(ctx: RequestContext, vault: string): Promise<string | undefined> {
     if (ctx.service) return ctx.service.name;
     if (!vaults || !limiter.hasServiceOverrides) return undefined;
-    const { host, port, path } = ctx.request;
+    const { scheme, host, port, path } = ctx.request;
     try {
-      return (await vaults.matchService(vault, { host, port, path }))?.name;
+      return (await vaults.matchService(vault, { scheme, host, port, path }))?.name;
     } catch {
       return undefined; // resolveService makes the same lookup next and refuses with its code
     }

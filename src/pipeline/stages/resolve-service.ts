@@ -2,8 +2,10 @@
  * resolveService: which service of the vault this request is for. Inside a CONNECT tunnel the
  * request must first be for the tunnel's own authority (a client that opened a tunnel to one
  * host cannot send requests for another through it). Then the vault's services are matched
- * (VaultService caches the lists); when none matches, the vault's unmatched-host setting
- * decides: `deny` refuses, `passthrough` forwards without a credential.
+ * (VaultService caches the lists) on scheme, port, host and path: a request for a service's
+ * host over another scheme or to another port (`http://` to an https service) matches nothing.
+ * When nothing matches, the vault's unmatched-host setting decides: `deny` refuses,
+ * `passthrough` forwards without a credential (`inject` then adds none).
  */
 import { GatewayError } from '../../errors';
 import type { VaultService } from '../../vault/service-types';
@@ -32,8 +34,8 @@ export function createResolveServiceStage(
     }
     const vault = ctx.vault;
     if (!vault) throw new Error('resolveService ran before authenticate chose a vault');
-    const { host, port, path } = ctx.request;
-    const service = await vaults.matchService(vault, { host, port, path });
+    const { scheme, host, port, path } = ctx.request;
+    const service = await vaults.matchService(vault, { scheme, host, port, path });
     if (service) {
       ctx.service = service;
       return CONTINUE;
@@ -48,8 +50,8 @@ export function createResolveServiceStage(
       kind: 'deny',
       error: new GatewayError(
         'VEC_UNMATCHED_HOST_DENIED',
-        `No service of vault "${vault}" matches ${formatAuthority({ host, port })}; add one (vectra service add) or let the vault pass unmatched hosts through (vectra vault update ${vault} --unmatched passthrough).`,
-        { context: { vault, host, port } },
+        `No service of vault "${vault}" matches ${scheme}://${formatAuthority({ host, port })} (a service matches only its scheme, https unless it says http, and its port, 443 or 80 unless its host names one); add one (vectra service add, --scheme http for plain HTTP) or let the vault pass unmatched hosts through without a credential (vectra vault update ${vault} --unmatched passthrough).`,
+        { context: { vault, scheme, host, port } },
       ),
     };
   };

@@ -1,10 +1,12 @@
 /**
- * `GET /discover`: what an agent may use in its vault — service names and hosts, credential keys,
- * never values — and the port of the gateway's forward proxy, so that `vectra run` finds it
- * without being told. Only the port: the client pairs it with the host it reached the API on,
- * since the gateway's own bind address may mean nothing to it (NAT, containers, another name).
+ * `GET /discover`: what an agent may use in its vault — service names, hosts, and the scheme and
+ * port each credential goes to; credential keys, never values — and the port of the gateway's
+ * forward proxy, so that `vectra run` finds it without being told. Only the port: the client
+ * pairs it with the host it reached the API on, since the gateway's own bind address may mean
+ * nothing to it (NAT, containers, another name).
  */
 import { vaultFor, type AgentPrincipal } from '../../identity/agent-auth';
+import { servicePort } from '../../vault/host-pattern';
 import type { VaultService } from '../../vault/service-types';
 import type { RouteSpec } from './route';
 
@@ -31,7 +33,9 @@ export function discoverRoute(
       return {
         body: {
           vault,
-          services: services.filter((s) => s.enabled).map((s) => ({ name: s.name, host: s.host })),
+          services: services
+            .filter((s) => s.enabled)
+            .map((s) => ({ name: s.name, host: s.host, scheme: s.scheme, port: servicePort(s) })),
           available_credentials: credentials.map((c) => c.key),
           ...(port === undefined ? {} : { proxy: { port } }),
         },

@@ -82,8 +82,8 @@ export function policyRoutes(engine: PolicyEngine, deps: PolicyRouteDeps = {}): 
           now: now(),
         });
         if (body.service === undefined && deps.vaults) {
-          const { host, port, path } = input.request;
-          const service = await deps.vaults.matchService(vault, { host, port, path });
+          const { scheme, host, port, path } = input.request;
+          const service = await deps.vaults.matchService(vault, { scheme, host, port, path });
           input.service = service ? { name: service.name } : null;
         }
         return {

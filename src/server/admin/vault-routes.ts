@@ -1,6 +1,11 @@
 /** Routes for vaults, their credentials (write-only values), services and sessions. */
 import type { VaultService } from '../../vault/service-types';
-import type { AuthScheme, ServiceInput, UnmatchedHostPolicy } from '../../vault/types';
+import type {
+  AuthScheme,
+  ServiceInput,
+  ServiceScheme,
+  UnmatchedHostPolicy,
+} from '../../vault/types';
 import { bodyObject, optionalField, stringField, type RouteSpec } from './route';
 
 export function vaultRoutes(vaults: VaultService): RouteSpec[] {
@@ -106,7 +111,8 @@ export function vaultRoutes(vaults: VaultService): RouteSpec[] {
       status: 201,
       body: {
         name: 'service name',
-        host: 'host pattern',
+        host: 'host pattern; without :port, 443 for https and 80 for http',
+        scheme: "'https' (default) or 'http': the only scheme the credential is sent over",
         auth: 'auth scheme object',
         enabled: 'boolean (default true)',
       },
@@ -115,6 +121,7 @@ export function vaultRoutes(vaults: VaultService): RouteSpec[] {
         const input: ServiceInput = {
           name: stringField(body, 'name', true),
           host: stringField(body, 'host', true),
+          scheme: stringField(body, 'scheme') as ServiceScheme | undefined, // checked by the vault
           auth: requiredAuth(body),
           enabled: optionalField<boolean>(body, 'enabled', 'boolean'),
         };
@@ -137,12 +144,18 @@ export function vaultRoutes(vaults: VaultService): RouteSpec[] {
       method: 'patch',
       path: '/v1/vaults/:vault/services/:service',
       access: 'owner',
-      summary: 'Change a service (host, auth, enabled)',
-      body: { host: 'host pattern', auth: 'auth scheme object', enabled: 'boolean' },
+      summary: 'Change a service (host, scheme, auth, enabled)',
+      body: {
+        host: 'host pattern',
+        scheme: "'https' or 'http'",
+        auth: 'auth scheme object',
+        enabled: 'boolean',
+      },
       handle: async (req) => {
         const body = bodyObject(req.body);
         const patch: Partial<ServiceInput> = {
           host: stringField(body, 'host'),
+          scheme: stringField(body, 'scheme') as ServiceScheme | undefined, // checked by the vault
           auth: optionalField<AuthScheme>(body, 'auth', 'object'),
           enabled: optionalField<boolean>(body, 'enabled', 'boolean'),
         };

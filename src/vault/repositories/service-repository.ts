@@ -1,18 +1,20 @@
 /**
  * Services of a vault. The auth scheme is stored as JSON (it names credential keys, never
- * values); `enabled` is INTEGER 0/1 on both providers. Positions give declaration order: a new
+ * values); `enabled` is INTEGER 0/1 on both providers; `scheme` is `https` or `http` (a CHECK
+ * holds it; any other value would match no request). Positions give declaration order: a new
  * service goes after the last one of its vault, computed in the INSERT itself. Two services
  * added at the same instant on PostgreSQL may share a position; listing breaks such ties by
  * creation time, then id. The CASTs tell PostgreSQL the parameter types in INSERT … SELECT
  * (SQLite accepts them too).
  */
 import type { SqlClient } from '../../storage/types';
-import type { AuthScheme, Service } from '../types';
+import type { AuthScheme, Service, ServiceScheme } from '../types';
 
 interface ServiceRow {
   id: string;
   name: string;
   host_pattern: string;
+  scheme: ServiceScheme;
   auth_json: string;
   enabled: number | boolean;
   position: number;
@@ -20,7 +22,8 @@ interface ServiceRow {
   updated_at: string;
 }
 
-const COLUMNS = 'id, name, host_pattern, auth_json, enabled, position, created_at, updated_at';
+const COLUMNS =
+  'id, name, host_pattern, scheme, auth_json, enabled, position, created_at, updated_at';
 
 function toService(row: ServiceRow, vault: string): Service {
   return {
@@ -28,6 +31,7 @@ function toService(row: ServiceRow, vault: string): Service {
     vault,
     name: row.name,
     host: row.host_pattern,
+    scheme: row.scheme,
     auth: JSON.parse(row.auth_json) as AuthScheme,
     enabled: Boolean(row.enabled),
     position: Number(row.position),
@@ -43,6 +47,7 @@ export interface ServiceRecord {
   vault: string;
   name: string;
   host: string;
+  scheme: ServiceScheme;
   auth: AuthScheme;
   enabled: boolean;
 }
@@ -77,10 +82,11 @@ export function createServiceRepository(client: SqlClient): ServiceRepository {
 
     async insert(record, now) {
       const row = await client.get<ServiceRow>(
-        `INSERT INTO services (id, vault_id, name, host_pattern, auth_json, enabled, position, created_at, updated_at)
+        `INSERT INTO services (id, vault_id, name, host_pattern, auth_json, enabled, position,
+                               created_at, updated_at, scheme)
          SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT),
                 CAST($5 AS TEXT), CAST($6 AS INTEGER), COALESCE(MAX(position), 0) + 1,
-                CAST($7 AS TEXT), CAST($7 AS TEXT)
+                CAST($7 AS TEXT), CAST($7 AS TEXT), CAST($8 AS TEXT)
          FROM services WHERE vault_id = CAST($2 AS TEXT)
          RETURNING ${COLUMNS}`,
         [
@@ -91,6 +97,7 @@ export function createServiceRepository(client: SqlClient): ServiceRepository {
           JSON.stringify(record.auth),
           record.enabled ? 1 : 0,
           now,
+          record.scheme,
         ],
       );
       if (!row) throw new Error(`service ${record.name} was not stored`);
@@ -100,7 +107,8 @@ export function createServiceRepository(client: SqlClient): ServiceRepository {
     async update(record, now) {
       const row = await client.get<ServiceRow>(
         `UPDATE services
-         SET name = $3, host_pattern = $4, auth_json = $5, enabled = $6, updated_at = $7
+         SET name = $3, host_pattern = $4, auth_json = $5, enabled = $6, updated_at = $7,
+             scheme = $8
          WHERE vault_id = $2 AND id = $1
          RETURNING ${COLUMNS}`,
         [
@@ -111,6 +119,7 @@ export function createServiceRepository(client: SqlClient): ServiceRepository {
           JSON.stringify(record.auth),
           record.enabled ? 1 : 0,
           now,
+          record.scheme,
         ],
       );
       return row && toService(row, record.vault);
