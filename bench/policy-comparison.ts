@@ -16,7 +16,7 @@ import {
   writeBenchPolicies,
   type PolicyCheck,
 } from './policies';
-import type { Target } from './protocol';
+import type { Target, UpstreamReady } from './protocol';
 import type { Row } from './report';
 import type { Measurement, Runner, Shape } from './runner';
 import { startBenchVectra, type BenchVectra } from './vectra';
@@ -37,6 +37,7 @@ export interface PolicyComparisonOptions {
   work: string;
   upstreamCaFile: string;
   secret: string;
+  upstream: UpstreamReady;
   target: Target;
   shape: Shape;
   /** Runs of each instance (at least 1); ABBA order. */
@@ -71,6 +72,7 @@ export async function comparePolicyCost(
       dataDir: join(work, name),
       upstreamCaFile: options.upstreamCaFile,
       secret: options.secret,
+      upstream: options.upstream,
       freshHosts: [],
       env,
     });

@@ -149,6 +149,7 @@ async function main(): Promise<void> {
           dataDir: join(work, 'data'),
           upstreamCaFile,
           secret,
+          upstream: ready,
           freshHosts: freshForVectra,
         });
     if (vectra) stops.push(() => vectra.gateway.close('benchmark done'));
@@ -200,6 +201,7 @@ async function main(): Promise<void> {
       work,
       upstreamCaFile,
       secret,
+      upstream: ready,
       target: https,
       shape: keepAlive,
       runsEach: options.policyRuns,

@@ -6,14 +6,15 @@
  */
 import { join } from 'node:path';
 import type { Gateway } from '../src/gateway';
-import type { Route } from './protocol';
+import type { Route, UpstreamReady } from './protocol';
 
 export interface BenchVectra {
   gateway: Gateway;
   /**
-   * How the load generator reaches Vectra for `vault`: `bench` holds one service (127.0.0.1),
-   * `fresh` one per never-seen address too, so that the loaded runs do not pay for matching a
-   * hundred patterns.
+   * How the load generator reaches Vectra for `vault`: `bench` holds the upstream's services
+   * (`upstream`, https on its HTTPS port, and `upstream-http`, http on its HTTP port: a
+   * credential goes only to the scheme and port its service names), `fresh` one per never-seen
+   * address too, so that the loaded runs do not pay for matching a hundred patterns.
    */
   route(vault: 'bench' | 'fresh'): Route;
 }
@@ -23,6 +24,8 @@ export async function startBenchVectra(options: {
   dataDir: string;
   upstreamCaFile: string;
   secret: string;
+  /** The upstream's listeners; `extra` gives the port of each of `freshHosts`. */
+  upstream: Pick<UpstreamReady, 'httpPort' | 'httpsPort' | 'extra'>;
   freshHosts: readonly string[];
   /**
    * Settings over the ones below, in the same `Section__Key` form (the policy comparison sets
@@ -60,13 +63,30 @@ export async function startBenchVectra(options: {
   try {
     const vaults = gateway.vaults;
     const bearer = { type: 'bearer' as const, credential: 'API_KEY' };
+    const { upstream } = options;
     for (const vault of ['bench', 'fresh']) {
       await vaults.createVault({ name: vault });
       await vaults.setCredential(vault, 'API_KEY', options.secret);
-      await vaults.createService(vault, { name: 'upstream', host: '127.0.0.1', auth: bearer });
+      await vaults.createService(vault, {
+        name: 'upstream',
+        host: `127.0.0.1:${upstream.httpsPort}`,
+        auth: bearer,
+      });
+      await vaults.createService(vault, {
+        name: 'upstream-http',
+        host: `127.0.0.1:${upstream.httpPort}`,
+        scheme: 'http',
+        auth: bearer,
+      });
     }
     for (const [i, host] of options.freshHosts.entries()) {
-      await vaults.createService('fresh', { name: `fresh-${i}`, host, auth: bearer });
+      const port = upstream.extra.find((listener) => listener.host === host)?.port;
+      if (port === undefined) throw new Error(`the upstream has no listener on ${host}`);
+      await vaults.createService('fresh', {
+        name: `fresh-${i}`,
+        host: `${host}:${port}`,
+        auth: bearer,
+      });
     }
     const { token } = await vaults.createAgent({
       name: 'bench-agent',
