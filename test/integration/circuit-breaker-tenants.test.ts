@@ -56,7 +56,8 @@ async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv) {
     await gateway.vaults.setCredential(vault, 'KEY', `secret-of-${name}`);
     await gateway.vaults.createService(vault, {
       name: 'flaky',
-      host: 'localhost',
+      host: `localhost:${upstream.httpPort}`,
+      scheme: 'http',
       auth: { type: 'bearer', credential: 'KEY' },
     });
     const { token } = await gateway.vaults.createAgent({ name: `bot-${name}`, vaults: [vault] });
