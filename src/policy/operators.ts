@@ -311,7 +311,7 @@ function requireString(value: unknown, op: Operator): string {
 }
 
 function compileRegex(pattern: string, ignoreCase: boolean): RegExp {
-  const unsafe = unsafeRegexReason(pattern);
+  const unsafe = unsafeRegexReason(pattern, ignoreCase);
   if (unsafe) throw new ConditionProblem('value', `regex ${JSON.stringify(pattern)} ${unsafe}`);
   try {
     return new RegExp(pattern, ignoreCase ? 'i' : '');

@@ -186,7 +186,8 @@ function compileRule(
   if (!Array.isArray(list)) problem.add(`${at}.conditions`, 'must be a list of conditions');
   else {
     list.forEach((c, i) => {
-      const compiled = compileConditionAt(c, `${at}.conditions[${i}]`, problem);
+      const where = `policy ${policy}, rule ${typeof rule.name === 'string' ? rule.name : '?'}`;
+      const compiled = compileConditionAt(c, `${at}.conditions[${i}]`, problem, where);
       if (compiled) conditions.push(compiled);
     });
   }
@@ -227,6 +228,7 @@ function compileConditionAt(
   raw: unknown,
   at: string,
   problem: Report,
+  where: string,
 ): CompiledCondition | undefined {
   const c = object(raw, at, problem, ['field', 'operator', 'value', 'ignoreCase']);
   if (!c) return undefined;
@@ -257,7 +259,7 @@ function compileConditionAt(
     return compileCondition({ field, operator, value: c.value, ignoreCase: c.ignoreCase === true });
   } catch (err) {
     if (!(err instanceof ConditionProblem)) throw err;
-    problem.add(`${at}.${err.key}`, err.message);
+    problem.add(`${at}.${err.key}`, `${err.message} (${where}, field ${field.name})`);
     return undefined;
   }
 }

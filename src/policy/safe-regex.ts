@@ -10,10 +10,13 @@
  * - a backreference (`\1`, `\k<name>`), which no linear engine can run.
  *
  * A group repeated at most once (`(…)?`) is fine. This also refuses some harmless patterns
- * (`^[a-z]+(\.[a-z]+)*$`); write those as a glob, or without the repeated group. What remains can
- * still be polynomial (`.*a.*a.*b`), so the text a regex condition reads is capped as well
- * (REGEX_INPUT_LIMIT, enforced by ./operators.ts).
+ * (`^[a-z]+(\.[a-z]+)*$`); write those as a glob, or without the repeated group. Patterns that
+ * would take polynomial time (`.*a.*a.*b`: repetitions that can share the same text) are
+ * refused by ./regex-runs.ts. The text a regex condition reads is capped as well
+ * (REGEX_INPUT_LIMIT, enforced by ./operators.ts): longer text cannot be judged, and the rule
+ * holding the condition refuses the request, whatever its effect.
  */
+import { polynomialReason } from './regex-runs';
 
 /** Longest pattern accepted. */
 export const REGEX_PATTERN_LIMIT = 1024;
@@ -27,8 +30,8 @@ interface Group {
   alternation: boolean;
 }
 
-/** Why `pattern` is refused, or undefined when it is acceptable. */
-export function unsafeRegexReason(pattern: string): string | undefined {
+/** Why `pattern` (with the `i` flag when `ignoreCase`) is refused, or undefined when acceptable. */
+export function unsafeRegexReason(pattern: string, ignoreCase = false): string | undefined {
   if (pattern.length > REGEX_PATTERN_LIMIT) {
     return `is longer than ${REGEX_PATTERN_LIMIT} characters`;
   }
@@ -90,7 +93,7 @@ export function unsafeRegexReason(pattern: string): string | undefined {
     last = 'atom';
     i += 1;
   }
-  return undefined;
+  return polynomialReason(pattern, ignoreCase);
 }
 
 /** Index after the character class starting at `start` (`[` … `]`, escapes honoured). */
