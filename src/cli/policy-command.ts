@@ -70,6 +70,9 @@ export function registerPolicyCommand(
         const directory = dir ?? configuredDirectory(ctx, flags.config);
         const loaded = await loadPolicyDirectory(directory);
         const ok = loaded.problems.length === 0;
+        const printWarnings = () => {
+          for (const warning of loaded.warnings) ctx.io.out(`warning: ${formatProblem(warning)}`);
+        };
         if (flags.json) {
           ctx.io.out(
             JSON.stringify(
@@ -79,18 +82,21 @@ export function registerPolicyCommand(
                 files: loaded.files,
                 policies: ok ? loaded.policies.map((p) => p.name) : [],
                 problems: loaded.problems,
+                warnings: loaded.warnings,
               },
               null,
               2,
             ),
           );
         } else if (ok) {
+          printWarnings();
           const names = loaded.policies.map((p) => p.name).join(', ') || 'none';
           ctx.io.out(
             `${loaded.policies.length} policies in ${loaded.files.length} files are valid (${directory}): ${names}`,
           );
         } else {
           for (const problem of loaded.problems) ctx.io.out(formatProblem(problem));
+          printWarnings();
           const n = loaded.problems.length;
           ctx.io.out(`${n} ${n === 1 ? 'problem' : 'problems'} in ${directory}`);
         }

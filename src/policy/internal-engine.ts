@@ -109,6 +109,8 @@ export async function createInternalEngine(
           log.info(`policies loaded: ${loaded.policies.length} from ${directory}`, {
             policies: loaded.policies.map((p) => p.name),
           });
+          for (const warning of loaded.warnings)
+            log.warn(`policy warning: ${formatProblem(warning)}`);
         }
       }
       result = {

@@ -3,8 +3,9 @@
  * (regexes built, globs and CIDRs parsed, `in` lists turned into sets); the hot path only calls
  * it. The comparison rules policy authors rely on:
  *
- * - Strings compare case-sensitively, unless the condition says `"ignoreCase": true`. The
- *   normalised fields request.method, request.host and request.scheme always ignore case.
+ * - Strings compare case-sensitively, unless the condition says `"ignoreCase": true` (or its
+ *   file's `defaults` do, see ./policy-file.ts). The normalised fields request.method,
+ *   request.host and request.scheme always ignore case.
  * - When both sides read as numbers (a JSON number, or a string such as `"8080"` or `"1.5"`),
  *   they compare as numbers: `request.port eq "443"` holds for port 443, `query.page gt 2` for
  *   `?page=10`. gt, lt, ge and le only ever compare numbers.
@@ -53,6 +54,11 @@ const STRING_OPERATORS = new Set<Operator>([
   'glob',
 ]);
 
+/** Whether `op` compares text, so that `ignoreCase` applies to it. */
+export function comparesText(op: Operator): boolean {
+  return STRING_OPERATORS.has(op);
+}
+
 /** The operator `text` names (any letter case), or undefined. */
 export function operatorNamed(text: string): Operator | undefined {
   return OPERATORS.find((op) => op.toLowerCase() === text.toLowerCase());
@@ -69,6 +75,9 @@ export interface CompiledCondition {
   /** The condition in words (`request.method in ["GET","HEAD"]`), for explanations. */
   readonly text: string;
   readonly field: FieldRef;
+  readonly operator: Operator;
+  /** The text compared as written (no `ignoreCase`, and a field that is not normalised). */
+  readonly caseSensitive: boolean;
   test(input: PolicyInput): boolean;
 }
 
@@ -98,6 +107,8 @@ export function compileCondition(spec: ConditionSpec): CompiledCondition {
   return {
     text: describe(field.name, operator, value, spec.ignoreCase),
     field,
+    operator,
+    caseSensitive: STRING_OPERATORS.has(operator) && !ignoreCase,
     test: (input) => test(read(input)),
   };
 }

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compilePolicyText, type CompiledPolicy } from './policy-file';
+import { policyWarnings } from './policy-warnings';
 import type { PolicyProblem } from './types';
 
 /** A policy file larger than this is refused (a policy is a few kilobytes). */
@@ -19,6 +20,8 @@ export interface LoadedDirectory {
   /** The compiled policies; use them only when `problems` is empty. */
   policies: CompiledPolicy[];
   problems: PolicyProblem[];
+  /** What loads but may not do what was meant (./policy-warnings.ts); never refuses a file. */
+  warnings: PolicyProblem[];
   /** Hash of the file names and contents: unchanged files give the same value. */
   fingerprint: string;
 }
@@ -29,6 +32,7 @@ export async function loadPolicyDirectory(directory: string): Promise<LoadedDire
     files: [],
     policies: [],
     problems: [],
+    warnings: [],
     fingerprint: '',
   };
   let names: string[];
@@ -83,6 +87,7 @@ export async function loadPolicyDirectory(directory: string): Promise<LoadedDire
     }
     owners.set(policy.name, file);
     result.policies.push(policy);
+    result.warnings.push(...policyWarnings(policy));
   }
   result.fingerprint = hash.digest('hex');
   return result;

@@ -5,6 +5,7 @@
  *
  *   { "name", "description"?, "owner"?, "enabled"? (default true),
  *     "default": "Allow" | "Deny" | "Hitl", "defaultReason"?,
+ *     "defaults"?: { "ignoreCase"? },   // for every condition whose operator compares text
  *     "appliesTo"?: { "agents"?, "vaults"?, "services"? },   // names or globs; default all
  *     "rules": [ { "name", "description"?, "reason", "priority"? (default 0, higher first),
  *                  "effect", "risk"? (0..1), "onUnreadableBody"? ("refuse" | "ignore"),
@@ -14,6 +15,7 @@ import { resolveField } from './fields';
 import { compileGlob, isGlob } from './glob';
 import { locateJsonError } from './json-position';
 import {
+  comparesText,
   compileCondition,
   ConditionProblem,
   operatorNamed,
@@ -92,8 +94,10 @@ export function compilePolicyDocument(file: string, document: unknown): CompileR
     'defaultReason',
     'appliesTo',
     'rules',
+    'defaults',
   ]);
   if (!doc) return { problems };
+  const defaults = conditionDefaults(doc.defaults, problem);
 
   const name = requiredName(doc.name, 'name', problem);
   const description = optionalText(doc.description, 'description', problem);
@@ -117,7 +121,7 @@ export function compilePolicyDocument(file: string, document: unknown): CompileR
         }
         seen.add(ruleName.trim());
       }
-      const rule = compileRule(raw, `rules[${index}]`, name ?? '?', problem);
+      const rule = compileRule(raw, `rules[${index}]`, name ?? '?', problem, defaults);
       if (rule) rules.push({ ...rule, index });
     });
   }
@@ -158,6 +162,7 @@ function compileRule(
   at: string,
   policy: string,
   problem: Report,
+  defaults: ConditionDefaults,
 ): CompiledRule | undefined {
   const rule = object(raw, at, problem, [
     'name',
@@ -187,7 +192,7 @@ function compileRule(
   else {
     list.forEach((c, i) => {
       const where = `policy ${policy}, rule ${typeof rule.name === 'string' ? rule.name : '?'}`;
-      const compiled = compileConditionAt(c, `${at}.conditions[${i}]`, problem, where);
+      const compiled = compileConditionAt(c, `${at}.conditions[${i}]`, problem, defaults, where);
       if (compiled) conditions.push(compiled);
     });
   }
@@ -228,6 +233,7 @@ function compileConditionAt(
   raw: unknown,
   at: string,
   problem: Report,
+  defaults: ConditionDefaults,
   where: string,
 ): CompiledCondition | undefined {
   const c = object(raw, at, problem, ['field', 'operator', 'value', 'ignoreCase']);
@@ -255,13 +261,29 @@ function compileConditionAt(
     return undefined;
   }
   if (!field || !operator) return undefined;
+  // The file's default applies where it can; written on the condition, it must fit the operator.
+  const ignoreCase =
+    c.ignoreCase === undefined ? defaults.ignoreCase && comparesText(operator) : c.ignoreCase;
   try {
-    return compileCondition({ field, operator, value: c.value, ignoreCase: c.ignoreCase === true });
+    return compileCondition({ field, operator, value: c.value, ignoreCase });
   } catch (err) {
     if (!(err instanceof ConditionProblem)) throw err;
     problem.add(`${at}.${err.key}`, `${err.message} (${where}, field ${field.name})`);
     return undefined;
   }
+}
+
+interface ConditionDefaults {
+  ignoreCase: boolean;
+}
+
+/** `defaults`: what a condition that does not say otherwise assumes. */
+function conditionDefaults(raw: unknown, problem: Report): ConditionDefaults {
+  if (raw === undefined) return { ignoreCase: false };
+  const defaults = object(raw, 'defaults', problem, ['ignoreCase']);
+  const ignoreCase = defaults?.ignoreCase ?? false;
+  if (typeof ignoreCase !== 'boolean') problem.add('defaults.ignoreCase', 'must be true or false');
+  return { ignoreCase: ignoreCase === true };
 }
 
 function compileAppliesTo(raw: unknown, problem: Report): CompiledPolicy['appliesTo'] {

@@ -95,6 +95,35 @@ describe('vectra policy validate', () => {
     ]);
   });
 
+  it('warns about a Deny rule comparing request.path case-sensitively, and still passes', async () => {
+    const dir = directory({
+      'admin.json': JSON.stringify({
+        name: 'admin',
+        default: 'Allow',
+        rules: [
+          {
+            name: 'no-admin',
+            reason: 'No admin',
+            effect: 'Deny',
+            conditions: [{ field: 'path', operator: 'startsWith', value: '/admin' }],
+          },
+        ],
+      }),
+    });
+    const result = await run(['policy', 'validate', dir]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.split('\n')).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^warning: ${join(dir, 'admin.json')}: policy admin, rule no-admin \\(Deny\\): request\\.path startsWith "/admin" compares letter case as written`,
+        ),
+      ),
+      `1 policies in 1 files are valid (${dir}): admin`,
+    ]);
+    const json = JSON.parse((await run(['policy', 'validate', dir, '--json'])).stdout);
+    expect(json).toMatchObject({ valid: true, warnings: [{ file: join(dir, 'admin.json') }] });
+  });
+
   it('answers JSON with --json', async () => {
     const dir = directory({ 'a.json': '{' });
     const result = await run(['policy', 'validate', dir, '--json']);
