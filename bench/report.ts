@@ -177,6 +177,8 @@ export interface Document {
   results: string;
   targets: string;
   leafMint?: string;
+  /** bench/regex-policy.ts's output. */
+  regex?: string;
   /** What the engine made of the 20 bench policies for the bench request. */
   policyCheck: PolicyCheck;
 }
@@ -321,5 +323,20 @@ ${doc.leafMint.trim()}
 \`\`\`
 `
     : ''
-}`;
+}${
+    doc.regex
+      ? `
+### Regex conditions on hostile text (\`bench/regex-policy.ts\`)
+
+One decision of a Deny rule with a \`regex\` on \`request.path\`, the path 8 KiB of \`a\`; patterns
+that would backtrack polynomially are refused when the policy loads, and a path over the
+8,192-character input cap is refused without running the regex. \`npm run bench:regex\` runs
+this alone in a few seconds.
+
+\`\`\`
+${doc.regex.trim()}
+\`\`\`
+`
+      : ''
+  }`;
 }

@@ -5,7 +5,9 @@
  * (./upstream.ts) and the load generator (./load.ts) are forked children, and mitmproxy, when
  * installed, is a third (./mitmproxy.ts). Scenarios run one after the other (./runner.ts); the
  * last one compares two more Vectra instances, with 20 policies and with the policy engine
- * disabled (./policy-comparison.ts). The results are printed as a table and written to
+ * disabled (./policy-comparison.ts). Two micro-benchmarks follow in their own processes: leaf
+ * minting (./leaf-mint.ts) and regex conditions on hostile text (./regex-policy.ts, also
+ * `npm run bench:regex` alone). The results are printed as a table and written to
  * docs/benchmarks.md (unless --no-write, or --only-policy, which runs that comparison alone).
  */
 import { execFile } from 'node:child_process';
@@ -39,6 +41,7 @@ const USAGE = `npm run bench -- [options]
   --hosts N         never-seen hosts per proxy for the first-request runs (default 100, max 250)
   --no-mitmproxy    skip mitmproxy even when installed
   --no-leaf-mint    skip bench/leaf-mint.ts
+  --no-regex        skip bench/regex-policy.ts (alone: npm run bench:regex)
   --policy-runs N   runs of each instance in the 20-policies comparison (default 6, ABBA order)
   --only-policy     only the 20-policies comparison (implies --no-write)
   --no-write        print only; leave docs/benchmarks.md alone`;
@@ -49,6 +52,7 @@ interface Options {
   hosts: number;
   mitmproxy: boolean;
   leafMint: boolean;
+  regex: boolean;
   policyRuns: number;
   onlyPolicy: boolean;
   write: boolean;
@@ -62,6 +66,7 @@ function parseOptions(): Options {
       hosts: { type: 'string', default: '100' },
       'no-mitmproxy': { type: 'boolean', default: false },
       'no-leaf-mint': { type: 'boolean', default: false },
+      'no-regex': { type: 'boolean', default: false },
       'policy-runs': { type: 'string', default: '6' },
       'only-policy': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
@@ -86,6 +91,7 @@ function parseOptions(): Options {
     hosts: Math.round(number('hosts', values.hosts, 1, 250)),
     mitmproxy: !values['no-mitmproxy'],
     leafMint: !values['no-leaf-mint'] && !values['only-policy'],
+    regex: !values['no-regex'] && !values['only-policy'],
     policyRuns: Math.round(number('policy-runs', values['policy-runs'], 1, 50)),
     onlyPolicy: values['only-policy'],
     // A partial run never replaces the document.
@@ -225,8 +231,14 @@ async function main(): Promise<void> {
     let leafMint: string | undefined;
     if (options.leafMint) {
       process.stdout.write('  bench/leaf-mint.ts … ');
-      leafMint = await runLeafMint(root);
+      leafMint = await runMicro(root, 'leaf-mint', '200');
       console.log(`done\n\n${leafMint}`);
+    }
+    let regex: string | undefined;
+    if (options.regex) {
+      process.stdout.write('  bench/regex-policy.ts … ');
+      regex = await runMicro(root, 'regex-policy', '200');
+      console.log(`done\n\n${regex}`);
     }
     if (options.write) {
       const path = join(root, 'docs', 'benchmarks.md');
@@ -236,6 +248,7 @@ async function main(): Promise<void> {
         results,
         targets,
         leafMint,
+        regex,
         policyCheck: policy.check,
       });
       writeFileSync(path, await formatMarkdown(text, path));
@@ -385,9 +398,10 @@ async function issueScenarios(s: {
   };
 }
 
-async function runLeafMint(root: string): Promise<string> {
-  const { file, execArgv } = sibling('leaf-mint');
-  const { stdout } = await promisify(execFile)(process.execPath, [...execArgv, file, '200'], {
+/** Runs a micro-benchmark script in its own process and returns what it printed. */
+async function runMicro(root: string, script: string, samples: string): Promise<string> {
+  const { file, execArgv } = sibling(script);
+  const { stdout } = await promisify(execFile)(process.execPath, [...execArgv, file, samples], {
     cwd: root,
     timeout: 120_000,
   });
