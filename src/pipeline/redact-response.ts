@@ -2,19 +2,23 @@
  * Secrets echoed back are redacted (DESIGN.md, security invariants): an upstream that reflects
  * the request (httpbin's /headers, an error page quoting the URL) must not hand the injected
  * credential to the agent. Only used when something was injected, so the passthrough path
- * stays zero-copy. A small plain body with a declared length is read whole and redacted in one
- * pass, keeping a (recomputed) Content-Length; other bodies are scanned as a stream of bytes
- * across chunk boundaries, keeping a tail of the longest secret's length minus one. Both give
- * the same bytes. Header values are scanned too.
+ * stays zero-copy. What counts as an echo (the value in any letter case, percent-encoded, in hex,
+ * base64 and base64url) is in ./echo-forms.ts, the one-pass scan in ./echo-scanner.ts. A small
+ * plain body with a declared length is read whole and redacted in one pass, keeping a
+ * (recomputed) Content-Length; other bodies are scanned as a stream of bytes across chunk
+ * boundaries, holding back only a tail where an echo may still be under way. Both give the same
+ * bytes. Header values are scanned too.
  */
 import { Readable, Transform, finished, pipeline, type TransformCallback } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors';
 import { bytesStream } from '../proxy/bytes-stream';
 import { isEventStream, responseHasNoBody } from '../proxy/message-body';
+import { REDACTED, echoScanner } from './echo-scanner';
 import type { HeaderMap, UpstreamResponse } from './types';
 
-export const REDACTED = '[REDACTED]';
+export { REDACTED };
+
 /** Shorter values are no secret worth the damage of redacting every occurrence of them. */
 export const MIN_REDACTED_LENGTH = 4;
 /**
@@ -22,19 +26,23 @@ export const MIN_REDACTED_LENGTH = 4;
  * answer keeps a (recomputed) Content-Length; larger or unknown-length bodies are streamed.
  */
 export const MAX_BUFFERED_REDACTION_BYTES = 64 * 1024;
-const MARKER = Buffer.from(REDACTED);
 
-/** The values worth redacting: distinct, long enough, longest first (so it wins a tie). */
+/** The values worth redacting: distinct, long enough, longest first. */
 export function redactionSecrets(injected: readonly string[]): string[] {
   return [...new Set(injected)]
     .filter((secret) => secret.length >= MIN_REDACTED_LENGTH)
     .sort((a, b) => b.length - a.length);
 }
 
+/**
+ * `text` redacted of `secrets`. Node hands header values over as latin1 (one character per byte
+ * on the wire), so they are scanned as those bytes, where a UTF-8 secret's echo shows.
+ */
 export function redactText(text: string, secrets: readonly string[]): string {
-  let result = text;
-  for (const secret of secrets) result = result.split(secret).join(REDACTED);
-  return result;
+  if (secrets.length === 0) return text;
+  const encoding = /[\u0100-\uffff]/.test(text) ? 'utf8' : 'latin1';
+  const { out, replaced } = echoScanner(secrets).scan(Buffer.from(text, encoding), true);
+  return replaced ? Buffer.concat(out).toString(encoding) : text;
 }
 
 export function redactHeaders(headers: HeaderMap, secrets: readonly string[]): HeaderMap {
@@ -47,74 +55,30 @@ export function redactHeaders(headers: HeaderMap, secrets: readonly string[]): H
   return redacted;
 }
 
-/** Length of the longest end of `buffer` (at most `keep` bytes) that begins one of `needles`. */
-function pendingPrefix(buffer: Buffer, needles: readonly Buffer[], keep: number): number {
-  for (let length = Math.min(keep, buffer.length); length > 0; length--) {
-    const end = buffer.subarray(buffer.length - length);
-    if (needles.some((needle) => needle.length > length && end.equals(needle.subarray(0, length))))
-      return length;
-  }
-  return 0;
-}
-
-/** Every match of `needles` (the first listed wins a tie) starting before `limit`, replaced. */
-function replaceMatches(
-  buffer: Buffer,
-  needles: readonly Buffer[],
-  limit: number,
-): { out: Buffer[]; rest: Buffer } {
-  const out: Buffer[] = [];
-  let position = 0;
-  for (;;) {
-    let at = -1;
-    let length = 0;
-    for (const needle of needles) {
-      const found = buffer.indexOf(needle, position);
-      if (found >= 0 && found < limit && (at < 0 || found < at)) {
-        at = found;
-        length = needle.length;
-      }
-    }
-    if (at < 0) break;
-    out.push(buffer.subarray(position, at), MARKER);
-    position = at + length;
-  }
-  const cut = Math.max(position, limit);
-  out.push(buffer.subarray(position, cut));
-  return { out, rest: buffer.subarray(cut) };
-}
-
-function needlesOf(secrets: readonly string[]): Buffer[] {
-  return secrets.map((secret) => Buffer.from(secret, 'utf8'));
-}
-
-/** `bytes` with every occurrence of `secrets` replaced, in one pass; `bytes` itself if none. */
+/** `bytes` with every echo of `secrets` replaced, in one pass; `bytes` itself if none. */
 export function redactBytes(bytes: Buffer, secrets: readonly string[]): Buffer {
-  const { out } = replaceMatches(bytes, needlesOf(secrets), bytes.length);
-  return out.length === 1 ? bytes : Buffer.concat(out);
+  const { out, replaced } = echoScanner(secrets).scan(bytes, true);
+  return replaced ? Buffer.concat(out) : bytes;
 }
 
-/** A byte stream with every occurrence of `secrets` replaced by REDACTED. */
+/** A byte stream with every echo of `secrets` replaced by REDACTED. */
 export function createRedactor(secrets: readonly string[]): Transform {
-  const needles = needlesOf(secrets);
-  const keep = Math.max(0, ...needles.map((needle) => needle.length)) - 1;
+  const scanner = echoScanner(secrets);
   let tail = Buffer.alloc(0);
 
   return new Transform({
     transform(chunk: Buffer | string, _encoding, callback: TransformCallback) {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       const buffer = tail.length === 0 ? bytes : Buffer.concat([tail, bytes]);
-      // Hold back only a tail that could still become a secret: everything else (an SSE event,
-      // a chat token) goes out at once. A match starting before `limit` lies wholly in `buffer`,
-      // so the result is the same as redactBytes over the whole body.
-      const limit = buffer.length - pendingPrefix(buffer, needles, keep);
-      const { out, rest } = replaceMatches(buffer, needles, limit);
+      // Only a tail where an echo may still be under way waits for the next chunk: everything
+      // else (an SSE event, a chat token) goes out at once.
+      const { out, rest } = scanner.scan(buffer, false);
       tail = Buffer.from(rest); // a copy, so the upstream's chunk can be released
-      const ready = Buffer.concat(out);
+      const ready = out.length === 1 ? out[0] : Buffer.concat(out);
       callback(null, ready.length > 0 ? ready : undefined);
     },
     flush(callback: TransformCallback) {
-      const { out } = replaceMatches(tail, needles, tail.length);
+      const { out } = scanner.scan(tail, true);
       tail = Buffer.alloc(0);
       const ready = Buffer.concat(out);
       callback(null, ready.length > 0 ? ready : undefined);
