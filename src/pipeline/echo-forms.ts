@@ -3,7 +3,8 @@
  * ./echo-scanner.ts. The scanner accepts every pattern byte also percent-encoded (`%HH`, either
  * hex case) and a space also as `+`, so one pattern per form covers its URL-encoded variants.
  *
- * - the value itself, in any ASCII letter case (and the Unicode upper- and lower-case of it);
+ * - the value itself, in any ASCII letter case (and the Unicode upper- and lower-case of it),
+ *   as UTF-8 and, when all its characters fit in one byte, as latin1;
  * - for values of at least MIN_ENCODED_LENGTH bytes: its UTF-8 bytes in hex (any case), and in
  *   base64 and base64url, with and without padding, plus the characters of its base64 that hold
  *   only its own bits when it sits at byte offset 0, 1 or 2 (mod 3) inside a larger base64
@@ -32,15 +33,21 @@ export function echoPatterns(secret: string): readonly EchoPattern[] {
 
 function derivePatterns(secret: string): readonly EchoPattern[] {
   const patterns = new Map<string, EchoPattern>();
-  const add = (text: string, anyCase: boolean): void => {
+  const add = (text: string, anyCase: boolean, encoding: 'utf8' | 'latin1' = 'utf8'): void => {
     if (text === '') return;
-    const bytes = Buffer.from(text, 'utf8');
-    const key = anyCase ? `i${text.replace(/[A-Z]+/g, (run) => run.toLowerCase())}` : `s${text}`;
+    const bytes = Buffer.from(text, encoding);
+    const latin1 = bytes.toString('latin1');
+    const key = anyCase
+      ? `i${latin1.replace(/[A-Z]+/g, (run) => run.toLowerCase())}`
+      : `s${latin1}`;
     if (!patterns.has(key)) patterns.set(key, { bytes, anyCase });
   };
-  add(secret, true);
-  add(secret.toLowerCase(), true);
-  add(secret.toUpperCase(), true);
+  for (const text of [secret, secret.toLowerCase(), secret.toUpperCase()]) {
+    add(text, true);
+    // Node writes a header value one byte per character: a value with é injected in a header
+    // goes out as latin1, and comes back so if the upstream echoes it.
+    if (/[\u0080-\u00ff]/.test(text) && !/[\u0100-\uffff]/.test(text)) add(text, true, 'latin1');
+  }
   const bytes = Buffer.from(secret, 'utf8');
   if (bytes.length < MIN_ENCODED_LENGTH) return [...patterns.values()];
 

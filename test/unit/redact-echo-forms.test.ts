@@ -146,6 +146,21 @@ describe('transformed echoes, generated', () => {
   });
 });
 
+describe('non-ASCII values', () => {
+  it('redacts a value injected in a header as latin1 and echoed in a header or body so', () => {
+    // Node sends a header value one byte per character, and reads it back the same way.
+    const secret = 'pässwörd-Ärger-42';
+    const secrets = redactionSecrets([secret]);
+    expect(redactHeaders({ 'x-echo': `a ${secret.toUpperCase()} b` }, secrets)).toEqual({
+      'x-echo': `a ${REDACTED} b`,
+    });
+    expect(whole(Buffer.from(`a ${secret} b`, 'latin1'), [secret]).toString()).toBe(
+      `a ${REDACTED} b`,
+    );
+    expect(whole(`a ${secret} b`, [secret]).toString()).toBe(`a ${REDACTED} b`);
+  });
+});
+
 describe('redaction thresholds', () => {
   it('redacts a short secret (4 to 7 characters) in any letter case and percent-encoded only', () => {
     const secret = 'k3Y+z';
