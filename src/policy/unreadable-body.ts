@@ -35,8 +35,7 @@ export class UnreadableBodyError extends PolicyEvaluationError {
 export function refusingUnreadableBody(condition: CompiledCondition): CompiledCondition {
   if (!condition.field.readsBody) return condition;
   return {
-    text: condition.text,
-    field: condition.field,
+    ...condition,
     test(input: PolicyInput): boolean {
       const why = input.request.bodyUnreadable;
       if (why !== undefined) throw new UnreadableBodyError(why);
