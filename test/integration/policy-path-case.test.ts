@@ -54,7 +54,8 @@ beforeAll(async () => {
   await gateway.vaults.setCredential('team', 'KEY', 'path-case-secret-value');
   await gateway.vaults.createService('team', {
     name: 'local',
-    host: 'localhost',
+    host: `localhost:${upstream.httpPort}`,
+    scheme: 'http',
     auth: { type: 'bearer', credential: 'KEY' },
   });
   const { token } = await gateway.vaults.createAgent({ name: 'path-bot', vaults: ['team'] });

@@ -94,7 +94,8 @@ describe('slow clients are cut off', () => {
     await gateway.vaults.setCredential('slow', 'KEY', 'slow-secret');
     await gateway.vaults.createService('slow', {
       name: 'local',
-      host: 'localhost',
+      host: `localhost:${upstream.httpPort}`,
+      scheme: 'http',
       auth: { type: 'bearer', credential: 'KEY' },
     });
     token = (await gateway.vaults.createAgent({ name: 'slow-bot', vaults: ['slow'] })).token;
