@@ -20,7 +20,10 @@ export interface ProxyRequest {
   /** Lower-case host name or IP literal (IPv6 without brackets). */
   host: string;
   port: number;
-  /** Path and query, as it will be sent upstream (`/v1/x?a=1`). */
+  /**
+   * Path and query, as it will be sent upstream (`/v1/x?a=1`): the canonical target the entry
+   * adapter parsed (src/http/request-target.ts), which the policy input and audit row also use.
+   */
   path: string;
   headers: HeaderMap;
   /** The request body, streamed; undefined when there is none. */

@@ -6,6 +6,7 @@
 import { approvalRequired, type ApprovalStageOptions } from '../pipeline/stages/approval';
 import { riskInputFrom } from '../pipeline/stages/semantic';
 import type { RiskAssessment, RiskInput, RiskScorer } from '../semantic/types';
+import { describedTarget } from './input';
 import type { PolicyDecision, PolicyEngine, PolicyInput, PolicyTrace } from './types';
 import { denialOf } from './unreadable-body';
 
@@ -95,16 +96,10 @@ function riskInputOf(input: PolicyInput, target: string): RiskInput {
   );
 }
 
-/**
- * The path and query of an absolute URL as written: what a client sends, where `new URL` would
- * already have resolved `..` segments (and hidden an `/admin/../` from the risk factors).
- */
+/** The path and query of an absolute URL as the gateway sends them: canonical, no fragment. */
 export function targetOf(url: string): string {
-  const authority = url.indexOf('//');
-  const rest = authority < 0 ? url : url.slice(authority + 2);
-  const start = rest.search(/[/?#]/);
-  const target = start < 0 ? '' : rest.slice(start).split('#', 1)[0];
-  return target.startsWith('/') ? target : `/${target}`;
+  const { path, query } = describedTarget(url);
+  return `${path}${query}`;
 }
 
 /** The human rendering: decision, deciding policy and rule, risk, reason, then each policy. */

@@ -4,7 +4,8 @@
  * `POST /v1/policy/evaluate`), so that a dry run sees exactly what the gateway would.
  */
 import { BoundedMemo } from '../bounded-memo';
-import { GatewayError } from '../errors';
+import { GatewayError, isGatewayError } from '../errors';
+import { parseAbsoluteForm, type AbsoluteTarget } from '../http/request-target';
 import type { AgentPrincipal } from '../identity/agent-auth';
 import { isSecretKey, REDACTED } from '../observability/redact';
 import type { HeaderMap, RequestContext } from '../pipeline/types';
@@ -27,7 +28,10 @@ export interface InputParts {
   scheme: 'http' | 'https';
   host: string;
   port: number;
-  /** Path and query as sent (`/v1/x?a=1`). */
+  /**
+   * Path and query as sent (`/v1/x?a=1`), already canonical (src/http/request-target.ts): the
+   * policies judge exactly the path that goes upstream.
+   */
   target: string;
   headers: HeaderMap;
   body: BodyInfo;
@@ -50,7 +54,7 @@ export function buildPolicyInput(parts: InputParts): PolicyInput {
     scheme: parts.scheme,
     host: parts.host.toLowerCase().replace(/\.$/, ''),
     port: parts.port,
-    path: normalizePath(path),
+    path,
     query: queryOf(search),
     headers: policyHeaders(parts.headers),
     bodySize: parts.body.size,
@@ -111,16 +115,7 @@ export function describedRequestInput(described: DescribedRequest): PolicyInput 
   if (!/^[A-Za-z]{1,20}$/.test(method)) {
     throw invalid('method', `"${described.method}" is not an HTTP method`);
   }
-  let url: URL;
-  try {
-    url = new URL(described.url);
-  } catch {
-    throw invalid('url', `"${described.url}" is not an absolute URL (https://host/path)`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw invalid('url', `"${described.url}" must start with http:// or https://`);
-  }
-  const scheme = url.protocol === 'https:' ? 'https' : 'http';
+  const target = describedTarget(described.url);
   const headers: HeaderMap = {};
   for (const [name, value] of Object.entries(described.headers ?? {})) {
     headers[name.toLowerCase()] = value;
@@ -129,10 +124,10 @@ export function describedRequestInput(described: DescribedRequest): PolicyInput 
     agent: { name: described.agent, id: described.agentId ?? null },
     vault: described.vault,
     method,
-    scheme,
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port ? Number(url.port) : scheme === 'https' ? 443 : 80,
-    target: `${url.pathname}${url.search}`,
+    scheme: target.scheme,
+    host: target.host,
+    port: target.port,
+    target: `${target.path}${target.query}`,
     headers,
     body: described.body,
     service: described.service ?? null,
@@ -172,36 +167,20 @@ function queryOf(search: string): Record<string, string | string[]> {
   return query;
 }
 
-const UNRESERVED = /[A-Za-z0-9\-._~]/;
-
 /**
- * RFC 3986 normalisation (section 6.2.2): escapes of unreserved characters decoded, other
- * escapes upper-cased, dot segments removed. `%2F` stays encoded: it is not a separator.
+ * The canonical target of a described URL, as the gateway would parse it from a client that
+ * sent it: the fragment, which clients keep to themselves, dropped.
  */
-export function normalizePath(path: string): string {
-  if (!path.startsWith('/')) return path; // `*` (OPTIONS *) and the like
-  // Nothing to decode and no dot segment: already normal (the common case).
-  if (!path.includes('%') && !path.includes('/.')) return path;
-  const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
-    const char = String.fromCharCode(parseInt(hex, 16));
-    return UNRESERVED.test(char) ? char : escape.toUpperCase();
-  });
-  return removeDotSegments(decoded);
-}
-
-function removeDotSegments(path: string): string {
-  const output: string[] = [];
-  const segments = path.split('/').slice(1);
-  segments.forEach((segment, i) => {
-    const last = i === segments.length - 1;
-    if (segment === '.' || segment === '..') {
-      if (segment === '..') output.pop();
-      if (last) output.push('');
-    } else {
-      output.push(segment);
-    }
-  });
-  return `/${output.join('/')}`;
+export function describedTarget(url: string): AbsoluteTarget {
+  let target: AbsoluteTarget | undefined;
+  try {
+    target = parseAbsoluteForm(url.split('#', 1)[0]);
+  } catch (err) {
+    if (!isGatewayError(err)) throw err;
+    throw invalid('url', `"${url}" is not a valid URL: ${err.message.replace(/\.$/, '')}`);
+  }
+  if (!target) throw invalid('url', `"${url}" is not an absolute URL (https://host/path)`);
+  return target;
 }
 
 function invalid(field: string, message: string): GatewayError {

@@ -26,9 +26,10 @@ export interface PolicyInput {
     host: string;
     port: number;
     /**
-     * The path without the query, normalised as RFC 3986 allows: percent-encoded unreserved
-     * characters decoded (`/%61dmin` is `/admin`), other escapes upper-cased, dot segments
-     * removed. So a policy on `/admin` cannot be dodged by spelling it differently.
+     * The path without the query, exactly as it goes upstream, normalised the way common
+     * servers route (src/http/request-target.ts): percent-encoded unreserved characters decoded
+     * (`/%61dmin` is `/admin`), other escapes upper-cased, `//` collapsed, dot segments removed.
+     * So a policy on `/admin` cannot be dodged by spelling it differently.
      */
     path: string;
     /** Decoded query parameters; a repeated parameter holds a list. */

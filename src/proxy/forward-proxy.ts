@@ -9,7 +9,8 @@ import { isIP, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { ProxyConfig } from '../config/schema';
-import { GatewayError } from '../errors';
+import { GatewayError, isGatewayError } from '../errors';
+import { parseAbsoluteForm, parseOriginForm, type OriginTarget } from '../http/request-target';
 import type { AgentAuthenticator } from '../identity/agent-auth';
 import type { ProxyRequest } from '../pipeline/types';
 import { formatAuthority, parseAuthority, type Authority } from './authority';
@@ -19,6 +20,7 @@ import {
   headerMap,
   rawRefusal,
   runExchange,
+  writeRefusal,
   type ExchangeDeps,
 } from './exchange';
 import { httpTimeoutOptions, trackConnections } from './http-timeouts';
@@ -66,7 +68,7 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
 
   const requestOf = (
     req: IncomingMessage,
-    target: { scheme: 'http' | 'https'; authority: Authority; path: string },
+    target: { scheme: 'http' | 'https'; authority: Authority; target: OriginTarget },
   ): ProxyRequest => {
     const headers = headerMap(req);
     delete headers['proxy-authorization'];
@@ -75,7 +77,7 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
       scheme: target.scheme,
       host: target.authority.host,
       port: target.authority.port,
-      path: target.path,
+      path: `${target.target.path}${target.target.query}`,
       headers,
       body: hasBody(req) ? req : undefined,
       contentLength: contentLengthOf(req),
@@ -83,8 +85,30 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
     };
   };
 
-  /** Inside a tunnel: the Host header names the target (checked against the tunnel by the pipeline). */
+  /**
+   * Inside a tunnel: an origin-form target is for the host its Host header names (checked against
+   * the tunnel by the pipeline); an absolute-form one must name the tunnel's own scheme and
+   * authority, and is rewritten to origin-form. Throws VEC_REQUEST_INVALID otherwise.
+   */
   const tunnelTarget = (req: IncomingMessage, tunnel: Tunnel) => {
+    const raw = req.url ?? '/';
+    if (!raw.startsWith('/')) {
+      const absolute = parseAbsoluteForm(raw);
+      const { authority } = tunnel;
+      if (
+        !absolute ||
+        absolute.scheme !== tunnel.scheme ||
+        absolute.host !== authority.host ||
+        absolute.port !== authority.port
+      ) {
+        throw new GatewayError(
+          'VEC_REQUEST_INVALID',
+          `Inside this tunnel to ${tunnel.authorityText} the request-target must be a path, or an absolute ${tunnel.scheme}:// URL for ${tunnel.authorityText}.`,
+          { context: { field: 'target', tunnel: tunnel.authorityText } },
+        );
+      }
+      return { scheme: tunnel.scheme, authority, target: absolute };
+    }
     const header = req.headers.host;
     let parsed: Authority | undefined;
     if (header !== undefined && tunnel.lastHost?.header === header) {
@@ -93,7 +117,27 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
       parsed = parseAuthority(header, tunnel.scheme === 'https' ? 443 : 80);
       if (header !== undefined) tunnel.lastHost = { header, authority: parsed };
     }
-    return { scheme: tunnel.scheme, authority: parsed ?? tunnel.authority, path: req.url ?? '/' };
+    return {
+      scheme: tunnel.scheme,
+      authority: parsed ?? tunnel.authority,
+      target: parseOriginForm(raw),
+    };
+  };
+
+  /** The tunnel's request, or a refusal of its target written back (undefined then). */
+  const tunnelRequest = (
+    req: IncomingMessage,
+    tunnel: Tunnel,
+    refuse: (error: GatewayError) => void,
+  ): ProxyRequest | undefined => {
+    try {
+      return requestOf(req, tunnelTarget(req, tunnel));
+    } catch (err) {
+      if (!isGatewayError(err)) throw err;
+      req.resume();
+      refuse(err);
+      return undefined;
+    }
   };
 
   // Requests inside tunnels arrive on this server (never listening: sockets are handed to it).
@@ -103,12 +147,14 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
       res.destroy();
       return;
     }
+    const request = tunnelRequest(req, tunnel, (error) => writeRefusal(res, error, 'tunnel'));
+    if (!request) return;
     void runExchange(
       deps,
       {
         entry: 'tunnel',
         credentials: { ...tunnel.credentials },
-        request: requestOf(req, tunnelTarget(req, tunnel)),
+        request,
         tunnelAuthority: tunnel.authorityText,
       },
       { req, res },
@@ -120,12 +166,14 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
       socket.destroy();
       return;
     }
+    const request = tunnelRequest(req, tunnel, (error) => socket.end(rawRefusal(error)));
+    if (!request) return;
     void runUpgrade(
       deps,
       {
         entry: 'tunnel',
         credentials: { ...tunnel.credentials },
-        request: requestOf(req, tunnelTarget(req, tunnel)),
+        request,
         tunnelAuthority: tunnel.authorityText,
       },
       { req, socket, head },
@@ -139,26 +187,24 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
     { maxHeaderSize: config.MaxHeaderBytes, ...timeouts },
     (req: IncomingMessage, res: ServerResponse) => {
       // Absolute-form: `GET http://host/path HTTP/1.1`.
-      let url: URL;
+      let target: ReturnType<typeof parseAbsoluteForm>;
       try {
-        url = new URL(req.url ?? '');
-      } catch {
-        url = new URL('invalid:');
-      }
-      const authority = url.protocol === 'http:' ? parseAuthority(url.host, 80) : undefined;
-      if (!authority) {
+        target = parseAbsoluteForm(req.url ?? '');
+      } catch (err) {
+        if (!isGatewayError(err)) throw err;
         req.resume();
-        res.writeHead(400, {
-          'content-type': 'application/json',
-          'x-vectra-error': 'VEC_REQUEST_MALFORMED',
-        });
-        res.end(
-          JSON.stringify(
-            new GatewayError(
-              'VEC_REQUEST_MALFORMED',
-              'The forward proxy takes absolute-form http:// requests and CONNECT; use HTTPS_PROXY for https:// URLs.',
-            ).toJSON(),
+        writeRefusal(res, err, 'forward');
+        return;
+      }
+      if (target?.scheme !== 'http') {
+        req.resume();
+        writeRefusal(
+          res,
+          new GatewayError(
+            'VEC_REQUEST_MALFORMED',
+            'The forward proxy takes absolute-form http:// requests and CONNECT; use HTTPS_PROXY for https:// URLs.',
           ),
+          'forward',
         );
         return;
       }
@@ -169,8 +215,8 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
           credentials: parseProxyAuthorization(req.headers['proxy-authorization']),
           request: requestOf(req, {
             scheme: 'http',
-            authority,
-            path: `${url.pathname}${url.search}`,
+            authority: { host: target.host, port: target.port },
+            target,
           }),
         },
         { req, res },

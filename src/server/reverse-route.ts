@@ -4,8 +4,9 @@
  * Authorization header is consumed here and never forwarded; the same pipeline runs.
  */
 import type { Request, RequestHandler, Response } from 'express';
-import { GatewayError } from '../errors';
-import { parseAuthority } from '../proxy/authority';
+import { GatewayError, isGatewayError } from '../errors';
+import { parseAbsoluteForm, type AbsoluteTarget } from '../http/request-target';
+import { hostHeader } from '../proxy/authority';
 import {
   contentLengthOf,
   hasBody,
@@ -17,30 +18,33 @@ import {
 
 export const REVERSE_ROUTE_PREFIX = '/proxy/';
 
-function targetOf(originalUrl: string): URL | undefined {
+/**
+ * The absolute URL after the prefix, parsed into the canonical target; undefined when it is not
+ * an http(s) URL, VEC_REQUEST_INVALID when it is one that is invalid.
+ */
+function targetOf(originalUrl: string): AbsoluteTarget | GatewayError | undefined {
   // Some clients collapse `//` in paths: accept `https:/host/...` too.
   const raw = originalUrl.slice(REVERSE_ROUTE_PREFIX.length).replace(/^(https?):\/+/i, '$1://');
   try {
-    const url = new URL(raw);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
-  } catch {
-    return undefined;
+    return parseAbsoluteForm(raw);
+  } catch (err) {
+    if (isGatewayError(err)) return err;
+    throw err;
   }
 }
 
 export function reverseRoute(deps: ExchangeDeps): RequestHandler {
   return function reverseProxy(req: Request, res: Response) {
     const target = targetOf(req.originalUrl);
-    const authority =
-      target && parseAuthority(target.host, target.protocol === 'https:' ? 443 : 80);
-    if (!target || !authority) {
+    if (!target || isGatewayError(target)) {
       req.resume();
       writeRefusal(
         res,
-        new GatewayError(
-          'VEC_REQUEST_MALFORMED',
-          'Use /proxy/<absolute http(s) URL>, e.g. /proxy/https://api.example.com/v1/items.',
-        ),
+        target ??
+          new GatewayError(
+            'VEC_REQUEST_MALFORMED',
+            'Use /proxy/<absolute http(s) URL>, e.g. /proxy/https://api.example.com/v1/items.',
+          ),
         'reverse',
       );
       return;
@@ -51,7 +55,7 @@ export function reverseRoute(deps: ExchangeDeps): RequestHandler {
     // The agent's credential for Vectra is consumed here: it must never reach the upstream.
     delete headers.authorization;
     delete headers['x-vault'];
-    headers.host = target.host;
+    headers.host = hostHeader(target);
     void runExchange(
       deps,
       {
@@ -60,10 +64,10 @@ export function reverseRoute(deps: ExchangeDeps): RequestHandler {
         requestId: typeof res.locals.requestId === 'string' ? res.locals.requestId : undefined,
         request: {
           method: req.method,
-          scheme: target.protocol === 'https:' ? 'https' : 'http',
-          host: authority.host,
-          port: authority.port,
-          path: `${target.pathname}${target.search}`,
+          scheme: target.scheme,
+          host: target.host,
+          port: target.port,
+          path: `${target.path}${target.query}`,
           headers,
           body: hasBody(req) ? req : undefined,
           contentLength: contentLengthOf(req),

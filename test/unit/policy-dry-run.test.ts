@@ -1,7 +1,8 @@
 /**
  * Dry runs score and judge approval as the pipeline would (src/policy/dry-run.ts): the risk input
  * of a described request equals the semantic stage's for the same proxied request; the approval
- * verdict follows HumanInTheLoop and a policy's declared risk; the target is the URL as written.
+ * verdict follows HumanInTheLoop and a policy's declared risk; the target and the path judged are
+ * canonical, as the gateway would send them.
  */
 import { createRequestContext } from '../../src/pipeline/context';
 import { riskInputOf as stageRiskInput } from '../../src/pipeline/stages/semantic';
@@ -77,12 +78,14 @@ describe('dry-run risk input', () => {
   });
 
   it.each([
-    ['https://h.example/admin/../users?x=1#frag', '/admin/../users?x=1'],
+    ['https://h.example/admin/../users?x=1#frag', '/users?x=1'],
+    ['https://h.example//admin//users', '/admin/users'],
     ['https://h.example', '/'],
     ['https://h.example?q=1', '/?q=1'],
-    ['http://[::1]:8080/a/b', '/a/b'],
-  ])('takes the target of %s as written: %s', (url, target) => {
+    ['http://[::1]:8080/a/%7e', '/a/~'],
+  ])('takes the target of %s as the gateway sends it: %s', (url, target) => {
     expect(targetOf(url)).toBe(target);
+    expect(described('GET', url).request.path).toBe(target.split('?')[0]);
   });
 });
 

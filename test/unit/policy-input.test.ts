@@ -1,5 +1,5 @@
 import { fieldReader, readField, resolveField } from '../../src/policy/fields';
-import { buildPolicyInput, normalizePath } from '../../src/policy/input';
+import { buildPolicyInput } from '../../src/policy/input';
 
 const parts = () => ({
   agent: { name: 'bot', id: 'a-1' },
@@ -42,18 +42,6 @@ describe('policy input', () => {
     });
     expect(input.request.query).toEqual({ constructor: '1', toString: ['a', 'b'] });
     expect(Object.getPrototypeOf(input.request.query)).toBe(Object.prototype);
-  });
-
-  it.each([
-    ['/a/b/c', '/a/b/c'],
-    ['/a//b', '/a//b'],
-    ['/a/./b/../c', '/a/c'],
-    ['/a/%7euser/%2f/%41', '/a/~user/%2F/A'],
-    ['/a/b/..', '/a/'],
-    ['/.hidden/x', '/.hidden/x'],
-    ['*', '*'],
-  ])('normalises %s to %s', (path, expected) => {
-    expect(normalizePath(path)).toBe(expected);
   });
 });
 

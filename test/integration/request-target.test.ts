@@ -1,0 +1,219 @@
+/**
+ * What the policy judged is what goes upstream, through the real proxy: an absolute-form target
+ * inside a CONNECT tunnel (plain and TLS) is bound to the tunnel and rewritten to origin-form;
+ * `//admin` and dot segments are normalised before the policy sees them. A rule denies
+ * `/admin`; the upstream must never see a request under it.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Gateway } from '../../src/gateway';
+import type { AuditRow } from '../../src/observability/audit';
+import { startTestGateway } from '../helpers/gateway';
+import {
+  basicProxyAuth,
+  openTunnel,
+  rawConnect,
+  type RawConnection,
+  type RawResponse,
+} from '../helpers/raw-http';
+import { startUpstream, type TestUpstream } from '../helpers/upstream';
+
+const VAULT = 'canon';
+
+function policyDirectory(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vectra-canon-policies-'));
+  const policy = {
+    name: 'no-admin',
+    default: 'Allow',
+    rules: [
+      {
+        name: 'admin-denied',
+        reason: 'The admin area is off limits',
+        effect: 'Deny',
+        conditions: [{ field: 'request.path', operator: 'startsWith', value: '/admin' }],
+      },
+    ],
+  };
+  writeFileSync(join(dir, 'no-admin.json'), JSON.stringify(policy));
+  return dir;
+}
+
+describe('one canonical request-target', () => {
+  let upstream: TestUpstream;
+  let gateway: Gateway;
+  let proxyPort: number;
+  let apiPort: number;
+  let auth: string;
+  let token: string;
+  let ca: string;
+  const open: RawConnection[] = [];
+
+  beforeAll(async () => {
+    upstream = await startUpstream([], { host: '127.0.0.1' });
+    gateway = await startTestGateway({
+      System__Proxy__UpstreamCaFile: upstream.caFile,
+      System__Proxy__NetworkAllowlist: '127.0.0.0/8',
+      Policy__Providers__Internal__Directory: policyDirectory(),
+    });
+    await gateway.vaults.createVault({ name: VAULT, unmatchedHosts: 'passthrough' });
+    token = (await gateway.vaults.createAgent({ name: 'canon-bot', vaults: [VAULT] })).token;
+    auth = basicProxyAuth(token, VAULT);
+    proxyPort = Number(new URL(gateway.urls.proxy).port);
+    apiPort = Number(new URL(gateway.urls.http).port);
+    ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
+  });
+
+  afterAll(async () => {
+    for (const connection of open) connection.close();
+    await gateway?.close();
+    await upstream?.close();
+  });
+
+  beforeEach(() => {
+    upstream.received.length = 0;
+  });
+
+  const tunnel = async (tls: boolean) => {
+    const port = tls ? upstream.httpsPort : upstream.httpPort;
+    const connection = await openTunnel(
+      proxyPort,
+      `127.0.0.1:${port}`,
+      auth,
+      tls ? { ca } : undefined,
+    );
+    open.push(connection);
+    return { connection, authority: `127.0.0.1:${port}`, scheme: tls ? 'https' : 'http' };
+  };
+
+  const get = (connection: RawConnection, target: string, host: string, extra = '') =>
+    connection.request(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\n${extra}\r\n`);
+
+  const refusedWith = (res: RawResponse, status: number, code: string) => {
+    expect({ status: res.status, code: res.headers['x-vectra-error'] }).toEqual({ status, code });
+  };
+
+  /** The newest audit row whose path is `path`, once written. */
+  async function auditRow(path: string): Promise<AuditRow> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      await gateway.audit.flush();
+      const row = (await gateway.audit.query({ vault: VAULT, limit: 1000 })).find(
+        (r) => r.path === path,
+      );
+      if (row) return row;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`no audit row for ${path}`);
+  }
+
+  describe.each([false, true])('inside a CONNECT tunnel (TLS: %s)', (tls) => {
+    it('judges an absolute-form target for the tunnel by its path: /admin is denied', async () => {
+      const { connection, authority, scheme } = await tunnel(tls);
+      const res = await get(connection, `${scheme}://${authority}/admin/users`, authority);
+      refusedWith(res, 403, 'VEC_POLICY_DENIED');
+      expect(upstream.received).toHaveLength(0);
+      expect((await auditRow('/admin/users')).decision).toBe('deny');
+    });
+
+    it('sends an allowed absolute-form target upstream in origin-form', async () => {
+      const { connection, authority, scheme } = await tunnel(tls);
+      const res = await get(connection, `${scheme}://${authority}/ok//x/./y?q=1`, authority);
+      expect(res.status).toBe(200);
+      expect(upstream.received.map((r) => r.url)).toEqual(['/ok/x/y?q=1']);
+    });
+
+    it('refuses an absolute-form target for another authority or scheme, and keeps the tunnel', async () => {
+      const { connection, authority, scheme } = await tunnel(tls);
+      const other = scheme === 'https' ? 'http' : 'https';
+      for (const target of [
+        `${scheme}://evil.attacker.test/admin?x=1`,
+        `${scheme}://127.0.0.1:1/admin`,
+        `${other}://${authority}/admin`,
+        `${scheme}://user@${authority}/x`,
+      ]) {
+        refusedWith(await get(connection, target, authority), 400, 'VEC_REQUEST_INVALID');
+      }
+      // The tunnel still serves requests for its own authority.
+      expect((await get(connection, '/after', authority)).status).toBe(200);
+      expect(upstream.received.map((r) => r.url)).toEqual(['/after']);
+    });
+
+    it('denies //admin and dot-segment spellings of /admin, and sends normalised paths', async () => {
+      const { connection, authority } = await tunnel(tls);
+      for (const target of [
+        '//admin/users',
+        '/x/../admin',
+        '/%2e%2e/admin',
+        '/./admin/',
+        '/%61dmin',
+      ]) {
+        refusedWith(await get(connection, target, authority), 403, 'VEC_POLICY_DENIED');
+      }
+      expect(upstream.received).toHaveLength(0);
+      expect((await get(connection, '/a//b/./c/../d', authority)).status).toBe(200);
+      expect(upstream.received.map((r) => r.url)).toEqual(['/a/b/d']);
+      expect((await auditRow('/a/b/d')).decision).toBe('allow');
+    });
+
+    it('refuses asterisk-form and broken escapes with a code', async () => {
+      const { connection, authority } = await tunnel(tls);
+      const star = await connection.request(`OPTIONS * HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+      refusedWith(star, 400, 'VEC_REQUEST_INVALID');
+      refusedWith(await get(connection, '/a%zz', authority), 400, 'VEC_REQUEST_INVALID');
+      refusedWith(
+        await get(connection, '/public/..;/admin', authority),
+        400,
+        'VEC_REQUEST_INVALID',
+      );
+      expect(upstream.received).toHaveLength(0);
+    });
+  });
+
+  describe('the forward proxy (absolute-form http://)', () => {
+    it('denies //admin and sends the normalised path', async () => {
+      const connection = await rawConnect(proxyPort);
+      open.push(connection);
+      const authority = `127.0.0.1:${upstream.httpPort}`;
+      const extra = `Proxy-Authorization: ${auth}\r\n`;
+      refusedWith(
+        await get(connection, `http://${authority}//admin/users`, authority, extra),
+        403,
+        'VEC_POLICY_DENIED',
+      );
+      refusedWith(
+        await get(connection, `http://user:pw@${authority}/x`, authority, extra),
+        400,
+        'VEC_REQUEST_INVALID',
+      );
+      expect(upstream.received).toHaveLength(0);
+      const res = await get(connection, `http://${authority}//ok//x/%7e`, authority, extra);
+      expect(res.status).toBe(200);
+      expect(upstream.received.map((r) => r.url)).toEqual(['/ok/x/~']);
+      expect((await auditRow('/ok/x/~')).decision).toBe('allow');
+    });
+  });
+
+  describe('the reverse route (/proxy/<url>)', () => {
+    it('denies //admin and sends the normalised path', async () => {
+      const connection = await rawConnect(apiPort);
+      open.push(connection);
+      const origin = `http://127.0.0.1:${upstream.httpPort}`;
+      const extra = `Authorization: Bearer ${token}\r\nX-Vault: ${VAULT}\r\n`;
+      const host = `127.0.0.1:${apiPort}`;
+      refusedWith(
+        await get(connection, `/proxy/${origin}//admin/users`, host, extra),
+        403,
+        'VEC_POLICY_DENIED',
+      );
+      refusedWith(
+        await get(connection, `/proxy/${origin}/x/%2E%2E/admin`, host, extra),
+        403,
+        'VEC_POLICY_DENIED',
+      );
+      expect(upstream.received).toHaveLength(0);
+      const res = await get(connection, `/proxy/${origin}/rev//a/../b`, host, extra);
+      expect(res.status).toBe(200);
+      expect(upstream.received.map((r) => r.url)).toEqual(['/rev/b']);
+    });
+  });
+});
