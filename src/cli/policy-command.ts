@@ -15,6 +15,7 @@ import { formatDryRun, targetOf, withRisk, type DryRunResult } from '../policy/d
 import { evaluatePolicies, policySet } from '../policy/evaluate';
 import { describedRequestInput } from '../policy/input';
 import { bodyFromBytes } from '../policy/json-body';
+import { judgeBothPaths } from '../policy/path-views';
 import { formatProblem, loadPolicyDirectory } from '../policy/policy-directory';
 import { POLICY_EFFECTS, type PolicyTrace } from '../policy/types';
 import { createInternalScorer } from '../semantic/internal-scorer';
@@ -191,8 +192,12 @@ async function localTest(
       now: Date.now(),
     }),
   );
-  const trace: PolicyTrace[] = [];
-  const decision = evaluatePolicies(policySet(loaded.policies), input, trace);
+  const set = policySet(loaded.policies);
+  // Both views of a path with encoded slashes, as the gateway judges it.
+  const { decision, trace } = await judgeBothPaths(input, async (view) => {
+    const trace: PolicyTrace[] = [];
+    return { decision: evaluatePolicies(set, view, trace), trace };
+  });
   if (config.Semantic.Enabled && config.Semantic.DefaultProvider !== 'Internal') {
     ctx.io.err(
       `note: the gateway scores risk with ${config.Semantic.DefaultProvider}; this shows the Internal score (pass --addr to ask the gateway)`,

@@ -7,6 +7,7 @@ import { approvalRequired, type ApprovalStageOptions } from '../pipeline/stages/
 import { riskInputFrom } from '../pipeline/stages/semantic';
 import type { RiskAssessment, RiskInput, RiskScorer } from '../semantic/types';
 import { describedTarget } from './input';
+import { decideBothPaths, judgeBothPaths } from './path-views';
 import type { PolicyDecision, PolicyEngine, PolicyInput, PolicyTrace } from './types';
 import { denialOf } from './unreadable-body';
 
@@ -43,11 +44,13 @@ export async function dryRun(
   stages: DryRunStages = {},
 ): Promise<DryRunResult> {
   let result: DryRunResult;
-  if (engine.explain) {
-    const { decision, trace } = await engine.explain(input);
+  // Both views of a path with encoded slashes, as the policy stage judges it.
+  const explain = engine.explain?.bind(engine);
+  if (explain) {
+    const { decision, trace } = await judgeBothPaths(input, explain);
     result = { decision, trace, input };
   } else {
-    result = { decision: await engine.evaluate(input), input };
+    result = { decision: await decideBothPaths(engine, input), input };
   }
   return withRisk(result, target, stages);
 }

@@ -1,8 +1,9 @@
 /**
  * What the policy judged is what goes upstream, through the real proxy: an absolute-form target
  * inside a CONNECT tunnel (plain and TLS) is bound to the tunnel and rewritten to origin-form;
- * `//admin` and dot segments are normalised before the policy sees them. A rule denies
- * `/admin`; the upstream must never see a request under it.
+ * `//admin` and dot segments are normalised before the policy sees them; a path with encoded
+ * slashes is judged with them decoded too. A rule denies `/admin`; the upstream must never see
+ * a request under it.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -166,6 +167,23 @@ describe('one canonical request-target', () => {
         'VEC_REQUEST_INVALID',
       );
       expect(upstream.received).toHaveLength(0);
+    });
+  });
+
+  describe('encoded slashes', () => {
+    it('stay encoded on the wire, and a Deny on the decoded path wins', async () => {
+      const { connection, authority } = await tunnel(true);
+      const denied = await get(connection, '/files/..%2F..%2Fadmin/users', authority);
+      refusedWith(denied, 403, 'VEC_POLICY_DENIED');
+      expect(JSON.parse(denied.body).message).toContain('judged as /admin/users');
+      refusedWith(
+        await get(connection, '/files/x%5c..%5c..%5cadmin', authority),
+        403,
+        'VEC_POLICY_DENIED',
+      );
+      expect(upstream.received).toHaveLength(0);
+      expect((await get(connection, '/files/a%2fb%5Cc', authority)).status).toBe(200);
+      expect(upstream.received.map((r) => r.url)).toEqual(['/files/a%2Fb%5Cc']);
     });
   });
 

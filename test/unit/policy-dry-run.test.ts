@@ -6,10 +6,10 @@
  */
 import { createRequestContext } from '../../src/pipeline/context';
 import { riskInputOf as stageRiskInput } from '../../src/pipeline/stages/semantic';
-import { targetOf, withRisk, type DryRunResult } from '../../src/policy/dry-run';
+import { dryRun, targetOf, withRisk, type DryRunResult } from '../../src/policy/dry-run';
 import { bodyFromJson } from '../../src/policy/json-body';
 import { describedRequestInput } from '../../src/policy/input';
-import type { PolicyDecision } from '../../src/policy/types';
+import type { PolicyDecision, PolicyEngine, PolicyInput } from '../../src/policy/types';
 import { createInternalScorer } from '../../src/semantic/internal-scorer';
 import type { RiskInput } from '../../src/semantic/types';
 
@@ -87,6 +87,39 @@ describe('dry-run risk input', () => {
     expect(targetOf(url)).toBe(target);
     expect(described('GET', url).request.path).toBe(target.split('?')[0]);
   });
+});
+
+describe('dry-run paths', () => {
+  /** Denies `/admin` and below, records the paths it judged; explains when `explains`. */
+  function adminDenied(explains: boolean) {
+    const paths: string[] = [];
+    const decide = (input: PolicyInput): PolicyDecision => {
+      paths.push(input.request.path);
+      return input.request.path.startsWith('/admin')
+        ? { effect: 'Deny', reason: 'No admin.', policy: 'p', rule: 'admin' }
+        : allow;
+    };
+    const engine = {
+      evaluate: async (input: PolicyInput) => decide(input),
+      ...(explains
+        ? { explain: async (input: PolicyInput) => ({ decision: decide(input), trace: [] }) }
+        : {}),
+    } as unknown as PolicyEngine;
+    return { paths, engine };
+  }
+
+  it.each([true, false])(
+    'judge a path with encoded slashes also decoded, as the gateway does (explain: %s)',
+    async (explains) => {
+      const { paths, engine } = adminDenied(explains);
+      const url = 'https://h.example/files/..%2f..%2Fadmin';
+      const result = await dryRun(engine, described('GET', url), targetOf(url));
+      expect(result.decision.effect).toBe('Deny');
+      expect(result.decision.reason).toContain('judged as /admin');
+      expect(paths).toEqual(['/files/..%2F..%2Fadmin', '/admin']);
+      expect(result.input.request.path).toBe('/files/..%2F..%2Fadmin');
+    },
+  );
 });
 
 describe('dry-run approval verdict', () => {

@@ -389,3 +389,55 @@ describe('the JSON body', () => {
     await expect(stage(context({ body }))).rejects.toMatchObject({ code: 'VEC_REQUEST_MALFORMED' });
   });
 });
+
+describe('encoded slashes', () => {
+  /** Denies `/admin` and below; allows the rest. */
+  const adminDenied = () => {
+    const inputs: string[] = [];
+    return {
+      inputs,
+      engine: {
+        async evaluate(input: PolicyInput): Promise<PolicyDecision> {
+          inputs.push(input.request.path);
+          return input.request.path.startsWith('/admin')
+            ? {
+                effect: 'Deny',
+                reason: 'Policy p (rule admin): No admin.',
+                policy: 'p',
+                rule: 'admin',
+              }
+            : ALLOW;
+        },
+        needsBody: () => false,
+      },
+    };
+  };
+
+  it('judges a path with %2F or %5C also with them decoded, and a Deny on the decoded view wins', async () => {
+    for (const path of ['/files/..%2F..%2Fadmin/users', '/files/x%5C..%5C..%5Cadmin']) {
+      const { inputs, engine } = adminDenied();
+      const stage = createPolicyStage({}, { engine, bodyLimit: 0 });
+      const ctx = context({ path, method: 'GET' });
+      const decision = await stage(ctx);
+      expect(decision).toMatchObject({ kind: 'deny', error: { code: 'VEC_POLICY_DENIED' } });
+      expect((decision as { error: Error }).error.message).toContain('judged as /admin');
+      expect(inputs[0]).toBe(path);
+      // The input kept on the request is the path as sent upstream.
+      expect(policyInputOf(ctx)?.request.path).toBe(path);
+    }
+  });
+
+  it('keeps the decision on the path as sent when the decoded one is no stricter; other paths are judged once', async () => {
+    const { inputs, engine } = adminDenied();
+    const stage = createPolicyStage({}, { engine, bodyLimit: 0 });
+    expect(await stage(context({ path: '/files/a%2Fb', method: 'GET' }))).toEqual({
+      kind: 'continue',
+    });
+    expect(inputs).toEqual(['/files/a%2Fb', '/files/a/b']);
+    inputs.length = 0;
+    expect(await stage(context({ path: '/files/a%20b', method: 'GET' }))).toEqual({
+      kind: 'continue',
+    });
+    expect(inputs).toEqual(['/files/a%20b']);
+  });
+});

@@ -8,11 +8,13 @@
  * Hitl is left for the approval stage (`deferHitl`) or refused here with VEC_APPROVAL_REQUIRED,
  * so a pipeline without an approval stage never lets it through. An engine that cannot decide
  * rejects with VEC_POLICY_UNAVAILABLE (OPA's fail-open is the engine's own, logged, business).
- * The decision stays on the request for later stages (policyDecisionOf).
+ * A path with encoded slashes is also judged with them decoded (policy/path-views.ts). The
+ * decision stays on the request for later stages (policyDecisionOf).
  */
 import { GatewayError, type ErrorCode } from '../../errors';
 import { policyInputFromContext } from '../../policy/input';
 import { isJsonContentType, readRequestBody, unreadBody } from '../../policy/json-body';
+import { decideBothPaths } from '../../policy/path-views';
 import { setPolicyDecision } from '../../policy/request-decision';
 import { denialOf } from '../../policy/unreadable-body';
 import type { PolicyDecision, PolicyEngine } from '../../policy/types';
@@ -66,7 +68,7 @@ export function createPolicyStage(options: PolicyStageOptions, deps: PolicyStage
       (alwaysReadBody && isJsonContentType(ctx.request.headers['content-type']));
     const body = read ? await readBody(ctx, bodyLimit) : unreadBody(ctx.request);
     const input = policyInputFromContext(ctx, body, now());
-    const decision = await engine.evaluate(input);
+    const decision = await decideBothPaths(engine, input);
     setPolicyDecision(ctx, decision, input);
     if (decision.effect === 'Deny') {
       const { code, statusCode } = denialOf(decision);
