@@ -13,7 +13,7 @@
  * broken escapes, dot segments with parameters (`..;x`, which Tomcat resolves as `..`), and
  * host names whose last label is a number but that are not dotted-decimal IPv4 (`0x7f.1`).
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { GatewayError } from '../errors';
 
 export type TargetScheme = 'http' | 'https';
@@ -40,7 +40,12 @@ const UNRESERVED = charTable('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 /** Anything that is not a plain pchar or `/`, an empty segment, a segment starting with a dot. */
 const NEEDS_WORK = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/]|\/[/.]/;
 const REG_NAME = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?$/;
-const NUMERIC_LABEL = /(?:^|\.)(?:0x[0-9a-f]*|[0-9]+)\.?$/;
+/** The last label of a host name (trailing dot dropped) when it is a number: an IPv4 spelling. */
+const NUMERIC_LABEL = /^(?:0x[0-9a-f]*|[0-9]+)$/;
+const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const DOTTED_DECIMAL = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+/** Where the authority of an absolute-form target ends. */
+const AUTHORITY_END = /[/?#]/g;
 const HEX = /^[0-9A-Fa-f]{2}$/;
 
 /** `/path?query` (origin-form). */
@@ -60,8 +65,8 @@ export function parseAbsoluteForm(target: string): AbsoluteTarget | undefined {
   if (schemeText !== 'http' && schemeText !== 'https') return undefined;
   const scheme: TargetScheme = schemeText;
   const start = colon + 3;
-  let end = start;
-  while (end < target.length && !'/?#'.includes(target[end])) end++;
+  AUTHORITY_END.lastIndex = start;
+  const end = AUTHORITY_END.exec(target)?.index ?? target.length;
   const { host, port } = parseHostPort(target.slice(start, end), scheme === 'https' ? 443 : 80);
   const rest = target.slice(end);
   const { path, query } = splitPathAndQuery(rest.startsWith('/') ? rest : `/${rest}`);
@@ -161,10 +166,10 @@ function parseHostPort(authority: string, defaultPort: number): { host: string; 
     host = (colon < 0 ? authority : authority.slice(0, colon)).toLowerCase();
     portText = colon < 0 ? undefined : authority.slice(colon + 1);
     if (!REG_NAME.test(host)) throw invalid('the host name is malformed');
-    if (NUMERIC_LABEL.test(host) && !isIPv4(host.replace(/\.$/, ''))) {
+    if (host.endsWith('.')) host = host.slice(0, -1);
+    if (NUMERIC_LABEL.test(host.slice(host.lastIndexOf('.') + 1)) && !DOTTED_DECIMAL.test(host)) {
       throw invalid('the host ends in a number but is not a dotted-decimal IPv4 address');
     }
-    host = host.replace(/\.$/, '');
   }
   if (portText === undefined || portText === '') return { host, port: defaultPort };
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : 0;
