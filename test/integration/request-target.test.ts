@@ -203,6 +203,12 @@ describe('one canonical request-target', () => {
         400,
         'VEC_REQUEST_INVALID',
       );
+      // Asterisk-form and origin-form are not for a forward proxy.
+      const star = await connection.request(
+        `OPTIONS * HTTP/1.1\r\nHost: ${authority}\r\n${extra}\r\n`,
+      );
+      refusedWith(star, 400, 'VEC_REQUEST_MALFORMED');
+      refusedWith(await get(connection, '/x', authority, extra), 400, 'VEC_REQUEST_MALFORMED');
       expect(upstream.received).toHaveLength(0);
       const res = await get(connection, `http://${authority}//ok//x/%7e`, authority, extra);
       expect(res.status).toBe(200);
