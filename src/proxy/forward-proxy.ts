@@ -64,7 +64,13 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
   const openTunnels = new Map<string, number>();
   // Slow clients: System.Proxy.HeadersTimeoutMilliseconds and RequestTimeoutMilliseconds on
   // both servers; TunnelIdleTimeoutMilliseconds for a tunnel's first byte and between requests.
-  const timeouts = httpTimeoutOptions(config, 'System.Proxy');
+  // No Host required: Node would refuse it with its own uncoded 400, yet an absolute-form target
+  // names the host, and inside a tunnel the CONNECT authority does.
+  const serverOptions = {
+    maxHeaderSize: config.MaxHeaderBytes,
+    requireHostHeader: false,
+    ...httpTimeoutOptions(config, 'System.Proxy'),
+  };
 
   const requestOf = (
     req: IncomingMessage,
@@ -141,7 +147,7 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
   };
 
   // Requests inside tunnels arrive on this server (never listening: sockets are handed to it).
-  const inner = createServer({ maxHeaderSize: config.MaxHeaderBytes, ...timeouts }, (req, res) => {
+  const inner = createServer(serverOptions, (req, res) => {
     const tunnel = tunnels.get(req.socket as Socket);
     if (!tunnel) {
       res.destroy();
@@ -183,46 +189,43 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
   inner.keepAliveTimeout = config.TunnelIdleTimeoutMilliseconds;
   trackConnections(inner);
 
-  const server = createServer(
-    { maxHeaderSize: config.MaxHeaderBytes, ...timeouts },
-    (req: IncomingMessage, res: ServerResponse) => {
-      // Absolute-form: `GET http://host/path HTTP/1.1`.
-      let target: ReturnType<typeof parseAbsoluteForm>;
-      try {
-        target = parseAbsoluteForm(req.url ?? '');
-      } catch (err) {
-        if (!isGatewayError(err)) throw err;
-        req.resume();
-        writeRefusal(res, err, 'forward');
-        return;
-      }
-      if (target?.scheme !== 'http') {
-        req.resume();
-        writeRefusal(
-          res,
-          new GatewayError(
-            'VEC_REQUEST_MALFORMED',
-            'The forward proxy takes absolute-form http:// requests and CONNECT; use HTTPS_PROXY for https:// URLs.',
-          ),
-          'forward',
-        );
-        return;
-      }
-      void runExchange(
-        deps,
-        {
-          entry: 'forward',
-          credentials: parseProxyAuthorization(req.headers['proxy-authorization']),
-          request: requestOf(req, {
-            scheme: 'http',
-            authority: { host: target.host, port: target.port },
-            target,
-          }),
-        },
-        { req, res },
+  const server = createServer(serverOptions, (req: IncomingMessage, res: ServerResponse) => {
+    // Absolute-form: `GET http://host/path HTTP/1.1`.
+    let target: ReturnType<typeof parseAbsoluteForm>;
+    try {
+      target = parseAbsoluteForm(req.url ?? '');
+    } catch (err) {
+      if (!isGatewayError(err)) throw err;
+      req.resume();
+      writeRefusal(res, err, 'forward');
+      return;
+    }
+    if (target?.scheme !== 'http') {
+      req.resume();
+      writeRefusal(
+        res,
+        new GatewayError(
+          'VEC_REQUEST_MALFORMED',
+          'The forward proxy takes absolute-form http:// requests and CONNECT; use HTTPS_PROXY for https:// URLs.',
+        ),
+        'forward',
       );
-    },
-  );
+      return;
+    }
+    void runExchange(
+      deps,
+      {
+        entry: 'forward',
+        credentials: parseProxyAuthorization(req.headers['proxy-authorization']),
+        request: requestOf(req, {
+          scheme: 'http',
+          authority: { host: target.host, port: target.port },
+          target,
+        }),
+      },
+      { req, res },
+    );
+  });
 
   const tunnelSockets = new Set<Socket>();
   server.on('connect', (req: IncomingMessage, clientSocket: Socket, head: Buffer) => {
