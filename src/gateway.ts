@@ -2,10 +2,11 @@
  * Composition root of `vectra serve`: builds every component from the frozen configuration,
  * starts the listeners, and tears everything down in reverse order on close.
  */
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
 import { openCache, RedisCache } from './cache';
 import {
@@ -40,6 +41,7 @@ import { createAuditLog, type AuditLog } from './observability/audit';
 import { createPipeline } from './pipeline/runner';
 import { buildStages } from './pipeline/stages';
 import { loadCertificateAuthority } from './proxy/certificate-authority';
+import { refuseRaw } from './proxy/exchange';
 import { createForwardProxy } from './proxy/forward-proxy';
 import { httpTimeoutOptions } from './proxy/http-timeouts';
 import { createLeafCertificateCache } from './proxy/leaf-certificates';
@@ -314,8 +316,12 @@ export async function startGateway(
       ],
     });
     const server = config.System.Server;
-    // Slow clients on the API port (the proxy port sets its own from System.Proxy).
-    const apiTimeouts = httpTimeoutOptions(server, 'System.Server');
+    // Slow clients on the API port (the proxy port sets its own from System.Proxy). No Host
+    // required (Node's own 400 for it has no code): `/proxy/<url>` names its host, and the
+    // admin routes do not read it. Parser-level refusals carry a code, as on the proxy port.
+    const apiOptions = { ...httpTimeoutOptions(server, 'System.Server'), requireHostHeader: false };
+    const coded = <T extends HttpServer>(api: T): T =>
+      api.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => refuseRaw(socket, err));
     const listeners: Listener[] = [];
     cleanups.push(async () => {
       const timeoutMs = server.ShutdownTimeoutSeconds * 1000;
@@ -338,7 +344,7 @@ export async function startGateway(
     proxyBound.port = proxyListener.address().port;
     const http = await listen(
       'HTTP',
-      createHttpServer(apiTimeouts, app),
+      coded(createHttpServer(apiOptions, app)),
       server.Http.Port,
       server.Host,
     );
@@ -351,7 +357,7 @@ export async function startGateway(
       const tls = loadServerCertificate(server.Https.Certificate);
       const https = await listen(
         'HTTPS',
-        createHttpsServer({ ...tls, ...apiTimeouts }, app),
+        coded(createHttpsServer({ ...tls, ...apiOptions }, app)),
         server.Https.Port,
         server.Host,
       );

@@ -4,7 +4,7 @@
  * refusal), and record one audit row when the exchange ends. Upgrade requests run in ./upgrade.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { finished } from 'node:stream';
+import { finished, type Duplex } from 'node:stream';
 import { GatewayError } from '../errors';
 import type { Logger } from '../observability/types';
 import { createRequestContext } from '../pipeline/context';
@@ -147,6 +147,18 @@ export function rawRefusal(error: GatewayError): string {
     `Content-Type: application/json\r\nX-Vectra-Error: ${error.code}\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
   );
+}
+
+/** Parser-level refusals (oversized or broken headers) still carry a code. */
+export function refuseRaw(socket: Duplex, err: NodeJS.ErrnoException): void {
+  if (!socket.writable) return void socket.destroy();
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new GatewayError('VEC_HEADERS_TOO_LARGE')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new GatewayError('VEC_REQUEST_TIMEOUT')
+        : new GatewayError('VEC_REQUEST_MALFORMED', 'The request could not be parsed as HTTP/1.1.');
+  socket.end(rawRefusal(error));
 }
 
 /** Runs one exchange to completion. Never throws: every failure becomes a refusal or a drop. */

@@ -19,6 +19,7 @@ import {
   hasBody,
   headerMap,
   rawRefusal,
+  refuseRaw,
   runExchange,
   writeRefusal,
   type ExchangeDeps,
@@ -375,17 +376,5 @@ function firstByte(socket: Socket): Promise<number | undefined> {
 }
 
 function refuseTunnel(socket: Socket, error: GatewayError): void {
-  socket.end(rawRefusal(error));
-}
-
-/** Parser-level refusals (oversized or broken headers) still carry a code. */
-function refuseRaw(socket: Duplex, err: NodeJS.ErrnoException): void {
-  if (!socket.writable) return void socket.destroy();
-  const error =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? new GatewayError('VEC_HEADERS_TOO_LARGE')
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new GatewayError('VEC_REQUEST_TIMEOUT')
-        : new GatewayError('VEC_REQUEST_MALFORMED', 'The request could not be parsed as HTTP/1.1.');
   socket.end(rawRefusal(error));
 }
