@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { startBareProxy } from './bare-proxy';
 import { mintUpstreamIdentity, type UpstreamIdentity } from './certificates';
@@ -30,6 +30,7 @@ import {
   resultsTable,
   targetsTable,
 } from './report';
+import { compareBuilds } from './build-comparison';
 import { comparePolicyCost } from './policy-comparison';
 import { createRunner, type Runner, type Shape } from './runner';
 import { issueTargets, policyTarget, type TargetRows } from './targets';
@@ -42,8 +43,11 @@ const USAGE = `npm run bench -- [options]
   --no-mitmproxy    skip mitmproxy even when installed
   --no-leaf-mint    skip bench/leaf-mint.ts
   --no-regex        skip bench/regex-policy.ts (alone: npm run bench:regex)
-  --policy-runs N   runs of each instance in the 20-policies comparison (default 6, ABBA order)
+  --policy-runs N   runs of each instance in the 20-policies or --baseline comparison
+                    (default 6, ABBA order)
   --only-policy     only the 20-policies comparison (implies --no-write)
+  --baseline DIR    only this build against the one in DIR (a checkout of another commit, built
+                    with npm run build), HTTPS keep-alive (implies --no-write)
   --no-write        print only; leave docs/benchmarks.md alone`;
 
 interface Options {
@@ -55,6 +59,7 @@ interface Options {
   regex: boolean;
   policyRuns: number;
   onlyPolicy: boolean;
+  baseline?: string;
   write: boolean;
 }
 
@@ -69,6 +74,7 @@ function parseOptions(): Options {
       'no-regex': { type: 'boolean', default: false },
       'policy-runs': { type: 'string', default: '6' },
       'only-policy': { type: 'boolean', default: false },
+      baseline: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -90,12 +96,13 @@ function parseOptions(): Options {
     concurrency: Math.round(number('concurrency', values.concurrency, 1, 256)),
     hosts: Math.round(number('hosts', values.hosts, 1, 250)),
     mitmproxy: !values['no-mitmproxy'],
-    leafMint: !values['no-leaf-mint'] && !values['only-policy'],
-    regex: !values['no-regex'] && !values['only-policy'],
+    leafMint: !values['no-leaf-mint'] && !values['only-policy'] && values.baseline === undefined,
+    regex: !values['no-regex'] && !values['only-policy'] && values.baseline === undefined,
     policyRuns: Math.round(number('policy-runs', values['policy-runs'], 1, 50)),
-    onlyPolicy: values['only-policy'],
+    onlyPolicy: values['only-policy'] || values.baseline !== undefined,
+    baseline: values.baseline,
     // A partial run never replaces the document.
-    write: !values['no-write'] && !values['only-policy'],
+    write: !values['no-write'] && !values['only-policy'] && values.baseline === undefined,
   };
 }
 
@@ -201,6 +208,26 @@ async function main(): Promise<void> {
           bare: { identity, secret },
         })
       : undefined;
+    if (options.baseline !== undefined) {
+      const builds = await compareBuilds({
+        runner,
+        repoRoot: root,
+        baselineRoot: resolve(options.baseline),
+        work,
+        upstreamCaFile,
+        secret,
+        upstream: ready,
+        target: https,
+        shape: keepAlive,
+        runsEach: options.policyRuns,
+      });
+      const ratios = builds.ratios.map((r) => r.toFixed(3)).join(', ');
+      console.log(
+        `\n${resultsTable(runner.rows)}\n\nthis build ÷ baseline (HTTPS keep-alive req/s), ` +
+          `median of ${builds.ratios.length} adjacent pairs: ${builds.median.toFixed(3)} (${ratios})\n`,
+      );
+      return;
+    }
     const policy = await comparePolicyCost({
       runner,
       repoRoot: root,
