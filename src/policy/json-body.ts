@@ -4,7 +4,8 @@
  * fresh stream of the same bytes, so `forward` still streams it upstream unchanged. It is JSON
  * when its Content-Type says so (application/json, application/*+json) or when its content does
  * (after an optional UTF-8 BOM and white space, it starts with `{` or `[`); the BOM is skipped and
- * the rest must be valid UTF-8 and valid JSON. A body that declares a larger Content-Length is
+ * the rest must be valid UTF-8 and valid JSON, with no object naming a key twice (parsers keep the
+ * first value or the last, so no one reading of it is what the upstream reads). A body that declares a larger Content-Length is
  * never read; a chunked one is read up to the limit, and when it turns out larger, the bytes read
  * so far are put back in front of the rest. Either way, and for a body that is not JSON, the
  * BodyInfo says why it could not be judged (`unreadable`).
@@ -99,8 +100,8 @@ export function sniffBody(bytes: Buffer): 'json' | 'blank' | 'other' {
 
 /**
  * A whole body judged: JSON by its Content-Type or its content, parsed without the BOM; a blank
- * body (nothing, or only a BOM and white space) holds nothing to judge; anything else is
- * `not-json`.
+ * body (nothing, or only a BOM and white space) holds nothing to judge; JSON with an object that
+ * names a key twice is `repeated-key`; anything else is `not-json`.
  */
 export function judgeBytes(bytes: Buffer, contentType: string | string[] | undefined): BodyInfo {
   const size = bytes.length;
@@ -109,12 +110,58 @@ export function judgeBytes(bytes: Buffer, contentType: string | string[] | undef
   if (sniffed === 'other' && !isJsonContentType(contentType)) {
     return { size, unreadable: 'not-json' };
   }
+  let text: string;
+  let json: unknown;
   try {
-    const text = UTF8.decode(hasBom(bytes) ? bytes.subarray(3) : bytes);
-    return { size, json: JSON.parse(text) as unknown };
+    text = UTF8.decode(hasBom(bytes) ? bytes.subarray(3) : bytes);
+    json = JSON.parse(text);
   } catch {
     return { size, unreadable: 'not-json' };
   }
+  return repeatsKey(text) ? { size, unreadable: 'repeated-key' } : { size, json };
+}
+
+/**
+ * Whether an object in `text` (valid JSON) names a key twice, escapes decoded (`"a"` and
+ * `"\u0061"` are one key). One pass; a set of keys per open object.
+ */
+export function repeatsKey(text: string): boolean {
+  // Per open container: its keys so far (an object) or undefined (an array).
+  const open: Array<Set<string> | undefined> = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let end = i + 1;
+      let escaped = false;
+      for (let d = text.charCodeAt(end); d !== 0x22; d = text.charCodeAt(end)) {
+        if (d === 0x5c) {
+          escaped = true;
+          end += 2;
+        } else end += 1;
+      }
+      const keys = open[open.length - 1];
+      if (expectKey && keys) {
+        const key = escaped
+          ? (JSON.parse(text.slice(i, end + 1)) as string)
+          : text.slice(i + 1, end);
+        if (keys.has(key)) return true;
+        keys.add(key);
+      }
+      expectKey = false;
+      i = end;
+    } else if (c === 0x7b) {
+      open.push(new Set());
+      expectKey = true;
+    } else if (c === 0x5b) {
+      open.push(undefined);
+    } else if (c === 0x7d || c === 0x5d) {
+      open.pop();
+    } else if (c === 0x2c) {
+      expectKey = open[open.length - 1] !== undefined;
+    }
+  }
+  return false;
 }
 
 /** A dry run's body given as bytes (`vectra policy test --body FILE`, `bodyText`). */

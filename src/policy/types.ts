@@ -47,8 +47,9 @@ export interface PolicyInput {
      */
     body?: unknown;
     /**
-     * Set when Vectra read for a body it could not judge: `too-large` (over Policy.MaxBodyBytes)
-     * or `not-json`. A rule that reads `request.body` then refuses the request
+     * Set when Vectra read for a body it could not judge: `too-large` (over Policy.MaxBodyBytes),
+     * `not-json`, or `repeated-key` (an object names a key twice, which parsers read as its first
+     * value or its last). A rule that reads `request.body` then refuses the request
      * (VEC_POLICY_BODY_UNREADABLE) unless it says `"onUnreadableBody": "ignore"`.
      */
     bodyUnreadable?: UnreadableBody;
@@ -70,7 +71,7 @@ export interface PolicyInput {
 }
 
 /** Why a body could not be judged: over Policy.MaxBodyBytes, or not JSON. */
-export type UnreadableBody = 'too-large' | 'not-json';
+export type UnreadableBody = 'too-large' | 'not-json' | 'repeated-key';
 
 export interface PolicyDecision {
   effect: PolicyEffect;
@@ -84,7 +85,7 @@ export interface PolicyDecision {
   risk?: number;
   /**
    * A Deny because the body could not be judged: refused with VEC_POLICY_BODY_UNREADABLE (413
-   * for `too-large`, 400 for `not-json`) rather than VEC_POLICY_DENIED.
+   * for `too-large`, 400 for the others) rather than VEC_POLICY_DENIED.
    */
   unreadableBody?: UnreadableBody;
 }

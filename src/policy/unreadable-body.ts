@@ -1,7 +1,7 @@
 /**
  * A body a policy cannot judge. When a rule reads `request.body` and the body could not be read
- * (over Policy.MaxBodyBytes) or is not JSON, the rule cannot be judged, so the request is refused
- * with VEC_POLICY_BODY_UNREADABLE: 413 for a body over the limit, 400 for one that is not JSON.
+ * (over Policy.MaxBodyBytes), is not JSON, or repeats a key in one object, the rule cannot be judged, so the request is refused
+ * with VEC_POLICY_BODY_UNREADABLE: 413 for a body over the limit, 400 otherwise.
  * A rule with `"onUnreadableBody": "ignore"` judges such a body as absent instead.
  */
 import type { ErrorCode } from '../errors';
@@ -14,6 +14,8 @@ export type OnUnreadableBody = (typeof ON_UNREADABLE_BODY)[number];
 const WHY: Record<UnreadableBody, string> = {
   'too-large': 'the request body is larger than Policy.MaxBodyBytes',
   'not-json': 'the request body is not JSON',
+  'repeated-key':
+    'the request body repeats a key in one JSON object, which parsers read as its first value or its last',
 };
 
 /** What is wrong with a body, in words (`the request body is not JSON`). */

@@ -6,7 +6,13 @@
  */
 import { evaluatePolicies, policySet } from '../../src/policy/evaluate';
 import { describedRequestInput, type BodyInfo } from '../../src/policy/input';
-import { bodyFromBytes, bodyFromJson, judgeBytes, sniffBody } from '../../src/policy/json-body';
+import {
+  bodyFromBytes,
+  bodyFromJson,
+  judgeBytes,
+  repeatsKey,
+  sniffBody,
+} from '../../src/policy/json-body';
 import { createOpaEngine } from '../../src/policy/opa-engine';
 import { compilePolicyDocument, type CompiledPolicy } from '../../src/policy/policy-file';
 import type { PolicyInput, PolicyTrace } from '../../src/policy/types';
@@ -253,5 +259,29 @@ describe('OPA and a body it cannot judge', () => {
     const decision = await engine.evaluate(input({ size: 3, unreadable: 'not-json' }));
     expect(decision.effect).toBe('Allow');
     expect(asked).toMatchObject([{ input: { request: { bodyUnreadable: 'not-json' } } }]);
+  });
+});
+
+describe('repeatsKey: an object naming a key twice', () => {
+  it.each([
+    ['{"a":1,"a":2}'],
+    ['{"a":1,"\\u0061":2}'],
+    ['[{"x":{"a":1}},{"b":[1,{"c":1,"c":1}]}]'],
+    [' { "a" : "}" , "a" : "{" } '],
+  ])('finds it in %s', (text) => {
+    expect(repeatsKey(text)).toBe(true);
+    expect(judgeBytes(Buffer.from(text), 'application/json')).toMatchObject({
+      unreadable: 'repeated-key',
+    });
+  });
+
+  it.each([
+    ['{"a":1,"b":{"a":1},"c":[{"a":1},{"a":2}]}'],
+    ['{"a":"\\"a\\"","\\"a\\"":"a"}'],
+    ['{"a,":1,"a":",a"}'],
+    ['["a","a",{"a":"a"}]'],
+    ['"a"'],
+  ])('finds none in %s', (text) => {
+    expect(repeatsKey(text)).toBe(false);
   });
 });
