@@ -1,35 +1,53 @@
 /**
- * A path holding `%2F` or `%5C` is judged twice: as it is sent (the escapes stay encoded on the
- * wire, since APIs such as GitLab's carry them inside one segment) and as a server that decodes
- * them into separators routes it (`/files/a%2F..%2Fadmin` is `/admin` there). The stricter
- * decision wins (Deny, then Hitl, then Allow), so a rule on `/admin` holds on either server.
- * Other paths are judged once: the check costs two substring searches.
+ * A request that servers read differently is judged as each of them reads it, and the stricter
+ * decision wins (Deny, then Hitl, then Allow), so a rule holds whichever server is behind:
+ *
+ * - a path holding `%2F` or `%5C` also as a server that decodes them into separators routes it
+ *   (`/files/a%2F..%2Fadmin` is `/admin` there); the escapes stay encoded on the wire, since
+ *   APIs such as GitLab's carry them inside one segment;
+ * - a path whose segments carry `;parameters` also without them, as Tomcat, Jetty and Spring
+ *   route it (`/admin;x=1/users` is `/admin/users` there);
+ * - a query with a repeated parameter, or a bracketed one (`a[]=`, `a[0]=`, which PHP, Rails and
+ *   Express's qs file under `a`), also with the bracketed ones filed under their name, and then
+ *   with each repeated parameter's first value only and its last value only (servers keep the
+ *   first, the last, or all).
+ *
+ * Other requests are judged once: the check costs a few substring searches.
  */
-import { separatorsDecoded } from '../http/request-target';
+import { canonicalPath, separatorsDecoded } from '../http/request-target';
 import type { PolicyDecision, PolicyEffect, PolicyInput } from './types';
 
 const SEVERITY: Record<PolicyEffect, number> = { Allow: 0, Hitl: 1, Deny: 2 };
 
+type Query = PolicyInput['request']['query'];
+
+interface View {
+  request: PolicyInput['request'];
+  /** How the view differs, for the decision's reason. */
+  note: string;
+}
+
 /**
- * `judge` on `input` and, when its path holds encoded separators, on the decoded view too; the
- * result whose decision is stricter (the first on a tie), its reason naming the decoded path.
+ * `judge` on `input` and on every other reading of it (see the file comment); the result whose
+ * decision is strictest (the first on a tie), its reason naming the reading.
  */
 export async function judgeBothPaths<T extends { decision: PolicyDecision }>(
   input: PolicyInput,
   judge: (input: PolicyInput) => Promise<T>,
 ): Promise<T> {
-  const first = await judge(input);
-  const effect = first.decision.effect;
-  if (effect === 'Deny') return first;
-  const decoded = separatorsDecoded(input.request.path);
-  if (decoded === undefined) return first;
-  const second = await judge({ ...input, request: { ...input.request, path: decoded } });
-  if (SEVERITY[second.decision.effect] <= SEVERITY[effect]) return first;
-  const reason = `${second.decision.reason} (The path was judged as ${decoded}, its encoded slashes decoded.)`;
-  return { ...second, decision: { ...second.decision, reason } };
+  let best = await judge(input);
+  if (best.decision.effect === 'Deny') return best;
+  for (const view of otherViews(input.request)) {
+    const next = await judge({ ...input, request: view.request });
+    if (SEVERITY[next.decision.effect] <= SEVERITY[best.decision.effect]) continue;
+    const reason = `${next.decision.reason} (${view.note})`;
+    best = { ...next, decision: { ...next.decision, reason } };
+    if (best.decision.effect === 'Deny') break;
+  }
+  return best;
 }
 
-/** The engine's decision on both views of the path. */
+/** The engine's decision on every reading of the request. */
 export async function decideBothPaths(
   engine: { evaluate(input: PolicyInput): Promise<PolicyDecision> },
   input: PolicyInput,
@@ -38,4 +56,65 @@ export async function decideBothPaths(
     decision: await engine.evaluate(view),
   }));
   return judged.decision;
+}
+
+function* otherViews(request: PolicyInput['request']): Generator<View> {
+  const { path } = request;
+  const decoded = separatorsDecoded(path);
+  const paths = new Map<string, string>();
+  if (decoded !== undefined)
+    paths.set(decoded, `The path was judged as ${decoded}, its encoded slashes decoded.`);
+  for (const candidate of [path, decoded]) {
+    const stripped = candidate === undefined ? undefined : parametersStripped(candidate);
+    if (stripped !== undefined && stripped !== path && !paths.has(stripped)) {
+      paths.set(stripped, `The path was judged as ${stripped}, without its ;parameters.`);
+    }
+  }
+  for (const [other, note] of paths) yield { request: { ...request, path: other }, note };
+  const filed = bracketsFiled(request.query);
+  if (filed === undefined) return;
+  const queries: Array<[Query, string]> = [
+    [filed, 'The query was judged with its bracketed parameters under their names.'],
+    [pick(filed, 0), "The query was judged with each repeated parameter's first value."],
+    [pick(filed, -1), "The query was judged with each repeated parameter's last value."],
+  ];
+  for (const [query, note] of queries) {
+    if (query !== request.query) yield { request: { ...request, query }, note };
+  }
+}
+
+/** The canonical `path` without `;parameters` in its segments; undefined when it has none. */
+function parametersStripped(path: string): string | undefined {
+  if (!path.includes(';')) return undefined;
+  return canonicalPath(path.replace(/;[^/]*/g, ''));
+}
+
+/**
+ * `query` with the values of `name[...]` parameters also filed under `name`; the query itself
+ * when it has no bracketed parameter but a repeated one; undefined when it has neither.
+ */
+function bracketsFiled(query: Query): Query | undefined {
+  let filed: Query | undefined;
+  let repeated = false;
+  for (const [key, value] of Object.entries(query)) {
+    if (Array.isArray(value)) repeated = true;
+    const bracket = key.indexOf('[');
+    if (bracket <= 0) continue;
+    const name = key.slice(0, bracket);
+    filed ??= { ...query };
+    const seen = Object.hasOwn(filed, name) ? filed[name] : undefined;
+    const values = [...(seen === undefined ? [] : [seen].flat()), ...[value].flat()];
+    filed[name] = values.length === 1 ? values[0] : values;
+  }
+  if (filed !== undefined) return filed;
+  return repeated ? query : undefined;
+}
+
+/** `query` with each repeated parameter reduced to its value at `index` (-1: the last). */
+function pick(query: Query, index: 0 | -1): Query {
+  const picked: Query = {};
+  for (const [key, value] of Object.entries(query)) {
+    picked[key] = Array.isArray(value) ? value.at(index)! : value;
+  }
+  return picked;
 }
