@@ -85,6 +85,16 @@ export function parseRequestTarget(target: string): OriginTarget | AbsoluteTarge
   );
 }
 
+/**
+ * `host:port` (authority-form, the target of CONNECT), its host checked and normalised like an
+ * absolute-form target's; the port is required.
+ */
+export function parseAuthorityForm(authority: string): { host: string; port: number } {
+  const parsed = parseHostPort(authority, 0);
+  if (parsed.port === 0) throw invalid('CONNECT needs a host:port authority');
+  return parsed;
+}
+
 /** The normalised form of `path` (which starts with `/` and holds no query). */
 export function canonicalPath(path: string): string {
   if (!path.startsWith('/')) throw invalid('the path does not start with /');

@@ -10,7 +10,12 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { ProxyConfig } from '../config/schema';
 import { GatewayError, isGatewayError } from '../errors';
-import { parseAbsoluteForm, parseOriginForm, type OriginTarget } from '../http/request-target';
+import {
+  parseAbsoluteForm,
+  parseAuthorityForm,
+  parseOriginForm,
+  type OriginTarget,
+} from '../http/request-target';
 import type { AgentAuthenticator } from '../identity/agent-auth';
 import type { ProxyRequest } from '../pipeline/types';
 import { formatAuthority, parseAuthority, type Authority } from './authority';
@@ -253,12 +258,14 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
     clientSocket: Socket,
     head: Buffer,
   ): Promise<void> {
-    const authority = parseAuthority(req.url);
-    if (!authority) {
-      return refuseTunnel(
-        clientSocket,
-        new GatewayError('VEC_REQUEST_MALFORMED', 'CONNECT needs a host:port authority.'),
-      );
+    // Parsed like an absolute-form target's host, so that a host the resolver would dial as an
+    // address (`2130706433`, `127.1`) cannot reach the policies under another name.
+    let authority: Authority;
+    try {
+      authority = parseAuthorityForm(req.url ?? '');
+    } catch (err) {
+      if (!isGatewayError(err)) throw err;
+      return refuseTunnel(clientSocket, err);
     }
     const credentials = parseProxyAuthorization(req.headers['proxy-authorization']);
     if (!credentials.token)
