@@ -14,7 +14,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors';
 import { bytesStream } from '../proxy/bytes-stream';
 import { isEventStream, responseHasNoBody } from '../proxy/message-body';
-import { REDACTED, echoScanner } from './echo-scanner';
+import { REDACTED, echoScanner, type EchoScanner } from './echo-scanner';
 import type { HeaderMap, UpstreamResponse } from './types';
 
 export { REDACTED };
@@ -39,20 +39,24 @@ export function redactionSecrets(injected: readonly string[]): string[] {
  * on the wire), so they are scanned as those bytes, where a UTF-8 secret's echo shows.
  */
 export function redactText(text: string, secrets: readonly string[]): string {
-  if (secrets.length === 0) return text;
-  const encoding = /[\u0100-\uffff]/.test(text) ? 'utf8' : 'latin1';
-  const { out, replaced } = echoScanner(secrets).scan(Buffer.from(text, encoding), true);
-  return replaced ? Buffer.concat(out).toString(encoding) : text;
+  return secrets.length === 0 ? text : scanText(echoScanner(secrets), text);
 }
 
+/** Header values redacted of `secrets`, with one scanner for all of them. */
 export function redactHeaders(headers: HeaderMap, secrets: readonly string[]): HeaderMap {
+  const scanner = secrets.length === 0 ? undefined : echoScanner(secrets);
+  const redact = (text: string) => (scanner ? scanText(scanner, text) : text);
   const redacted: HeaderMap = {};
   for (const [name, value] of Object.entries(headers)) {
-    redacted[name] = Array.isArray(value)
-      ? value.map((v) => redactText(v, secrets))
-      : redactText(value, secrets);
+    redacted[name] = Array.isArray(value) ? value.map(redact) : redact(value);
   }
   return redacted;
+}
+
+function scanText(scanner: EchoScanner, text: string): string {
+  const encoding = /[\u0100-\uffff]/.test(text) ? 'utf8' : 'latin1';
+  const { out, replaced } = scanner.scan(Buffer.from(text, encoding), true);
+  return replaced ? Buffer.concat(out).toString(encoding) : text;
 }
 
 /** `bytes` with every echo of `secrets` replaced, in one pass; `bytes` itself if none. */
