@@ -161,6 +161,22 @@ export function refuseRaw(socket: Duplex, err: NodeJS.ErrnoException): void {
   socket.end(rawRefusal(error));
 }
 
+/** The RequestContext of one exchange (or upgrade) from what its entry point parsed. */
+export function exchangeContext(
+  init: ExchangeInit,
+  req: IncomingMessage,
+  request: ProxyRequest,
+): RequestContext {
+  return createRequestContext({
+    entry: init.entry,
+    clientAddress: req.socket.remoteAddress ?? 'unknown',
+    credentials: init.credentials,
+    request,
+    tunnelAuthority: init.tunnelAuthority,
+    requestId: init.requestId,
+  });
+}
+
 /** Runs one exchange to completion. Never throws: every failure becomes a refusal or a drop. */
 export async function runExchange(
   deps: ExchangeDeps,
@@ -168,14 +184,7 @@ export async function runExchange(
   client: { req: IncomingMessage; res: ServerResponse },
 ): Promise<void> {
   const now = deps.now ?? Date.now;
-  const ctx = createRequestContext({
-    entry: init.entry,
-    clientAddress: client.req.socket.remoteAddress ?? 'unknown',
-    credentials: init.credentials,
-    request: init.request,
-    tunnelAuthority: init.tunnelAuthority,
-    requestId: init.requestId,
-  });
+  const ctx = exchangeContext(init, client.req, init.request);
   let bytesIn = 0;
   if (init.request.body !== undefined) {
     client.req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));

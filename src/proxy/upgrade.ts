@@ -10,9 +10,8 @@ import type { Duplex } from 'node:stream';
 import { finished } from 'node:stream';
 import { GatewayError } from '../errors';
 import { entryFromContext } from '../observability/audit';
-import { createRequestContext } from '../pipeline/context';
 import type { Decision, HeaderMap } from '../pipeline/types';
-import { rawRefusal, type ExchangeDeps, type ExchangeInit } from './exchange';
+import { exchangeContext, rawRefusal, type ExchangeDeps, type ExchangeInit } from './exchange';
 
 /** True when the Upgrade header names exactly one protocol, `websocket` (any case). */
 export function isWebSocketUpgrade(value: HeaderMap[string] | undefined): boolean {
@@ -31,14 +30,7 @@ export async function runUpgrade(
   client: { req: IncomingMessage; socket: Duplex; head: Buffer },
 ): Promise<void> {
   const now = deps.now ?? Date.now;
-  const ctx = createRequestContext({
-    entry: init.entry,
-    clientAddress: client.req.socket.remoteAddress ?? 'unknown',
-    credentials: init.credentials,
-    request: { ...init.request, upgrade: true },
-    tunnelAuthority: init.tunnelAuthority,
-    requestId: init.requestId,
-  });
+  const ctx = exchangeContext(init, client.req, { ...init.request, upgrade: true });
   let bytesIn = 0;
   let bytesOut = 0;
   let status: number | undefined;
