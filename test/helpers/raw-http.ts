@@ -5,7 +5,7 @@
  * with TLS (the gateway's CA trusted).
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 
 export interface RawResponse {
@@ -113,15 +113,14 @@ export function basicProxyAuth(token: string, vault: string): string {
 }
 
 /**
- * A CONNECT tunnel to `authority` through the proxy at `proxyPort`; with `ca`, TLS inside it
- * (SNI `servername`, the gateway's CA trusted). Rejects unless the proxy answers 200.
+ * A CONNECT tunnel to `authority` through the proxy at `proxyPort`, as the raw socket after the
+ * proxy's 200. Rejects with the proxy's status line otherwise.
  */
-export async function openTunnel(
+export async function connectTunnel(
   proxyPort: number,
   authority: string,
   proxyAuthorization: string,
-  tls?: { ca: string; servername?: string },
-): Promise<RawConnection> {
+): Promise<Socket> {
   const socket = await new Promise<Socket>((resolve, reject) => {
     const s = netConnect(proxyPort, '127.0.0.1', () => {
       s.off('error', reject);
@@ -147,12 +146,46 @@ export async function openTunnel(
     socket.destroy();
     throw new Error(`CONNECT refused: ${answer.split('\r\n')[0]}`);
   }
+  return socket;
+}
+
+/**
+ * TLS over a tunnel's socket, the gateway's CA trusted: SNI `servername` (none when undefined or
+ * ''), and the leaf must name `host`.
+ */
+export function tlsOverTunnel(
+  socket: Socket,
+  ca: string,
+  servername: string | undefined,
+  host = servername ?? '',
+): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const tls = tlsConnect(
+      {
+        socket,
+        ca,
+        servername,
+        checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert),
+      },
+      () => resolve(tls),
+    );
+    tls.once('error', reject);
+  });
+}
+
+/**
+ * A CONNECT tunnel to `authority` through the proxy at `proxyPort`; with `ca`, TLS inside it
+ * (SNI `servername`, the gateway's CA trusted). Rejects unless the proxy answers 200.
+ */
+export async function openTunnel(
+  proxyPort: number,
+  authority: string,
+  proxyAuthorization: string,
+  tls?: { ca: string; servername?: string },
+): Promise<RawConnection> {
+  const socket = await connectTunnel(proxyPort, authority, proxyAuthorization);
   if (!tls) return new RawConnection(socket);
   const host = authority.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   const servername = tls.servername ?? (isIP(host) ? undefined : host);
-  const secure = await new Promise<Duplex>((resolve, reject) => {
-    const t = tlsConnect({ socket, ca: tls.ca, host, servername }, () => resolve(t));
-    t.once('error', reject);
-  });
-  return new RawConnection(secure);
+  return new RawConnection(await tlsOverTunnel(socket, tls.ca, servername, servername || host));
 }

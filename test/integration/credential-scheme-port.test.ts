@@ -6,29 +6,17 @@
  * refused (the vault denies them). A service declared `http` with a port gets its credential on
  * that port only.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Gateway } from '../../src/gateway';
 import type { UnmatchedHostPolicy } from '../../src/vault/types';
+import { curl } from '../helpers/curl';
 import { startTestGateway } from '../helpers/gateway';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 
-const run = promisify(execFile);
 const SECRET = `sk_test_${randomBytes(12).toString('hex')}`;
-
-async function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('curl', ['-sS', '--max-time', '20', ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('credentials only on the scheme and port the service names', () => {
   /** HTTPS on `httpsPort` (certificate for localhost) and a plain HTTP recorder on `httpPort`. */

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Gateway } from '../../src/gateway';
-import type { AuditRow } from '../../src/observability/audit';
+import { waitForAuditRow } from '../helpers/audit';
+import { curl } from '../helpers/curl';
 import { startTestGateway } from '../helpers/gateway';
 import { startUpstream, type Route, type TestUpstream } from '../helpers/upstream';
 
@@ -29,27 +30,6 @@ const bigEcho: Route = (req, res) => {
   res.end(body);
   return true;
 };
-
-/** The audit row of the request to `path`, once it was written. */
-async function auditRow(gateway: Gateway, vault: string, path: string): Promise<AuditRow> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    await gateway.audit.flush();
-    const row = (await gateway.audit.query({ vault, limit: 1000 })).find((r) => r.path === path);
-    if (row) return row;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no audit row for ${path}`);
-}
-
-async function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('curl', ['-sS', '--max-time', '20', ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('forward proxy and reverse route', () => {
   let upstream: TestUpstream;
@@ -175,7 +155,7 @@ describe('forward proxy and reverse route', () => {
     // Read whole and redacted in one pass: a recomputed length, not chunked.
     expect(res.headers.get('transfer-encoding')).toBeNull();
     expect(res.headers.get('content-length')).toBe(String(body.length));
-    const row = await auditRow(gateway, 'shop', '/small-echo');
+    const row = await waitForAuditRow(gateway, 'shop', '/small-echo', 50);
     expect(row).toMatchObject({ status: 200, decision: 'allow', errorCode: null });
     expect(row.bytesOut).toBe(body.length);
   });
@@ -201,7 +181,7 @@ describe('forward proxy and reverse route', () => {
     expect(JSON.parse(body).headers.authorization).toBe('Bearer [REDACTED]');
     expect(Buffer.byteLength(body)).toBe(downloaded);
     expect(head).toMatch(new RegExp(`^content-length: ${downloaded}$`, 'im'));
-    const row = await auditRow(gateway, 'shop', '/tunnel-echo');
+    const row = await waitForAuditRow(gateway, 'shop', '/tunnel-echo', 50);
     expect(row.status).toBe(200);
     expect(row.bytesOut).toBe(downloaded);
   });
@@ -218,7 +198,7 @@ describe('forward proxy and reverse route', () => {
     expect(text.startsWith('Bearer [REDACTED]x')).toBe(true);
     expect(text.endsWith('xBearer [REDACTED]')).toBe(true);
     expect(body.length).toBe(BIG_ECHO_BYTES - 2 * SECRET.length + 2 * '[REDACTED]'.length);
-    const row = await auditRow(gateway, 'shop', '/big-echo');
+    const row = await waitForAuditRow(gateway, 'shop', '/big-echo', 50);
     expect(row.bytesOut).toBe(body.length);
   });
 

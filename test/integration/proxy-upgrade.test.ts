@@ -13,10 +13,11 @@ import {
   type Server,
   type Socket,
 } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { Gateway } from '../../src/gateway';
-import type { AuditRow } from '../../src/observability/audit';
+import { waitForAuditRow } from '../helpers/audit';
 import { startTestGateway } from '../helpers/gateway';
+import { basicProxyAuth, connectTunnel, tlsOverTunnel } from '../helpers/raw-http';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 
 const VAULT = 'upgrades';
@@ -56,33 +57,6 @@ async function startRecorder(): Promise<Recorder> {
     },
   };
   return recorder;
-}
-
-function connectTunnel(proxy: URL, token: string, authority: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      host: proxy.hostname,
-      port: proxy.port,
-      method: 'CONNECT',
-      path: authority,
-      headers: {
-        'proxy-authorization': `Basic ${Buffer.from(`${token}:${VAULT}`).toString('base64')}`,
-      },
-    });
-    req.on('connect', (res: IncomingMessage, socket: Socket) => {
-      if (res.statusCode === 200) resolve(socket);
-      else reject(new Error(`CONNECT answered ${res.statusCode}`));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function tlsOver(socket: Socket, ca: string): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const tls = tlsConnect({ socket, servername: 'localhost', ca }, () => resolve(tls));
-    tls.on('error', reject);
-  });
 }
 
 /** Writes `request` and resolves with the response head once it is complete. */
@@ -149,13 +123,13 @@ describe('protocol upgrades', () => {
     await recorder?.close();
   });
 
-  async function auditRow(path: string): Promise<AuditRow | undefined> {
-    await gateway.audit.flush();
-    return (await gateway.audit.query({ vault: VAULT, limit: 1000 })).find((r) => r.path === path);
-  }
+  const tunnel = (authority: string) =>
+    connectTunnel(Number(proxy.port), authority, basicProxyAuth(token, VAULT));
+  const tlsTunnel = async (authority: string) =>
+    tlsOverTunnel(await tunnel(authority), ca, 'localhost');
 
   it('refuses Upgrade: h2c inside a plain tunnel with 400 VEC_UPGRADE_REFUSED, and dials nothing', async () => {
-    const socket = await connectTunnel(proxy, token, `localhost:${recorder.port}`);
+    const socket = await tunnel(`localhost:${recorder.port}`);
     const head = await exchangeHead(
       socket,
       `GET / HTTP/1.1\r\nHost: localhost:${recorder.port}\r\nUpgrade: h2c\r\n` +
@@ -175,10 +149,7 @@ describe('protocol upgrades', () => {
     ['a list that names websocket among others', 'websocket, h2c'],
     ['an unknown protocol', 'TLS/1.2'],
   ])('refuses %s inside a TLS tunnel, before the upstream sees it', async (_label, protocol) => {
-    const tls = await tlsOver(
-      await connectTunnel(proxy, token, `localhost:${upstream.httpsPort}`),
-      ca,
-    );
+    const tls = await tlsTunnel(`localhost:${upstream.httpsPort}`);
     const path = `/refused-${randomBytes(4).toString('hex')}`;
     const head = await exchangeHead(
       tls,
@@ -192,10 +163,7 @@ describe('protocol upgrades', () => {
   });
 
   it('relays Upgrade: websocket in any case, and records an audit row for it', async () => {
-    const tls = await tlsOver(
-      await connectTunnel(proxy, token, `localhost:${upstream.httpsPort}`),
-      ca,
-    );
+    const tls = await tlsTunnel(`localhost:${upstream.httpsPort}`);
     const head = await exchangeHead(
       tls,
       upgradeRequest(`localhost:${upstream.httpsPort}`, '/ws-audited', 'WebSocket'),
@@ -209,41 +177,27 @@ describe('protocol upgrades', () => {
     const closed = new Promise((resolve) => tls.once('close', resolve));
     tls.end();
     await closed;
-    let row: AuditRow | undefined;
-    for (let attempt = 0; attempt < 100 && !row; attempt++) {
-      row = await auditRow('/ws-audited');
-      if (!row) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const row = await waitForAuditRow(gateway, VAULT, '/ws-audited');
     expect(row).toMatchObject({ method: 'GET', status: 101, decision: 'allow' });
-    expect(row?.errorCode ?? undefined).toBeUndefined();
-    expect(row?.bytesIn).toBeGreaterThan(0);
-    expect(row?.bytesOut).toBeGreaterThan(0);
+    expect(row.errorCode ?? undefined).toBeUndefined();
+    expect(row.bytesIn).toBeGreaterThan(0);
+    expect(row.bytesOut).toBeGreaterThan(0);
   });
 
   it('records an audit row when the upstream declines the upgrade', async () => {
-    const tls = await tlsOver(
-      await connectTunnel(proxy, token, `localhost:${upstream.httpsPort}`),
-      ca,
-    );
+    const tls = await tlsTunnel(`localhost:${upstream.httpsPort}`);
     const head = await exchangeHead(
       tls,
       upgradeRequest(`localhost:${upstream.httpsPort}`, '/ws-declined', 'websocket'),
     );
     expect(head).toMatch(/^HTTP\/1\.1 403 /);
     tls.destroy();
-    let row: AuditRow | undefined;
-    for (let attempt = 0; attempt < 100 && !row; attempt++) {
-      row = await auditRow('/ws-declined');
-      if (!row) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const row = await waitForAuditRow(gateway, VAULT, '/ws-declined');
     expect(row).toMatchObject({ method: 'GET', status: 403 });
   });
 
   it('sends a tunnel request with Upgrade: h2c but no Connection: Upgrade on as plain HTTP, without it', async () => {
-    const tls = await tlsOver(
-      await connectTunnel(proxy, token, `localhost:${upstream.httpsPort}`),
-      ca,
-    );
+    const tls = await tlsTunnel(`localhost:${upstream.httpsPort}`);
     const head = await exchangeHead(
       tls,
       `GET /plain-tunnel HTTP/1.1\r\nHost: localhost:${upstream.httpsPort}\r\nUpgrade: h2c\r\n` +
@@ -264,7 +218,7 @@ describe('protocol upgrades', () => {
         path: `http://localhost:${upstream.httpPort}/plain-forward`,
         headers: {
           host: `localhost:${upstream.httpPort}`,
-          'proxy-authorization': `Basic ${Buffer.from(`${token}:${VAULT}`).toString('base64')}`,
+          'proxy-authorization': basicProxyAuth(token, VAULT),
           upgrade: 'h2c',
           connection: 'Upgrade, HTTP2-Settings',
           'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA',

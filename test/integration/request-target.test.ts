@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
-import type { AuditRow } from '../../src/observability/audit';
+import { waitForAuditRow } from '../helpers/audit';
 import { startTestGateway } from '../helpers/gateway';
 import {
   basicProxyAuth,
@@ -94,18 +94,7 @@ describe('one canonical request-target', () => {
     expect({ status: res.status, code: res.headers['x-vectra-error'] }).toEqual({ status, code });
   };
 
-  /** The newest audit row whose path is `path`, once written. */
-  async function auditRow(path: string): Promise<AuditRow> {
-    for (let attempt = 0; attempt < 100; attempt++) {
-      await gateway.audit.flush();
-      const row = (await gateway.audit.query({ vault: VAULT, limit: 1000 })).find(
-        (r) => r.path === path,
-      );
-      if (row) return row;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error(`no audit row for ${path}`);
-  }
+  const auditRow = (path: string) => waitForAuditRow(gateway, VAULT, path);
 
   describe.each([false, true])('inside a CONNECT tunnel (TLS: %s)', (tls) => {
     it('judges an absolute-form target for the tunnel by its path: /admin is denied', async () => {

@@ -4,58 +4,14 @@
  * a leaf for the CONNECT host (requests inside stay bound to that host), the request is served,
  * and the tunnel logs one warning, however many requests it carries.
  */
-import type { IncomingMessage } from 'node:http';
-import { request as httpRequest } from 'node:http';
-import type { Socket } from 'node:net';
-import {
-  checkServerIdentity,
-  connect as tlsConnect,
-  type PeerCertificate,
-  type TLSSocket,
-} from 'node:tls';
+import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
+import { basicProxyAuth, connectTunnel, tlsOverTunnel } from '../helpers/raw-http';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 import { recordingLogger } from '../helpers/waiting-and-processes';
 
 const VAULT = 'sni';
-
-function connectTunnel(proxy: URL, token: string, authority: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      host: proxy.hostname,
-      port: proxy.port,
-      method: 'CONNECT',
-      path: authority,
-      headers: {
-        'proxy-authorization': `Basic ${Buffer.from(`${token}:${VAULT}`).toString('base64')}`,
-      },
-    });
-    req.on('connect', (res: IncomingMessage, socket: Socket) => {
-      if (res.statusCode === 200) resolve(socket);
-      else reject(new Error(`CONNECT answered ${res.statusCode}`));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** TLS over the tunnel with `servername` as SNI ('' sends none); the leaf must name `host`. */
-function tlsOver(socket: Socket, ca: string, servername: string, host: string): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const tls = tlsConnect(
-      {
-        socket,
-        servername,
-        ca,
-        checkServerIdentity: (_name: string, cert: PeerCertificate) =>
-          checkServerIdentity(host, cert),
-      },
-      () => resolve(tls),
-    );
-    tls.on('error', reject);
-  });
-}
 
 /** Sends GET requests one after another on the connection; resolves with their statuses. */
 async function getAll(tls: TLSSocket, host: string, paths: string[]): Promise<number[]> {
@@ -112,6 +68,8 @@ describe('TLS clients with an unusual SNI', () => {
     await upstream?.close();
   });
 
+  const tunnel = (authority: string) =>
+    connectTunnel(Number(proxy.port), authority, basicProxyAuth(token, VAULT));
   const sniWarnings = () =>
     logger.lines.filter((line) => line.level === 'warn' && /SNI/.test(line.message));
 
@@ -125,7 +83,7 @@ describe('TLS clients with an unusual SNI', () => {
     async (_label, sni) => {
       const before = sniWarnings().length;
       const authority = `localhost:${upstream.httpsPort}`;
-      const tls = await tlsOver(await connectTunnel(proxy, token, authority), ca, sni, 'localhost');
+      const tls = await tlsOverTunnel(await tunnel(authority), ca, sni, 'localhost');
       expect(checkServerIdentity('localhost', tls.getPeerCertificate())).toBeUndefined();
       const statuses = await getAll(tls, authority, ['/sni-first', '/sni-second']);
       tls.destroy();
@@ -139,12 +97,7 @@ describe('TLS clients with an unusual SNI', () => {
   it('does not warn for a client whose SNI is the CONNECT host', async () => {
     const before = sniWarnings().length;
     const authority = `localhost:${upstream.httpsPort}`;
-    const tls = await tlsOver(
-      await connectTunnel(proxy, token, authority),
-      ca,
-      'LOCALHOST',
-      'localhost',
-    );
+    const tls = await tlsOverTunnel(await tunnel(authority), ca, 'LOCALHOST', 'localhost');
     expect(await getAll(tls, authority, ['/sni-plain'])).toEqual([200]);
     tls.destroy();
     expect(sniWarnings().slice(before)).toEqual([]);
@@ -153,7 +106,7 @@ describe('TLS clients with an unusual SNI', () => {
   it('does not warn for a client without SNI in a tunnel to an IP address', async () => {
     const before = sniWarnings().length;
     const authority = `127.0.0.1:${upstream.httpsPort}`;
-    const tls = await tlsOver(await connectTunnel(proxy, token, authority), ca, '', '127.0.0.1');
+    const tls = await tlsOverTunnel(await tunnel(authority), ca, '', '127.0.0.1');
     // One answer (the upstream's certificate names localhost only) proves the handshake is done.
     await getAll(tls, authority, ['/sni-ip']);
     tls.destroy();
