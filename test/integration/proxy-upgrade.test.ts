@@ -210,15 +210,15 @@ describe('protocol upgrades', () => {
     expect(seen?.headers['http2-settings']).toBeUndefined();
   });
 
-  it('sends an absolute-form request carrying Upgrade: h2c on as plain HTTP, without the upgrade headers', async () => {
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+  /** Sends a GET with `Upgrade: h2c` (and its settings) to `url` with `headers`; resolves with the answer. */
+  function sendH2c(url: URL, path: string, headers: Record<string, string>) {
+    return new Promise<IncomingMessage>((resolve, reject) => {
       const req = httpRequest({
-        host: proxy.hostname,
-        port: proxy.port,
-        path: `http://localhost:${upstream.httpPort}/plain-forward`,
+        host: url.hostname,
+        port: url.port,
+        path,
         headers: {
-          host: `localhost:${upstream.httpPort}`,
-          'proxy-authorization': basicProxyAuth(token, VAULT),
+          ...headers,
           upgrade: 'h2c',
           connection: 'Upgrade, HTTP2-Settings',
           'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA',
@@ -229,41 +229,33 @@ describe('protocol upgrades', () => {
       req.on('error', reject);
       req.end();
     });
+  }
+
+  /** The upstream got `path` as plain HTTP: none of the upgrade headers. */
+  function expectPlainHttp(res: IncomingMessage, path: string): void {
     res.resume();
     expect(res.statusCode).toBe(200);
-    const seen = upstream.received.find((r) => r.url === '/plain-forward');
+    const seen = upstream.received.find((r) => r.url === path);
     expect(seen).toBeDefined();
     expect(seen?.headers.upgrade).toBeUndefined();
     expect(seen?.headers['http2-settings']).toBeUndefined();
     expect(String(seen?.headers.connection ?? '')).not.toMatch(/upgrade/i);
+  }
+
+  it('sends an absolute-form request carrying Upgrade: h2c on as plain HTTP, without the upgrade headers', async () => {
+    const res = await sendH2c(proxy, `http://localhost:${upstream.httpPort}/plain-forward`, {
+      host: `localhost:${upstream.httpPort}`,
+      'proxy-authorization': basicProxyAuth(token, VAULT),
+    });
+    expectPlainHttp(res, '/plain-forward');
   });
 
   it('sends a /proxy/<url> request carrying Upgrade: h2c on as plain HTTP, without the upgrade headers', async () => {
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const api = new URL(gateway.urls.http);
-      const req = httpRequest({
-        host: api.hostname,
-        port: api.port,
-        path: `/proxy/http://localhost:${upstream.httpPort}/plain-reverse`,
-        headers: {
-          authorization: `Bearer ${token}`,
-          'x-vault': VAULT,
-          upgrade: 'h2c',
-          connection: 'Upgrade, HTTP2-Settings',
-          'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA',
-        },
-      });
-      req.on('response', resolve);
-      req.on('upgrade', () => reject(new Error('the gateway switched protocols')));
-      req.on('error', reject);
-      req.end();
+    const api = new URL(gateway.urls.http);
+    const res = await sendH2c(api, `/proxy/http://localhost:${upstream.httpPort}/plain-reverse`, {
+      authorization: `Bearer ${token}`,
+      'x-vault': VAULT,
     });
-    res.resume();
-    expect(res.statusCode).toBe(200);
-    const seen = upstream.received.find((r) => r.url === '/plain-reverse');
-    expect(seen).toBeDefined();
-    expect(seen?.headers.upgrade).toBeUndefined();
-    expect(seen?.headers['http2-settings']).toBeUndefined();
-    expect(String(seen?.headers.connection ?? '')).not.toMatch(/upgrade/i);
+    expectPlainHttp(res, '/plain-reverse');
   });
 });
