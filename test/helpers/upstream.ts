@@ -49,6 +49,15 @@ export interface UpstreamOptions {
   host?: string;
 }
 
+/** Answers 503 `down` to every path starting with `prefix`; other requests go to the next route. */
+export function failUnder(prefix: string): Route {
+  return (req, res) => {
+    if (!req.url?.startsWith(prefix)) return false;
+    res.writeHead(503).end('down');
+    return true;
+  };
+}
+
 /**
  * Serves the files under `directory` at `prefix` (e.g. `/repo.git`), as a static web server
  * does (enough for git's dumb HTTP protocol); 404 for anything missing under the prefix. Requests

@@ -7,7 +7,8 @@
 import { request } from 'node:http';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
-import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import { basicProxyAuth } from '../helpers/raw-http';
+import { failUnder, startUpstream, type TestUpstream } from '../helpers/upstream';
 
 interface Answer {
   status: number;
@@ -26,7 +27,7 @@ function viaProxy(gateway: Gateway, token: string, vault: string, url: string): 
       path: url,
       headers: {
         host: target.host,
-        'proxy-authorization': `Basic ${Buffer.from(`${token}:${vault}`).toString('base64')}`,
+        'proxy-authorization': basicProxyAuth(token, vault),
       },
     });
     req.on('error', reject);
@@ -73,13 +74,7 @@ describe('circuit breaker scope through the forward proxy', () => {
   const gateways: Gateway[] = [];
 
   beforeAll(async () => {
-    upstream = await startUpstream([
-      (req, res) => {
-        if (!req.url?.startsWith('/fail')) return false;
-        res.writeHead(503).end('down');
-        return true;
-      },
-    ]);
+    upstream = await startUpstream([failUnder('/fail')]);
   });
   afterAll(async () => {
     for (const gateway of gateways) await gateway.close();

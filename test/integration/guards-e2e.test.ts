@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import { json, startTestGateway } from '../helpers/gateway';
-import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import { failUnder, startUpstream, type TestUpstream } from '../helpers/upstream';
 
 async function setUp(env: NodeJS.ProcessEnv, upstream: TestUpstream) {
   const gateway = await startTestGateway({
@@ -39,13 +39,7 @@ describe('guards through the proxy', () => {
   const gateways: Gateway[] = [];
 
   beforeAll(async () => {
-    upstream = await startUpstream([
-      (req, res) => {
-        if (!req.url?.startsWith('/fail')) return false;
-        res.writeHead(503).end('down');
-        return true;
-      },
-    ]);
+    upstream = await startUpstream([failUnder('/fail')]);
   });
   afterAll(async () => {
     for (const gateway of gateways) await gateway.close();
