@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
+import { basicProxyAuth } from '../helpers/raw-http';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 
 const SECRET = `sk_fuzz_${randomBytes(16).toString('hex')}`;
@@ -369,7 +370,7 @@ describe('raw-socket fuzz of the proxy port', () => {
       auth: { type: 'bearer', credential: 'API_KEY' },
     });
     token = (await gateway.vaults.createAgent({ name: 'fuzzer', vaults: ['fuzz'] })).token;
-    auth = `Basic ${Buffer.from(`${token}:fuzz`).toString('base64')}`;
+    auth = basicProxyAuth(token, 'fuzz');
     proxyPort = Number(new URL(gateway.urls.proxy!).port);
   });
 

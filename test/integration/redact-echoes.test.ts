@@ -10,6 +10,7 @@ import { ProxyAgent, request } from 'undici';
 import type { Gateway } from '../../src/gateway';
 import { echoForms } from '../helpers/echo-forms';
 import { startTestGateway } from '../helpers/gateway';
+import { basicProxyAuth } from '../helpers/raw-http';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 
 // A space, +, /, =, ~ and % make every encoding differ from the value.
@@ -89,7 +90,7 @@ describe('transformed echoes of the injected credential are redacted', () => {
     const ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
     dispatcher = new ProxyAgent({
       uri: gateway.urls.proxy,
-      token: `Basic ${Buffer.from(`${token}:echoes`).toString('base64')}`,
+      token: basicProxyAuth(token, 'echoes'),
       requestTls: { ca },
     });
   });
