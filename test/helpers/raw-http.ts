@@ -7,6 +7,7 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
+import type { Gateway } from '../../src/gateway';
 
 export interface RawResponse {
   status: number;
@@ -110,6 +111,34 @@ export function rawConnect(port: number, host = '127.0.0.1'): Promise<RawConnect
 
 export function basicProxyAuth(token: string, vault: string): string {
   return `Basic ${Buffer.from(`${token}:${vault}`).toString('base64')}`;
+}
+
+/** What a raw-socket test needs to speak as one agent: its credential, the ports, the CA. */
+export interface RawAgent {
+  token: string;
+  /** Proxy-Authorization: Basic of the token and the vault. */
+  auth: string;
+  proxyPort: number;
+  apiPort: number;
+  /** The gateway's CA (PEM), which its tunnel leaves chain to. */
+  ca: string;
+}
+
+/** Creates vault `vault` (unmatched hosts pass through) with agent `agent` on `gateway`. */
+export async function passthroughAgent(
+  gateway: Gateway,
+  vault: string,
+  agent: string,
+): Promise<RawAgent> {
+  await gateway.vaults.createVault({ name: vault, unmatchedHosts: 'passthrough' });
+  const { token } = await gateway.vaults.createAgent({ name: agent, vaults: [vault] });
+  return {
+    token,
+    auth: basicProxyAuth(token, vault),
+    proxyPort: Number(new URL(gateway.urls.proxy).port),
+    apiPort: Number(new URL(gateway.urls.http).port),
+    ca: await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text(),
+  };
 }
 
 /**

@@ -27,8 +27,8 @@ import type { AuditRow } from '../../src/observability/audit';
 import { selfSignedCertificate } from '../helpers/certificates';
 import { startTestGateway } from '../helpers/gateway';
 import {
-  basicProxyAuth,
   openTunnel,
+  passthroughAgent,
   rawConnect,
   type RawConnection,
   type RawResponse,
@@ -190,12 +190,11 @@ describe('one canonical request (property)', () => {
       Policy__DefaultProvider: 'Opa',
       Policy__Providers__Opa__BaseUrl: opa.url,
     });
-    await gateway.vaults.createVault({ name: VAULT, unmatchedHosts: 'passthrough' });
-    token = (await gateway.vaults.createAgent({ name: 'canon-prop-bot', vaults: [VAULT] })).token;
-    auth = basicProxyAuth(token, VAULT);
-    proxyPort = Number(new URL(gateway.urls.proxy).port);
-    apiPort = Number(new URL(gateway.urls.http).port);
-    ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
+    ({ token, auth, proxyPort, apiPort, ca } = await passthroughAgent(
+      gateway,
+      VAULT,
+      'canon-prop-bot',
+    ));
   });
 
   afterAll(async () => {

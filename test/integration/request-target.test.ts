@@ -12,8 +12,8 @@ import type { Gateway } from '../../src/gateway';
 import { waitForAuditRow } from '../helpers/audit';
 import { startTestGateway } from '../helpers/gateway';
 import {
-  basicProxyAuth,
   openTunnel,
+  passthroughAgent,
   rawConnect,
   type RawConnection,
   type RawResponse,
@@ -57,12 +57,7 @@ describe('one canonical request-target', () => {
       System__Proxy__NetworkAllowlist: '127.0.0.0/8',
       Policy__Providers__Internal__Directory: policyDirectory(),
     });
-    await gateway.vaults.createVault({ name: VAULT, unmatchedHosts: 'passthrough' });
-    token = (await gateway.vaults.createAgent({ name: 'canon-bot', vaults: [VAULT] })).token;
-    auth = basicProxyAuth(token, VAULT);
-    proxyPort = Number(new URL(gateway.urls.proxy).port);
-    apiPort = Number(new URL(gateway.urls.http).port);
-    ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
+    ({ token, auth, proxyPort, apiPort, ca } = await passthroughAgent(gateway, VAULT, 'canon-bot'));
   });
 
   afterAll(async () => {
