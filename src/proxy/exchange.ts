@@ -177,13 +177,28 @@ export function exchangeContext(
   });
 }
 
+/** Records the audit row of an exchange (or upgrade) that ends now. */
+export function recordExchange(
+  deps: Pick<ExchangeDeps, 'audit' | 'now'>,
+  ctx: RequestContext,
+  counts: { bytesIn: number; bytesOut: number; status: number | undefined },
+): void {
+  const now = deps.now ?? Date.now;
+  deps.audit?.record(
+    entryFromContext(ctx, {
+      at: new Date(ctx.startedAt),
+      latencyMs: Math.max(0, Math.round(now() - ctx.startedAt)),
+      ...counts,
+    }),
+  );
+}
+
 /** Runs one exchange to completion. Never throws: every failure becomes a refusal or a drop. */
 export async function runExchange(
   deps: ExchangeDeps,
   init: ExchangeInit,
   client: { req: IncomingMessage; res: ServerResponse },
 ): Promise<void> {
-  const now = deps.now ?? Date.now;
   const ctx = exchangeContext(init, client.req, init.request);
   let bytesIn = 0;
   if (init.request.body !== undefined) {
@@ -200,15 +215,11 @@ export async function runExchange(
     // or while the body streamed.
     const clientLeft = !client.res.writableFinished && !dropped;
     if (clientLeft) ctx.audit.errorCode ??= 'VEC_CLIENT_CLOSED';
-    deps.audit?.record(
-      entryFromContext(ctx, {
-        at: new Date(ctx.startedAt),
-        latencyMs: Math.max(0, Math.round(now() - ctx.startedAt)),
-        bytesIn,
-        bytesOut,
-        status: client.res.headersSent ? client.res.statusCode : undefined,
-      }),
-    );
+    recordExchange(deps, ctx, {
+      bytesIn,
+      bytesOut,
+      status: client.res.headersSent ? client.res.statusCode : undefined,
+    });
     // Then give up what still runs for it upstream: the call, or the rest of a streamed body.
     if (clientLeft) ctx.cancellation.abort(new GatewayError('VEC_CLIENT_CLOSED'));
   });

@@ -9,9 +9,14 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { finished } from 'node:stream';
 import { GatewayError } from '../errors';
-import { entryFromContext } from '../observability/audit';
 import type { Decision, HeaderMap } from '../pipeline/types';
-import { exchangeContext, rawRefusal, type ExchangeDeps, type ExchangeInit } from './exchange';
+import {
+  exchangeContext,
+  rawRefusal,
+  recordExchange,
+  type ExchangeDeps,
+  type ExchangeInit,
+} from './exchange';
 
 /** True when the Upgrade header names exactly one protocol, `websocket` (any case). */
 export function isWebSocketUpgrade(value: HeaderMap[string] | undefined): boolean {
@@ -29,7 +34,6 @@ export async function runUpgrade(
   init: ExchangeInit,
   client: { req: IncomingMessage; socket: Duplex; head: Buffer },
 ): Promise<void> {
-  const now = deps.now ?? Date.now;
   const ctx = exchangeContext(init, client.req, { ...init.request, upgrade: true });
   let bytesIn = 0;
   let bytesOut = 0;
@@ -38,15 +42,7 @@ export async function runUpgrade(
   const record = () => {
     if (recorded) return;
     recorded = true;
-    deps.audit?.record(
-      entryFromContext(ctx, {
-        at: new Date(ctx.startedAt),
-        latencyMs: Math.max(0, Math.round(now() - ctx.startedAt)),
-        bytesIn,
-        bytesOut,
-        status,
-      }),
-    );
+    recordExchange(deps, ctx, { bytesIn, bytesOut, status });
   };
   const refuse = (error: GatewayError) => {
     status = error.statusCode;
