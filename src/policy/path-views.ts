@@ -52,6 +52,9 @@ export async function decideBothPaths(
   engine: { evaluate(input: PolicyInput): Promise<PolicyDecision> },
   input: PolicyInput,
 ): Promise<PolicyDecision> {
+  // The common path, without encoded separators: one evaluation and no wrapping per request.
+  const { path } = input.request;
+  if (!path.includes('%2F') && !path.includes('%5C')) return engine.evaluate(input);
   const judged = await judgeBothPaths(input, async (view) => ({
     decision: await engine.evaluate(view),
   }));
