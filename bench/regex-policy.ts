@@ -18,7 +18,7 @@ const WARMUP = 20;
 const TARGET_MS = 10;
 const INPUT = 8 * 1024;
 
-/** The policies benchmarked: the pattern and its neighbours. */
+/** The policies benchmarked: a polynomial pattern with five unbounded runs, and its neighbours. */
 const PATTERNS = ['^.*a.*a.*a.*a.*b$', '^.*a.*a.*b$', '^.*a[^a]*a[^a]*b$', '^/[a-z]+/[^/]*b$'];
 
 function policyFor(pattern: string): PolicySet | string {
