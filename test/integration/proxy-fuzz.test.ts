@@ -426,59 +426,48 @@ describe('raw-socket fuzz of the proxy port', () => {
     expect(ok.bytes.toString('latin1')).toMatch(/^HTTP\/1\.1 200 /);
   }
 
-  it(`answers ${DIRECT_INPUTS} generated inputs on the listener with a code, a 2xx or a close`, async () => {
+  /**
+   * Sends `count` inputs generated for `entry` (seeded) to `port`, each after `preamble` when
+   * given, and expects every one answered with a code, a 2xx or a close, and the gateway healthy.
+   */
+  async function fuzz(
+    entry: Entry,
+    count: number,
+    seed: number,
+    port: number,
+    preamble?: string,
+  ): Promise<void> {
     upstream.received.length = 0;
-    const inputs = fc.sample(
-      requestArbitrary({ port: upstream.httpPort, auth, token, entry: 'forward' }),
-      {
-        numRuns: DIRECT_INPUTS,
-        seed: 20261207,
-      },
-    );
+    const inputs = fc.sample(requestArbitrary({ port: upstream.httpPort, auth, token, entry }), {
+      numRuns: count,
+      seed,
+    });
     const outcomes = await pool(inputs, CONCURRENCY, async (input) => ({
       input,
-      ...(await exchange(proxyPort, Buffer.from(input, 'latin1'))),
+      ...(await exchange(
+        port,
+        Buffer.from(input, 'latin1'),
+        preamble === undefined ? undefined : Buffer.from(preamble),
+      )),
     }));
-    expect(outcomes).toHaveLength(DIRECT_INPUTS);
+    expect(outcomes).toHaveLength(count);
     expect(judge(outcomes).slice(0, 20)).toEqual([]);
     await expectHealthy();
+  }
+
+  it(`answers ${DIRECT_INPUTS} generated inputs on the listener with a code, a 2xx or a close`, async () => {
+    await fuzz('forward', DIRECT_INPUTS, 20261207, proxyPort);
   }, 240_000);
 
   it(`answers ${TUNNEL_INPUTS} generated inputs inside CONNECT tunnels the same way`, async () => {
     const connectLine =
       `CONNECT 127.0.0.1:${upstream.httpPort} HTTP/1.1\r\nHost: 127.0.0.1:${upstream.httpPort}\r\n` +
       `Proxy-Authorization: ${auth}\r\n\r\n`;
-    upstream.received.length = 0;
-    const inputs = fc.sample(
-      requestArbitrary({ port: upstream.httpPort, auth, token, entry: 'tunnel' }),
-      {
-        numRuns: TUNNEL_INPUTS,
-        seed: 7122026,
-      },
-    );
-    const outcomes = await pool(inputs, CONCURRENCY, async (input) => ({
-      input,
-      ...(await exchange(proxyPort, Buffer.from(input, 'latin1'), Buffer.from(connectLine))),
-    }));
-    expect(outcomes).toHaveLength(TUNNEL_INPUTS);
-    expect(judge(outcomes).slice(0, 20)).toEqual([]);
-    await expectHealthy();
+    await fuzz('tunnel', TUNNEL_INPUTS, 7122026, proxyPort, connectLine);
   }, 240_000);
 
   it(`answers ${REVERSE_INPUTS} generated inputs on /proxy/ of the API port the same way`, async () => {
-    upstream.received.length = 0;
-    const apiPort = Number(new URL(gateway.urls.http).port);
-    const inputs = fc.sample(
-      requestArbitrary({ port: upstream.httpPort, auth, token, entry: 'reverse' }),
-      { numRuns: REVERSE_INPUTS, seed: 1207 },
-    );
-    const outcomes = await pool(inputs, CONCURRENCY, async (input) => ({
-      input,
-      ...(await exchange(apiPort, Buffer.from(input, 'latin1'))),
-    }));
-    expect(outcomes).toHaveLength(REVERSE_INPUTS);
-    expect(judge(outcomes).slice(0, 20)).toEqual([]);
-    await expectHealthy();
+    await fuzz('reverse', REVERSE_INPUTS, 1207, Number(new URL(gateway.urls.http).port));
   }, 240_000);
 
   it('refuses CONNECT targets without a port, with userinfo or garbage, with a code', async () => {
