@@ -9,8 +9,8 @@ import { evaluatePolicies, policySet } from '../../src/policy/evaluate';
 import { compilePolicyText } from '../../src/policy/policy-file';
 import { formatProblem, loadPolicyDirectory } from '../../src/policy/policy-directory';
 import { policyWarnings } from '../../src/policy/policy-warnings';
-import type { PolicyInput } from '../../src/policy/types';
 import { REPO_ROOT } from '../helpers/gateway';
+import { pathInput } from '../helpers/policy-input';
 
 const ADMIN_RULE = {
   name: 'no-admin',
@@ -26,23 +26,7 @@ function compile(doc: Record<string, unknown>) {
 function decide(doc: Record<string, unknown>, path: string, port = 443) {
   const { policy, problems } = compile(doc);
   expect(problems).toEqual([]);
-  const input: PolicyInput = {
-    agent: { name: 'bot', id: null },
-    vault: 'v',
-    request: {
-      method: 'GET',
-      scheme: 'https',
-      host: 'api.example.com',
-      port,
-      path,
-      query: {},
-      headers: {},
-      bodySize: 0,
-    },
-    service: null,
-    time: { hour: 1, weekday: 'Monday' },
-  };
-  return evaluatePolicies(policySet([policy!]), input).effect;
+  return evaluatePolicies(policySet([policy!]), pathInput(path, port)).effect;
 }
 
 describe('defaults.ignoreCase', () => {

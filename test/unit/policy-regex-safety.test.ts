@@ -7,7 +7,7 @@ import { evaluatePolicies, policySet } from '../../src/policy/evaluate';
 import { compilePolicyText } from '../../src/policy/policy-file';
 import { formatProblem } from '../../src/policy/policy-directory';
 import { REGEX_INPUT_LIMIT, unsafeRegexReason } from '../../src/policy/safe-regex';
-import type { PolicyInput } from '../../src/policy/types';
+import { pathInput } from '../helpers/policy-input';
 
 const REFUSED = [
   '^.*a.*a.*a.*a.*b$',
@@ -135,23 +135,7 @@ describe('regex input cap', () => {
       return policy!;
     }),
   );
-  const decide = (path: string) =>
-    evaluatePolicies(set, {
-      agent: { name: 'bot', id: null },
-      vault: 'v',
-      request: {
-        method: 'GET',
-        scheme: 'https',
-        host: 'api.example.com',
-        port: 443,
-        path,
-        query: {},
-        headers: {},
-        bodySize: 0,
-      },
-      service: null,
-      time: { hour: 1, weekday: 'Monday' },
-    } satisfies PolicyInput);
+  const decide = (path: string) => evaluatePolicies(set, pathInput(path));
 
   it('judges text up to the cap', () => {
     expect(decide(`/x/${'a'.repeat(REGEX_INPUT_LIMIT - 3)}`).effect).toBe('Deny');
