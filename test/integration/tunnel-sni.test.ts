@@ -7,7 +7,7 @@
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
-import { basicProxyAuth, connectTunnel, tlsOverTunnel } from '../helpers/raw-http';
+import { basicProxyAuth, connectTunnel, RawConnection, tlsOverTunnel } from '../helpers/raw-http';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 import { recordingLogger } from '../helpers/waiting-and-processes';
 
@@ -15,26 +15,11 @@ const VAULT = 'sni';
 
 /** Sends GET requests one after another on the connection; resolves with their statuses. */
 async function getAll(tls: TLSSocket, host: string, paths: string[]): Promise<number[]> {
-  let buffered = '';
-  let onData = (): void => undefined;
-  tls.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('latin1');
-    onData();
-  });
+  const connection = new RawConnection(tls);
   const statuses: number[] = [];
   for (const path of paths) {
     statuses.push(
-      await new Promise<number>((resolve) => {
-        onData = () => {
-          const head = buffered.indexOf('\r\n\r\n');
-          const length = /content-length: (\d+)/i.exec(buffered.slice(0, head));
-          if (head < 0 || !length || buffered.length < head + 4 + Number(length[1])) return;
-          const status = Number(buffered.slice(9, 12));
-          buffered = buffered.slice(head + 4 + Number(length[1]));
-          resolve(status);
-        };
-        tls.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
-      }),
+      (await connection.request(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`)).status,
     );
   }
   return statuses;
