@@ -34,14 +34,6 @@ export function redactionSecrets(injected: readonly string[]): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
-/**
- * `text` redacted of `secrets`. Node hands header values over as latin1 (one character per byte
- * on the wire), so they are scanned as those bytes, where a UTF-8 secret's echo shows.
- */
-export function redactText(text: string, secrets: readonly string[]): string {
-  return secrets.length === 0 ? text : scanText(echoScanner(secrets), text);
-}
-
 /** Header values redacted of `secrets`, with one scanner for all of them. */
 export function redactHeaders(headers: HeaderMap, secrets: readonly string[]): HeaderMap {
   const scanner = secrets.length === 0 ? undefined : echoScanner(secrets);
@@ -53,6 +45,10 @@ export function redactHeaders(headers: HeaderMap, secrets: readonly string[]): H
   return redacted;
 }
 
+/**
+ * `text` redacted by `scanner`. Node hands header values over as latin1 (one character per byte
+ * on the wire), so they are scanned as those bytes, where a UTF-8 secret's echo shows.
+ */
 function scanText(scanner: EchoScanner, text: string): string {
   const encoding = /[\u0100-\uffff]/.test(text) ? 'utf8' : 'latin1';
   const { out, replaced } = scanner.scan(Buffer.from(text, encoding), true);
