@@ -264,13 +264,7 @@ function parse(pattern: string): Leaf[] | string {
 
 /** Length of the atom at `i`: a class, an escape (`\x41`, `\u{1F600}`, `\cA`) or one character. */
 function atomLength(pattern: string, i: number): number {
-  if (pattern[i] === '[') {
-    let k = i + 1;
-    if (pattern[k] === '^') k += 1;
-    if (pattern[k] === ']') k += 1;
-    while (k < pattern.length && pattern[k] !== ']') k += pattern[k] === '\\' ? 2 : 1;
-    return k + 1 - i;
-  }
+  if (pattern[i] === '[') return skipClass(pattern, i) - i;
   if (pattern[i] !== '\\') return 1;
   const escape = /^\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|u\{[0-9a-fA-F]+\}|c[A-Za-z]|[\s\S])/.exec(
     pattern.slice(i, i + 12),
@@ -278,14 +272,24 @@ function atomLength(pattern: string, i: number): number {
   return escape ? escape[0].length : 1;
 }
 
+/** Index after the character class starting at `start` (`[` … `]`, escapes honoured). */
+export function skipClass(pattern: string, start: number): number {
+  let i = start + 1;
+  if (pattern[i] === '^') i += 1;
+  if (pattern[i] === ']') i += 1; // a leading `]` is literal
+  while (i < pattern.length && pattern[i] !== ']') i += pattern[i] === '\\' ? 2 : 1;
+  return i + 1;
+}
+
 /** Length of `(?:`, `(?=`, `(?!`, `(?<=`, `(?<!` or `(?<name>`. */
-function groupPrefixLength(pattern: string, start: number): number {
+export function groupPrefixLength(pattern: string, start: number): number {
   const named = /^\(\?<[A-Za-z_$][\w$]*>/.exec(pattern.slice(start));
   if (named) return named[0].length;
   return pattern.startsWith('(?<', start) ? 4 : 3;
 }
 
-function readQuantifier(
+/** The quantifier at `i` (`*`, `+`, `?`, `{n}`, `{n,}`, `{n,m}`) and its length, if any. */
+export function readQuantifier(
   pattern: string,
   i: number,
 ): { min: number; max: number; length: number } | undefined {

@@ -16,7 +16,7 @@
  * (REGEX_INPUT_LIMIT, enforced by ./operators.ts): longer text cannot be judged, and the rule
  * holding the condition refuses the request, whatever its effect.
  */
-import { polynomialReason } from './regex-runs';
+import { groupPrefixLength, polynomialReason, readQuantifier, skipClass } from './regex-runs';
 
 /** Longest pattern accepted. */
 export const REGEX_PATTERN_LIMIT = 1024;
@@ -94,31 +94,4 @@ export function unsafeRegexReason(pattern: string, ignoreCase = false): string |
     i += 1;
   }
   return polynomialReason(pattern, ignoreCase);
-}
-
-/** Index after the character class starting at `start` (`[` … `]`, escapes honoured). */
-function skipClass(pattern: string, start: number): number {
-  let i = start + 1;
-  if (pattern[i] === '^') i += 1;
-  if (pattern[i] === ']') i += 1; // a leading `]` is literal
-  while (i < pattern.length && pattern[i] !== ']') i += pattern[i] === '\\' ? 2 : 1;
-  return i + 1;
-}
-
-/** Length of `(?:`, `(?=`, `(?!`, `(?<=`, `(?<!` or `(?<name>`. */
-function groupPrefixLength(pattern: string, start: number): number {
-  const named = /^\(\?<[A-Za-z_$][\w$]*>/.exec(pattern.slice(start));
-  if (named) return named[0].length;
-  return pattern.startsWith('(?<', start) ? 4 : 3;
-}
-
-function readQuantifier(pattern: string, i: number): { max: number; length: number } | undefined {
-  const c = pattern[i];
-  if (c === '*' || c === '+') return { max: Infinity, length: 1 };
-  if (c === '?') return { max: 1, length: 1 };
-  if (c !== '{') return undefined;
-  const match = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i, i + 24));
-  if (!match) return undefined;
-  const max = match[2] === undefined ? Number(match[1]) : match[3] ? Number(match[3]) : Infinity;
-  return { max, length: match[0].length };
 }
