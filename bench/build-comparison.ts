@@ -6,9 +6,9 @@
  * of the adjacent pairs' req/s ratios, as in ./policy-comparison.ts.
  */
 import { join } from 'node:path';
-import type { Target, UpstreamReady } from './protocol';
+import type { PolicyComparisonOptions } from './policy-comparison';
 import type { Row } from './report';
-import type { Measurement, Runner, Shape } from './runner';
+import type { Measurement } from './runner';
 import { startBenchVectra, type BenchVectra } from './vectra';
 
 export interface BuildComparison {
@@ -19,18 +19,12 @@ export interface BuildComparison {
   median: number;
 }
 
-export async function compareBuilds(options: {
-  runner: Runner;
-  repoRoot: string;
-  baselineRoot: string;
-  work: string;
-  upstreamCaFile: string;
-  secret: string;
-  upstream: UpstreamReady;
-  target: Target;
-  shape: Shape;
-  runsEach: number;
-}): Promise<BuildComparison> {
+export async function compareBuilds(
+  options: Omit<PolicyComparisonOptions, 'baseline'> & {
+    /** The other build's checkout, measured against `repoRoot`'s. */
+    baselineRoot: string;
+  },
+): Promise<BuildComparison> {
   const { runner, target, shape, runsEach } = options;
   const start = (root: string, name: string) =>
     startBenchVectra({
