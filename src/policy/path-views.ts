@@ -52,13 +52,21 @@ export async function decideBothPaths(
   engine: { evaluate(input: PolicyInput): Promise<PolicyDecision> },
   input: PolicyInput,
 ): Promise<PolicyDecision> {
-  // The common path, without encoded separators: one evaluation and no wrapping per request.
-  const { path } = input.request;
-  if (!path.includes('%2F') && !path.includes('%5C')) return engine.evaluate(input);
+  // The common request, which every server reads alike: one evaluation, no wrapping.
+  if (!readDifferently(input.request)) return engine.evaluate(input);
   const judged = await judgeBothPaths(input, async (view) => ({
     decision: await engine.evaluate(view),
   }));
   return judged.decision;
+}
+
+/** Whether some server may read `request` otherwise: the cheap test before otherViews. */
+function readDifferently({ path, query }: PolicyInput['request']): boolean {
+  if (path.includes('%2F') || path.includes('%5C') || path.includes(';')) return true;
+  for (const key in query) {
+    if (key.includes('[') || Array.isArray(query[key])) return true;
+  }
+  return false;
 }
 
 function* otherViews(request: PolicyInput['request']): Generator<View> {
