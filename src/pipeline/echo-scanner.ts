@@ -134,6 +134,17 @@ export class EchoScanner {
     return { out, rest: buffer.subarray(pendingAt), replaced };
   }
 
+  /**
+   * Whether `text` (latin1 characters only) may hold an echo: false when scan() would find no
+   * place to try, that is no anchor in it and no byte that may begin an encoded one.
+   */
+  mayHold(text: string): boolean {
+    for (const byte of this.encodingBytes)
+      if (text.includes(String.fromCharCode(byte))) return true;
+    const lower = text.toLowerCase();
+    return this.anchors.some((anchor) => lower.includes(anchor));
+  }
+
   /** Whether the `%` at `at` may stand for a byte of some pattern (or is cut short). */
   private mayEncodeHeldByte(buffer: Buffer, at: number): boolean {
     if (at + 2 >= buffer.length) return true;
