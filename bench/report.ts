@@ -193,7 +193,11 @@ benchmark itself into \`dist/bench/\`), runs every scenario below under plain \`
 rewrites this file with the latest numbers. A run takes about three minutes;
 \`npm run bench -- --seconds 2 --no-write\` is a quick look that leaves this file alone, and
 \`npm run bench -- --seconds 2 --only-policy\` runs the policy comparison alone
-(\`--help\` lists the options). Traffic stays on 127.0.0.0/8.
+(\`--help\` lists the options). A change on the request path is held against the build before
+it with \`npm run bench -- --baseline DIR --seconds 3 --policy-runs 12\` (DIR: a checkout of the
+earlier commit after \`npm run build\`): both builds run in one process, HTTPS keep-alive in
+ABBA order, judged on the median ratio of adjacent pairs; single pairs vary by ±25 % on this
+VM, so one short run proves little. Traffic stays on 127.0.0.0/8.
 
 ## Set-up
 
