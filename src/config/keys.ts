@@ -51,7 +51,7 @@ function collect(node: Record<string, unknown>, prefix: string[], out: KeyInfo[]
 }
 
 const keys: KeyInfo[] = [];
-collect(schema as unknown as Record<string, unknown>, [], keys);
+collect(schema, [], keys);
 
 /** Every key, in schema order. */
 export const CONFIG_KEYS: readonly KeyInfo[] = Object.freeze(keys);

@@ -75,9 +75,11 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     }
   }
 
-  problems.push(...validate(merged, sourceOf));
+  const instance = convict<VectraConfig>(schema);
+  instance.load(merged);
+  problems.push(...validate(instance, sourceOf));
   if (problems.length > 0) throw new ConfigError(problems);
-  return { config: deepFreeze(merged) as unknown as VectraConfig, origins, files };
+  return { config: deepFreeze(instance.getProperties()), origins, files };
 }
 
 function readFileLayer(
@@ -174,11 +176,9 @@ function coerce(key: KeyInfo, raw: unknown): unknown {
 }
 
 function validate(
-  merged: Record<string, unknown>,
+  instance: convict.Config<VectraConfig>,
   sourceOf: Map<string, { source: string; raw: unknown }>,
 ): ConfigProblem[] {
-  const instance = convict(schema as unknown as convict.Schema<VectraConfig>);
-  instance.load(merged as unknown as VectraConfig);
   try {
     instance.validate({ allowed: 'strict' });
     return [];

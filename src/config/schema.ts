@@ -2,7 +2,7 @@
  * The configuration schema: every key, its default, its format and what it means. The layout
  * follows the seed's appsettings.json (`System`, `Security`, `Policy`, `Semantic`,
  * `HumanInTheLoop`, `Observability`, `SecretManagement`); `config/appsettings.json` holds the
- * same defaults (test/unit/config-defaults.test.ts keeps the two in step).
+ * same defaults (test/unit/config.test.ts keeps the two in step).
  */
 import convict from 'convict';
 import {
@@ -22,71 +22,102 @@ export const LOG_LEVELS = [
 ] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
+declare const accepts: unique symbol;
+
+/** A format function, tagged (in the type only) with the type of the values it accepts. */
+type TypedFormat<T> = ((x: unknown) => void) & { readonly [accepts]?: T };
+
+/** The value type of each named format registered below. */
+interface NamedFormatTypes {
+  'port-or-zero': number;
+  'positive-int': number;
+  'non-negative-int': number;
+  ratio: number;
+  'strict-boolean': boolean;
+  text: string;
+  'http-url-or-empty': string;
+}
+
+interface SchemaLeaf {
+  doc: string;
+  format: keyof NamedFormatTypes | TypedFormat<unknown>;
+  default: unknown;
+  sensitive?: boolean;
+}
+
+interface SchemaSection {
+  [name: string]: SchemaLeaf | SchemaSection;
+}
+
+type ValueOf<F> = F extends keyof NamedFormatTypes
+  ? NamedFormatTypes[F]
+  : F extends TypedFormat<infer T>
+    ? T
+    : never;
+
+/** The configuration a schema section describes: each leaf becomes the type of its format. */
+type ConfigOf<S> = {
+  -readonly [K in keyof S]: S[K] extends { readonly format: infer F } ? ValueOf<F> : ConfigOf<S[K]>;
+};
+
+function addFormat(name: keyof NamedFormatTypes, validate: (x: unknown) => void): void {
+  convict.addFormat({ name, validate });
+}
+
 function assertThat(ok: boolean, message: string): void {
   if (!ok) throw new Error(message);
 }
 
 const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
 
-convict.addFormat({
-  name: 'port-or-zero',
-  validate: (x: unknown) =>
-    assertThat(
-      isInt(x) && x >= 0 && x <= 65535,
-      'must be an integer from 0 to 65535 (0 picks a free port)',
-    ),
-});
-convict.addFormat({
-  name: 'positive-int',
-  validate: (x: unknown) => assertThat(isInt(x) && x >= 1, 'must be a whole number of at least 1'),
-});
-convict.addFormat({
-  name: 'non-negative-int',
-  validate: (x: unknown) => assertThat(isInt(x) && x >= 0, 'must be a whole number of at least 0'),
-});
-convict.addFormat({
-  name: 'ratio',
-  validate: (x: unknown) =>
-    assertThat(typeof x === 'number' && x >= 0 && x <= 1, 'must be a number from 0 to 1'),
-});
-convict.addFormat({
-  name: 'strict-boolean',
-  validate: (x: unknown) => assertThat(typeof x === 'boolean', 'must be true or false'),
-});
-convict.addFormat({
-  name: 'text',
-  validate: (x: unknown) => assertThat(typeof x === 'string', 'must be a string'),
-});
-convict.addFormat({
-  name: 'http-url-or-empty',
-  validate: (x: unknown) => {
-    assertThat(typeof x === 'string', 'must be an http(s) URL or empty');
-    if (x === '') return;
-    let url: URL | undefined;
-    try {
-      url = new URL(x as string);
-    } catch {
-      url = undefined;
-    }
-    assertThat(
-      url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:'),
-      'must be an http(s) URL or empty',
-    );
-  },
+addFormat('port-or-zero', (x: unknown) =>
+  assertThat(
+    isInt(x) && x >= 0 && x <= 65535,
+    'must be an integer from 0 to 65535 (0 picks a free port)',
+  ),
+);
+addFormat('positive-int', (x: unknown) =>
+  assertThat(isInt(x) && x >= 1, 'must be a whole number of at least 1'),
+);
+addFormat('non-negative-int', (x: unknown) =>
+  assertThat(isInt(x) && x >= 0, 'must be a whole number of at least 0'),
+);
+addFormat('ratio', (x: unknown) =>
+  assertThat(typeof x === 'number' && x >= 0 && x <= 1, 'must be a number from 0 to 1'),
+);
+addFormat('strict-boolean', (x: unknown) =>
+  assertThat(typeof x === 'boolean', 'must be true or false'),
+);
+addFormat('text', (x: unknown) => assertThat(typeof x === 'string', 'must be a string'));
+addFormat('http-url-or-empty', (x: unknown) => {
+  assertThat(typeof x === 'string', 'must be an http(s) URL or empty');
+  if (x === '') return;
+  let url: URL | undefined;
+  try {
+    url = new URL(x as string);
+  } catch {
+    url = undefined;
+  }
+  assertThat(
+    url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:'),
+    'must be an http(s) URL or empty',
+  );
 });
 
 /** `name=requestsPerMinute` pairs of one rate-limit override tier (see rate-limit-override-list.ts). */
-const overrideListFormat = (tier: OverrideTier) => (x: unknown) => {
-  assertThat(typeof x === 'string', `must be ${overrideListSyntax(tier)}`);
-  try {
-    parseOverrideList(x as string, tier);
-  } catch (error) {
-    throw new Error(`must be ${overrideListSyntax(tier)}: ${(error as Error).message}`);
-  }
-};
+const overrideListFormat =
+  (tier: OverrideTier): TypedFormat<string> =>
+  (x: unknown) => {
+    assertThat(typeof x === 'string', `must be ${overrideListSyntax(tier)}`);
+    try {
+      parseOverrideList(x as string, tier);
+    } catch (error) {
+      throw new Error(`must be ${overrideListSyntax(tier)}: ${(error as Error).message}`);
+    }
+  };
 
 const enumFormat =
-  <T extends string>(values: readonly T[]) =>
+  <const T extends string>(values: readonly T[]): TypedFormat<T> =>
   (x: unknown) =>
     assertThat(
       typeof x === 'string' && (values as readonly string[]).includes(x),
@@ -554,126 +585,10 @@ export const schema = {
       },
     },
   },
-};
+} as const satisfies SchemaSection;
 
-/** The frozen, validated configuration every component receives a slice of. */
-export interface VectraConfig {
-  System: {
-    Server: {
-      Host: string;
-      Http: { Port: number };
-      Https: {
-        Enabled: boolean;
-        Port: number;
-        Certificate: { Path: string; Password: string; KeyPath: string };
-      };
-      ShutdownTimeoutSeconds: number;
-      MaxRequestBodyBytes: number;
-      HeadersTimeoutMilliseconds: number;
-      RequestTimeoutMilliseconds: number;
-    };
-    Proxy: {
-      Port: number;
-      UpstreamCaFile: string;
-      NetworkAllowlist: string;
-      CaCertFile: string;
-      CaKeyFile: string;
-      LeafCacheSize: number;
-      LeafValidityHours: number;
-      MaxRequestBodyBytes: number;
-      MaxResponseBodyBytes: number;
-      MaxHeaderBytes: number;
-      MaxTunnelsPerAgent: number;
-      UpstreamTimeoutSeconds: number;
-      HeadersTimeoutMilliseconds: number;
-      RequestTimeoutMilliseconds: number;
-      TunnelIdleTimeoutMilliseconds: number;
-    };
-    Audit: { RetentionDays: number; MaxRows: number };
-    Storage: {
-      DataDirectory: string;
-      Database: {
-        DefaultProvider: 'Sqlite' | 'Postgres';
-        Providers: { Sqlite: { ConnectionString: string }; Postgres: { ConnectionString: string } };
-      };
-      Cache: {
-        DefaultProvider: 'Memory' | 'Redis';
-        Providers: { Redis: { ConnectionString: string } };
-      };
-    };
-    RateLimit: {
-      DefaultRequestsPerMinute: number;
-      Burst: number;
-      AgentOverrides: string;
-      VaultOverrides: string;
-      ServiceOverrides: string;
-    };
-    CircuitBreaker: {
-      FailureThreshold: number;
-      WindowSeconds: number;
-      ResetTimeoutSeconds: number;
-      ErrorPercentage: number;
-      Scope: 'VaultOrigin' | 'Origin';
-    };
-  };
-  Security: {
-    AgentAuth: {
-      Provider: 'SelfSigned' | 'Jwt';
-      Jwt: {
-        Issuer: string;
-        Audience: string;
-        SecretKey: string;
-        JwksUrl: string;
-        VaultClaim: string;
-      };
-    };
-    MasterPassword: string;
-    MasterPasswordFile: string;
-    Admin: { BootstrapToken: string };
-  };
-  Policy: {
-    Enabled: boolean;
-    DefaultProvider: 'Internal' | 'Opa';
-    MaxBodyBytes: number;
-    Providers: {
-      Internal: { Directory: string };
-      Opa: {
-        BaseUrl: string;
-        Path: string;
-        TimeoutMilliseconds: number;
-        FailOpen: boolean;
-        UnreadableBody: 'Refuse' | 'AskOpa';
-      };
-    };
-  };
-  Semantic: {
-    Enabled: boolean;
-    DefaultProvider: 'Internal' | 'OpenAi';
-    Providers: {
-      OpenAi: { ApiKey: string; Model: string; BaseUrl: string; TimeoutMilliseconds: number };
-    };
-  };
-  HumanInTheLoop: {
-    Enabled: boolean;
-    Threshold: number;
-    TimeoutSeconds: number;
-    NotificationWebhookUrl: string;
-  };
-  Observability: {
-    Logging: {
-      DefaultLogLevel: LogLevelName;
-      File: { Enabled: boolean; Directory: string; MaxFiles: number; MaxSizeMegabytes: number };
-      Seq: { Enabled: boolean; ServerUrl: string; ApiKey: string };
-    };
-  };
-  SecretManagement: {
-    DefaultProvider: 'Internal' | 'Environment' | 'AzureKeyVault';
-    Providers: {
-      Environment: { Prefix: string };
-      AzureKeyVault: { VaultUri: string; TenantId: string; ClientId: string; ClientSecret: string };
-    };
-  };
-}
+/** The frozen, validated configuration every component receives a slice of, read off the schema. */
+export type VectraConfig = ConfigOf<typeof schema>;
 
 export type LoggingConfig = VectraConfig['Observability']['Logging'];
 export type StorageConfig = VectraConfig['System']['Storage'];

@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG_KEYS } from '../../src/config/keys';
-import { loadConfig } from '../../src/config/loader';
+import { loadConfig, valueAt } from '../../src/config/loader';
 import { maskSecret } from '../../src/config/mask';
 import { ConfigError } from '../../src/errors';
 
@@ -36,6 +36,30 @@ describe('configuration defaults', () => {
     }
     const { origins } = loadConfig({ baseDir: repoRoot, env: {} });
     expect(origins.size).toBe(CONFIG_KEYS.length);
+  });
+
+  it('loads exactly the schema keys, each a value of its kind', () => {
+    const { config } = loadConfig({
+      baseDir: tempBase(),
+      env: { System__Proxy__Port: '9090', Policy__Enabled: 'false' },
+    });
+    const leaves: string[] = [];
+    const walk = (node: object, prefix: string) => {
+      for (const [name, child] of Object.entries(node)) {
+        if (typeof child === 'object' && child !== null) walk(child, `${prefix}${name}.`);
+        else leaves.push(`${prefix}${name}`);
+      }
+    };
+    walk(config, '');
+    expect(leaves).toEqual(CONFIG_KEYS.map((k) => k.path));
+    for (const key of CONFIG_KEYS) {
+      expect({ key: key.path, kind: typeof valueAt(config, key.path) }).toEqual({
+        key: key.path,
+        kind: key.kind,
+      });
+    }
+    expect(config.System.Proxy.Port).toBe(9090);
+    expect(config.Policy.Enabled).toBe(false);
   });
 
   it('has the documented defaults', () => {
