@@ -1,5 +1,5 @@
 /**
- * `vectra run [--vault V] [--ttl D] [--address URL] [--proxy URL] [--no-proxy HOSTS] -- CMD…`:
+ * `vectra run [--vault V] [--ttl D] [--addr URL] [--proxy URL] [--no-proxy HOSTS] -- CMD…`:
  * runs a command with its HTTP(S) traffic sent through the gateway (host isolation). The logic
  * lives in src/isolation/; this file only parses the command line and reports the outcome.
  */
@@ -19,7 +19,8 @@ export interface RunCommandDeps {
 }
 
 interface RunOptions extends HostRunFlags {
-  addr?: string;
+  /** The old spelling of --addr, still accepted. */
+  address?: string;
 }
 
 function ttlOption(text: string): number {
@@ -57,8 +58,8 @@ export function registerRunCommand(
       'lifetime of the minted session: seconds, or 5m, 1h, 7d (default 24h; not with VECTRA_TOKEN)',
       ttlOption,
     )
-    .option('--address <url>', 'gateway API address (default: $VECTRA_ADDR, else the saved login)')
-    .addOption(new Option('--addr <url>', 'same as --address').hideHelp())
+    .option('--addr <url>', 'gateway API address (default: $VECTRA_ADDR, else the saved login)')
+    .addOption(new Option('--address <url>', 'old spelling of --addr').hideHelp())
     .option(
       '--proxy <url>',
       "the gateway's forward proxy (default: $VECTRA_PROXY, else the address's host with the port the gateway advertises, else 7081)",
@@ -71,7 +72,7 @@ export function registerRunCommand(
       [
         '',
         'Agent mode: with VECTRA_TOKEN set (a long-lived agent token or a session token), nothing is',
-        'minted; VECTRA_ADDR and VECTRA_VAULT (or --address, --vault) are required.',
+        'minted; VECTRA_ADDR and VECTRA_VAULT (or --addr, --vault) are required.',
         'AGENT_VAULT_TOKEN, AGENT_VAULT_ADDR and AGENT_VAULT_VAULT are accepted as aliases.',
         '',
         'Example: vectra run --vault default -- curl https://api.example.com/v1/me',
@@ -81,7 +82,7 @@ export function registerRunCommand(
       try {
         const outcome = await runHost(
           {
-            flags: { ...options, address: options.address ?? options.addr },
+            flags: { ...options, addr: options.addr ?? options.address },
             command,
             env: ctx.env,
             readLogin: () => readLogin(ctx.env),

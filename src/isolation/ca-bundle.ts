@@ -40,7 +40,7 @@ export async function fetchGatewayCa(
     const why = e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.name);
     throw new GatewayError(
       'VEC_CLI_UNREACHABLE',
-      `no answer from ${addr} (${why}); check --address and that \`vectra serve\` runs there`,
+      `no answer from ${addr} (${why}); check --addr and that \`vectra serve\` runs there`,
       { cause: err },
     );
   }
@@ -49,7 +49,7 @@ export async function fetchGatewayCa(
     throw new RunError(
       `the gateway did not serve its CA certificate: GET ${url} answered HTTP ${res.status}`,
       EXIT.FAILURE,
-      'is --address the API address of a Vectra gateway of this version?',
+      'is --addr the API address of a Vectra gateway of this version?',
     );
   }
   return checkedCa(text, url);

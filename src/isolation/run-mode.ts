@@ -37,7 +37,8 @@ export interface RunFlags {
   vault?: string;
   /** Seconds, already parsed. */
   ttl?: number;
-  address?: string;
+  /** `--addr`: the gateway's API address. */
+  addr?: string;
 }
 
 export type RunMode =
@@ -67,8 +68,8 @@ export function resolveRunMode(
 ): RunMode {
   const token = fromEnv(env, RUN_ENV.token);
   const vault = flags.vault?.trim() || fromEnv(env, RUN_ENV.vault)?.value;
-  const address = flags.address
-    ? { name: '--address', value: flags.address }
+  const address = flags.addr
+    ? { name: '--addr', value: flags.addr }
     : fromEnv(env, RUN_ENV.address);
 
   if (token) {
@@ -90,7 +91,7 @@ export function resolveRunMode(
       throw new RunError(
         'the gateway address is required in agent mode',
         EXIT.CONFIG_OR_USAGE,
-        'pass --address or set VECTRA_ADDR (e.g. http://vectra:7080)',
+        'pass --addr or set VECTRA_ADDR (e.g. http://vectra:7080)',
       );
     }
     return { kind: 'agent', addr: checkedAddress(address), vault, token: token.value };
@@ -102,7 +103,7 @@ export function resolveRunMode(
     throw new RunError(
       'no gateway address',
       EXIT.CONFIG_OR_USAGE,
-      'pass --address, set VECTRA_ADDR, or run `vectra auth login --addr URL`',
+      'pass --addr, set VECTRA_ADDR, or run `vectra auth login --addr URL`',
     );
   }
   const addr = checkedAddress(source);

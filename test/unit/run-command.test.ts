@@ -93,8 +93,14 @@ const localEnv = () => ({
 const childProxy = (childOut: string): string => JSON.parse(childOut).proxy;
 
 describe('vectra run: command line', () => {
-  it('reads --address (or its --addr alias), --proxy and repeated --no-proxy', async () => {
-    for (const flag of ['--address', '--addr']) {
+  it('names the address option --addr, like every other command, and hides --address', async () => {
+    const result = await run(['--help'], agentEnv);
+    expect(result.out).toMatch(/^ {2}--addr <url> +gateway API address/m);
+    expect(result.out).not.toContain('--address');
+  });
+
+  it('reads --addr (or its hidden old spelling --address), --proxy and repeated --no-proxy', async () => {
+    for (const flag of ['--addr', '--address']) {
       const result = await run(
         [
           flag,
@@ -120,7 +126,7 @@ describe('vectra run: command line', () => {
   });
 
   it('checks the agent token once against /discover with Bearer and X-Vault, then fetches the CA without it', async () => {
-    const result = await run(['--address', ADDR, ...PRINT], agentEnv);
+    const result = await run(['--addr', ADDR, ...PRINT], agentEnv);
     expect(result.calls.map((c) => c.url)).toEqual([`${ADDR}/discover`, `${ADDR}/v1/ca.pem`]);
     expect(result.calls[0].headers).toMatchObject({
       authorization: 'Bearer vec_agt_tok',
@@ -130,7 +136,7 @@ describe('vectra run: command line', () => {
   });
 
   it('prints the refusal and a hint, and exits 1, when the gateway rejects the token', async () => {
-    const result = await run(['--address', ADDR, ...PRINT], agentEnv, { discoverStatus: 401 });
+    const result = await run(['--addr', ADDR, ...PRINT], agentEnv, { discoverStatus: 401 });
     expect(result.err.split('\n')[0]).toBe('vectra: agent token rejected by gateway (HTTP 401)');
     expect(result.err).toMatch(/^hint: the gateway said: no\. Check with: curl/m);
     expect(result.exitCode).toBe(1);
@@ -139,7 +145,7 @@ describe('vectra run: command line', () => {
   });
 
   it('usage errors print one line and a hint, and exit 2', async () => {
-    const result = await run(['--address', ADDR, '--ttl', '1h', ...PRINT], agentEnv);
+    const result = await run(['--addr', ADDR, '--ttl', '1h', ...PRINT], agentEnv);
     expect(result.err).toBe(
       'vectra: --ttl has no effect when VECTRA_TOKEN is supplied\n' +
         'hint: drop --ttl: it only applies when `vectra run` mints a session token\n',
@@ -157,7 +163,7 @@ describe('vectra run: command line', () => {
 
 describe('vectra run: the proxy the gateway advertises', () => {
   it('agent mode: uses the port in /discover with the API host, without another request', async () => {
-    const result = await run(['--address', ADDR, ...PRINT], agentEnv, { proxy: { port: 7444 } });
+    const result = await run(['--addr', ADDR, ...PRINT], agentEnv, { proxy: { port: 7444 } });
     expect(result.err).toBe('');
     expect(result.exitCode).toBe(0);
     expect(childProxy(result.childOut)).toBe('http://vec_agt_tok:shop@gw.example:7444');
@@ -165,17 +171,17 @@ describe('vectra run: the proxy the gateway advertises', () => {
   });
 
   it('agent mode: a gateway that does not advertise it means port 7081', async () => {
-    const result = await run(['--address', ADDR, ...PRINT], agentEnv);
+    const result = await run(['--addr', ADDR, ...PRINT], agentEnv);
     expect(result.exitCode).toBe(0);
     expect(childProxy(result.childOut)).toBe('http://vec_agt_tok:shop@gw.example:7081');
   });
 
   it('agent mode: VECTRA_PROXY, then --proxy, win over the advertised port', async () => {
     const env = { ...agentEnv, VECTRA_PROXY: 'http://env-proxy:9000' };
-    const fromEnv = await run(['--address', ADDR, ...PRINT], env, { proxy: { port: 7444 } });
+    const fromEnv = await run(['--addr', ADDR, ...PRINT], env, { proxy: { port: 7444 } });
     expect(childProxy(fromEnv.childOut)).toBe('http://vec_agt_tok:shop@env-proxy:9000');
     const fromFlag = await run(
-      ['--address', ADDR, '--proxy', 'http://flag-proxy:8000', ...PRINT],
+      ['--addr', ADDR, '--proxy', 'http://flag-proxy:8000', ...PRINT],
       env,
       { proxy: { port: 7444 } },
     );
@@ -183,7 +189,7 @@ describe('vectra run: the proxy the gateway advertises', () => {
   });
 
   it('local mode: after minting, asks /discover with the session token for the port', async () => {
-    const result = await run(['--address', ADDR, '--vault', 'shop', ...PRINT], localEnv(), {
+    const result = await run(['--addr', ADDR, '--vault', 'shop', ...PRINT], localEnv(), {
       proxy: { port: 7444 },
     });
     expect(result.err).toBe('');
@@ -202,7 +208,7 @@ describe('vectra run: the proxy the gateway advertises', () => {
   });
 
   it('local mode: a gateway that does not advertise it means port 7081', async () => {
-    const result = await run(['--address', ADDR, '--vault', 'shop', ...PRINT], localEnv());
+    const result = await run(['--addr', ADDR, '--vault', 'shop', ...PRINT], localEnv());
     expect(result.exitCode).toBe(0);
     expect(childProxy(result.childOut)).toBe('http://vec_sess_tok:shop@gw.example:7081');
   });
@@ -212,7 +218,7 @@ describe('vectra run: the proxy the gateway advertises', () => {
       [['--proxy', 'http://flag-proxy:8000'], localEnv()],
       [[], { ...localEnv(), VECTRA_PROXY: 'http://env-proxy:9000' }],
     ] as const) {
-      const result = await run(['--address', ADDR, '--vault', 'shop', ...args, ...PRINT], env, {
+      const result = await run(['--addr', ADDR, '--vault', 'shop', ...args, ...PRINT], env, {
         proxy: { port: 7444 },
       });
       expect(result.exitCode).toBe(0);

@@ -59,7 +59,7 @@ describe('vectra run: agent mode', () => {
       vault: 'shop',
     });
     expect(
-      resolveRunMode({ vault: 'flag-vault', address: 'http://flag:2' }, env, noLogin),
+      resolveRunMode({ vault: 'flag-vault', addr: 'http://flag:2' }, env, noLogin),
     ).toMatchObject({ vault: 'flag-vault', addr: 'http://flag:2' });
   });
 
@@ -119,8 +119,8 @@ describe('vectra run: agent mode', () => {
     expect(err.message).toContain('from VECTRA_ADDR');
     expect(err.message).not.toContain('secret');
     expect(err.exitCode).toBe(2);
-    expect(() => resolveRunMode({ address: 'ftp://gw' }, agentEnv, noLogin)).toThrow(
-      'the gateway address from --address must be an http(s) URL',
+    expect(() => resolveRunMode({ addr: 'ftp://gw' }, agentEnv, noLogin)).toThrow(
+      'the gateway address from --addr must be an http(s) URL',
     );
   });
 });
@@ -156,9 +156,7 @@ describe('vectra run: local mode', () => {
   });
 
   it('never sends the saved token to another address (exit 2)', () => {
-    const err = refusal(() =>
-      resolveRunMode({ address: 'http://elsewhere:7080' }, {}, savedLogin()),
-    );
+    const err = refusal(() => resolveRunMode({ addr: 'http://elsewhere:7080' }, {}, savedLogin()));
     expect(err.message).toContain('no admin token for http://elsewhere:7080');
     expect(err.exitCode).toBe(2);
   });
@@ -166,7 +164,7 @@ describe('vectra run: local mode', () => {
   it('needs an address: flag, env or saved login (exit 2)', () => {
     const err = refusal(() => resolveRunMode({}, {}, noLogin));
     expect(err.message).toBe('no gateway address');
-    expect(err.hint).toContain('vectra auth login');
+    expect(err.hint).toBe('pass --addr, set VECTRA_ADDR, or run `vectra auth login --addr URL`');
     expect(err.exitCode).toBe(2);
   });
 });
