@@ -8,6 +8,7 @@ import { finished, type Duplex } from 'node:stream';
 import { GatewayError } from '../errors';
 import type { Logger } from '../observability/types';
 import { createRequestContext } from '../pipeline/context';
+import type { Pipeline } from '../pipeline/runner';
 import type {
   Decision,
   EntryPoint,
@@ -19,8 +20,6 @@ import type {
 import { entryFromContext, type AuditEntry } from '../observability/audit';
 import { rateLimitHeaders } from '../pipeline/stages/rate-limit';
 import { isEventStream } from './message-body';
-
-export type Pipeline = (ctx: RequestContext) => Promise<Decision>;
 
 export interface ExchangeDeps {
   pipeline: Pipeline;
