@@ -403,9 +403,9 @@ describe('maskSecret', () => {
   });
 });
 
-describe('README', () => {
+describe('docs/configuration.md', () => {
   it('documents every configuration key with its environment variable', () => {
-    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const readme = readFileSync(join(repoRoot, 'docs', 'configuration.md'), 'utf8');
     const row = (path: string, env: string) =>
       new RegExp(`\\|\\s*\`${path}\`\\s*\\|\\s*\`${env}\`\\s*\\|`);
     const missing = CONFIG_KEYS.filter((k) => !row(k.path, k.envVar).test(readme));
