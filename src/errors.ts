@@ -350,7 +350,7 @@ function formatProblems(problems: ConfigProblem[]): string {
   return `invalid configuration, ${problems.length} ${noun}:\n${lines.join('\n')}`;
 }
 
-/** Exit codes of the `vectra` CLI (documented in README.md). */
+/** Exit codes of the `vectra` CLI (documented in docs/cli.md). */
 export const EXIT = {
   OK: 0,
   FAILURE: 1,
