@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
-import { openCache, RedisCache } from './cache';
+import { openCache } from './cache';
 import {
   circuitHealthCheck,
   createBreakingUpstream,
@@ -175,10 +175,7 @@ export async function startGateway(
     const rateLimiter = createRateLimiter({
       config: config.System.RateLimit,
       overrides: configuredRateLimits,
-      store:
-        cache instanceof RedisCache
-          ? { kind: 'redis', client: cache.client, keyPrefix: `${cache.keyPrefix}rate-limit` }
-          : { kind: 'memory' },
+      store: cache.counterStore('rate-limit'),
       metrics: metrics.registry,
       logger: logger.child({ component: 'rate-limit' }),
     });

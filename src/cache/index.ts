@@ -44,7 +44,7 @@ export async function openCache(
   return RedisCache.connect({ connectionString, logger, keyPrefix: options.keyPrefix });
 }
 
-export type { Cache, CacheHealth, CacheProviderName, MessageHandler } from './types';
+export type { Cache, CacheHealth, CacheProviderName, CounterStore, MessageHandler } from './types';
 export {
   describeRedisAddress,
   parseRedisConnectionString,

@@ -7,7 +7,7 @@ import { GatewayError } from '../errors';
 import { silentLogger, type Logger } from '../observability/types';
 import { assertIncrement, assertTtl } from './arguments';
 import { deliverMessage } from './deliver';
-import type { Cache, CacheHealth, MessageHandler } from './types';
+import type { Cache, CacheHealth, CounterStore, MessageHandler } from './types';
 
 export interface MemoryCacheOptions {
   /** Clock in epoch milliseconds; tests inject one so TTLs expire without sleeping. */
@@ -119,6 +119,11 @@ export class MemoryCache implements Cache {
       current?.delete(subscription);
       if (current?.size === 0) this.channels.delete(channel);
     };
+  }
+
+  /** Counters stay in this process, as everything else here does. */
+  counterStore(): CounterStore {
+    return { kind: 'memory' };
   }
 
   async health(): Promise<CacheHealth> {

@@ -15,7 +15,7 @@ import { assertIncrement, assertTtl } from './arguments';
 import { describeRedisAddress, parseRedisConnectionString } from './connection-string';
 import { deliverMessage } from './deliver';
 import { closeRedis, connectRedis, type RedisConnectionOptions } from './redis-connection';
-import type { Cache, CacheHealth, MessageHandler } from './types';
+import type { Cache, CacheHealth, CounterStore, MessageHandler } from './types';
 
 export interface RedisCacheOptions extends Omit<
   RedisConnectionOptions,
@@ -179,6 +179,11 @@ export class RedisCache implements Cache {
         this.logger.debug('UNSUBSCRIBE failed', { channel, error: String(error) });
       });
     };
+  }
+
+  /** Counters on the command connection, under this cache's prefix followed by `name`. */
+  counterStore(name: string): CounterStore {
+    return { kind: 'redis', client: this.commands, keyPrefix: `${this.prefix}${name}` };
   }
 
   async health(): Promise<CacheHealth> {

@@ -2,6 +2,7 @@
  * The cache contract: short-lived values, counters and publish/subscribe for coordination
  * between replicas. `Memory` keeps it in this process; `Redis` shares it between replicas.
  */
+import type { Redis } from 'ioredis';
 
 export type CacheProviderName = 'Memory' | 'Redis';
 
@@ -9,6 +10,13 @@ export type CacheHealth =
   { status: 'Healthy'; description: string } | { status: 'Degraded'; description: string };
 
 export type MessageHandler = (message: string) => void;
+
+/**
+ * Where a library that speaks to its store itself (the rate limiter's rate-limiter-flexible)
+ * keeps counters: in this process, or on the Redis cache's command connection under `keyPrefix`.
+ * The client belongs to the cache: never close it or subscribe on it.
+ */
+export type CounterStore = { kind: 'memory' } | { kind: 'redis'; client: Redis; keyPrefix: string };
 
 export interface Cache {
   readonly provider: CacheProviderName;
@@ -31,6 +39,8 @@ export interface Cache {
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is active; the returned function unsubscribes. */
   subscribe(channel: string, handler: MessageHandler): Promise<() => Promise<void>>;
+  /** The store for counters named `name`, shared between replicas when the cache is. */
+  counterStore(name: string): CounterStore;
   /** Live state for /health: Degraded while a remote cache is unreachable. */
   health(): Promise<CacheHealth>;
   close(): Promise<void>;

@@ -81,6 +81,17 @@ describe.each(subjects)('Cache contract: $name', (subject) => {
       expect((await cache.health()).status).toBe('Healthy');
     });
 
+    it('hands counter libraries a store shared exactly when the cache is', () => {
+      const store = cache.counterStore('rate-limit');
+      if (subject.name === 'Memory') expect(store).toEqual({ kind: 'memory' });
+      else
+        expect(store).toMatchObject({
+          kind: 'redis',
+          client: (cache as RedisCache).client,
+          keyPrefix: `${prefix}rate-limit`,
+        });
+    });
+
     it('gets what was set, null for a missing key, the latest value after a second set', async () => {
       const key = fresh('k');
       expect(await cache.get(key)).toBeNull();
