@@ -1,0 +1,114 @@
+/**
+ * The control plane: the API app on the HTTP(S) port, with the admin routes (vaults, agents,
+ * audit, policy, rate limits), /health with its checks, /metrics, and the `/proxy/<url>` route.
+ */
+import type { Express } from 'express';
+import type { VectraConfig } from '../config/schema';
+import { circuitHealthCheck } from '../guards/circuit-breaker';
+import { policyHealthCheck } from '../policy/directory-health';
+import { createInternalScorer } from '../semantic/internal-scorer';
+import { auditRoutes, createAuditStream } from '../server/admin/audit-routes';
+import { policyRoutes } from '../server/admin/policy-routes';
+import { rateLimitRoutes } from '../server/admin/rate-limit-routes';
+import { createAdminRouter } from '../server/admin/router';
+import { createApiApp } from '../server/app';
+import { HealthService } from '../server/health';
+import { reverseRoute } from '../server/reverse-route';
+import type { Logger } from '../observability/types';
+import { keyFileWarning } from '../vault/keyring';
+import type { DataPlane } from './data-plane';
+
+export interface ControlPlane {
+  readonly app: Express;
+  readonly health: HealthService;
+  /** Ends the open `logs --follow` streams, which would otherwise hold the listeners open. */
+  closeStreams(): Promise<void>;
+}
+
+export interface ControlPlaneOptions {
+  logger: Logger;
+  version: string;
+  /** The forward proxy's bound port, advertised by /discover; known once the proxy listens. */
+  proxyPort: () => number | undefined;
+}
+
+export function buildControlPlane(
+  config: Readonly<VectraConfig>,
+  data: DataPlane,
+  { logger, version, proxyPort }: ControlPlaneOptions,
+): ControlPlane {
+  const { vaults, audit, policyEngine, riskScorer } = data;
+  const auditStream = createAuditStream({
+    vaults,
+    audit,
+    logger: logger.child({ component: 'audit' }),
+  });
+  const health = healthChecks(config, data);
+  const app = createApiApp({
+    logger,
+    metrics: data.metrics,
+    health,
+    maxBodyBytes: config.System.Server.MaxRequestBodyBytes,
+    rawRouters: [{ path: '/proxy', router: reverseRoute(data.exchange) }],
+    routers: [
+      {
+        path: '/',
+        router: createAdminRouter({
+          vaults,
+          agents: data.agents,
+          throttle: data.throttle,
+          version,
+          caPem: data.ca.caPem(),
+          proxyPort,
+          extraRoutes: [
+            ...auditRoutes(vaults, audit),
+            ...policyRoutes(policyEngine, {
+              vaults,
+              maxBodyBytes: config.Policy.MaxBodyBytes,
+              // Scoring off: the dry run still shows the Internal score, marked unused.
+              scorer: riskScorer ?? createInternalScorer({ denials: data.denials }),
+              scored: riskScorer !== undefined,
+              approval: {
+                enabled: config.HumanInTheLoop.Enabled,
+                threshold: config.HumanInTheLoop.Threshold,
+              },
+            }),
+            ...rateLimitRoutes(data.rateLimitOverrides, config.System.RateLimit),
+          ],
+          streams: [auditStream],
+        }),
+      },
+    ],
+  });
+  return { app, health, closeStreams: async () => auditStream.close() };
+}
+
+/** /health: the database, the cache (Degraded when down), the policies, the circuits, the secrets. */
+function healthChecks(config: Readonly<VectraConfig>, data: DataPlane): HealthService {
+  const { database, cache, secrets, keyring } = data;
+  const health = new HealthService();
+  health.register({
+    name: 'database',
+    async run() {
+      await database.ping();
+      return { status: 'Healthy', description: database.provider };
+    },
+  });
+  health.register({ name: 'cache', failureStatus: 'Degraded', run: () => cache.health() });
+  health.register(policyHealthCheck(config.Policy, data.policyEngine));
+  health.register(circuitHealthCheck(data.breakers));
+  health.register({
+    name: 'secrets',
+    async run() {
+      const provider = secrets.health
+        ? await secrets.health()
+        : { status: 'Healthy' as const, description: secrets.name };
+      // The key-file warning keeps the status: a fresh install is healthy, but should be told.
+      // /health is public: the warning without the file's path (the log line has it).
+      return keyring.warning
+        ? { ...provider, description: `${provider.description}; WARNING: ${keyFileWarning()}` }
+        : provider;
+    },
+  });
+  return health;
+}
