@@ -82,6 +82,7 @@ export async function startGateway(
     logger.info(`Vectra ${options.version ?? ''} listening`.replace('  ', ' '), {
       http: urls.http,
       https: urls.https,
+      proxy: urls.proxy,
       database: data.database.provider,
       cache: data.cache.provider,
     });

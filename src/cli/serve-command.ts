@@ -35,8 +35,10 @@ export function registerServeCommand(program: Command, ctx: CommandContext): voi
       // Loaded here, not at the top: every other command starts faster without the gateway's modules.
       const { startGateway } = await import('../gateway');
       const gateway = await startGateway(loaded.config, { version: ctx.version });
+      // Every URL ends at a space or the line's end, so a reader can take `\S+` after "on".
+      const { proxy, http, https } = gateway.urls;
       ctx.io.err(
-        `vectra ${ctx.version}: API on ${gateway.urls.http}${gateway.urls.https ? ` and ${gateway.urls.https}` : ''}`,
+        `vectra ${ctx.version}: proxy on ${proxy} and API on ${http}${https ? ` and ${https}` : ''}`,
       );
       const signal = await stopRequested;
       await gateway.close(`received ${signal}`);

@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
+import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { exitOf, runCli, startCli, waitForOutput, freshWorkdir } from '../helpers/cli';
-import { freePort } from '../helpers/waiting-and-processes';
+import { freePort, waitFor } from '../helpers/waiting-and-processes';
 
 const version = (
   JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string }
@@ -108,6 +109,38 @@ describe('vectra serve', () => {
       expect(health.stdout).toContain('database: Healthy - Sqlite');
       expect(statSync(join(cwd, 'data')).mode & 0o777).toBe(0o700);
       expect(statSync(join(cwd, 'data', 'vectra.db')).mode & 0o777).toBe(0o600);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exitOf(child)).toBe(0);
+  });
+
+  it('names the proxy listener beside the API on its start-up line and in its log', async () => {
+    const child = startCli(['serve'], {
+      env: { System__Server__Http__Port: '0', System__Proxy__Port: '0' },
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    try {
+      const [, proxy, api] = await waitForOutput(
+        child,
+        /proxy on (http:\/\/\S+) and API on (http:\/\/\S+)/,
+      );
+      expect(proxy).not.toBe(api);
+      // The named proxy is the forward proxy: it asks for the agent's credentials.
+      const refused = await new Promise<IncomingMessage>((resolve, reject) => {
+        const { hostname, port } = new URL(proxy);
+        request({ host: hostname, port, path: 'http://example.test/' }, resolve)
+          .on('error', reject)
+          .end();
+      });
+      refused.resume();
+      expect(refused.statusCode).toBe(407);
+      expect((await runCli(['health', '--addr', api])).code).toBe(0);
+      await waitFor('the listening log line', async () => stdout.includes('listening'), 5000);
+      const line = stdout.split('\n').find((l) => l.includes('listening'));
+      expect(line).toContain(proxy);
+      expect(line).toContain(api);
     } finally {
       child.kill('SIGTERM');
     }
