@@ -57,7 +57,6 @@ export const STAGES: { readonly [name in StageName]: StageDescription } = {
       'VEC_STORAGE_UNAVAILABLE',
     ],
   },
-  // Issue 5: VEC_RATE_LIMITED.
   rateLimit: {
     decides:
       'whether the agent is within its request rate (per agent; vault and service overrides)',
@@ -77,14 +76,12 @@ export const STAGES: { readonly [name in StageName]: StageDescription } = {
     decides: 'whether the policies allow, deny or send the request for review',
     errors: ['VEC_POLICY_DENIED', 'VEC_POLICY_UNAVAILABLE', 'VEC_APPROVAL_REQUIRED'],
   },
-  // Issue 5: risk factors feed approval; no refusal of its own.
+  // Risk factors feed approval; no refusal of its own.
   semantic: { decides: 'how risky the request looks, as an explainable score', errors: [] },
-  // The approval issue turns this refusal into a pause (pending, denied, expired).
   approval: {
     decides: 'whether a human must approve the request first',
     errors: ['VEC_APPROVAL_REQUIRED'],
   },
-  // Issue 5: VEC_CIRCUIT_OPEN.
   circuitBreaker: {
     decides:
       'whether the upstream origin (scheme://host:port) may be tried: its circuit is closed, or half-open with its one probe free',
@@ -113,7 +110,7 @@ export interface PipelineDeps {
   vaults: Pick<VaultService, 'matchService' | 'getVault'>;
   secrets: Pick<SecretProvider, 'resolve'>;
   upstream: Pick<UpstreamClient, 'send' | 'upgrade'>;
-  /** Guards (issue 5): a stage whose dependency is absent is left out of the pipeline. */
+  /** Guards: a stage whose dependency is absent is left out of the pipeline. */
   rateLimiter?: Pick<RateLimiter, 'consume' | 'hasServiceOverrides'>;
   breakers?: Pick<CircuitBreakers, 'check'>;
   policy?: { engine: Pick<PolicyEngine, 'evaluate' | 'needsBody'>; bodyLimit: number };
@@ -134,8 +131,6 @@ export function buildStages(deps: PipelineDeps, options: PipelineStageOptions = 
       deps.rateLimiter &&
       createRateLimitStage({}, { limiter: deps.rateLimiter, vaults: deps.vaults }),
     resolveService: createResolveServiceStage({}, deps),
-    // Issue 5 adds policy, semantic, approval (VEC_APPROVAL_REQUIRED until the approval issue
-    // makes it pause) and circuitBreaker here.
     // The risk scorer reads the body the policy stage buffered, so read it whenever one is set.
     policy:
       deps.policy &&

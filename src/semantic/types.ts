@@ -1,5 +1,5 @@
 /**
- * Risk scoring (issue 5, point 5): what a scorer reads, and the explainable assessment it
+ * Risk scoring: what a scorer reads, and the explainable assessment it
  * answers with. The same `explanation` sentence goes into the approval refusal, the log line and
  * the audit row (STYLE.md point 5).
  */

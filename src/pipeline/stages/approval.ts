@@ -3,10 +3,9 @@
  * or when the risk (the semantic score, or a risk the deciding policy rule declares, whichever
  * is higher) is at or above HumanInTheLoop.Threshold.
  *
- * Until the approval issue lands (pending approvals in the store, humans deciding from the UI,
- * CLI or a webhook, this stage answering `pause` and resuming), such a request is refused with
- * 403 VEC_APPROVAL_REQUIRED and one sentence naming why: the policy's reason and/or the risk
- * factors. The same sentence becomes the log line and the audit row (the runner copies it).
+ * Such a request is refused with 403 VEC_APPROVAL_REQUIRED and one sentence naming why: the
+ * policy's reason and/or the risk factors. The same sentence becomes the log line and the audit
+ * row (the runner copies it). No request waits for a person yet: there is no approval store.
  *
  * HumanInTheLoop.Enabled=false turns off the risk threshold only: a policy that says Hitl still
  * cannot pass without a human (fail closed), since the platform team wrote "not without review".
