@@ -1,7 +1,7 @@
 /** `vectra admin-token create|list|revoke`: tokens for the admin API, CLI and UI, with a role. */
 import { Option, type Command } from 'commander';
 import { ADMIN_ROLES, type AdminRole } from '../vault/types';
-import type { AdminCli, ConnectionFlags, TokenFlags } from './admin-commands';
+import type { AdminCli, ConnectionFlags, TokenFlags } from './admin-cli';
 import { table } from './output';
 
 interface CreateFlags extends TokenFlags {

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { Agent } from '../vault/types';
-import type { AdminCli, ConnectionFlags, TokenFlags } from './admin-commands';
+import type { AdminCli, ConnectionFlags, TokenFlags } from './admin-cli';
 import { table } from './output';
 
 interface CreateFlags extends TokenFlags {

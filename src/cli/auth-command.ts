@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { EXIT, isGatewayError } from '../errors';
 import { TOKEN_PREFIX } from '../vault/types';
-import type { AdminCli, ConnectionFlags } from './admin-commands';
+import type { AdminCli, ConnectionFlags } from './admin-cli';
 import {
   createApiClient,
   NO_ADDRESS,

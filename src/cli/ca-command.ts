@@ -10,7 +10,7 @@ import { CommanderError, type Command } from 'commander';
 import { EXIT, GatewayError } from '../errors';
 import { ApiError, UsageError, resolveAddress } from './api-client';
 import { readLogin } from './login-store';
-import type { CommandContext } from './main';
+import type { CommandContext } from './command-context';
 
 export interface CaCommandOptions {
   fetch?: typeof fetch;

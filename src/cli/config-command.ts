@@ -5,7 +5,7 @@ import { loadConfig, valueAt, type LoadedConfig } from '../config/loader';
 import { maskSecret } from '../config/mask';
 import { EXIT } from '../errors';
 import { table, type Io } from './output';
-import type { CommandContext } from './main';
+import type { CommandContext } from './command-context';
 
 export function effectiveValues(loaded: LoadedConfig) {
   return CONFIG_KEYS.map((key) => {

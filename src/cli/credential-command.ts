@@ -4,7 +4,7 @@
  * never printed: the API does not return it and nothing here echoes it.
  */
 import type { Command } from 'commander';
-import type { AdminCli, ConnectionFlags } from './admin-commands';
+import type { AdminCli, ConnectionFlags } from './admin-cli';
 import { UsageError } from './api-client';
 import { table } from './output';
 

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/loader';
 import { EXIT, GatewayError } from '../errors';
 import type { HealthReport } from '../server/health';
-import type { CommandContext } from './main';
+import type { CommandContext } from './command-context';
 
 function defaultAddress(env: NodeJS.ProcessEnv): string {
   if (env.VECTRA_ADDR) return env.VECTRA_ADDR;

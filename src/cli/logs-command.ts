@@ -6,10 +6,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { GatewayError, type ErrorBody } from '../errors';
 import type { AuditRow } from '../observability/audit';
-import { createAdminCli } from './admin-commands';
+import { createAdminCli } from './admin-cli';
 import { ApiError, resolveAddress, resolveToken } from './api-client';
 import { readLogin } from './login-store';
-import type { CommandContext } from './main';
+import type { CommandContext } from './command-context';
 
 export interface LogsCommandOptions {
   /** Replaces global fetch (tests). */

@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, EXIT } from '../errors';
 import { registerAdminCommands } from './admin-commands';
 import { registerCaCommand } from './ca-command';
+import type { CommandContext } from './command-context';
 import { registerConfigCommands } from './config-command';
 import { registerHealthCommand } from './health-command';
 import { registerLogsCommand } from './logs-command';
@@ -17,15 +18,6 @@ import { processIo, reportError, type Io } from './output';
 import { registerPolicyCommand } from './policy-command';
 import { registerRunCommand } from './run-command';
 import { registerServeCommand } from './serve-command';
-
-export interface CommandContext {
-  io: Io;
-  env: NodeJS.ProcessEnv;
-  version: string;
-  exitCode: number;
-  /** Where `--…-stdin` options read from (process.stdin unless a test supplies one). */
-  stdin?: NodeJS.ReadableStream;
-}
 
 export const VERSION: string = (
   JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {

@@ -12,7 +12,7 @@ import { loadConfig } from '../config/loader';
 import { EXIT } from '../errors';
 import { createSettingsRepository, openDatabase } from '../storage';
 import { changeMasterPassword, keyFilePath, resolveMasterPassword } from '../vault/keyring';
-import type { CommandContext } from './main';
+import type { CommandContext } from './command-context';
 
 /** Where the new password comes from when it is not piped in (never a flag: argv is visible in ps). */
 export const NEW_PASSWORD_ENV = 'VECTRA_NEW_MASTER_PASSWORD';

@@ -21,7 +21,7 @@ import { POLICY_EFFECTS, type PolicyTrace } from '../policy/types';
 import { createInternalScorer } from '../semantic/internal-scorer';
 import { ApiError, resolveAddress, resolveToken, UsageError } from './api-client';
 import { readLogin } from './login-store';
-import type { CommandContext } from './main';
+import type { CommandContext } from './command-context';
 
 export interface PolicyCommandOptions {
   /** Replaces global fetch for --addr (tests). */

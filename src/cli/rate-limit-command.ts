@@ -10,7 +10,7 @@ import {
   perMinuteProblem,
   type OverrideTier,
 } from '../guards/rate-limit-override-list';
-import type { AdminCli, ConnectionFlags } from './admin-commands';
+import type { AdminCli, ConnectionFlags } from './admin-cli';
 import { UsageError } from './api-client';
 import { table } from './output';
 

@@ -8,7 +8,7 @@ import type { ChildOptions } from '../isolation/child-process';
 import { runHost, type HostRunFlags } from '../isolation/host-run';
 import { RunError } from '../isolation/run-mode';
 import { readLogin } from './login-store';
-import type { CommandContext } from './main';
+import type { CommandContext } from './command-context';
 import { parseTtl } from './vault-command';
 
 export interface RunCommandDeps {

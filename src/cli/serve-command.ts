@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/loader';
 import { EXIT } from '../errors';
-import type { CommandContext } from './main';
+import type { CommandContext } from './command-context';
 
 export function registerServeCommand(program: Command, ctx: CommandContext): void {
   program

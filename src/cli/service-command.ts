@@ -13,7 +13,7 @@ import {
   type Service,
   type ServiceScheme,
 } from '../vault/types';
-import type { AdminCli, ConnectionFlags } from './admin-commands';
+import type { AdminCli, ConnectionFlags } from './admin-cli';
 import { UsageError } from './api-client';
 import { table } from './output';
 

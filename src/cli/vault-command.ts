@@ -1,7 +1,7 @@
 /** `vectra vault create|list|show|update|delete|token`. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SESSION_TTL, type UnmatchedHostPolicy, type Vault } from '../vault/types';
-import type { AdminCli, ConnectionFlags } from './admin-commands';
+import type { AdminCli, ConnectionFlags } from './admin-cli';
 import { table } from './output';
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };

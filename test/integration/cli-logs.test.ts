@@ -16,7 +16,7 @@ import { Command, CommanderError } from 'commander';
 import { Router, type Request, type Response } from 'express';
 import { MemoryCache } from '../../src/cache/memory';
 import { registerLogsCommand } from '../../src/cli/logs-command';
-import type { CommandContext } from '../../src/cli/main';
+import type { CommandContext } from '../../src/cli/command-context';
 import { reportError } from '../../src/cli/output';
 import { createAgentAuthenticator } from '../../src/identity/agent-auth';
 import { createAuthThrottle } from '../../src/identity/auth-throttle';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { MemoryCache } from '../../src/cache/memory';
 import { registerPolicyCommand } from '../../src/cli/policy-command';
-import type { CommandContext } from '../../src/cli/main';
+import type { CommandContext } from '../../src/cli/command-context';
 import { reportError } from '../../src/cli/output';
 import { createAgentAuthenticator } from '../../src/identity/agent-auth';
 import { createAuthThrottle } from '../../src/identity/auth-throttle';

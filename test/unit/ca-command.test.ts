@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerCaCommand } from '../../src/cli/ca-command';
-import type { CommandContext } from '../../src/cli/main';
+import type { CommandContext } from '../../src/cli/command-context';
 import { reportError } from '../../src/cli/output';
 import { loadCertificateAuthority } from '../../src/proxy/certificate-authority';
 import type { SettingsRepository } from '../../src/storage/types';

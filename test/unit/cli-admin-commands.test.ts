@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from '../../src/cli/admin-commands';
 import { readLogin } from '../../src/cli/login-store';
-import type { CommandContext } from '../../src/cli/main';
+import type { CommandContext } from '../../src/cli/command-context';
 import { reportError } from '../../src/cli/output';
 
 interface Sent {

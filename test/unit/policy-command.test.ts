@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import type { CommandContext } from '../../src/cli/main';
+import type { CommandContext } from '../../src/cli/command-context';
 import { reportError } from '../../src/cli/output';
 import { registerPolicyCommand } from '../../src/cli/policy-command';
 import { REPO_ROOT } from '../helpers/gateway';

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import type { CommandContext } from '../../src/cli/main';
+import type { CommandContext } from '../../src/cli/command-context';
 import { registerRunCommand } from '../../src/cli/run-command';
 import { selfSignedCertificate } from '../helpers/certificates';
 

@@ -1,0 +1,11 @@
+/** What every command is handed: its output, environment, version and exit code. */
+import type { Io } from './output';
+
+export interface CommandContext {
+  io: Io;
+  env: NodeJS.ProcessEnv;
+  version: string;
+  exitCode: number;
+  /** Where `--…-stdin` options read from (process.stdin unless a test supplies one). */
+  stdin?: NodeJS.ReadableStream;
+}
