@@ -39,9 +39,9 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CircuitBreakerConfig } from '../config/schema';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors';
 import { silentLogger, type Logger } from '../observability/types';
-import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../pipeline/types';
+import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../http/types';
 import { formatAuthority } from '../proxy/authority';
-import type { SendOptions, UpstreamClient } from '../proxy/upstream-types';
+import type { SendOptions, UpstreamClient } from '../http/upstream-client';
 import type { HealthCheck } from '../server/health';
 
 export type CircuitState = 'closed' | 'halfOpen' | 'open';

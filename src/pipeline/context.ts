@@ -3,8 +3,9 @@
  * RequestContext the pipeline runs on. Everything a stage fills in later starts empty here.
  */
 import { currentRequestId, newRequestId } from '../observability/request-context';
-import { RequestCancellation } from './cancellation';
-import type { EntryPoint, ProxyRequest, RequestContext } from './types';
+import { RequestCancellation } from '../http/cancellation';
+import type { EntryPoint, RequestContext } from './types';
+import type { ProxyRequest } from '../http/types';
 
 export interface RequestContextInit {
   entry: EntryPoint;

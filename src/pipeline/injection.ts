@@ -8,7 +8,7 @@
 import { GatewayError } from '../errors';
 import type { AuthScheme } from '../vault/types';
 import { credentialReferences } from '../vault/validation';
-import type { HeaderMap, ProxyRequest } from './types';
+import type { HeaderMap, ProxyRequest } from '../http/types';
 
 /** `{{ KEY }}`, as the vault validates it (src/vault/validation.ts). */
 const TEMPLATE_PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;

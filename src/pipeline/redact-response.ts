@@ -15,7 +15,7 @@ import { GatewayError } from '../errors';
 import { bytesStream } from '../proxy/bytes-stream';
 import { isEventStream, responseHasNoBody } from '../proxy/message-body';
 import { REDACTED, echoScanner, type EchoScanner } from './echo-scanner';
-import type { HeaderMap, UpstreamResponse } from './types';
+import type { HeaderMap, UpstreamResponse } from '../http/types';
 
 export { REDACTED };
 

@@ -9,7 +9,7 @@ import type { RateLimiter } from '../guards/rate-limit';
 import type { PolicyEngine } from '../policy/types';
 import type { RiskScorer } from '../semantic/types';
 import type { AgentAuthenticator } from '../identity/agent-auth';
-import type { UpstreamClient } from '../proxy/upstream-types';
+import type { UpstreamClient } from '../http/upstream-client';
 import type { SecretProvider } from '../secrets/types';
 import type { VaultService } from '../vault/service-types';
 import { createAuthenticateStage } from './stages/authenticate';

@@ -4,55 +4,12 @@
  * through the stages declared once in ./stages.ts; the adapter turns the final decision into a
  * response. Stages never see Node's `req`/`res`.
  */
-import type { Readable, Duplex } from 'node:stream';
 import type { GatewayError } from '../errors';
 import type { AgentPrincipal } from '../identity/agent-auth';
 import type { Service } from '../vault/types';
 import type { PolicyDecision, PolicyInput } from '../policy/types';
-import type { RequestCancellation } from './cancellation';
-
-/** Header map with lower-case names, as sent upstream (mutable by stages before `forward`). */
-export type HeaderMap = Record<string, string | string[]>;
-
-export interface ProxyRequest {
-  method: string;
-  scheme: 'http' | 'https';
-  /** Lower-case host name or IP literal (IPv6 without brackets). */
-  host: string;
-  port: number;
-  /**
-   * Path and query, as it will be sent upstream (`/v1/x?a=1`): the canonical target the entry
-   * adapter parsed (src/http/request-target.ts), which the policy input and audit row also use.
-   */
-  path: string;
-  headers: HeaderMap;
-  /** The request body, streamed; undefined when there is none. */
-  body?: Readable;
-  /** Declared body size, when the client sent Content-Length. */
-  contentLength?: number;
-  /** True for a WebSocket (or other) Upgrade request. */
-  upgrade: boolean;
-}
-
-export interface UpstreamResponse {
-  status: number;
-  statusMessage?: string;
-  headers: HeaderMap;
-  body: Readable;
-  /**
-   * The whole body when it was read before the response was handed on (`body` then yields
-   * exactly these bytes). Writers send it in one go instead of piping `body`.
-   */
-  bytes?: Buffer;
-}
-
-/** A completed protocol upgrade: the adapter pipes the client socket and `socket` together. */
-export interface UpstreamUpgrade {
-  status: 101;
-  headers: HeaderMap;
-  socket: Duplex;
-  head: Buffer;
-}
+import type { RequestCancellation } from '../http/cancellation';
+import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../http/types';
 
 export type EntryPoint = 'forward' | 'tunnel' | 'reverse';
 

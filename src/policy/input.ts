@@ -8,7 +8,8 @@ import { GatewayError, isGatewayError } from '../errors';
 import { parseAbsoluteForm, type AbsoluteTarget } from '../http/request-target';
 import type { AgentPrincipal } from '../identity/agent-auth';
 import { isSecretKey, REDACTED } from '../observability/redact';
-import type { HeaderMap, RequestContext } from '../pipeline/types';
+import type { RequestContext } from '../pipeline/types';
+import type { HeaderMap } from '../http/types';
 import type { PolicyInput, UnreadableBody } from './types';
 
 /** What the stage (or a dry run) learnt about the body. */

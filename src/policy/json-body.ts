@@ -11,7 +11,7 @@
  * BodyInfo says why it could not be judged (`unreadable`).
  */
 import { Readable } from 'node:stream';
-import type { ProxyRequest } from '../pipeline/types';
+import type { ProxyRequest } from '../http/types';
 import type { BodyInfo } from './input';
 
 export function isJsonContentType(value: string | string[] | undefined): boolean {

@@ -9,14 +9,8 @@ import { GatewayError } from '../errors';
 import type { Logger } from '../observability/types';
 import { createRequestContext } from '../pipeline/context';
 import type { Pipeline } from '../pipeline/runner';
-import type {
-  Decision,
-  EntryPoint,
-  HeaderMap,
-  ProxyRequest,
-  RequestContext,
-  UpstreamResponse,
-} from '../pipeline/types';
+import type { Decision, EntryPoint, RequestContext } from '../pipeline/types';
+import type { HeaderMap, ProxyRequest, UpstreamResponse } from '../http/types';
 import { entryFromContext, type AuditEntry } from '../observability/audit';
 import { rateLimitHeaders } from '../pipeline/stages/rate-limit';
 import { isEventStream } from './message-body';

@@ -17,7 +17,7 @@ import {
   type OriginTarget,
 } from '../http/request-target';
 import type { AgentAuthenticator } from '../identity/agent-auth';
-import type { ProxyRequest } from '../pipeline/types';
+import type { ProxyRequest } from '../http/types';
 import { formatAuthority, parseAuthority, type Authority } from './authority';
 import {
   contentLengthOf,

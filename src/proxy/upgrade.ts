@@ -9,7 +9,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { finished } from 'node:stream';
 import { GatewayError } from '../errors';
-import type { Decision, HeaderMap } from '../pipeline/types';
+import type { Decision } from '../pipeline/types';
+import type { HeaderMap } from '../http/types';
 import {
   exchangeContext,
   rawRefusal,

@@ -1,5 +1,5 @@
 /**
- * The upstream client (contract in ./upstream-types.ts): the only place Vectra dials out.
+ * The upstream client (contract in src/http/upstream-client.ts): the only place Vectra dials out.
  *
  * - Every request resolves its host through the SSRF guard; the connection goes to one of the
  *   addresses the guard checked: the pooled agent's `lookup` answers with them and nothing else.
@@ -32,13 +32,13 @@ import { createSecureContext, rootCertificates, type SecureContext } from 'node:
 import type { ProxyConfig } from '../config/schema';
 import { ConfigError, GatewayError, isGatewayError } from '../errors';
 import { silentLogger, type Logger } from '../observability/types';
-import type { HeaderMap, ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../pipeline/types';
+import type { HeaderMap, ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../http/types';
 import { hostHeader } from './authority';
 import { bytesStream } from './bytes-stream';
 import { isEventStream, responseHasNoBody } from './message-body';
 import { stripHopByHop } from './hop-by-hop';
 import { createSsrfGuard, type HostLookup } from './ssrf-guard';
-import type { CancelSignal, SendOptions, UpstreamClient } from './upstream-types';
+import type { CancelSignal, SendOptions, UpstreamClient } from '../http/upstream-client';
 
 export interface UpstreamClientDeps {
   logger?: Logger;

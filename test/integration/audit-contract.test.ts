@@ -24,7 +24,7 @@ import {
   type AuditRow,
 } from '../../src/observability/audit';
 import type { RequestContext } from '../../src/pipeline/types';
-import { RequestCancellation } from '../../src/pipeline/cancellation';
+import { RequestCancellation } from '../../src/http/cancellation';
 import { insertAuditRows, toNewRow } from '../../src/observability/audit-repository';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';

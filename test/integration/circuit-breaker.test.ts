@@ -21,7 +21,7 @@ import { createPipeline } from '../../src/pipeline/runner';
 import { createCircuitBreakerStage } from '../../src/pipeline/stages/circuit-breaker';
 import { createForwardStage } from '../../src/pipeline/stages/forward';
 import { createUpstreamClient, type UpstreamClientDeps } from '../../src/proxy/upstream';
-import type { UpstreamClient } from '../../src/proxy/upstream-types';
+import type { UpstreamClient } from '../../src/http/upstream-client';
 import { createApiApp } from '../../src/server/app';
 import { HealthService } from '../../src/server/health';
 import { reverseRoute } from '../../src/server/reverse-route';

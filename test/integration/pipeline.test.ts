@@ -12,13 +12,9 @@ import { silentLogger } from '../../src/observability/types';
 import { createRequestContext } from '../../src/pipeline/context';
 import { createPipeline, type Pipeline } from '../../src/pipeline/runner';
 import { buildStages } from '../../src/pipeline/stages';
-import type {
-  EntryPoint,
-  HeaderMap,
-  RequestContext,
-  UpstreamResponse,
-} from '../../src/pipeline/types';
-import type { UpstreamClient } from '../../src/proxy/upstream-types';
+import type { EntryPoint, RequestContext } from '../../src/pipeline/types';
+import type { HeaderMap, UpstreamResponse } from '../../src/http/types';
+import type { UpstreamClient } from '../../src/http/upstream-client';
 import { startTestGateway } from '../helpers/gateway';
 
 const SECRET = 'ghp_integrationSecret0123456789';

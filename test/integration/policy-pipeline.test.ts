@@ -21,7 +21,7 @@ import { CONTINUE, type Stage } from '../../src/pipeline/types';
 import { createInternalEngine, type InternalPolicyEngine } from '../../src/policy/internal-engine';
 import { contentLengthOf, hasBody, headerMap, runExchange } from '../../src/proxy/exchange';
 import { createUpstreamClient } from '../../src/proxy/upstream';
-import type { UpstreamClient } from '../../src/proxy/upstream-types';
+import type { UpstreamClient } from '../../src/http/upstream-client';
 import { testConfig } from '../helpers/gateway';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 

@@ -19,14 +19,9 @@ import { createForwardStage } from '../../src/pipeline/stages/forward';
 import { createInjectStage } from '../../src/pipeline/stages/inject';
 import { createResolveServiceStage } from '../../src/pipeline/stages/resolve-service';
 import { createSemanticStage, riskOf } from '../../src/pipeline/stages/semantic';
-import {
-  CONTINUE,
-  type Decision,
-  type HeaderMap,
-  type RequestContext,
-  type Stage,
-} from '../../src/pipeline/types';
-import type { UpstreamClient } from '../../src/proxy/upstream-types';
+import { CONTINUE, type Decision, type RequestContext, type Stage } from '../../src/pipeline/types';
+import { type HeaderMap } from '../../src/http/types';
+import type { UpstreamClient } from '../../src/http/upstream-client';
 import { agentOf, countsAsDenial, createDenialHistory } from '../../src/semantic/denials';
 import { createRiskScorer } from '../../src/semantic/scorer';
 import { startTestGateway } from '../helpers/gateway';

@@ -8,9 +8,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from '../../src/config/schema';
 import { GatewayError } from '../../src/errors';
-import type { ProxyRequest } from '../../src/pipeline/types';
+import type { ProxyRequest } from '../../src/http/types';
 import { createUpstreamClient } from '../../src/proxy/upstream';
-import type { UpstreamClient } from '../../src/proxy/upstream-types';
+import type { UpstreamClient } from '../../src/http/upstream-client';
 import { testConfig } from '../helpers/gateway';
 
 const PROXY: ProxyConfig = testConfig().System.Proxy;

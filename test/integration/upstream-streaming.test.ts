@@ -9,9 +9,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
 import type { ProxyConfig } from '../../src/config/schema';
-import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../../src/pipeline/types';
+import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../../src/http/types';
 import { createUpstreamClient } from '../../src/proxy/upstream';
-import type { UpstreamClient } from '../../src/proxy/upstream-types';
+import type { UpstreamClient } from '../../src/http/upstream-client';
 import { testConfig } from '../helpers/gateway';
 
 const PROXY: ProxyConfig = { ...testConfig().System.Proxy, NetworkAllowlist: '127.0.0.0/8' };

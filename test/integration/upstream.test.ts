@@ -18,9 +18,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ProxyConfig } from '../../src/config/schema';
 import { ConfigError, GatewayError } from '../../src/errors';
-import type { ProxyRequest, UpstreamResponse } from '../../src/pipeline/types';
+import type { ProxyRequest, UpstreamResponse } from '../../src/http/types';
 import { createUpstreamClient, type UpstreamClientDeps } from '../../src/proxy/upstream';
-import type { UpstreamClient } from '../../src/proxy/upstream-types';
+import type { UpstreamClient } from '../../src/http/upstream-client';
 import { selfSignedCertificate, type TestCertificate } from '../helpers/certificates';
 import { testConfig } from '../helpers/gateway';
 

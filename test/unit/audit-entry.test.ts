@@ -6,7 +6,7 @@
 import { PassThrough } from 'node:stream';
 import { entryFromContext, sanitizePath } from '../../src/observability/audit';
 import type { RequestContext } from '../../src/pipeline/types';
-import { RequestCancellation } from '../../src/pipeline/cancellation';
+import { RequestCancellation } from '../../src/http/cancellation';
 
 describe('sanitizePath', () => {
   it.each([

@@ -17,8 +17,8 @@ import {
   type CircuitState,
 } from '../../src/guards/circuit-breaker';
 import type { CircuitBreakerConfig } from '../../src/config/schema';
-import type { ProxyRequest, UpstreamResponse } from '../../src/pipeline/types';
-import type { SendOptions, UpstreamClient } from '../../src/proxy/upstream-types';
+import type { ProxyRequest, UpstreamResponse } from '../../src/http/types';
+import type { SendOptions, UpstreamClient } from '../../src/http/upstream-client';
 import { recordingLogger } from '../helpers/waiting-and-processes';
 
 type Outcome = number | GatewayError | Error;

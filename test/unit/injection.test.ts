@@ -5,7 +5,7 @@ import {
   setHeader,
   setQueryParameter,
 } from '../../src/pipeline/injection';
-import type { HeaderMap, ProxyRequest } from '../../src/pipeline/types';
+import type { HeaderMap, ProxyRequest } from '../../src/http/types';
 import type { AuthScheme } from '../../src/vault/types';
 
 const request = (headers: HeaderMap = {}, path = '/v1/items?page=2'): ProxyRequest => ({

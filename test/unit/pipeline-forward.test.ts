@@ -3,15 +3,14 @@ import { GatewayError } from '../../src/errors';
 import { createRequestContext } from '../../src/pipeline/context';
 import { MAX_BUFFERED_REDACTION_BYTES } from '../../src/pipeline/redact-response';
 import { createForwardStage } from '../../src/pipeline/stages/forward';
+import type { EntryPoint, RequestContext } from '../../src/pipeline/types';
 import type {
-  EntryPoint,
   HeaderMap,
   ProxyRequest,
-  RequestContext,
   UpstreamResponse,
   UpstreamUpgrade,
-} from '../../src/pipeline/types';
-import type { SendOptions } from '../../src/proxy/upstream-types';
+} from '../../src/http/types';
+import type { SendOptions } from '../../src/http/upstream-client';
 
 /** Records what it was asked to send and answers with `answer`. */
 function upstream(answer: () => UpstreamResponse) {

@@ -8,7 +8,7 @@ import {
   redactUpstreamResponse,
   redactionSecrets,
 } from '../../src/pipeline/redact-response';
-import type { HeaderMap, UpstreamResponse } from '../../src/pipeline/types';
+import type { HeaderMap, UpstreamResponse } from '../../src/http/types';
 
 async function collect(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];

@@ -6,7 +6,7 @@ import {
   redactResponse,
   redactionSecrets,
 } from '../../src/pipeline/redact-response';
-import type { UpstreamResponse } from '../../src/pipeline/types';
+import type { UpstreamResponse } from '../../src/http/types';
 
 async function collect(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];

@@ -11,7 +11,8 @@ import {
   policyDecisionOf,
   policyInputOf,
 } from '../../src/pipeline/stages/policy';
-import type { Decision, ProxyRequest, RequestContext } from '../../src/pipeline/types';
+import type { Decision, RequestContext } from '../../src/pipeline/types';
+import type { ProxyRequest } from '../../src/http/types';
 import type { PolicyDecision, PolicyInput } from '../../src/policy/types';
 
 /** An engine that records its inputs and answers `decision`. */

@@ -2,7 +2,7 @@
  * RequestCancellation behaves as the AbortSignal the upstream client also takes: one
  * cancellation, listeners called in order, removed and late listeners never called.
  */
-import { RequestCancellation } from '../../src/pipeline/cancellation';
+import { RequestCancellation } from '../../src/http/cancellation';
 
 describe('RequestCancellation', () => {
   it('cancels once, calling its listeners in order with the reason recorded', () => {

@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { createRequestContext } from '../../src/pipeline/context';
 import { createSemanticStage, riskInputOf, riskOf } from '../../src/pipeline/stages/semantic';
-import type { ProxyRequest, RequestContext } from '../../src/pipeline/types';
+import type { RequestContext } from '../../src/pipeline/types';
+import type { ProxyRequest } from '../../src/http/types';
 import { createInternalScorer } from '../../src/semantic/internal-scorer';
 import type { RiskInput, RiskScorer } from '../../src/semantic/types';
 import { recordingLogger } from '../helpers/waiting-and-processes';

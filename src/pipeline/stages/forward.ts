@@ -10,7 +10,7 @@
  */
 import { hostHeader } from '../../proxy/authority';
 import { stripHopByHop } from '../../proxy/hop-by-hop';
-import type { UpstreamClient } from '../../proxy/upstream-types';
+import type { UpstreamClient } from '../../http/upstream-client';
 import {
   MAX_BUFFERED_REDACTION_BYTES,
   redactHeaders,
@@ -18,15 +18,8 @@ import {
   redactionSecrets,
 } from '../redact-response';
 import { setHeader } from '../injection';
-import {
-  CONTINUE,
-  type Decision,
-  type HeaderMap,
-  type RequestContext,
-  type Stage,
-  type UpstreamResponse,
-  type UpstreamUpgrade,
-} from '../types';
+import { CONTINUE, type Decision, type RequestContext, type Stage } from '../types';
+import { type HeaderMap, type UpstreamResponse, type UpstreamUpgrade } from '../../http/types';
 import { checkDependency, checkOptions, configInvalid } from './options';
 
 export interface ForwardStageOptions {

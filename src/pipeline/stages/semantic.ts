@@ -11,7 +11,8 @@ import type { Logger } from '../../observability/types';
 import { agentOf } from '../../semantic/denials';
 import type { RiskAssessment, RiskInput, RiskScorer } from '../../semantic/types';
 import { hostHeader } from '../../proxy/authority';
-import { CONTINUE, type ProxyRequest, type RequestContext, type Stage } from '../types';
+import { CONTINUE, type RequestContext, type Stage } from '../types';
+import { type ProxyRequest } from '../../http/types';
 import { checkDependency, checkOptions, configInvalid } from './options';
 
 export type SemanticStageOptions = Record<string, never>;

@@ -1,9 +1,9 @@
-/** The upstream client contract used by the `forward` stage (implemented in ./upstream.ts). */
-import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../pipeline/types';
+/** The upstream client contract used by the `forward` stage (implemented in src/proxy/upstream.ts). */
+import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from './types';
 
 /**
  * What the upstream client needs of a cancellation: an AbortSignal is one, and so is a
- * request's RequestCancellation (src/pipeline/cancellation.ts). A cancelled call rejects with
+ * request's RequestCancellation (./cancellation.ts). A cancelled call rejects with
  * the signal's `reason`.
  */
 export interface CancelSignal {

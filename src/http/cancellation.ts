@@ -3,11 +3,11 @@
  * before the whole answer is written, and the upstream client then gives up the call — an LLM
  * completion nobody will read is not waited for, nor paid for, to its end.
  *
- * It has the shape of an AbortSignal (./upstream-types CancelSignal), which the upstream client
+ * It has the shape of an AbortSignal (./upstream-client CancelSignal), which the upstream client
  * also takes, without its cost: on Node 20, making an AbortSignal and adding and removing one
  * listener costs about 4 µs, a few percent of a proxied request; this is three fields.
  */
-import type { CancelSignal } from '../proxy/upstream-types';
+import type { CancelSignal } from './upstream-client';
 
 export class RequestCancellation implements CancelSignal {
   aborted = false;
