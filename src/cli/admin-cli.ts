@@ -11,8 +11,8 @@ import {
   resolveToken,
   UsageError,
   type ApiClient,
-} from './api-client';
-import { readLogin } from './login-store';
+} from '../client/api-client';
+import { readLogin } from '../client/login-store';
 import type { CommandContext } from './command-context';
 
 /** Options every admin command accepts. */

@@ -9,8 +9,14 @@ import {
   resolveAddress,
   resolveToken,
   UsageError,
-} from './api-client';
-import { loginFile, readLogin, removeLogin, saveLogin, type SavedLogin } from './login-store';
+} from '../client/api-client';
+import {
+  loginFile,
+  readLogin,
+  removeLogin,
+  saveLogin,
+  type SavedLogin,
+} from '../client/login-store';
 
 interface LoginFlags extends ConnectionFlags {
   tokenStdin?: boolean;

@@ -8,8 +8,8 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CommanderError, type Command } from 'commander';
 import { EXIT, GatewayError } from '../errors';
-import { ApiError, UsageError, resolveAddress } from './api-client';
-import { readLogin } from './login-store';
+import { ApiError, UsageError, resolveAddress } from '../client/api-client';
+import { readLogin } from '../client/login-store';
 import type { CommandContext } from './command-context';
 
 export interface CaCommandOptions {

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { AdminCli, ConnectionFlags } from './admin-cli';
-import { UsageError } from './api-client';
+import { UsageError } from '../client/api-client';
 import { table } from './output';
 
 interface VaultFlags extends ConnectionFlags {

@@ -7,8 +7,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { GatewayError, type ErrorBody } from '../errors';
 import type { AuditRow } from '../observability/audit';
 import { createAdminCli } from './admin-cli';
-import { ApiError, resolveAddress, resolveToken } from './api-client';
-import { readLogin } from './login-store';
+import { ApiError, resolveAddress, resolveToken } from '../client/api-client';
+import { readLogin } from '../client/login-store';
 import type { CommandContext } from './command-context';
 
 export interface LogsCommandOptions {

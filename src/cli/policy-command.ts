@@ -19,8 +19,8 @@ import { judgeBothPaths } from '../policy/path-views';
 import { formatProblem, loadPolicyDirectory } from '../policy/policy-directory';
 import { POLICY_EFFECTS, type PolicyTrace } from '../policy/types';
 import { createInternalScorer } from '../semantic/internal-scorer';
-import { ApiError, resolveAddress, resolveToken, UsageError } from './api-client';
-import { readLogin } from './login-store';
+import { ApiError, resolveAddress, resolveToken, UsageError } from '../client/api-client';
+import { readLogin } from '../client/login-store';
 import type { CommandContext } from './command-context';
 
 export interface PolicyCommandOptions {

@@ -11,7 +11,7 @@ import {
   type OverrideTier,
 } from '../guards/rate-limit-override-list';
 import type { AdminCli, ConnectionFlags } from './admin-cli';
-import { UsageError } from './api-client';
+import { UsageError } from '../client/api-client';
 import { table } from './output';
 
 const tierArgument = () =>

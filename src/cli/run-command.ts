@@ -7,7 +7,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ChildOptions } from '../isolation/child-process';
 import { runHost, type HostRunFlags } from '../isolation/host-run';
 import { RunError } from '../isolation/run-mode';
-import { readLogin } from './login-store';
+import { readLogin } from '../client/login-store';
 import type { CommandContext } from './command-context';
 import { parseTtl } from './vault-command';
 

@@ -14,7 +14,7 @@ import {
   type ServiceScheme,
 } from '../vault/types';
 import type { AdminCli, ConnectionFlags } from './admin-cli';
-import { UsageError } from './api-client';
+import { UsageError } from '../client/api-client';
 import { table } from './output';
 
 interface VaultFlags extends ConnectionFlags {

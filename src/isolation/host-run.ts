@@ -10,8 +10,8 @@
  *      it for the proxy's port;
  *   5. write the CA files, build the environment, run the command, remove the files.
  */
-import type { DiscoverAnswer } from '../cli/api-client';
-import type { SavedLogin } from '../cli/login-store';
+import type { DiscoverAnswer } from '../client/api-client';
+import type { SavedLogin } from '../client/login-store';
 import { schema } from '../config/schema';
 import { fetchGatewayCa, writeCaFiles, type BundleSources } from './ca-bundle';
 import { runChild, type ChildOptions, type ChildOutcome } from './child-process';

@@ -7,8 +7,8 @@
  *     (or VECTRA_ADMIN_TOKEN), for `--vault` (default `default`) and `--ttl` (default 24h).
  * The primary names are VECTRA_*; the AGENT_VAULT_* names of the seed are accepted as aliases.
  */
-import { normalizeAddress, resolveToken, UsageError } from '../cli/api-client';
-import type { SavedLogin } from '../cli/login-store';
+import { normalizeAddress, resolveToken, UsageError } from '../client/api-client';
+import type { SavedLogin } from '../client/login-store';
 import { EXIT } from '../errors';
 
 /** An expected refusal of `vectra run`: printed as one line (and a hint), then `exitCode`. */

@@ -5,7 +5,7 @@
  * session token for the vault, minted with the admin login; `/discover` is then asked with it
  * only when the proxy's port is needed (no `--proxy`, no VECTRA_PROXY).
  */
-import { ApiError, createApiClient, type DiscoverAnswer } from '../cli/api-client';
+import { ApiError, createApiClient, type DiscoverAnswer } from '../client/api-client';
 import { EXIT } from '../errors';
 import { RunError, type RunMode } from './run-mode';
 

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { saveLogin } from '../../src/cli/login-store';
+import { saveLogin } from '../../src/client/login-store';
 import type { Gateway } from '../../src/gateway';
 import { cleanEnv, freshWorkdir, startCli } from '../helpers/cli';
 import { REPO_ROOT, startTestGateway } from '../helpers/gateway';

@@ -4,7 +4,7 @@ import {
   resolveAddress,
   resolveToken,
   UsageError,
-} from '../../src/cli/api-client';
+} from '../../src/client/api-client';
 
 const saved = { addr: 'http://saved.example:7080', token: 'vec_adm_saved' };
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from '../../src/cli/admin-commands';
-import { readLogin } from '../../src/cli/login-store';
+import { readLogin } from '../../src/client/login-store';
 import type { CommandContext } from '../../src/cli/command-context';
 import { reportError } from '../../src/cli/output';
 

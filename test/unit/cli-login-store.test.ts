@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loginFile, readLogin, removeLogin, saveLogin } from '../../src/cli/login-store';
+import { loginFile, readLogin, removeLogin, saveLogin } from '../../src/client/login-store';
 
 const modeOf = (path: string) => statSync(path).mode & 0o777;
 const tempHome = () => mkdtempSync(join(tmpdir(), 'vectra-home-'));

@@ -1,4 +1,4 @@
-import { UsageError } from '../../src/cli/api-client';
+import { UsageError } from '../../src/client/api-client';
 import { authFromFlags, describeAuth, parseHeaderTemplates } from '../../src/cli/service-command';
 
 describe('service add: auth scheme from flags', () => {

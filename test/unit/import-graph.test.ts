@@ -68,8 +68,6 @@ const ALLOWED_FILE_CYCLES: readonly string[] = [];
 const ALLOWED_MODULE_CYCLES: readonly string[] = [
   // Audit is persisted through storage and cache, which log through observability.
   'cache + observability + storage',
-  // run-command.ts starts isolation, which uses the CLI's API client and saved login.
-  'cli + isolation',
   // Token checks live in vault/, the agent, session and token repositories in identity/.
   'identity + vault',
 ];

@@ -1,5 +1,5 @@
 import { DEFAULT_TTL_SECONDS, resolveRunMode, RunError } from '../../src/isolation/run-mode';
-import type { SavedLogin } from '../../src/cli/login-store';
+import type { SavedLogin } from '../../src/client/login-store';
 
 const ADDR = 'http://gw.example:7080';
 const noLogin = () => undefined;

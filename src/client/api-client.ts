@@ -1,7 +1,8 @@
 /**
- * The CLI's client for the admin REST API (docs/admin-api.md): one typed method per route, and
- * where the CLI finds the gateway's address and admin token. A gateway refusal becomes an
- * `ApiError` (printed `vectra: <message> [<code>]`); no answer at all is VEC_CLI_UNREACHABLE.
+ * The client for the admin REST API (docs/admin-api.md), used by the CLI and `vectra run`: one
+ * typed method per route, and where to find the gateway's address and admin token. A gateway
+ * refusal becomes an `ApiError` (printed `vectra: <message> [<code>]`); no answer at all is
+ * VEC_CLI_UNREACHABLE.
  */
 import { GatewayError, type ErrorBody, type ErrorCode } from '../errors';
 import type { OverrideTier } from '../guards/rate-limit-override-list';
