@@ -40,7 +40,7 @@ import type { CircuitBreakerConfig } from '../config/schema';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors';
 import { silentLogger, type Logger } from '../observability/types';
 import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../http/types';
-import { formatAuthority } from '../proxy/authority';
+import { formatAuthority } from '../http/authority';
 import type { SendOptions, UpstreamClient } from '../http/upstream-client';
 import type { HealthCheck } from '../server/health';
 

@@ -12,8 +12,8 @@
 import { Readable, Transform, finished, pipeline, type TransformCallback } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors';
-import { bytesStream } from '../proxy/bytes-stream';
-import { isEventStream, responseHasNoBody } from '../proxy/message-body';
+import { bytesStream } from '../http/bytes-stream';
+import { isEventStream, responseHasNoBody } from '../http/message-body';
 import { REDACTED, echoScanner, type EchoScanner } from './echo-scanner';
 import type { HeaderMap, UpstreamResponse } from '../http/types';
 

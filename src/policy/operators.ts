@@ -16,7 +16,7 @@
  *   `in`) and `exists` with value false.
  */
 import { BoundedMemo } from '../bounded-memo';
-import { parseAddress, parseCidr, contains as cidrContains, type Cidr } from '../proxy/cidr';
+import { parseAddress, parseCidr, contains as cidrContains, type Cidr } from '../http/cidr';
 import type { FieldRef } from './fields';
 import { fieldReader } from './fields';
 import { compileGlob } from './glob';

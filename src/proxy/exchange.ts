@@ -13,7 +13,7 @@ import type { Decision, EntryPoint, RequestContext } from '../pipeline/types';
 import type { HeaderMap, ProxyRequest, UpstreamResponse } from '../http/types';
 import { entryFromContext, type AuditEntry } from '../observability/audit';
 import { rateLimitHeaders } from '../pipeline/stages/rate-limit';
-import { isEventStream } from './message-body';
+import { isEventStream } from '../http/message-body';
 
 export interface ExchangeDeps {
   pipeline: Pipeline;

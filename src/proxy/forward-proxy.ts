@@ -18,7 +18,7 @@ import {
 } from '../http/request-target';
 import type { AgentAuthenticator } from '../identity/agent-auth';
 import type { ProxyRequest } from '../http/types';
-import { formatAuthority, parseAuthority, type Authority } from './authority';
+import { formatAuthority, parseAuthority, type Authority } from '../http/authority';
 import {
   contentLengthOf,
   hasBody,

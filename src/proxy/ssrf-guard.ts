@@ -13,7 +13,7 @@
  *  4. IPv6 forms that carry an IPv4 address (IPv4-compatible, NAT64, 6to4, Teredo): blocked when
  *     the carried IPv4 address is one of the ranges above. Allowing 127.0.0.0/8 does not allow
  *     `2002:7f00:1::`; allow the IPv6 form itself with an IPv6 CIDR if that is intended.
- *     IPv4-mapped addresses (`::ffff:a.b.c.d`) are simply the IPv4 address (see ./cidr.ts).
+ *     IPv4-mapped addresses (`::ffff:a.b.c.d`) are simply the IPv4 address (see src/http/cidr.ts).
  */
 import { promises as dns, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
@@ -26,7 +26,7 @@ import {
   parseCidr,
   contains,
   type Cidr,
-} from './cidr';
+} from '../http/cidr';
 
 /** `dns.promises.lookup` with `{ all: true }`; injectable so tests can play a rebinding DNS. */
 export type HostLookup = (

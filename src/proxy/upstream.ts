@@ -33,10 +33,10 @@ import type { ProxyConfig } from '../config/schema';
 import { ConfigError, GatewayError, isGatewayError } from '../errors';
 import { silentLogger, type Logger } from '../observability/types';
 import type { HeaderMap, ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../http/types';
-import { hostHeader } from './authority';
-import { bytesStream } from './bytes-stream';
-import { isEventStream, responseHasNoBody } from './message-body';
-import { stripHopByHop } from './hop-by-hop';
+import { hostHeader } from '../http/authority';
+import { bytesStream } from '../http/bytes-stream';
+import { isEventStream, responseHasNoBody } from '../http/message-body';
+import { stripHopByHop } from '../http/hop-by-hop';
 import { createSsrfGuard, type HostLookup } from './ssrf-guard';
 import type { CancelSignal, SendOptions, UpstreamClient } from '../http/upstream-client';
 

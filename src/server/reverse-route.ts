@@ -6,7 +6,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { GatewayError, isGatewayError } from '../errors';
 import { parseAbsoluteForm, type AbsoluteTarget } from '../http/request-target';
-import { hostHeader } from '../proxy/authority';
+import { hostHeader } from '../http/authority';
 import {
   contentLengthOf,
   hasBody,

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HeaderMap } from '../../src/http/types';
-import { stripHopByHop } from '../../src/proxy/hop-by-hop';
+import { stripHopByHop } from '../../src/http/hop-by-hop';
 import { createUpstreamClient } from '../../src/proxy/upstream';
 import { testConfig } from '../helpers/gateway';
 

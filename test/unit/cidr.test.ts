@@ -5,7 +5,7 @@ import {
   parseAddress,
   parseCidr,
   type IpAddress,
-} from '../../src/proxy/cidr';
+} from '../../src/http/cidr';
 
 const parsed = (text: string): IpAddress => {
   const address = parseAddress(text);

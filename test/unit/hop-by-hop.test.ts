@@ -1,4 +1,4 @@
-import { stripHopByHop } from '../../src/proxy/hop-by-hop';
+import { stripHopByHop } from '../../src/http/hop-by-hop';
 
 describe('stripHopByHop', () => {
   it('drops hop-by-hop headers, the ones Connection names, and x-vectra-*', () => {

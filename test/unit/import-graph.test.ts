@@ -32,18 +32,10 @@ const LAYERS: readonly (readonly string[])[] = [
 const ALLOWED_UPWARD: readonly string[] = [
   // The built-in override list is config's default; the list belongs below config.
   'config/schema.ts -> guards/rate-limit-override-list.ts',
-  // The breaker keys on the upstream authority and reports into /health.
-  'guards/circuit-breaker.ts -> proxy/authority.ts',
+  // The breaker reports into /health.
   'guards/circuit-breaker.ts -> server/health.ts',
   // Audit rows are built from the request context.
   'observability/audit.ts -> pipeline/types.ts',
-  // Header and body helpers shared with the proxy.
-  'pipeline/redact-response.ts -> proxy/bytes-stream.ts',
-  'pipeline/redact-response.ts -> proxy/message-body.ts',
-  'pipeline/stages/forward.ts -> proxy/authority.ts',
-  'pipeline/stages/forward.ts -> proxy/hop-by-hop.ts',
-  'pipeline/stages/resolve-service.ts -> proxy/authority.ts',
-  'pipeline/stages/semantic.ts -> proxy/authority.ts',
   // The policy directory reports into /health.
   'policy/directory-health.ts -> server/health.ts',
   // Dry runs replay the approval and semantic stages.
@@ -51,7 +43,6 @@ const ALLOWED_UPWARD: readonly string[] = [
   'policy/dry-run.ts -> pipeline/stages/semantic.ts',
   // Policy input is read from the request context.
   'policy/input.ts -> pipeline/types.ts',
-  'policy/operators.ts -> proxy/cidr.ts',
   'policy/request-decision.ts -> pipeline/types.ts',
   // Risk scoring reads the request context and the runner's stage errors.
   'semantic/denials.ts -> pipeline/types.ts',

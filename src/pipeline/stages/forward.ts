@@ -8,8 +8,8 @@
  * response is redacted of it (./redact-response.ts: a small plain body is read here, whole, and
  * keeps a Content-Length; others stream); otherwise the body passes untouched.
  */
-import { hostHeader } from '../../proxy/authority';
-import { stripHopByHop } from '../../proxy/hop-by-hop';
+import { hostHeader } from '../../http/authority';
+import { stripHopByHop } from '../../http/hop-by-hop';
 import type { UpstreamClient } from '../../http/upstream-client';
 import {
   MAX_BUFFERED_REDACTION_BYTES,

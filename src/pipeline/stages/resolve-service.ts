@@ -9,7 +9,7 @@
  */
 import { GatewayError } from '../../errors';
 import type { VaultService } from '../../vault/service-types';
-import { formatAuthority } from '../../proxy/authority';
+import { formatAuthority } from '../../http/authority';
 import { CONTINUE, type RequestContext, type Stage } from '../types';
 import { checkDependency, checkOptions } from './options';
 

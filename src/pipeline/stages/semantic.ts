@@ -10,7 +10,7 @@
 import type { Logger } from '../../observability/types';
 import { agentOf } from '../../semantic/denials';
 import type { RiskAssessment, RiskInput, RiskScorer } from '../../semantic/types';
-import { hostHeader } from '../../proxy/authority';
+import { hostHeader } from '../../http/authority';
 import { CONTINUE, type RequestContext, type Stage } from '../types';
 import { type ProxyRequest } from '../../http/types';
 import { checkDependency, checkOptions, configInvalid } from './options';

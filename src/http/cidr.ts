@@ -1,5 +1,5 @@
 /**
- * IP addresses and CIDR blocks as numbers, for the SSRF guard (./ssrf-guard.ts).
+ * IP addresses and CIDR blocks as numbers, for the SSRF guard (src/proxy/ssrf-guard.ts).
  *
  * An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) *is* the IPv4 address on a dual-stack socket,
  * so it is normalised to IPv4 before any comparison. Other IPv6 forms only carry an IPv4

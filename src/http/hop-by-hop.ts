@@ -5,7 +5,7 @@
  * an upstream must not be able to pose as the gateway (agents trust `X-Vectra-Error`).
  * Used on requests before they are sent and on responses before they are returned.
  */
-import type { HeaderMap } from '../http/types';
+import type { HeaderMap } from './types';
 
 export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
   'connection',
