@@ -15,7 +15,7 @@ import { createLogger } from './observability/logger';
 import type { Metrics } from './observability/metrics';
 import type { Logger } from './observability/types';
 import type { SecretProvider } from './secrets/types';
-import type { HealthService } from './server/health';
+import type { HealthService } from './observability/health';
 import type { Database } from './storage/types';
 import type { VaultService } from './vault/service-types';
 

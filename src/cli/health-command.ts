@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/loader';
 import { EXIT, GatewayError } from '../errors';
-import type { HealthReport } from '../server/health';
+import type { HealthReport } from '../observability/health';
 import type { CommandContext } from './command-context';
 
 function defaultAddress(env: NodeJS.ProcessEnv): string {

@@ -12,7 +12,7 @@ import { policyRoutes } from '../server/admin/policy-routes';
 import { rateLimitRoutes } from '../server/admin/rate-limit-routes';
 import { createAdminRouter } from '../server/admin/router';
 import { createApiApp } from '../server/app';
-import { HealthService } from '../server/health';
+import { HealthService } from '../observability/health';
 import { reverseRoute } from '../server/reverse-route';
 import type { Logger } from '../observability/types';
 import { keyFileWarning } from '../vault/keyring';

@@ -42,7 +42,7 @@ import { silentLogger, type Logger } from '../observability/types';
 import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../http/types';
 import { formatAuthority } from '../http/authority';
 import type { SendOptions, UpstreamClient } from '../http/upstream-client';
-import type { HealthCheck } from '../server/health';
+import type { HealthCheck } from '../observability/health';
 
 export type CircuitState = 'closed' | 'halfOpen' | 'open';
 

@@ -8,13 +8,9 @@
  */
 import { GatewayError } from '../errors';
 import { isThenable } from '../thenable';
+import type { Timers } from '../timers';
 import type { Logger } from '../observability/types';
 import { CONTINUE, type Decision, type RequestContext, type Stage } from './types';
-
-export interface Timers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
 
 export interface PipelineOptions {
   logger: Logger;

@@ -8,7 +8,7 @@
 import { readdir } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { VectraConfig } from '../config/schema';
-import type { HealthCheck } from '../server/health';
+import type { HealthCheck } from '../observability/health';
 import type { PolicyEngine } from './types';
 
 export function policyHealthCheck(

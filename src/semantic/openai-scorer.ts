@@ -13,7 +13,7 @@
  */
 import { GatewayError } from '../errors';
 import type { Logger } from '../observability/types';
-import type { Timers } from '../pipeline/runner';
+import type { Timers } from '../timers';
 import { byWeight, explain, roundScore } from './explain';
 import type { InternalScorer } from './internal-scorer';
 import type { RiskAssessment, RiskFactor, RiskInput, RiskScorer } from './types';

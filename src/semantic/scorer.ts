@@ -4,7 +4,7 @@
  */
 import type { SemanticConfig } from '../config/schema';
 import type { Logger } from '../observability/types';
-import type { Timers } from '../pipeline/runner';
+import type { Timers } from '../timers';
 import type { DenialHistory } from './denials';
 import { createInternalScorer } from './internal-scorer';
 import { createOpenAiScorer } from './openai-scorer';

@@ -14,7 +14,7 @@ import type { Metrics } from '../observability/metrics';
 import { acceptRequestId, openRequestScope } from '../observability/request-context';
 import type { Logger } from '../observability/types';
 import { errorHandler, notFound } from './errors-middleware';
-import type { HealthService } from './health';
+import type { HealthService } from '../observability/health';
 
 export interface ApiAppOptions {
   logger: Logger;

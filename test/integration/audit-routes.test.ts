@@ -32,7 +32,7 @@ import {
 import { createAuthorizer } from '../../src/server/admin/authorize';
 import { buildOpenApi } from '../../src/server/admin/openapi';
 import { toRouteRequest } from '../../src/server/admin/route';
-import { HealthService } from '../../src/server/health';
+import { HealthService } from '../../src/observability/health';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';

@@ -23,7 +23,7 @@ import { createForwardStage } from '../../src/pipeline/stages/forward';
 import { createUpstreamClient, type UpstreamClientDeps } from '../../src/proxy/upstream';
 import type { UpstreamClient } from '../../src/http/upstream-client';
 import { createApiApp } from '../../src/server/app';
-import { HealthService } from '../../src/server/health';
+import { HealthService } from '../../src/observability/health';
 import { reverseRoute } from '../../src/server/reverse-route';
 import { testConfig } from '../helpers/gateway';
 

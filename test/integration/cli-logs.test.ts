@@ -31,7 +31,7 @@ import {
 } from '../../src/server/admin/audit-routes';
 import { createAuthorizer } from '../../src/server/admin/authorize';
 import { toRouteRequest } from '../../src/server/admin/route';
-import { HealthService } from '../../src/server/health';
+import { HealthService } from '../../src/observability/health';
 import { openDatabase } from '../../src/storage';
 import { createCipher } from '../../src/vault/crypto';
 import { createVaultService } from '../../src/vault/vault-service';

@@ -22,7 +22,7 @@ import { createInternalEngine, type InternalPolicyEngine } from '../../src/polic
 import { createApiApp } from '../../src/server/app';
 import { createAdminRouter } from '../../src/server/admin/router';
 import { policyRoutes } from '../../src/server/admin/policy-routes';
-import { HealthService } from '../../src/server/health';
+import { HealthService } from '../../src/observability/health';
 import { createInternalScorer } from '../../src/semantic/internal-scorer';
 import { openDatabase } from '../../src/storage';
 import { createCipher } from '../../src/vault/crypto';

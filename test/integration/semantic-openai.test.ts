@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Timers } from '../../src/pipeline/runner';
+import type { Timers } from '../../src/timers';
 import { createInternalScorer } from '../../src/semantic/internal-scorer';
 import { createOpenAiScorer, SYSTEM_PROMPT } from '../../src/semantic/openai-scorer';
 import { createRiskScorer } from '../../src/semantic/scorer';

@@ -1,6 +1,7 @@
 import { GatewayError } from '../../src/errors';
 import { createRequestContext } from '../../src/pipeline/context';
-import { createPipeline, type Timers } from '../../src/pipeline/runner';
+import { createPipeline } from '../../src/pipeline/runner';
+import { type Timers } from '../../src/timers';
 import { CONTINUE, type Decision, type RequestContext, type Stage } from '../../src/pipeline/types';
 import { recordingLogger } from '../helpers/waiting-and-processes';
 
