@@ -9,7 +9,7 @@ import {
   OVERRIDE_TIERS,
   perMinuteProblem,
   type OverrideTier,
-} from '../guards/rate-limit-override-list';
+} from '../config/rate-limit-override-list';
 import type { AdminCli, ConnectionFlags } from './admin-cli';
 import { UsageError } from '../client/api-client';
 import { table } from './output';

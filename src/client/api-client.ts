@@ -5,7 +5,7 @@
  * VEC_CLI_UNREACHABLE.
  */
 import { GatewayError, type ErrorBody, type ErrorCode } from '../errors';
-import type { OverrideTier } from '../guards/rate-limit-override-list';
+import type { OverrideTier } from '../config/rate-limit-override-list';
 import type { OverrideEntry } from '../guards/rate-limit-overrides';
 import type {
   AdminRole,

@@ -9,7 +9,7 @@ import {
   overrideListSyntax,
   parseOverrideList,
   type OverrideTier,
-} from '../guards/rate-limit-override-list';
+} from './rate-limit-override-list';
 
 export const LOG_LEVELS = [
   'Trace',

@@ -12,7 +12,7 @@ import {
   type CircuitBreakers,
 } from '../guards/circuit-breaker';
 import { createRateLimiter, type RateLimiter } from '../guards/rate-limit';
-import { configuredOverrides } from '../guards/rate-limit-override-list';
+import { configuredOverrides } from '../config/rate-limit-override-list';
 import {
   createRateLimitOverrides,
   type RateLimitOverridesService,

@@ -4,7 +4,7 @@
  * the caller (rate-limit-overrides.ts); the table's CHECKs are the last line.
  */
 import type { SqlClient } from '../storage/types';
-import type { OverrideTier } from './rate-limit-override-list';
+import type { OverrideTier } from '../config/rate-limit-override-list';
 
 export interface StoredOverride {
   tier: OverrideTier;

@@ -26,7 +26,7 @@ import {
   overrideNameProblem,
   perMinuteProblem,
   type OverrideTier,
-} from './rate-limit-override-list';
+} from '../config/rate-limit-override-list';
 import {
   compareOverrides,
   createRateLimitOverrideRepository,

@@ -15,7 +15,7 @@ import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyG
 import type { SecurityConfig } from '../config/schema';
 import { ConfigError, GatewayError, type ConfigProblem } from '../errors';
 import { silentLogger, type Logger } from '../observability/types';
-import { NAME_PATTERN } from '../vault/validation';
+import { NAME_PATTERN } from '../names';
 
 export type JwtConfig = SecurityConfig['AgentAuth']['Jwt'];
 

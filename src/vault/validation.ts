@@ -4,6 +4,7 @@
  * API and the CLI can point at exactly what to fix. Checks return the value they accept, typed.
  */
 import { GatewayError } from '../errors';
+import { NAME_PATTERN } from '../names';
 import { parseHostPattern } from './host-pattern';
 import {
   ADMIN_ROLES,
@@ -17,8 +18,6 @@ import {
   type UnmatchedHostPolicy,
 } from './types';
 
-/** Vault, agent, service and admin-token names: lower case, safe in URLs and on a command line. */
-export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 /** Credential keys: environment-variable style, so templates (`{{ STRIPE_KEY }}`) read well. */
 export const CREDENTIAL_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** Credential values are injected into headers and query strings; 64 KiB is plenty. */

@@ -24,6 +24,7 @@ const LAYERS: readonly (readonly string[])[] = [
     'http',
     'errors.ts',
     'bounded-memo.ts',
+    'names.ts',
     'thenable.ts',
     'timers.ts',
   ],
@@ -31,8 +32,6 @@ const LAYERS: readonly (readonly string[])[] = [
 
 // Known upward imports, as "from -> to" (paths under src/). Each must still exist.
 const ALLOWED_UPWARD: readonly string[] = [
-  // The built-in override list is config's default; the list belongs below config.
-  'config/schema.ts -> guards/rate-limit-override-list.ts',
   // Audit rows are built from the request context.
   'observability/audit.ts -> pipeline/types.ts',
   // Dry runs replay the approval and semantic stages.

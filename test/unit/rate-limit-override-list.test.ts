@@ -4,7 +4,7 @@ import {
   overrideNameProblem,
   parseOverrideList,
   perMinuteProblem,
-} from '../../src/guards/rate-limit-override-list';
+} from '../../src/config/rate-limit-override-list';
 import { mergeOverrides } from '../../src/guards/rate-limit-overrides';
 
 describe('parseOverrideList', () => {

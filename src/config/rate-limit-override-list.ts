@@ -11,7 +11,7 @@
  * This file has no dependencies beyond the name pattern: the configuration schema uses it for
  * its `rate-limit-overrides` format.
  */
-import { NAME_PATTERN } from '../vault/validation';
+import { NAME_PATTERN } from '../names';
 
 export const OVERRIDE_TIERS = ['agents', 'vaults', 'services'] as const;
 export type OverrideTier = (typeof OVERRIDE_TIERS)[number];
