@@ -8,7 +8,6 @@ import { GatewayError, isGatewayError } from '../errors';
 import { parseAbsoluteForm, type AbsoluteTarget } from '../http/request-target';
 import type { AgentPrincipal } from '../identity/agent-auth';
 import { isSecretKey, REDACTED } from '../observability/redact';
-import type { RequestContext } from '../pipeline/types';
 import type { HeaderMap } from '../http/types';
 import type { PolicyInput, UnreadableBody } from './types';
 
@@ -69,28 +68,6 @@ export function buildPolicyInput(parts: InputParts): PolicyInput {
     service: parts.service === null ? null : { name: parts.service },
     time: { hour: time.getUTCHours(), weekday: WEEKDAYS[time.getUTCDay()] },
   };
-}
-
-/** The input for a request in the pipeline (after authenticate and resolveService). */
-export function policyInputFromContext(
-  ctx: RequestContext,
-  body: BodyInfo,
-  now: number,
-): PolicyInput {
-  const { request } = ctx;
-  return buildPolicyInput({
-    agent: agentOf(ctx.principal),
-    vault: ctx.vault ?? null,
-    method: request.method,
-    scheme: request.scheme,
-    host: request.host,
-    port: request.port,
-    target: request.path,
-    headers: request.headers,
-    body,
-    service: ctx.service?.name ?? null,
-    now,
-  });
 }
 
 export function agentOf(principal: AgentPrincipal | undefined): PolicyInput['agent'] {

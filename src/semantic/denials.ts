@@ -7,7 +7,7 @@
  * answered, through the cache provider's pub/sub.
  */
 import { GatewayError } from '../errors';
-import type { RequestContext } from '../pipeline/types';
+import type { AgentPrincipal } from '../identity/agent-auth';
 
 export interface DenialHistoryOptions {
   /** How far back a refusal still counts. Default 10 minutes. */
@@ -61,7 +61,7 @@ export function createDenialHistory(options: DenialHistoryOptions = {}): DenialH
 }
 
 /** The name the history is keyed by: an agent's tokens and its sessions share one history. */
-export function agentOf(ctx: Pick<RequestContext, 'principal'>): string | undefined {
+export function agentOf(ctx: { principal?: AgentPrincipal }): string | undefined {
   const principal = ctx.principal;
   if (!principal) return undefined;
   if (principal.kind === 'agent') return principal.agentName;

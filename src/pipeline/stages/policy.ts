@@ -12,16 +12,15 @@
  * decision stays on the request for later stages (policyDecisionOf).
  */
 import { GatewayError, type ErrorCode } from '../../errors';
-import { policyInputFromContext } from '../../policy/input';
 import { isJsonContentType, readRequestBody, unreadBody } from '../../policy/json-body';
 import { decideBothPaths } from '../../policy/path-views';
-import { setPolicyDecision } from '../../policy/request-decision';
+import { policyInputFromContext, setPolicyDecision } from '../policy-context';
 import { denialOf } from '../../policy/unreadable-body';
 import type { PolicyDecision, PolicyEngine } from '../../policy/types';
 import { CONTINUE, type Decision, type RequestContext, type Stage } from '../types';
 import { checkDependency, checkOptions, configInvalid } from './options';
 
-export { policyDecisionOf, policyInputOf } from '../../policy/request-decision';
+export { policyDecisionOf, policyInputOf } from '../policy-context';
 
 export interface PolicyStageOptions {
   /**
