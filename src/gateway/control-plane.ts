@@ -4,7 +4,7 @@
  */
 import type { Express } from 'express';
 import type { VectraConfig } from '../config/schema';
-import { circuitHealthCheck } from '../guards/circuit-breaker';
+import { circuitHealthCheck } from '../guards/circuit-health';
 import { policyHealthCheck } from '../policy/directory-health';
 import { createInternalScorer } from '../semantic/internal-scorer';
 import { auditRoutes, createAuditStream } from '../server/admin/audit-routes';

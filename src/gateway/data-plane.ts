@@ -6,11 +6,8 @@
 import type { Server } from 'node:http';
 import type { Cache } from '../cache/types';
 import type { VectraConfig } from '../config/schema';
-import {
-  createBreakingUpstream,
-  createCircuitBreakers,
-  type CircuitBreakers,
-} from '../guards/circuit-breaker';
+import { createBreakingUpstream } from '../guards/breaking-upstream';
+import { createCircuitBreakers, type CircuitBreakers } from '../guards/circuit-breaker';
 import { createRateLimiter, type RateLimiter } from '../guards/rate-limit';
 import { configuredOverrides } from '../config/rate-limit-override-list';
 import {

@@ -41,8 +41,7 @@ import { GatewayError, isGatewayError, type ErrorCode } from '../errors';
 import { silentLogger, type Logger } from '../observability/types';
 import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../http/types';
 import { formatAuthority } from '../http/authority';
-import type { SendOptions, UpstreamClient } from '../http/upstream-client';
-import type { HealthCheck } from '../observability/health';
+import { circuitSettings } from './circuit-settings';
 
 export type CircuitState = 'closed' | 'halfOpen' | 'open';
 
@@ -106,10 +105,8 @@ const FAILURE_CODES: ReadonlySet<ErrorCode> = new Set([
   'VEC_UPSTREAM_TLS_INVALID',
 ]);
 const BUCKETS = 10;
-const MAX_TIMER_MS = 2_147_483_647;
 /** Circuits kept at most (a few hundred bytes each, plus opossum's window). */
 export const MAX_CIRCUITS = 10_000;
-const KEY = 'System.CircuitBreaker';
 
 /** A 5xx answer, thrown inside fire() so that opossum counts it, then handed back to the caller. */
 class ServerErrorAnswer<T> extends Error {
@@ -152,13 +149,9 @@ export function createCircuitBreakers(
   config: CircuitBreakerConfig,
   deps: CircuitBreakerDeps = {},
 ): CircuitBreakers {
-  const threshold = whole(config, 'FailureThreshold', 1);
-  const windowMs = whole(config, 'WindowSeconds', 1) * 1000;
-  const resetMs = whole(config, 'ResetTimeoutSeconds', 1) * 1000;
-  const percentage = whole(config, 'ErrorPercentage', 0);
+  const { threshold, windowMs, resetMs, percentage, byVault } = circuitSettings(config);
   const windowSeconds = windowMs / 1000;
   const log = (deps.logger ?? silentLogger).child({ component: 'circuit-breaker' });
-  const byVault = scopeOf(config) === 'VaultOrigin';
   const circuits = new Map<string, Circuit>();
   const listeners = new Set<
     (origin: string, state: CircuitState, vault: string | undefined) => void
@@ -361,77 +354,6 @@ export function createCircuitBreakers(
   };
 }
 
-/**
- * An UpstreamClient whose calls go through `breakers`: the circuit of the request's origin and of
- * the vault named in the call's options.
- */
-export function createBreakingUpstream(
-  upstream: UpstreamClient,
-  breakers: Pick<CircuitBreakers, 'run'>,
-): UpstreamClient {
-  return {
-    send: (request, options) =>
-      // Given up before it started (the client left while an earlier stage ran): the upstream
-      // is not called, and the circuit learns nothing from it.
-      options?.signal?.aborted
-        ? upstream.send(request, options)
-        : breakers.run(circuitTarget(request, options), (probe) =>
-            // The probe runs to its end whoever leaves: its outcome decides the circuit.
-            upstream.send(request, probe ? withoutSignal(options) : options),
-          ),
-    upgrade: (request, options) =>
-      breakers.run(circuitTarget(request, options), () => upstream.upgrade(request, options)),
-    close: () => upstream.close(),
-  };
-}
-
-/**
- * The four fields a circuit is chosen by, in one object shape. Spreading the whole request
- * instead cost about 3 µs per call (a copy of every field, and a new shape for the lookups).
- */
-function circuitTarget(request: Origin, options: SendOptions | undefined): CircuitTarget {
-  return { scheme: request.scheme, host: request.host, port: request.port, vault: options?.vault };
-}
-
-function withoutSignal(options: SendOptions | undefined): SendOptions | undefined {
-  if (options?.signal === undefined) return options;
-  const rest = { ...options };
-  delete rest.signal;
-  return rest;
-}
-
-/** `/health`: Degraded while any circuit is open or half-open, naming the origins (and vaults). */
-export function circuitHealthCheck(breakers: Pick<CircuitBreakers, 'snapshot'>): HealthCheck {
-  return {
-    name: 'circuitBreakers',
-    failureStatus: 'Degraded',
-    async run() {
-      const circuits = breakers.snapshot();
-      const named = (state: CircuitState) =>
-        circuits
-          .filter((c) => c.state === state)
-          .map((c) => (c.vault === undefined ? c.origin : `${c.origin} (vault ${c.vault})`));
-      const open = named('open');
-      const halfOpen = named('halfOpen');
-      if (open.length === 0 && halfOpen.length === 0) {
-        return {
-          status: 'Healthy',
-          description: `no open circuit (${circuits.length} circuit(s) tracked)`,
-        };
-      }
-      const parts = [
-        open.length > 0 ? `open for ${open.join(', ')}` : '',
-        halfOpen.length > 0 ? `half-open (probing) for ${halfOpen.join(', ')}` : '',
-      ];
-      return {
-        status: 'Degraded',
-        description: `circuit ${parts.filter(Boolean).join('; ')}`,
-        data: { open, halfOpen },
-      };
-    },
-  };
-}
-
 function stateOf(circuit: Circuit): CircuitState {
   if (circuit.breaker.opened) return 'open';
   return circuit.breaker.halfOpen ? 'halfOpen' : 'closed';
@@ -470,35 +392,4 @@ function registerMetrics(registry: Registry, circuits: () => Iterable<Circuit>) 
     labelNames: ['origin', 'vault'] as const,
     registers: [registry],
   });
-}
-
-function scopeOf(config: CircuitBreakerConfig): CircuitBreakerConfig['Scope'] {
-  // Absent in configs built by hand (tests, embedders): the default.
-  const scope = config?.Scope ?? 'VaultOrigin';
-  if (scope !== 'VaultOrigin' && scope !== 'Origin') {
-    throw new GatewayError(
-      'VEC_CONFIG_INVALID',
-      `${KEY}.Scope must be VaultOrigin or Origin (got ${String(scope)}).`,
-      { context: { key: `${KEY}.Scope`, envVar: 'System__CircuitBreaker__Scope' } },
-    );
-  }
-  return scope;
-}
-
-/** The field, checked: a whole number from `min`; a percentage up to 100, seconds up to a timer's limit. */
-function whole(
-  config: CircuitBreakerConfig,
-  field: Exclude<keyof CircuitBreakerConfig, 'Scope'>,
-  min: number,
-) {
-  const value = config?.[field];
-  const max = field === 'ErrorPercentage' ? 100 : Math.floor(MAX_TIMER_MS / 1000);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new GatewayError(
-      'VEC_CONFIG_INVALID',
-      `${KEY}.${field} must be a whole number from ${min} to ${max} (got ${String(value)}).`,
-      { context: { key: `${KEY}.${field}`, envVar: `System__CircuitBreaker__${field}` } },
-    );
-  }
-  return value;
 }

@@ -8,9 +8,9 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CircuitBreakerConfig, ProxyConfig } from '../../src/config/schema';
+import { createBreakingUpstream } from '../../src/guards/breaking-upstream';
+import { circuitHealthCheck } from '../../src/guards/circuit-health';
 import {
-  circuitHealthCheck,
-  createBreakingUpstream,
   createCircuitBreakers,
   type CircuitBreakers,
   type CircuitState,

@@ -6,9 +6,9 @@
 import { Readable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { GatewayError } from '../../src/errors';
+import { createBreakingUpstream } from '../../src/guards/breaking-upstream';
+import { circuitHealthCheck } from '../../src/guards/circuit-health';
 import {
-  circuitHealthCheck,
-  createBreakingUpstream,
   createCircuitBreakers,
   isUpstreamFailure,
   MAX_CIRCUITS,
