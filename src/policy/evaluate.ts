@@ -11,29 +11,23 @@
  * closed): an agent nobody wrote a policy for gets nothing by accident. The engine warns when it
  * loads an empty set; "allow the rest" is a policy with `"default": "Allow"`.
  *
- * The hot path judges by partial evaluation. Most conditions read fields that repeat from one
- * request to the next: who asks (agent, vault), what they reach (service, scheme, host, port),
- * how (method) and when (hour, weekday). For each combination of those values the set is
- * reduced once, in rule order, to what is left to judge: appliesTo settled, a condition on them
- * that holds dropped, a rule with one that fails cut short there, a policy left with an
- * unconditional rule turned into its outcome. The remainder (path, query, headers, body, body
- * size) is judged per request. The reduction is memoised per set, bounded, and gives exactly the
- * decision the full walk gives (trace, dry runs), which a test checks on generated requests.
- * Rules and policies no context changes are shared by every context. A context seen for the
- * first time costs about three plain walks (the reduction, then its use); one agent cycling
- * through thousands of hosts pays that on each request, within its rate limit.
+ * The hot path judges by partial evaluation (./partial-evaluation.ts); a trace asks for the
+ * full walk, which gives the same decision.
  */
 import { BoundedMemo } from '../bounded-memo';
-import type { CompiledPolicy, CompiledRule } from './policy-file';
-import { PolicyEvaluationError, type CompiledCondition } from './operators';
-import type {
-  PolicyDecision,
-  PolicyEffect,
-  PolicyInput,
-  PolicyTrace,
-  UnreadableBody,
-} from './types';
-import { UnreadableBodyError } from './unreadable-body';
+import type { CompiledPolicy } from './policy-file';
+import { PolicyEvaluationError } from './operators';
+import { contextKey, judgeReduced, readsContext, reduce, reducePolicy } from './partial-evaluation';
+import {
+  applies,
+  firstFailing,
+  SEVERITY,
+  unjudgeable,
+  type Outcome,
+  type PlannedPolicy,
+  type ReducedPolicy,
+} from './planned-policy';
+import type { PolicyDecision, PolicyInput, PolicyTrace } from './types';
 
 export interface PolicySet {
   readonly policies: readonly CompiledPolicy[];
@@ -46,36 +40,6 @@ export interface PolicySet {
   readonly plan: readonly PlannedPolicy[];
   /** The set reduced for one context (contextKey), per context seen; bounded. */
   readonly reduced: BoundedMemo<string, readonly ReducedPolicy[]>;
-}
-
-const SEVERITY: Record<PolicyEffect, number> = { Allow: 0, Hitl: 1, Deny: 2 };
-
-interface Outcome {
-  effect: PolicyEffect;
-  /** SEVERITY of `effect`. */
-  severity: number;
-  reason: string;
-  policy: string;
-  rule?: string;
-  /** `risk` of the rule that matched. */
-  risk?: number;
-  /** Set when the outcome is a rule that could not judge the body. */
-  unreadableBody?: UnreadableBody;
-}
-
-interface PlannedRule {
-  readonly rule: CompiledRule;
-  readonly outcome: Outcome;
-  /** The rule as every context leaves it: set when none of its conditions reads the context. */
-  whole?: ReducedRule;
-}
-
-interface PlannedPolicy {
-  readonly policy: CompiledPolicy;
-  readonly rules: readonly PlannedRule[];
-  readonly fallback: Outcome;
-  /** The policy as every context it applies to leaves it: set when no rule reads the context. */
-  whole?: ReducedPolicy;
 }
 
 export function policySet(policies: readonly CompiledPolicy[]): PolicySet {
@@ -130,7 +94,9 @@ export function evaluatePolicies(
   if (trace) return walkPolicies(set, input, trace);
   const key = contextKey(input);
   const reduced =
-    key.length <= LONGEST_KEY ? set.reduced.get(key, () => reduce(set, input)) : reduce(set, input);
+    key.length <= LONGEST_KEY
+      ? set.reduced.get(key, () => reduce(set.plan, input))
+      : reduce(set.plan, input);
   const combined = new Combined();
   for (const policy of reduced) {
     combined.add(policy.outcome ?? judgeReduced(policy, input));
@@ -200,15 +166,6 @@ class Combined {
   }
 }
 
-/** Whether `policy` judges this request (enabled, and `appliesTo` lets it in). */
-function applies(policy: CompiledPolicy, input: PolicyInput): boolean {
-  if (!policy.enabled) return false;
-  const { agents, vaults, services } = policy.appliesTo;
-  if (agents && !agents.matches(input.agent.name) && !agents.matches(input.agent.id)) return false;
-  if (vaults && !vaults.matches(input.vault)) return false;
-  return !services || services.matches(input.service?.name);
-}
-
 /** Why `policy` leaves this request out, or undefined when it applies. */
 function notApplying(policy: CompiledPolicy, input: PolicyInput): string | undefined {
   if (!policy.enabled) return 'disabled ("enabled": false)';
@@ -254,170 +211,4 @@ function evaluatePolicy(
     if (failed === undefined) return outcome;
   }
   return planned.fallback;
-}
-
-/** The text of the first condition that does not hold, or undefined when all hold. */
-function firstFailing(
-  conditions: readonly CompiledCondition[],
-  input: PolicyInput,
-): string | undefined {
-  for (const condition of conditions) {
-    if (!condition.test(input)) return condition.text;
-  }
-  return undefined;
-}
-
-/**
- * A rule that could not be judged refuses the request, for its policy (fail closed); `problem`
- * is the message, or the error that says it (and whether the body was what could not be read).
- */
-function unjudgeable(
-  policy: CompiledPolicy,
-  rule: CompiledRule,
-  problem: string | PolicyEvaluationError,
-): Outcome {
-  const message = typeof problem === 'string' ? problem : problem.message;
-  return {
-    effect: 'Deny',
-    severity: SEVERITY.Deny,
-    reason: `Policy ${policy.name} (rule ${rule.name}): the rule could not be judged (${message}), so the request is refused.`,
-    policy: policy.name,
-    rule: rule.name,
-    ...(problem instanceof UnreadableBodyError ? { unreadableBody: problem.why } : {}),
-  };
-}
-
-// ---- Partial evaluation -------------------------------------------------------------------
-
-/** Fields whose values make up a request's context: settled once per context. */
-const CONTEXT_FIELDS: ReadonlySet<string> = new Set([
-  'agent.name',
-  'agent.id',
-  'vault',
-  'service.name',
-  'request.method',
-  'request.scheme',
-  'request.host',
-  'request.port',
-  'time.hour',
-  'time.weekday',
-]);
-
-/** A policy that applies, reduced for one context: its outcome, or the rules left to judge. */
-interface ReducedPolicy {
-  readonly outcome?: Outcome;
-  readonly planned: PlannedPolicy;
-  readonly rules: readonly ReducedRule[];
-}
-
-interface ReducedRule {
-  readonly planned: PlannedRule;
-  /** The conditions on per-request fields, in rule order; all must hold to reach `end`. */
-  readonly conditions: readonly CompiledCondition[];
-  /**
-   * When they hold: the rule matches, or a context condition after them fails (the rule does
-   * not match), or one could not be judged (its message).
-   */
-  readonly end: 'match' | 'fail' | { readonly problem: string };
-}
-
-/**
- * The context's values, each behind its length (or `-` for none), so that no two contexts share
- * a key whatever characters their names hold.
- */
-function contextKey(input: PolicyInput): string {
-  const { agent, request, time } = input;
-  return (
-    part(agent.name) +
-    part(agent.id) +
-    part(input.vault) +
-    part(input.service?.name) +
-    part(request.method) +
-    part(request.scheme) +
-    part(request.host) +
-    part(String(request.port)) +
-    part(String(time.hour)) +
-    part(time.weekday)
-  );
-}
-
-function part(value: string | null | undefined): string {
-  return value === null || value === undefined ? '-' : `${value.length}:${value}`;
-}
-
-/** The set reduced for the context of `input` (only its context fields are read). */
-function reduce(set: PolicySet, input: PolicyInput): ReducedPolicy[] {
-  const reduced: ReducedPolicy[] = [];
-  for (const planned of set.plan) {
-    if (applies(planned.policy, input)) reduced.push(planned.whole ?? reducePolicy(planned, input));
-  }
-  return reduced;
-}
-
-/** One policy that applies, reduced; without `input`, one whose rules read no context field. */
-function reducePolicy(planned: PlannedPolicy, input?: PolicyInput): ReducedPolicy {
-  const rules: ReducedRule[] = [];
-  for (const plannedRule of planned.rules) {
-    const rule = plannedRule.whole ?? reduceRule(plannedRule, input!);
-    if (rule === undefined) continue; // fails whatever the request
-    rules.push(rule);
-    if (rule.conditions.length === 0) break; // decides whatever the request: later rules unreached
-  }
-  const first = rules[0];
-  if (first === undefined) return { outcome: planned.fallback, planned, rules: NO_RULES };
-  if (first.conditions.length > 0) return { planned, rules };
-  // Unconditional: it matches, or one of its context conditions could not be judged.
-  const outcome =
-    typeof first.end === 'object'
-      ? unjudgeable(planned.policy, first.planned.rule, first.end.problem)
-      : first.planned.outcome;
-  return { outcome, planned, rules: NO_RULES };
-}
-
-const NO_RULES: readonly ReducedRule[] = Object.freeze([]);
-
-function readsContext(condition: CompiledCondition): boolean {
-  return CONTEXT_FIELDS.has(condition.field.name);
-}
-
-/**
- * One rule for the context: context conditions judged now, in order, the others kept; undefined
- * when a context condition fails before any condition is left to judge per request.
- */
-function reduceRule(planned: PlannedRule, input: PolicyInput): ReducedRule | undefined {
-  const conditions: CompiledCondition[] = [];
-  let end: ReducedRule['end'] = 'match';
-  for (const condition of planned.rule.conditions) {
-    if (!readsContext(condition)) {
-      conditions.push(condition);
-      continue;
-    }
-    try {
-      if (condition.test(input)) continue;
-      end = 'fail';
-    } catch (err) {
-      if (!(err instanceof PolicyEvaluationError)) throw err;
-      end = { problem: err.message };
-    }
-    break;
-  }
-  return end === 'fail' && conditions.length === 0 ? undefined : { planned, conditions, end };
-}
-
-/** The outcome of a reduced policy that has rules left to judge for this request. */
-function judgeReduced(reduced: ReducedPolicy, input: PolicyInput): Outcome {
-  const policy = reduced.planned.policy;
-  for (const rule of reduced.rules) {
-    let holds: boolean;
-    try {
-      holds = firstFailing(rule.conditions, input) === undefined;
-    } catch (err) {
-      if (!(err instanceof PolicyEvaluationError)) throw err;
-      return unjudgeable(policy, rule.planned.rule, err);
-    }
-    if (!holds || rule.end === 'fail') continue;
-    if (rule.end === 'match') return rule.planned.outcome;
-    return unjudgeable(policy, rule.planned.rule, rule.end.problem);
-  }
-  return reduced.planned.fallback;
 }
