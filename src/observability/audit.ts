@@ -12,37 +12,23 @@
 import { Counter, type Registry } from 'prom-client';
 import type { Cache } from '../cache/types';
 import type { AuditConfig } from '../config/schema';
-import { GatewayError, isGatewayError } from '../errors';
-import type { RequestContext } from '../pipeline/types';
+import { isGatewayError } from '../errors';
 import type { Database } from '../storage/types';
 import {
   deleteAuditRowsBeyond,
   deleteAuditRowsOlderThan,
-  findAuditPosition,
   insertAuditRows,
-  listAuditRows,
   toNewRow,
   type AuditEntry,
-  type AuditListQuery,
   type AuditRow,
   type NewAuditRow,
 } from './audit-repository';
+import { queryAuditRows, type AuditQuery } from './audit-query';
 import type { Logger } from './types';
 
 export { sanitizePath } from './audit-repository';
 export type { AuditDecision, AuditEntry, AuditRow } from './audit-repository';
-
-export interface AuditQuery {
-  vault: string;
-  /** Default 100; larger values are capped at 1000. */
-  limit?: number;
-  /** Cursor: a row id (rows older than that row) or an ISO time (rows before it). */
-  before?: string;
-  /** ISO time: rows at or after it. */
-  since?: string;
-  /** A row id: rows inserted after it (a resumed stream's backlog). */
-  after?: string;
-}
+export type { AuditQuery } from './audit-query';
 
 export interface AuditStats {
   recorded: number;
@@ -88,8 +74,6 @@ export interface AuditLogDeps {
   pruneIntervalMs?: number;
 }
 
-export const DEFAULT_AUDIT_LIMIT = 100;
-export const MAX_AUDIT_LIMIT = 1000;
 const MAX_ROWS_PER_TRANSACTION = 500;
 /** Attempts for a batch that failed with an error other than "database unavailable". */
 const MAX_ATTEMPTS = 3;
@@ -97,35 +81,6 @@ const RETRY_DELAY_MS = { first: 1000, max: 30_000 };
 const DAY_MS = 86_400_000;
 const DROP_LOG_INTERVAL_MS = 10_000;
 const CHANNEL_PREFIX = 'audit:';
-
-/**
- * The audit entry for a finished request. Only named fields are read: the request's headers,
- * body, credentials and injected secrets never reach the entry.
- */
-export function entryFromContext(
-  ctx: RequestContext,
-  outcome: { at: Date; latencyMs: number; bytesIn: number; bytesOut: number; status?: number },
-): AuditEntry {
-  const status = outcome.status ?? ctx.response?.status;
-  const errorCode = ctx.audit.errorCode;
-  return {
-    at: outcome.at,
-    requestId: ctx.requestId,
-    agent: ctx.principal?.agentName ?? undefined,
-    vault: ctx.vault,
-    method: ctx.request.method,
-    host: ctx.request.host,
-    port: ctx.request.port,
-    path: ctx.request.path,
-    service: ctx.service?.name,
-    decision: ctx.audit.decision ?? (errorCode || status === undefined ? 'error' : 'allow'),
-    status,
-    latencyMs: outcome.latencyMs,
-    bytesIn: outcome.bytesIn,
-    bytesOut: outcome.bytesOut,
-    errorCode,
-  };
-}
 
 export function auditChannel(vault: string): string {
   return `${CHANNEL_PREFIX}${vault}`;
@@ -239,26 +194,6 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     return draining;
   }
 
-  async function query(options: AuditQuery): Promise<AuditRow[]> {
-    const list: AuditListQuery = { vault: options.vault, limit: parseLimit(options.limit) };
-    if (options.since !== undefined) list.since = parseTime(options.since, 'since');
-    if (options.after !== undefined) list.afterId = parseId(options.after, 'after');
-    if (options.before !== undefined) {
-      if (/^\d+$/.test(options.before)) {
-        list.beforeRow = await findAuditPosition(
-          db,
-          options.vault,
-          parseId(options.before, 'before'),
-        );
-        // Pruning removes the oldest rows first: a cursor row that is gone had nothing older.
-        if (!list.beforeRow) return [];
-      } else {
-        list.beforeTime = parseTime(options.before, 'before');
-      }
-    }
-    return listAuditRows(db, list);
-  }
-
   async function runPrune(): Promise<{ deleted: number }> {
     const cutoff = new Date(now().getTime() - config.RetentionDays * DAY_MS).toISOString();
     const byAge = await deleteAuditRowsOlderThan(db, cutoff);
@@ -303,7 +238,7 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
       }
     },
     flush,
-    query,
+    query: (options) => queryAuditRows(db, options),
     async subscribe(vault, handler) {
       return cache.subscribe(auditChannel(vault), (message) => {
         for (const row of parseRows(message, logger)) handler(row);
@@ -330,39 +265,6 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
       pending: pending.length,
     }),
   };
-}
-
-function invalid(field: string, message: string): GatewayError {
-  return new GatewayError('VEC_REQUEST_INVALID', message, { context: { field } });
-}
-
-function parseLimit(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_AUDIT_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw invalid('limit', '`limit` must be a positive integer.');
-  }
-  return Math.min(limit, MAX_AUDIT_LIMIT);
-}
-
-function parseId(text: string, field: string): number {
-  const id = Number(text);
-  if (!/^\d{1,15}$/.test(text) || !Number.isSafeInteger(id)) {
-    throw invalid(field, `\`${field}\` must be a row id.`);
-  }
-  return id;
-}
-
-/** An ISO-8601 time (`2030-01-02`, `2030-01-02T03:04:05Z`, …) in the stored form. */
-function parseTime(text: string, field: string): string {
-  const time = /^\d{4}-\d\d-\d\d/.test(text) ? new Date(text) : undefined;
-  if (!time || Number.isNaN(time.getTime())) {
-    const cursor = field === 'before' ? 'a row id or ' : '';
-    throw invalid(
-      field,
-      `\`${field}\` must be ${cursor}an ISO-8601 time, e.g. 2030-01-02T03:04:05Z.`,
-    );
-  }
-  return time.toISOString();
 }
 
 function parseRows(message: string, logger: Logger): AuditRow[] {

@@ -11,7 +11,8 @@ import { createRequestContext } from '../pipeline/context';
 import type { Pipeline } from '../pipeline/runner';
 import type { Decision, EntryPoint, RequestContext } from '../pipeline/types';
 import type { HeaderMap, ProxyRequest, UpstreamResponse } from '../http/types';
-import { entryFromContext, type AuditEntry } from '../observability/audit';
+import type { AuditEntry } from '../observability/audit';
+import { entryFromContext } from '../observability/audit-entry';
 import { rateLimitHeaders } from '../pipeline/stages/rate-limit';
 import { isEventStream } from '../http/message-body';
 

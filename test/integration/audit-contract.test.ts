@@ -15,9 +15,9 @@ import { Registry } from 'prom-client';
 import { MemoryCache } from '../../src/cache/memory';
 import type { AuditConfig, DatabaseConfig } from '../../src/config/schema';
 import { isGatewayError } from '../../src/errors';
+import { entryFromContext } from '../../src/observability/audit-entry';
 import {
   createAuditLog,
-  entryFromContext,
   type AuditEntry,
   type AuditLog,
   type AuditLogDeps,

@@ -4,7 +4,8 @@
  * secrets injected into the request.
  */
 import { PassThrough } from 'node:stream';
-import { entryFromContext, sanitizePath } from '../../src/observability/audit';
+import { sanitizePath } from '../../src/observability/audit';
+import { entryFromContext } from '../../src/observability/audit-entry';
 import type { RequestContext } from '../../src/pipeline/types';
 import { RequestCancellation } from '../../src/http/cancellation';
 

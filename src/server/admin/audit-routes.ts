@@ -6,12 +6,8 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 import { GatewayError } from '../../errors';
-import {
-  DEFAULT_AUDIT_LIMIT,
-  MAX_AUDIT_LIMIT,
-  type AuditLog,
-  type AuditRow,
-} from '../../observability/audit';
+import type { AuditLog, AuditRow } from '../../observability/audit';
+import { DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from '../../observability/audit-query';
 import { silentLogger, type Logger } from '../../observability/types';
 import type { VaultService } from '../../vault/service-types';
 import type { createAuthorizer } from './authorize';
