@@ -7,7 +7,7 @@
  * creation time, then id. The CASTs tell PostgreSQL the parameter types in INSERT … SELECT
  * (SQLite accepts them too).
  */
-import type { SqlClient } from '../../storage/types';
+import type { SqlClient, SqlValue } from '../../storage/types';
 import type { AuthScheme, Service, ServiceScheme } from '../types';
 
 interface ServiceRow {
@@ -89,16 +89,7 @@ export function createServiceRepository(client: SqlClient): ServiceRepository {
                 CAST($7 AS TEXT), CAST($7 AS TEXT), CAST($8 AS TEXT)
          FROM services WHERE vault_id = CAST($2 AS TEXT)
          RETURNING ${COLUMNS}`,
-        [
-          record.id,
-          record.vaultId,
-          record.name,
-          record.host,
-          JSON.stringify(record.auth),
-          record.enabled ? 1 : 0,
-          now,
-          record.scheme,
-        ],
+        serviceParams(record, now),
       );
       if (!row) throw new Error(`service ${record.name} was not stored`);
       return toService(row, record.vault);
@@ -111,16 +102,7 @@ export function createServiceRepository(client: SqlClient): ServiceRepository {
              scheme = $8
          WHERE vault_id = $2 AND id = $1
          RETURNING ${COLUMNS}`,
-        [
-          record.id,
-          record.vaultId,
-          record.name,
-          record.host,
-          JSON.stringify(record.auth),
-          record.enabled ? 1 : 0,
-          now,
-          record.scheme,
-        ],
+        serviceParams(record, now),
       );
       return row && toService(row, record.vault);
     },
@@ -133,4 +115,18 @@ export function createServiceRepository(client: SqlClient): ServiceRepository {
       return result.changes > 0;
     },
   };
+}
+
+/** $1…$8 of the INSERT and the UPDATE, in that order. */
+function serviceParams(record: ServiceRecord, now: string): SqlValue[] {
+  return [
+    record.id,
+    record.vaultId,
+    record.name,
+    record.host,
+    JSON.stringify(record.auth),
+    record.enabled ? 1 : 0,
+    now,
+    record.scheme,
+  ];
 }
