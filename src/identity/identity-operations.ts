@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database, SqlClient } from '../storage/types';
-import { conflict, notFound, uniquely } from '../vault/domain-errors';
+import { conflict, named, notFound, uniquely } from '../vault/domain-errors';
 import { createVaultRepository } from '../vault/repositories/vault-repository';
 import type { VaultService } from '../vault/service-types';
 import { invalidationTag, type VaultCaches } from '../vault/token-cache';
@@ -47,12 +47,20 @@ export function createIdentityOperations(deps: IdentityOperationsDeps): Identity
   const iso = (): string => now().toISOString();
   const invalidate = (tag: string): Promise<void> => caches.invalidate(tag);
 
-  async function agentNamed(name: string, client: SqlClient = db): Promise<Agent> {
-    const agent =
-      typeof name === 'string' ? await createAgentRepository(client).findByName(name) : undefined;
-    if (!agent)
-      throw notFound('VEC_AGENT_NOT_FOUND', `No agent is named "${name}".`, { agent: name });
-    return agent;
+  const agentNamed = (name: string, client: SqlClient = db): Promise<Agent> =>
+    named('agent', 'VEC_AGENT_NOT_FOUND', name, (n) => createAgentRepository(client).findByName(n));
+
+  /** Grants or revokes the vault, evicts the agent's cached token lookups, returns the agent. */
+  async function changeGrant(
+    change: 'grant' | 'revoke',
+    agentName: string,
+    vaultName: string,
+  ): Promise<Agent> {
+    const agent = await agentNamed(agentName);
+    const vault = await vaultNamed(vaultName);
+    await createAgentRepository(db)[change](agent.id, vault.id);
+    await invalidate(invalidationTag.agent(agent.id));
+    return agentNamed(agentName);
   }
 
   return {
@@ -99,21 +107,9 @@ export function createIdentityOperations(deps: IdentityOperationsDeps): Identity
       await invalidate(invalidationTag.agent(agent.id));
     },
 
-    async grantVault(agentName, vaultName) {
-      const agent = await agentNamed(agentName);
-      const vault = await vaultNamed(vaultName);
-      await createAgentRepository(db).grant(agent.id, vault.id);
-      await invalidate(invalidationTag.agent(agent.id));
-      return agentNamed(agentName);
-    },
+    grantVault: (agentName, vaultName) => changeGrant('grant', agentName, vaultName),
 
-    async revokeVault(agentName, vaultName) {
-      const agent = await agentNamed(agentName);
-      const vault = await vaultNamed(vaultName);
-      await createAgentRepository(db).revoke(agent.id, vault.id);
-      await invalidate(invalidationTag.agent(agent.id));
-      return agentNamed(agentName);
-    },
+    revokeVault: (agentName, vaultName) => changeGrant('revoke', agentName, vaultName),
 
     // ---- Sessions
     async mintSession(input) {

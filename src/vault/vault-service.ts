@@ -16,7 +16,7 @@ import type { Cache } from '../cache/types';
 import { silentLogger, type Logger } from '../observability/types';
 import type { Database, SqlClient } from '../storage/types';
 import type { Cipher } from './crypto';
-import { conflict, notFound, uniquely } from './domain-errors';
+import { conflict, named, notFound, uniquely } from './domain-errors';
 import { selectService } from './host-pattern';
 import { createCredentialRepository } from './repositories/credential-repository';
 import { createServiceRepository } from './repositories/service-repository';
@@ -60,13 +60,8 @@ export function createVaultService(
   const caches = createVaultCaches({ db, cache, logger, now });
   const invalidate = (tag: string): Promise<void> => caches.invalidate(tag);
 
-  async function vaultNamed(name: string, client: SqlClient = db): Promise<Vault> {
-    const vault =
-      typeof name === 'string' ? await createVaultRepository(client).findByName(name) : undefined;
-    if (!vault)
-      throw notFound('VEC_VAULT_NOT_FOUND', `No vault is named "${name}".`, { vault: name });
-    return vault;
-  }
+  const vaultNamed = (name: string, client: SqlClient = db): Promise<Vault> =>
+    named('vault', 'VEC_VAULT_NOT_FOUND', name, (n) => createVaultRepository(client).findByName(n));
 
   async function serviceNamed(
     vault: Vault,
