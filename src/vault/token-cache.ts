@@ -175,10 +175,17 @@ export function createVaultCaches(options: VaultCachesOptions): VaultCaches {
     const hit = cacheable ? store.get(key) : undefined;
     if (hit !== undefined) return hit;
     const snapshot = store.snapshot();
-    const loaded = await load();
+    // Frozen: every caller shares the cached value, so none may change it.
+    const loaded = Object.freeze(await load());
     if (cacheable) store.set(key, loaded, CACHE_TTL_MS, tags, snapshot);
     return loaded;
   }
+
+  /** A per-vault lookup through `store`, evicted by the tags `tagsOf` names for the vault. */
+  const perVault =
+    <V>(store: InvalidatingCache<V>, tagsOf: (vault: string) => readonly string[]) =>
+    (vault: string, load: () => Promise<V>): Promise<V> =>
+      cached(store, vault, tagsOf(vault), load);
 
   return {
     async authenticate(token) {
@@ -205,29 +212,15 @@ export function createVaultCaches(options: VaultCachesOptions): VaultCaches {
       return principal ?? undefined;
     },
 
-    services: (vault, load) =>
-      cached(
-        serviceLists,
-        vault,
-        [invalidationTag.services(vault), invalidationTag.vault(vault)],
-        async () => Object.freeze(await load()),
-      ),
-
-    vault: (vault, load) =>
-      cached(
-        vaults,
-        vault,
-        [invalidationTag.vault(vault), invalidationTag.vaultSettings(vault)],
-        async () => Object.freeze(await load()),
-      ),
-
-    credentials: (vault, load) =>
-      cached(
-        sealed,
-        vault,
-        [invalidationTag.credentials(vault), invalidationTag.vault(vault)],
-        async () => Object.freeze(await load()),
-      ),
+    services: perVault(serviceLists, (v) => [
+      invalidationTag.services(v),
+      invalidationTag.vault(v),
+    ]),
+    vault: perVault(vaults, (v) => [invalidationTag.vault(v), invalidationTag.vaultSettings(v)]),
+    credentials: perVault(sealed, (v) => [
+      invalidationTag.credentials(v),
+      invalidationTag.vault(v),
+    ]),
 
     async invalidate(tag) {
       evict(tag);
