@@ -103,50 +103,38 @@ function scan(text: string): void {
     fail(`expected a value, found ${found()}`);
   };
 
-  const object = () => {
+  /** An object's members or an array's elements, each read by `entry`, up to `close`. */
+  const entries = (close: '}' | ']', entry: () => void, what: string) => {
     i++;
     space();
-    if (text[i] === '}') {
+    if (text[i] === close) {
       i++;
       return;
     }
     for (;;) {
+      entry();
       space();
-      if (text[i] !== '"') fail(`expected a property name in double quotes, found ${found()}`);
-      string();
-      space();
-      expect(':', 'after a property name');
-      value();
-      space();
-      if (text[i] === '}') {
+      if (text[i] === close) {
         i++;
         return;
       }
-      expect(',', "or '}' after a property value");
+      expect(',', `or '${close}' after ${what}`);
       space();
-      if (text[i] === '}') fail("a comma before '}' (JSON allows no trailing comma)");
+      if (text[i] === close) fail(`a comma before '${close}' (JSON allows no trailing comma)`);
     }
   };
 
-  const array = () => {
-    i++;
+  const member = () => {
     space();
-    if (text[i] === ']') {
-      i++;
-      return;
-    }
-    for (;;) {
-      value();
-      space();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      expect(',', "or ']' after a list element");
-      space();
-      if (text[i] === ']') fail("a comma before ']' (JSON allows no trailing comma)");
-    }
+    if (text[i] !== '"') fail(`expected a property name in double quotes, found ${found()}`);
+    string();
+    space();
+    expect(':', 'after a property name');
+    value();
   };
+
+  const object = () => entries('}', member, 'a property value');
+  const array = () => entries(']', value, 'a list element');
 
   value();
   space();
