@@ -33,7 +33,7 @@ const LAYERS: readonly (readonly string[])[] = [
 // Known upward imports, as "from -> to" (paths under src/). Each must still exist.
 const ALLOWED_UPWARD: readonly string[] = [
   // Audit rows are built from the request context.
-  'observability/audit.ts -> pipeline/types.ts',
+  'observability/audit-entry.ts -> pipeline/types.ts',
   // Dry runs replay the approval and semantic stages.
   'policy/dry-run.ts -> pipeline/stages/approval.ts',
   'policy/dry-run.ts -> pipeline/stages/semantic.ts',
