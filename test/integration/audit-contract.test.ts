@@ -23,11 +23,10 @@ import {
   type AuditLogDeps,
   type AuditRow,
 } from '../../src/observability/audit';
-import type { RequestContext } from '../../src/pipeline/types';
-import { RequestCancellation } from '../../src/http/cancellation';
 import { insertAuditRows, toNewRow } from '../../src/observability/audit-repository';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
+import { agentPrincipal, testContext } from '../helpers/context';
 import { createPostgresDatabase, describeWith } from '../helpers/services';
 import { messageInbox, recordingLogger, waitFor } from '../helpers/waiting-and-processes';
 import { postgresConfig, sqliteConfig } from './storage-test-helpers';
@@ -265,29 +264,28 @@ describe.each(subjects)('audit log contract: $name', (subject) => {
       const secret = `planted-${randomBytes(12).toString('hex')}`;
       const headerSecret = `planted-${randomBytes(12).toString('hex')}`;
       const marker = `marker-${randomBytes(6).toString('hex')}`;
-      const ctx = {
+      const ctx = testContext({
         requestId: marker,
         entry: 'tunnel',
-        startedAt: T0,
-        clientAddress: '127.0.0.1',
+        now: () => T0,
         credentials: { token: headerSecret },
         request: {
           method: 'POST',
-          scheme: 'https',
           host: 'api.example.com',
-          port: 443,
           path: `/search?q=${secret}&page=2#${secret}`,
           headers: { authorization: `Bearer ${headerSecret}`, 'x-api-key': headerSecret },
           body: new PassThrough(),
-          upgrade: false,
         },
-        principal: { kind: 'agent', agentId: 'a', agentName: 'bot', vaults: ['team'] },
+        principal: agentPrincipal('team', { agentId: 'a' }),
         vault: 'team',
-        injectedSecrets: [headerSecret],
-        response: { status: 200, headers: { 'set-cookie': headerSecret }, body: new PassThrough() },
-        audit: { decision: 'allow', reason: headerSecret },
-        cancellation: new RequestCancellation(),
-      } as RequestContext;
+      });
+      ctx.injectedSecrets.push(headerSecret);
+      ctx.response = {
+        status: 200,
+        headers: { 'set-cookie': headerSecret },
+        body: new PassThrough(),
+      };
+      ctx.audit = { decision: 'allow', reason: headerSecret };
       const log = audit();
       log.record(entryFromContext(ctx, { at: at(0), latencyMs: 3, bytesIn: 1, bytesOut: 2 }));
       // A caller that passes more than an AuditEntry still stores only the entry's fields.

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import type { Gateway } from '../../src/gateway';
 import { createAgentAuthenticator } from '../../src/identity/agent-auth';
 import { silentLogger } from '../../src/observability/types';
-import { createRequestContext } from '../../src/pipeline/context';
+import { testContext } from '../helpers/context';
 import { createPipeline, type Pipeline } from '../../src/pipeline/runner';
 import { buildStages } from '../../src/pipeline/stages';
 import type { EntryPoint, RequestContext } from '../../src/pipeline/types';
@@ -127,19 +127,10 @@ describe('pipeline against a real vault and upstream', () => {
     headers: HeaderMap,
     credentials: { token?: string; vault?: string },
   ): RequestContext {
-    return createRequestContext({
+    return testContext({
       entry,
-      clientAddress: '127.0.0.1',
       credentials,
-      request: {
-        method: 'GET',
-        scheme: 'http',
-        host: '127.0.0.1',
-        port,
-        path,
-        headers,
-        upgrade: false,
-      },
+      request: { scheme: 'http', host: '127.0.0.1', port, path, headers },
     });
   }
 

@@ -6,13 +6,13 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequestContext } from '../../src/pipeline/context';
 import { createPipeline } from '../../src/pipeline/runner';
 import { createPolicyStage } from '../../src/pipeline/stages/policy';
 import { policyHealthCheck } from '../../src/policy/directory-health';
 import { describedRequestInput } from '../../src/policy/input';
 import { createOpaEngine } from '../../src/policy/opa-engine';
 import type { PolicyEngine } from '../../src/policy/types';
+import { agentPrincipal, testContext } from '../helpers/context';
 import { testConfig } from '../helpers/gateway';
 import { recordingLogger, type LogLine } from '../helpers/waiting-and-processes';
 
@@ -225,25 +225,12 @@ describe('the OPA provider', () => {
   });
 
   describe('in the pipeline', () => {
-    const context = () => {
-      const ctx = createRequestContext({
-        entry: 'forward',
-        clientAddress: '127.0.0.1',
-        credentials: {},
-        request: {
-          method: 'DELETE',
-          scheme: 'https',
-          host: 'api.prod.example.com',
-          port: 443,
-          path: '/v1/users/7',
-          headers: {},
-          upgrade: false,
-        },
+    const context = () =>
+      testContext({
+        request: { method: 'DELETE', host: 'api.prod.example.com', path: '/v1/users/7' },
+        principal: agentPrincipal('team'),
+        vault: 'team',
       });
-      ctx.principal = { kind: 'agent', agentId: 'a1', agentName: 'bot', vaults: ['team'] };
-      ctx.vault = 'team';
-      return ctx;
-    };
     const pipeline = () =>
       createPipeline([createPolicyStage({}, { engine, bodyLimit: 65536 })], {
         logger: recordingLogger(lines),

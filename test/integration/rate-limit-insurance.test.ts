@@ -10,10 +10,9 @@ import { Registry } from 'prom-client';
 import { parseRedisConnectionString } from '../../src/cache/connection-string';
 import { closeRedis, connectRedis } from '../../src/cache/redis-connection';
 import { createRateLimiter, INSURANCE_METRIC_NAME } from '../../src/guards/rate-limit';
-import type { AgentPrincipal } from '../../src/identity/agent-auth';
-import { createRequestContext } from '../../src/pipeline/context';
 import { createRateLimitStage, rateLimitOf } from '../../src/pipeline/stages/rate-limit';
 import { CONTINUE, type Decision, type RequestContext } from '../../src/pipeline/types';
+import { agentPrincipal, testContext } from '../helpers/context';
 import {
   RedisServerProcess,
   describeWithRedisServer,
@@ -23,26 +22,10 @@ import {
   waitFor,
 } from '../helpers/waiting-and-processes';
 
-const agent: AgentPrincipal = { kind: 'agent', agentId: 'a1', agentName: 'bot', vaults: ['prod'] };
+const agent = agentPrincipal();
 
 function context(): RequestContext {
-  const ctx = createRequestContext({
-    entry: 'forward',
-    clientAddress: '127.0.0.1',
-    credentials: {},
-    request: {
-      method: 'GET',
-      scheme: 'https',
-      host: 'api.github.com',
-      port: 443,
-      path: '/',
-      headers: {},
-      upgrade: false,
-    },
-  });
-  ctx.principal = agent;
-  ctx.vault = 'prod';
-  return ctx;
+  return testContext({ principal: agent, vault: 'prod' });
 }
 
 const codeOf = (decision: Decision) =>

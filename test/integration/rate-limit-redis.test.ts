@@ -7,37 +7,17 @@ import type { Redis } from 'ioredis';
 import { parseRedisConnectionString } from '../../src/cache/connection-string';
 import { closeRedis, connectRedis } from '../../src/cache/redis-connection';
 import { createRateLimiter, type RateLimitOverrides } from '../../src/guards/rate-limit';
-import type { AgentPrincipal } from '../../src/identity/agent-auth';
-import { createRequestContext } from '../../src/pipeline/context';
 import { createRateLimitStage, rateLimitHeaders } from '../../src/pipeline/stages/rate-limit';
 import type { Decision, RequestContext } from '../../src/pipeline/types';
+import { agentPrincipal, testContext } from '../helpers/context';
 import { describeWith, REDIS_ADDRESS } from '../helpers/services';
 import { uniquePrefix } from '../helpers/waiting-and-processes';
 
 function context(agentName: string, vault = 'prod'): RequestContext {
-  const principal: AgentPrincipal = {
-    kind: 'agent',
-    agentId: agentName,
-    agentName,
-    vaults: [vault],
-  };
-  const ctx = createRequestContext({
-    entry: 'forward',
-    clientAddress: '127.0.0.1',
-    credentials: {},
-    request: {
-      method: 'GET',
-      scheme: 'https',
-      host: 'api.github.com',
-      port: 443,
-      path: '/',
-      headers: {},
-      upgrade: false,
-    },
+  return testContext({
+    principal: agentPrincipal(vault, { agentId: agentName, agentName }),
+    vault,
   });
-  ctx.principal = principal;
-  ctx.vault = vault;
-  return ctx;
 }
 
 describeWith('redis')('rate limit shared through Redis by two replicas', () => {

@@ -10,7 +10,7 @@ import { GatewayError } from '../../src/errors';
 import type { Gateway } from '../../src/gateway';
 import { createAgentAuthenticator } from '../../src/identity/agent-auth';
 import { silentLogger } from '../../src/observability/types';
-import { createRequestContext } from '../../src/pipeline/context';
+import { testContext } from '../helpers/context';
 import { createPipeline, type Pipeline } from '../../src/pipeline/runner';
 import { STAGE_ORDER } from '../../src/pipeline/stages';
 import { createApprovalStage, type PolicyVerdict } from '../../src/pipeline/stages/approval';
@@ -120,14 +120,9 @@ describe('semantic and approval stages in the pipeline', () => {
   beforeEach(() => (received.length = 0));
 
   function context(method: string, path: string): RequestContext {
-    return createRequestContext({
-      entry: 'forward',
-      clientAddress: '127.0.0.1',
+    return testContext({
       credentials: { token, vault: 'ops' },
-      request: {
-        ...{ method, scheme: 'http', host: '127.0.0.1', port, path },
-        ...{ headers: {}, upgrade: false },
-      },
+      request: { method, scheme: 'http', host: '127.0.0.1', port, path },
       now: () => clock,
     });
   }

@@ -1,5 +1,5 @@
 import type { GatewayError } from '../../src/errors';
-import { createRequestContext } from '../../src/pipeline/context';
+import { testContext } from '../helpers/context';
 import {
   createApprovalStage,
   type PolicyEffect,
@@ -11,15 +11,7 @@ import { createInternalScorer } from '../../src/semantic/internal-scorer';
 import type { RiskAssessment } from '../../src/semantic/types';
 
 function context(method = 'GET', path = '/repos/x/y'): RequestContext {
-  return createRequestContext({
-    entry: 'forward',
-    clientAddress: '127.0.0.1',
-    credentials: {},
-    request: {
-      ...{ method, scheme: 'https', host: 'api.example.com', port: 443, path },
-      ...{ headers: {}, upgrade: false },
-    },
-  });
+  return testContext({ request: { method, host: 'api.example.com', path } });
 }
 
 const verdicts = new WeakMap<RequestContext, PolicyVerdict | PolicyEffect>();

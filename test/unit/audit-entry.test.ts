@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { sanitizePath } from '../../src/observability/audit';
 import { entryFromContext } from '../../src/observability/audit-entry';
 import type { RequestContext } from '../../src/pipeline/types';
-import { RequestCancellation } from '../../src/http/cancellation';
+import { agentPrincipal, testContext } from '../helpers/context';
 
 describe('sanitizePath', () => {
   it.each([
@@ -34,24 +34,22 @@ describe('entryFromContext', () => {
   const secret = 'sk-planted-0123456789';
 
   function context(overrides: Partial<RequestContext> = {}): RequestContext {
-    return {
+    const ctx = testContext({
       requestId: 'req-1',
       entry: 'tunnel',
-      startedAt: 1000,
-      clientAddress: '127.0.0.1',
+      now: () => 1000,
       credentials: { token: secret, vault: 'team' },
       request: {
         method: 'POST',
-        scheme: 'https',
         host: 'api.example.com',
-        port: 443,
         path: `/v1/charges?api_key=${secret}`,
         headers: { authorization: `Bearer ${secret}`, cookie: `s=${secret}` },
         body: new PassThrough(),
-        upgrade: false,
       },
-      principal: { kind: 'agent', agentId: 'a1', agentName: 'bot', vaults: ['team'] },
+      principal: agentPrincipal('team'),
       vault: 'team',
+    });
+    return Object.assign(ctx, {
       service: {
         id: 's1',
         name: 'payments',
@@ -63,9 +61,8 @@ describe('entryFromContext', () => {
       } as unknown as RequestContext['service'],
       injectedSecrets: [secret],
       audit: { decision: 'allow', reason: `matched ${secret}` },
-      cancellation: new RequestCancellation(),
       ...overrides,
-    };
+    });
   }
 
   it('takes the named metadata and nothing secret', () => {

@@ -1,26 +1,13 @@
 /** The circuitBreaker stage: construction checks, and what it decides on its own and in the runner. */
 import { GatewayError } from '../../src/errors';
 import { silentLogger } from '../../src/observability/types';
-import { createRequestContext } from '../../src/pipeline/context';
+import { testContext } from '../helpers/context';
 import { createPipeline } from '../../src/pipeline/runner';
 import { createCircuitBreakerStage } from '../../src/pipeline/stages/circuit-breaker';
 import { CONTINUE, type RequestContext, type Stage } from '../../src/pipeline/types';
 
 const context = (): RequestContext =>
-  createRequestContext({
-    entry: 'forward',
-    clientAddress: '127.0.0.1',
-    credentials: {},
-    request: {
-      method: 'GET',
-      scheme: 'https',
-      host: 'api.example.com',
-      port: 443,
-      path: '/x',
-      headers: {},
-      upgrade: false,
-    },
-  });
+  testContext({ request: { host: 'api.example.com', path: '/x' } });
 
 const open = new GatewayError(
   'VEC_CIRCUIT_OPEN',

@@ -1,6 +1,6 @@
 import { GatewayError } from '../../src/errors';
 import type { AgentPrincipal } from '../../src/identity/agent-auth';
-import { createRequestContext } from '../../src/pipeline/context';
+import { testContext } from '../helpers/context';
 import { createAuthenticateStage } from '../../src/pipeline/stages/authenticate';
 import type { Decision, EntryPoint, RequestContext } from '../../src/pipeline/types';
 
@@ -34,19 +34,13 @@ const stage = createAuthenticateStage(
 );
 
 const context = (entry: EntryPoint, credentials: { token?: string; vault?: string }) =>
-  createRequestContext({
+  testContext({
     entry,
-    clientAddress: '127.0.0.1',
     credentials,
     ...(entry === 'tunnel' ? { tunnelAuthority: 'api.example.com:443' } : {}),
     request: {
-      method: 'GET',
-      scheme: 'https',
       host: 'api.example.com',
-      port: 443,
-      path: '/',
       headers: { Authorization: 'Bearer vec_agt_good', accept: '*/*' },
-      upgrade: false,
     },
   });
 

@@ -1,6 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { GatewayError } from '../../src/errors';
-import { createRequestContext } from '../../src/pipeline/context';
+import { testContext } from '../helpers/context';
 import { MAX_BUFFERED_REDACTION_BYTES } from '../../src/pipeline/redact-response';
 import { createForwardStage } from '../../src/pipeline/stages/forward';
 import type { EntryPoint, RequestContext } from '../../src/pipeline/types';
@@ -48,20 +48,7 @@ const ok =
   });
 
 function context(entry: EntryPoint, headers: HeaderMap, upgrade = false): RequestContext {
-  return createRequestContext({
-    entry,
-    clientAddress: '127.0.0.1',
-    credentials: {},
-    request: {
-      method: 'GET',
-      scheme: 'https',
-      host: 'api.github.com',
-      port: 8443,
-      path: '/x',
-      headers,
-      upgrade,
-    },
-  });
+  return testContext({ entry, request: { port: 8443, path: '/x', headers, upgrade } });
 }
 
 async function text(body: Readable): Promise<string> {

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../src/errors';
-import { createRequestContext } from '../../src/pipeline/context';
+import { testContext } from '../helpers/context';
 import { createInjectStage } from '../../src/pipeline/stages/inject';
 import type { RequestContext } from '../../src/pipeline/types';
 import type { AuthScheme, Service } from '../../src/vault/types';
@@ -21,21 +21,10 @@ const stage = createInjectStage(
 );
 
 function context(auth?: AuthScheme): RequestContext {
-  const ctx = createRequestContext({
-    entry: 'forward',
-    clientAddress: '127.0.0.1',
-    credentials: {},
-    request: {
-      method: 'GET',
-      scheme: 'https',
-      host: 'api.github.com',
-      port: 443,
-      path: '/user',
-      headers: { Authorization: 'Bearer agent-own-token', accept: '*/*' },
-      upgrade: false,
-    },
+  const ctx = testContext({
+    request: { path: '/user', headers: { Authorization: 'Bearer agent-own-token', accept: '*/*' } },
+    vault: 'prod',
   });
-  ctx.vault = 'prod';
   if (auth) {
     const service: Service = {
       ...{ id: 's', vault: 'prod', name: 'gh', host: 'api.github.com', scheme: 'https' as const },

@@ -1,4 +1,4 @@
-import { createRequestContext } from '../../src/pipeline/context';
+import { testContext } from '../helpers/context';
 import { createResolveServiceStage } from '../../src/pipeline/stages/resolve-service';
 import type { Decision, EntryPoint } from '../../src/pipeline/types';
 import type { HeaderMap } from '../../src/http/types';
@@ -42,23 +42,12 @@ function context(
   target: { host: string; port: number; headers?: HeaderMap },
   tunnelAuthority?: string,
 ) {
-  const ctx = createRequestContext({
+  return testContext({
     entry,
-    clientAddress: '127.0.0.1',
-    credentials: {},
     tunnelAuthority,
-    request: {
-      method: 'GET',
-      scheme: 'https',
-      host: target.host,
-      port: target.port,
-      path: '/repos/x?page=1',
-      headers: target.headers ?? {},
-      upgrade: false,
-    },
+    request: { ...target, path: '/repos/x?page=1', headers: target.headers ?? {} },
+    vault: 'prod',
   });
-  ctx.vault = 'prod';
-  return ctx;
 }
 
 const errorOf = (decision: Decision) => (decision.kind === 'deny' ? decision.error : undefined);

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../src/errors';
-import { createRequestContext } from '../../src/pipeline/context';
+import { testContext } from '../helpers/context';
 import { createPipeline } from '../../src/pipeline/runner';
 import { type Timers } from '../../src/timers';
 import { CONTINUE, type Decision, type RequestContext, type Stage } from '../../src/pipeline/types';
@@ -33,19 +33,8 @@ function deferred<T>() {
 }
 
 const context = (): RequestContext =>
-  createRequestContext({
-    entry: 'forward',
-    clientAddress: '127.0.0.1',
-    credentials: {},
-    request: {
-      method: 'GET',
-      scheme: 'http',
-      host: 'api.example.com',
-      port: 80,
-      path: '/',
-      headers: {},
-      upgrade: false,
-    },
+  testContext({
+    request: { scheme: 'http', host: 'api.example.com', port: 80 },
     requestId: 'req-1',
     now: () => 1000,
   });

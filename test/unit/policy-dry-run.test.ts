@@ -4,7 +4,7 @@
  * verdict follows HumanInTheLoop and a policy's declared risk; the target and the path judged are
  * canonical, as the gateway would send them.
  */
-import { createRequestContext } from '../../src/pipeline/context';
+import { agentPrincipal, testContext } from '../helpers/context';
 import { riskInputOf as stageRiskInput } from '../../src/pipeline/stages/semantic';
 import { dryRun, targetOf, withRisk, type DryRunResult } from '../../src/policy/dry-run';
 import { bodyFromJson } from '../../src/policy/json-body';
@@ -45,22 +45,18 @@ describe('dry-run risk input', () => {
       const scorer = capturingScorer();
       const input = described('POST', url, body);
       await withRisk({ decision: allow, input }, targetOf(url), { scorer, scored: true });
-      const ctx = createRequestContext({
+      const ctx = testContext({
         entry: 'tunnel',
-        clientAddress: '127.0.0.1',
-        credentials: {},
         request: {
           method: 'POST',
-          scheme: 'https',
           host,
           port: host === '::1' ? 8443 : 443,
           path: '/v1/items?x=1',
           headers: { 'content-type': 'application/json' },
           contentLength: Buffer.byteLength(text),
-          upgrade: false,
         },
+        principal: agentPrincipal('team'),
       });
-      ctx.principal = { kind: 'agent', agentId: 'a1', agentName: 'bot', vaults: ['team'] };
       expect(scorer.seen).toEqual([stageRiskInput(ctx, text)]);
     }
   });

@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { GatewayError } from '../../src/errors';
-import { createRequestContext } from '../../src/pipeline/context';
+import { agentPrincipal, testContext } from '../helpers/context';
 import {
   createPolicyStage,
   policyDecisionOf,
@@ -38,13 +38,9 @@ const ALLOW: PolicyDecision = {
 };
 
 function context(request: Partial<ProxyRequest> = {}): RequestContext {
-  const ctx = createRequestContext({
-    entry: 'forward',
-    clientAddress: '127.0.0.1',
-    credentials: {},
+  const ctx = testContext({
     request: {
       method: 'post',
-      scheme: 'https',
       host: 'API.Example.com',
       port: 8443,
       path: '/v1/admin/items?page=2&tag=a&tag=b&q=a%20b',
@@ -57,12 +53,11 @@ function context(request: Partial<ProxyRequest> = {}): RequestContext {
         accept: ['a', 'b'],
         'x-env': 'prod',
       },
-      upgrade: false,
       ...request,
     },
+    principal: agentPrincipal('team', { agentId: 'agt_1' }),
+    vault: 'team',
   });
-  ctx.principal = { kind: 'agent', agentId: 'agt_1', agentName: 'bot', vaults: ['team'] };
-  ctx.vault = 'team';
   ctx.service = {
     id: 's',
     vault: 'team',

@@ -6,7 +6,7 @@
 import { GatewayError } from '../../src/errors';
 import { createRateLimiter, type RateLimitOverrides } from '../../src/guards/rate-limit';
 import { silentLogger } from '../../src/observability/types';
-import { createRequestContext } from '../../src/pipeline/context';
+import { agentPrincipal, testContext } from '../helpers/context';
 import { createPipeline } from '../../src/pipeline/runner';
 import {
   createRateLimitStage,
@@ -19,7 +19,7 @@ import type { Service } from '../../src/vault/types';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 
-const agent: AgentPrincipal = { kind: 'agent', agentId: 'a1', agentName: 'bot', vaults: ['prod'] };
+const agent = agentPrincipal();
 
 const github: Service = {
   id: 's1',
@@ -35,23 +35,7 @@ const github: Service = {
 };
 
 function context(principal: AgentPrincipal | undefined = agent, vault = 'prod'): RequestContext {
-  const ctx = createRequestContext({
-    entry: 'forward',
-    clientAddress: '127.0.0.1',
-    credentials: {},
-    request: {
-      method: 'GET',
-      scheme: 'https',
-      host: 'api.github.com',
-      port: 443,
-      path: '/repos/x/y',
-      headers: {},
-      upgrade: false,
-    },
-  });
-  ctx.principal = principal;
-  ctx.vault = vault;
-  return ctx;
+  return testContext({ request: { path: '/repos/x/y' }, principal, vault });
 }
 
 function stage(perMinute: number, burst: number, overrides?: RateLimitOverrides) {

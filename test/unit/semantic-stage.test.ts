@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { createRequestContext } from '../../src/pipeline/context';
+import { agentPrincipal, testContext } from '../helpers/context';
 import { createSemanticStage, riskInputOf, riskOf } from '../../src/pipeline/stages/semantic';
 import type { RequestContext } from '../../src/pipeline/types';
 import type { ProxyRequest } from '../../src/http/types';
@@ -8,23 +8,10 @@ import type { RiskInput, RiskScorer } from '../../src/semantic/types';
 import { recordingLogger } from '../helpers/waiting-and-processes';
 
 function context(request: Partial<ProxyRequest> = {}): RequestContext {
-  const ctx = createRequestContext({
-    entry: 'forward',
-    clientAddress: '127.0.0.1',
-    credentials: {},
-    request: {
-      method: 'DELETE',
-      scheme: 'https',
-      host: 'api.example.com',
-      port: 443,
-      path: '/admin/users/all',
-      headers: {},
-      upgrade: false,
-      ...request,
-    },
+  return testContext({
+    request: { method: 'DELETE', host: 'api.example.com', path: '/admin/users/all', ...request },
+    principal: agentPrincipal(),
   });
-  ctx.principal = { kind: 'agent', agentId: 'a1', agentName: 'bot', vaults: ['prod'] };
-  return ctx;
 }
 
 describe('semantic stage', () => {

@@ -1,0 +1,48 @@
+/**
+ * RequestContexts for stage and pipeline tests, built the way an entry adapter builds them
+ * (createRequestContext), with defaults for what a test does not care about.
+ */
+import type { AgentPrincipal } from '../../src/identity/agent-auth';
+import { createRequestContext, type RequestContextInit } from '../../src/pipeline/context';
+import type { ProxyRequest } from '../../src/http/types';
+import type { RequestContext } from '../../src/pipeline/types';
+
+export interface TestContextOptions extends Partial<Omit<RequestContextInit, 'request'>> {
+  /** Merged over `GET https://api.github.com:443/` with no headers and no upgrade. */
+  request?: Partial<ProxyRequest>;
+  /** Set on the context as `authenticate` would (given, even as undefined, it is assigned). */
+  principal?: AgentPrincipal;
+  /** Set on the context as `authenticate` would. */
+  vault?: string;
+}
+
+/** The agent `bot` (id `a1`) with access to `vault`; `fields` overrides id, name or vaults. */
+export function agentPrincipal(
+  vault = 'prod',
+  fields: { agentId?: string; agentName?: string; vaults?: string[] } = {},
+): AgentPrincipal {
+  return { kind: 'agent', agentId: 'a1', agentName: 'bot', vaults: [vault], ...fields };
+}
+
+export function testContext(options: TestContextOptions = {}): RequestContext {
+  const { request, principal, vault, ...init } = options;
+  const ctx = createRequestContext({
+    entry: 'forward',
+    clientAddress: '127.0.0.1',
+    credentials: {},
+    ...init,
+    request: {
+      method: 'GET',
+      scheme: 'https',
+      host: 'api.github.com',
+      port: 443,
+      path: '/',
+      headers: {},
+      upgrade: false,
+      ...request,
+    },
+  });
+  if ('principal' in options) ctx.principal = principal;
+  if (vault !== undefined) ctx.vault = vault;
+  return ctx;
+}
