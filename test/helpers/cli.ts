@@ -87,3 +87,47 @@ export function exitOf(child: ChildProcessWithoutNullStreams): Promise<number | 
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
+
+export interface ServingCli {
+  child: ChildProcessWithoutNullStreams;
+  /** The forward proxy's URL, as the start-up line names it. */
+  proxy: string;
+  /** The API's URL, as the start-up line names it. */
+  api: string;
+  /** Everything the process wrote so far, from its start. */
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Starts `vectra serve` with both listeners on port 0 (unless `env` names ports) and resolves
+ * with the URLs its start-up line reports, so no test guesses a free port in advance.
+ */
+export async function startServe(
+  args: string[] = [],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<ServingCli> {
+  const child = startCli(['serve', ...args], {
+    cwd: options.cwd,
+    env: { System__Server__Http__Port: '0', System__Proxy__Port: '0', ...options.env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [, proxy, api] = await waitForOutput(
+    child,
+    /proxy on (http:\/\/\S+) and API on (http:\/\/\S+)/,
+  );
+  return {
+    child,
+    proxy,
+    api,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+  };
+}

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { exitOf, runCli, startCli, waitForOutput, freshWorkdir } from '../helpers/cli';
+import { exitOf, runCli, startServe, freshWorkdir } from '../helpers/cli';
 import { freePort, waitFor } from '../helpers/waiting-and-processes';
 
 const version = (
@@ -95,13 +95,13 @@ describe('vectra serve', () => {
 
   it('runs on embedded defaults: Healthy, database created owner-only, clean exit on SIGTERM', async () => {
     const cwd = freshWorkdir();
+    // A port chosen in advance: the test checks that the configured one is the one bound.
     const port = await freePort();
-    const child = startCli(['serve'], {
+    const { child, api: url } = await startServe([], {
       cwd,
-      env: { System__Server__Http__Port: String(port), System__Proxy__Port: '0' },
+      env: { System__Server__Http__Port: String(port) },
     });
     try {
-      const [, url] = await waitForOutput(child, /API on (http:\/\/\S+)/);
       expect(url).toBe(`http://127.0.0.1:${port}`);
       const health = await runCli(['health', '--addr', url]);
       expect(health.code).toBe(0);
@@ -116,16 +116,9 @@ describe('vectra serve', () => {
   });
 
   it('names the proxy listener beside the API on its start-up line and in its log', async () => {
-    const child = startCli(['serve'], {
-      env: { System__Server__Http__Port: '0', System__Proxy__Port: '0' },
-    });
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const serving = await startServe();
+    const { child, proxy, api } = serving;
     try {
-      const [, proxy, api] = await waitForOutput(
-        child,
-        /proxy on (http:\/\/\S+) and API on (http:\/\/\S+)/,
-      );
       expect(proxy).not.toBe(api);
       // The named proxy is the forward proxy: it asks for the agent's credentials.
       const refused = await new Promise<IncomingMessage>((resolve, reject) => {
@@ -137,8 +130,12 @@ describe('vectra serve', () => {
       refused.resume();
       expect(refused.statusCode).toBe(407);
       expect((await runCli(['health', '--addr', api])).code).toBe(0);
-      await waitFor('the listening log line', async () => stdout.includes('listening'), 5000);
-      const line = stdout.split('\n').find((l) => l.includes('listening'));
+      await waitFor(
+        'the listening log line',
+        async () => serving.stdout.includes('listening'),
+        5000,
+      );
+      const line = serving.stdout.split('\n').find((l) => l.includes('listening'));
       expect(line).toContain(proxy);
       expect(line).toContain(api);
     } finally {
@@ -148,12 +145,12 @@ describe('vectra serve', () => {
   });
 
   it('--port overrides the environment', async () => {
+    // A port chosen in advance: the test checks that --port is the one bound.
     const port = await freePort();
-    const child = startCli(['serve', '--port', String(port)], {
+    const { child, api: url } = await startServe(['--port', String(port)], {
       env: { System__Server__Http__Port: '1' },
     });
     try {
-      const [, url] = await waitForOutput(child, /API on (http:\/\/\S+)/);
       expect(url).toBe(`http://127.0.0.1:${port}`);
     } finally {
       child.kill('SIGINT');
@@ -172,15 +169,10 @@ describe('vectra health', () => {
   });
 
   it('exits 1 when the gateway is Unhealthy', async () => {
-    const port = await freePort();
-    const child = startCli(['serve'], {
-      env: {
-        System__Server__Http__Port: String(port),
-        Policy__Providers__Internal__Directory: '/nonexistent/policies',
-      },
+    const { child, api: url } = await startServe([], {
+      env: { Policy__Providers__Internal__Directory: '/nonexistent/policies' },
     });
     try {
-      const [, url] = await waitForOutput(child, /API on (http:\/\/\S+)/);
       const res = await runCli(['health', '--addr', url]);
       expect(res.code).toBe(1);
       expect(res.stdout).toMatch(/^Unhealthy/);

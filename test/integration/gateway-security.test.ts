@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { exitOf, freshWorkdir, runCli, startCli, waitForOutput } from '../helpers/cli';
+import { exitOf, freshWorkdir, runCli, startServe } from '../helpers/cli';
 import { json, startTestGateway } from '../helpers/gateway';
 
 describe('master key at start-up', () => {
@@ -43,8 +43,7 @@ describe('master key at start-up', () => {
     const first = await runCli(['config', 'validate'], { cwd, env });
     expect(first.code).toBe(0);
     // The first start creates the keyring under the right password.
-    const child = startCli(['serve'], { cwd, env });
-    await waitForOutput(child, /API on/);
+    const { child } = await startServe([], { cwd, env });
     child.kill('SIGTERM');
     expect(await exitOf(child)).toBe(0);
 

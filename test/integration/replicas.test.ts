@@ -4,9 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { exitOf, freshWorkdir, startCli, waitForOutput } from '../helpers/cli';
+import { exitOf, freshWorkdir, startServe } from '../helpers/cli';
 import { createPostgresDatabase, describeWith, sharedReplicaEnv } from '../helpers/services';
-import { freePort, waitFor } from '../helpers/waiting-and-processes';
+import { waitFor } from '../helpers/waiting-and-processes';
 
 const describeWithBoth =
   process.env.VECTRA_TEST_POSTGRES === '1' ? describeWith('redis') : describeWith('postgres');
@@ -25,17 +25,14 @@ describeWithBoth('two replicas sharing PostgreSQL and Redis', () => {
       System__RateLimit__Burst: '0',
     };
     // Started together: migrations and the bootstrap token race, and must both come out once.
-    const ports = [await freePort(), await freePort()];
-    for (const port of ports) {
-      children.push(
-        startCli(['serve'], {
-          cwd: freshWorkdir(),
-          env: { ...env, System__Server__Http__Port: String(port) },
-        }),
-      );
+    const started = await Promise.allSettled(
+      [1, 2].map(() => startServe([], { cwd: freshWorkdir(), env })),
+    );
+    for (const result of started) {
+      if (result.status === 'rejected') throw result.reason;
+      children.push(result.value.child);
+      urls.push(result.value.api);
     }
-    for (const child of children)
-      urls.push((await waitForOutput(child, /API on (http:\/\/\S+)/))[1]);
   });
 
   afterAll(async () => {

@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshWorkdir, runCli, startCli, exitOf, waitForOutput } from '../helpers/cli';
+import { freshWorkdir, runCli, startServe, exitOf } from '../helpers/cli';
 import { freePort } from '../helpers/waiting-and-processes';
 
 const SECRET = 'PlantedSecret9d41';
@@ -13,7 +13,6 @@ it('no secret reaches stdout, stderr, the log files, /health or config show', as
   const cwd = freshWorkdir();
   const seqPort = await freePort(); // nothing listens: the Seq sink fails, and must not leak either
   const env = {
-    System__Server__Http__Port: String(await freePort()),
     Observability__Logging__DefaultLogLevel: 'Trace',
     Observability__Logging__File__Enabled: 'true',
     Observability__Logging__Seq__Enabled: 'true',
@@ -25,19 +24,17 @@ it('no secret reaches stdout, stderr, the log files, /health or config show', as
     System__Storage__Database__Providers__Postgres__ConnectionString: `Host=db;Username=u;Password=${SECRET}`,
     System__Storage__Cache__Providers__Redis__ConnectionString: `127.0.0.1:6379,password=${SECRET}`,
   };
-  const child = startCli(['serve'], { cwd, env });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const serving = await startServe([], { cwd, env });
+  const { child, api: url } = serving;
   let healthBody = '';
   try {
-    const [, url] = await waitForOutput(child, /API on (http:\/\/\S+)/);
     healthBody = await (await fetch(`${url}/health`)).text();
     await fetch(`${url}/nope`, { headers: { authorization: `Bearer ${SECRET}` } });
   } finally {
     child.kill('SIGTERM');
   }
   expect(await exitOf(child)).toBe(0);
+  const output = serving.stdout + serving.stderr;
   const shown = await runCli(['config', 'show', '--json'], { cwd, env });
 
   const logDir = join(cwd, 'logs');
