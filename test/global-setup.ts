@@ -7,6 +7,7 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { POSTGRES_ADMIN_URL, REDIS_ADDRESS } from './helpers/services';
+import { createRunDirectory } from './helpers/temp-dir';
 
 async function postgresUp(): Promise<boolean> {
   const client = new Client({
@@ -43,6 +44,7 @@ function redisUp(): Promise<boolean> {
 }
 
 export default async function globalSetup(): Promise<void> {
+  createRunDirectory();
   const root = join(__dirname, '..');
   try {
     execFileSync(

@@ -1,9 +1,9 @@
 /** Runs the built `vectra` CLI (bin/vectra.js → dist/, built by the global setup) as a child process. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './gateway';
+import { tempDir } from './temp-dir';
 
 export const VECTRA_BIN = join(REPO_ROOT, 'bin', 'vectra.js');
 
@@ -29,7 +29,7 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 /** A directory laid out like a fresh clone: config/appsettings.json and policies/. */
 export function freshWorkdir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vectra-cli-'));
+  const dir = tempDir('vectra-cli-');
   mkdirSync(join(dir, 'config'));
   cpSync(join(REPO_ROOT, 'config', 'appsettings.json'), join(dir, 'config', 'appsettings.json'));
   cpSync(join(REPO_ROOT, 'policies'), join(dir, 'policies'), { recursive: true });

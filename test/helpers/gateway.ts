@@ -1,17 +1,17 @@
 /** Starts real gateways for integration tests: port 0, a temp data directory, no file logs. */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/loader';
 import type { VectraConfig } from '../../src/config/schema';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway';
 import { silentLogger } from '../../src/observability/types';
+import { tempDir } from './temp-dir';
 
 export const REPO_ROOT = join(__dirname, '../..');
 
 /** Environment for a throwaway gateway; `extra` wins. */
 export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const dataDir = mkdtempSync(join(tmpdir(), 'vectra-test-'));
+  const dataDir = tempDir('vectra-test-');
   return {
     System__Server__Host: '127.0.0.1',
     System__Server__Http__Port: '0',

@@ -5,9 +5,9 @@
  * and the user's git configuration (no signing hooks, no templates from ~/.gitconfig).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './temp-dir';
 
 export interface BareRepo {
   /** The bare repository's directory (`…/repo.git`). */
@@ -30,7 +30,7 @@ export function isolatedGitEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv
 }
 
 export function createBareRepo(branch = 'main'): BareRepo {
-  const root = mkdtempSync(join(tmpdir(), 'vectra-git-'));
+  const root = tempDir('vectra-git-');
   const work = join(root, 'work');
   const directory = join(root, 'repo.git');
   const git = (cwd: string, args: string[]) =>

@@ -4,7 +4,7 @@
  * System.Proxy.UpstreamCaFile). It records what it received and answers with JSON describing the
  * request, unless a route (such as `serveDirectory`) answers first.
  */
-import { readFileSync, statSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -13,10 +13,10 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { isAbsolute, join, posix, relative, resolve as resolvePath, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { selfSignedCertificate } from './certificates';
+import { tempDir } from './temp-dir';
 
 export interface Received {
   method: string;
@@ -135,7 +135,7 @@ export async function startUpstream(
     'localhost',
     host === undefined ? {} : isIP(host) ? { ipAddresses: [host] } : { dnsNames: [host] },
   );
-  const dir = mkdtempSync(join(tmpdir(), 'vectra-upstream-'));
+  const dir = tempDir('vectra-upstream-');
   const caFile = join(dir, 'upstream-ca.pem');
   writeFileSync(caFile, cert.certPem);
   const received: Received[] = [];

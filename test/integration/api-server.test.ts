@@ -1,8 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import { json, startTestGateway } from '../helpers/gateway';
+import { tempDir } from '../helpers/temp-dir';
 
 describe('API server on embedded defaults', () => {
   let gateway: Gateway;
@@ -98,7 +97,7 @@ describe('API server on embedded defaults', () => {
 
 describe('health when a check fails', () => {
   it('is Unhealthy with 503 when the policy directory is missing', async () => {
-    const missing = join(mkdtempSync(join(tmpdir(), 'vectra-')), 'no-policies');
+    const missing = join(tempDir('vectra-'), 'no-policies');
     const gateway = await startTestGateway({ Policy__Providers__Internal__Directory: missing });
     try {
       const res = await fetch(`${gateway.urls.http}/health`);

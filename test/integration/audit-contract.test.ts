@@ -6,8 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
@@ -30,6 +29,7 @@ import { agentPrincipal, testContext } from '../helpers/context';
 import { createPostgresDatabase, describeWith } from '../helpers/services';
 import { messageInbox, recordingLogger, waitFor } from '../helpers/waiting-and-processes';
 import { postgresConfig, sqliteConfig } from './storage-test-helpers';
+import { tempDir } from '../helpers/temp-dir';
 
 interface Subject {
   config: DatabaseConfig;
@@ -43,7 +43,7 @@ const subjects = [
     name: 'Sqlite',
     describe,
     create: async (): Promise<Subject> => {
-      const dir = mkdtempSync(join(tmpdir(), 'vectra-audit-'));
+      const dir = tempDir('vectra-audit-');
       const file = join(dir, 'vectra.db');
       return {
         config: sqliteConfig(`Data Source=${file}`),

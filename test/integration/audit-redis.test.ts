@@ -3,8 +3,7 @@
  * connection (as two `vectra serve` processes would have), on one database. A follower
  * subscribed through replica B sees the rows replica A writes, and its own, and no other vault's.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RedisCache } from '../../src/cache/redis';
 import { createAuditLog, type AuditEntry, type AuditLog } from '../../src/observability/audit';
@@ -13,6 +12,7 @@ import type { Database } from '../../src/storage/types';
 import { REDIS_ADDRESS, describeWith } from '../helpers/services';
 import { messageInbox, recordingLogger, uniquePrefix } from '../helpers/waiting-and-processes';
 import { sqliteConfig } from './storage-test-helpers';
+import { tempDir } from '../helpers/temp-dir';
 
 function entry(path: string, vault = 'team'): AuditEntry {
   return {
@@ -38,7 +38,7 @@ describeWith('redis')('audit log rows across replicas (Redis pub/sub)', () => {
   let replicas: AuditLog[];
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'vectra-audit-redis-'));
+    dir = tempDir('vectra-audit-redis-');
     db = await openDatabase(sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`));
     const keyPrefix = uniquePrefix();
     caches = await Promise.all(

@@ -6,10 +6,9 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TLSSocket, checkServerIdentity, connect, type SecureContext } from 'node:tls';
 import { promisify } from 'node:util';
@@ -23,6 +22,7 @@ import {
 } from '../../src/proxy/leaf-certificates';
 import type { SettingsRepository } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
+import { tempDir } from '../helpers/temp-dir';
 
 function settingsInMemory(): SettingsRepository {
   const rows = new Map<string, string>();
@@ -153,7 +153,7 @@ describe('leaf certificates in real TLS handshakes', () => {
   });
 
   it('curl trusts the leaf with --cacert and the name resolved to the test server', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vectra-ca-curl-'));
+    const dir = tempDir('vectra-ca-curl-');
     try {
       writeFileSync(join(dir, 'ca.pem'), ca.caPem());
       const server = createHttpsServer(

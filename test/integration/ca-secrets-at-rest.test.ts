@@ -6,8 +6,7 @@
  * searched the same way and must be found, so a search that sees nothing cannot pass.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CA_KEY_AAD,
@@ -23,6 +22,7 @@ import type { Cipher } from '../../src/vault/crypto';
 import { openKeyring } from '../../src/vault/keyring';
 import { recordingLogger } from '../helpers/waiting-and-processes';
 import { sqliteConfig } from './storage-test-helpers';
+import { tempDir } from '../helpers/temp-dir';
 
 const NO_FILES = { CaCertFile: '', CaKeyFile: '' };
 
@@ -31,7 +31,7 @@ let file: string;
 const open: Database[] = [];
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'vectra-ca-at-rest-'));
+  dir = tempDir('vectra-ca-at-rest-');
   file = join(dir, 'vectra.db');
 });
 afterEach(async () => {

@@ -10,7 +10,7 @@
  * Each request carries its case number as the last query parameter's name (`vcase<n>`), which
  * the upstream, the policy input and the audit row (names kept, values dropped) all show.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -19,7 +19,6 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { Gateway } from '../../src/gateway';
@@ -33,6 +32,7 @@ import {
   type RawConnection,
   type RawResponse,
 } from '../helpers/raw-http';
+import { tempDir } from '../helpers/temp-dir';
 
 /** Runs per entry point: 3 × 700 = 2,100 generated requests. */
 const RUNS_PER_ENTRY = 700;
@@ -60,7 +60,7 @@ async function startRecorder() {
   const http = createHttpServer(handle);
   const https = createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, handle);
   const [httpPort, httpsPort] = await Promise.all([listen(http), listen(https)]);
-  const dir = mkdtempSync(join(tmpdir(), 'vectra-canon-'));
+  const dir = tempDir('vectra-canon-');
   const caFile = join(dir, 'upstream-ca.pem');
   writeFileSync(caFile, cert.certPem);
   return {

@@ -6,14 +6,14 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Gateway } from '../../src/gateway';
 import { startCli, type CliResult } from '../helpers/cli';
 import { startTestGateway } from '../helpers/gateway';
 import { freePort } from '../helpers/waiting-and-processes';
+import { tempDir } from '../helpers/temp-dir';
 
 // Each step spawns the CLI (about a second each on a busy machine).
 jest.setTimeout(120_000);
@@ -69,7 +69,7 @@ describe('vectra CLI against a real gateway', () => {
   beforeAll(async () => {
     gateway = await startTestGateway({ Security__Admin__BootstrapToken: OWNER_TOKEN });
     addr = gateway.urls.http;
-    home = mkdtempSync(join(tmpdir(), 'vectra-home-'));
+    home = tempDir('vectra-home-');
   });
 
   afterAll(async () => {
@@ -231,7 +231,7 @@ describe('vectra CLI against a real gateway', () => {
     ).toBe(2);
     expect((await run(['vault', 'token', '--ttl', '2weeks'])).code).toBe(2);
     const noAddr = await cli(['vault', 'list'], {
-      home: mkdtempSync(join(tmpdir(), 'vectra-home-')),
+      home: tempDir('vectra-home-'),
     });
     expect(noAddr).toMatchObject({
       code: 2,

@@ -7,12 +7,12 @@
  */
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
 import { basicProxyAuth, openTunnel } from '../helpers/raw-http';
+import { tempDir } from '../helpers/temp-dir';
 
 const POLICY = {
   name: 'no-loopback',
@@ -59,7 +59,7 @@ describe('CONNECT authorities', () => {
   beforeAll(async () => {
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     port = (upstream.address() as AddressInfo).port;
-    const dir = mkdtempSync(join(tmpdir(), 'vectra-connect-'));
+    const dir = tempDir('vectra-connect-');
     writeFileSync(join(dir, 'p.json'), JSON.stringify(POLICY));
     gateway = await startTestGateway({
       System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',

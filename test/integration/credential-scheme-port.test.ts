@@ -7,14 +7,14 @@
  * that port only.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import type { UnmatchedHostPolicy } from '../../src/vault/types';
 import { curl } from '../helpers/curl';
 import { startTestGateway } from '../helpers/gateway';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import { tempDir } from '../helpers/temp-dir';
 
 const SECRET = `sk_test_${randomBytes(12).toString('hex')}`;
 
@@ -66,7 +66,7 @@ describe('credentials only on the scheme and port the service names', () => {
       ['loopback', '127.0.0.1'],
     ]);
     await vault('plain', 'passthrough', [['plain', `127.0.0.1:${upstream.httpPort}`, 'http']]);
-    caFile = join(mkdtempSync(join(tmpdir(), 'vectra-ca-')), 'vectra-ca.pem');
+    caFile = join(tempDir('vectra-ca-'), 'vectra-ca.pem');
     writeFileSync(caFile, await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text());
   });
 

@@ -3,12 +3,12 @@
  * circuit breaker (503 after upstream failures), policy (403 with the rule's reason), and the
  * approval gate (403 for a risky request). Nothing refused reaches the upstream.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import { json, startTestGateway } from '../helpers/gateway';
 import { failUnder, startUpstream, type TestUpstream } from '../helpers/upstream';
+import { tempDir } from '../helpers/temp-dir';
 
 async function setUp(env: NodeJS.ProcessEnv, upstream: TestUpstream) {
   const gateway = await startTestGateway({
@@ -118,7 +118,7 @@ describe('guards through the proxy', () => {
   });
 
   it('policy: a deny rule refuses with its reason, Hitl asks for approval', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vectra-policies-'));
+    const dir = tempDir('vectra-policies-');
     writeFileSync(
       join(dir, 'guard.json'),
       JSON.stringify({

@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selfSignedCertificate, type TestCertificate } from '../helpers/certificates';
 import { startTestGateway } from '../helpers/gateway';
+import { tempDir } from '../helpers/temp-dir';
 
 function getHealth(url: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -23,7 +23,7 @@ describe('HTTPS listener', () => {
 
   beforeAll(() => {
     cert = selfSignedCertificate('localhost');
-    dir = mkdtempSync(join(tmpdir(), 'vectra-tls-'));
+    dir = tempDir('vectra-tls-');
   });
 
   const https = (extra: NodeJS.ProcessEnv) =>

@@ -6,14 +6,12 @@ import { randomBytes } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseConfig } from '../../src/config/schema';
 import { ConfigError } from '../../src/errors';
@@ -27,6 +25,7 @@ import {
   resolveMasterPassword,
 } from '../../src/vault/keyring';
 import { recordingLogger } from '../helpers/waiting-and-processes';
+import { tempDir } from '../helpers/temp-dir';
 
 const AAD = 'credential:vault-1:STRIPE_KEY';
 const SECRET = 'sk_live_planted_secret_4242';
@@ -38,7 +37,7 @@ let database: Database;
 let settings: SettingsRepository;
 
 beforeEach(async () => {
-  root = mkdtempSync(join(tmpdir(), 'vectra-keyring-'));
+  root = tempDir('vectra-keyring-');
   // Not created yet: the keyring creates it (0700) for the key file.
   dataDirectory = join(root, 'state', 'data');
   keyFile = join(dataDirectory, 'master.key');

@@ -11,12 +11,12 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
 import { basicProxyAuth, rawConnect, type RawResponse } from '../helpers/raw-http';
+import { tempDir } from '../helpers/temp-dir';
 
 const SECRET = 'sk_test_ambiguous_4f1c2e9a';
 
@@ -88,7 +88,7 @@ describe('requests that servers read differently, through the forward proxy', ()
   beforeAll(async () => {
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     origin = `127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    const dir = mkdtempSync(join(tmpdir(), 'vectra-ambiguous-'));
+    const dir = tempDir('vectra-ambiguous-');
     POLICIES.forEach((p, i) => writeFileSync(join(dir, `p${i}.json`), JSON.stringify(p)));
     gateway = await startTestGateway({
       System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',

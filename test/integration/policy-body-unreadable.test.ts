@@ -12,13 +12,13 @@
 import { execFile } from 'node:child_process';
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import { tempDir } from '../helpers/temp-dir';
 
 const LIMIT = 1024;
 
@@ -58,7 +58,7 @@ async function startRecordingUpstream() {
 type Upstream = Awaited<ReturnType<typeof startRecordingUpstream>>;
 
 function policyDirectory(policies: object[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vectra-body-policies-'));
+  const dir = tempDir('vectra-body-policies-');
   policies.forEach((policy, i) => writeFileSync(join(dir, `p${i}.json`), JSON.stringify(policy)));
   return dir;
 }
@@ -336,7 +336,7 @@ describe('a policy that reads request.body, through the forward proxy', () => {
   });
 
   it('a CONNECT tunnel (curl over TLS) judges the same way', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vectra-body-curl-'));
+    const dir = tempDir('vectra-body-curl-');
     const caFile = join(dir, 'ca.pem');
     writeFileSync(caFile, await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text());
     const proxy = `http://${auth.denier}@${new URL(gateway.urls.proxy).host}`;

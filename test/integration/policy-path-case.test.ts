@@ -5,13 +5,13 @@
  * refused and nothing reaches the upstream. A path longer than the regex input cap cannot be
  * judged by a regex rule and is refused too.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import { REGEX_INPUT_LIMIT } from '../../src/policy/safe-regex';
 import { json, startTestGateway } from '../helpers/gateway';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import { tempDir } from '../helpers/temp-dir';
 
 const POLICY = {
   name: 'admin-api',
@@ -42,7 +42,7 @@ let gateway: Gateway;
 let call: (path: string) => Promise<Response>;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'vectra-path-case-'));
+  dir = tempDir('vectra-path-case-');
   writeFileSync(join(dir, 'admin-api.json'), JSON.stringify(POLICY));
   upstream = await startUpstream();
   gateway = await startTestGateway({

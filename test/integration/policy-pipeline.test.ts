@@ -10,8 +10,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/observability/types';
 import { createPipeline } from '../../src/pipeline/runner';
@@ -24,6 +23,7 @@ import { createUpstreamClient } from '../../src/proxy/upstream';
 import type { UpstreamClient } from '../../src/http/upstream-client';
 import { testConfig } from '../helpers/gateway';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import { tempDir } from '../helpers/temp-dir';
 
 const POLICY = {
   name: 'api',
@@ -55,7 +55,7 @@ let server: Server;
 let url: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'vectra-policy-pipeline-'));
+  dir = tempDir('vectra-policy-pipeline-');
   writeFileSync(join(dir, 'api.json'), JSON.stringify(POLICY));
   upstream = await startUpstream();
   client = createUpstreamClient(

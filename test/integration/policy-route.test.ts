@@ -4,7 +4,7 @@
  * against it: a dry run over the API decides as the pipeline would and sends nothing upstream.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,7 @@ import { createCipher } from '../../src/vault/crypto';
 import { createVaultService } from '../../src/vault/vault-service';
 import { testConfig } from '../helpers/gateway';
 import { sqliteConfig } from './storage-test-helpers';
+import { tempDir } from '../helpers/temp-dir';
 
 const POLICIES = {
   'base.json': {
@@ -70,7 +71,7 @@ interface Api {
 let api: Api;
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vectra-policy-route-'));
+  const dir = tempDir('vectra-policy-route-');
   for (const [name, doc] of Object.entries(POLICIES)) {
     writeFileSync(join(dir, name), JSON.stringify(doc));
   }
@@ -347,7 +348,7 @@ describe('vectra policy test --addr', () => {
     ]);
 
   it('asks the gateway and prints its decision', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vectra-body-'));
+    const dir = tempDir('vectra-body-');
     const file = join(dir, 'mutation.json');
     writeFileSync(file, JSON.stringify(MUTATION));
     const result = await remoteTest(

@@ -6,8 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Gateway } from '../../src/gateway';
@@ -15,6 +14,7 @@ import { waitForAuditRow } from '../helpers/audit';
 import { curl } from '../helpers/curl';
 import { startTestGateway } from '../helpers/gateway';
 import { startUpstream, type Route, type TestUpstream } from '../helpers/upstream';
+import { tempDir } from '../helpers/temp-dir';
 
 const run = promisify(execFile);
 const SECRET = `sk_test_${randomBytes(12).toString('hex')}`;
@@ -61,7 +61,7 @@ describe('forward proxy and reverse route', () => {
       auth: { type: 'bearer', credential: 'API_KEY' },
     });
     agentToken = (await vaults.createAgent({ name: 'shopper', vaults: ['shop'] })).token;
-    const dir = mkdtempSync(join(tmpdir(), 'vectra-ca-'));
+    const dir = tempDir('vectra-ca-');
     caFile = join(dir, 'vectra-ca.pem');
     writeFileSync(caFile, await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text());
     proxy = `http://${agentToken}:shop@${new URL(gateway.urls.proxy!).host}`;

@@ -7,15 +7,15 @@
  * Afterwards the gateway is still healthy and serves a normal request.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
 import { basicProxyAuth } from '../helpers/raw-http';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import { tempDir } from '../helpers/temp-dir';
 
 const SECRET = `sk_fuzz_${randomBytes(16).toString('hex')}`;
 const DIRECT_INPUTS = 4000;
@@ -337,7 +337,7 @@ describe('raw-socket fuzz of the proxy port', () => {
 
   beforeAll(async () => {
     upstream = await startUpstream();
-    const policies = mkdtempSync(join(tmpdir(), 'vectra-fuzz-policies-'));
+    const policies = tempDir('vectra-fuzz-policies-');
     writeFileSync(
       join(policies, 'no-admin.json'),
       JSON.stringify({

@@ -5,8 +5,7 @@
  * slashes is judged with them decoded too. A rule denies `/admin`; the upstream must never see
  * a request under it.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import { waitForAuditRow } from '../helpers/audit';
@@ -19,11 +18,12 @@ import {
   type RawResponse,
 } from '../helpers/raw-http';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import { tempDir } from '../helpers/temp-dir';
 
 const VAULT = 'canon';
 
 function policyDirectory(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vectra-canon-policies-'));
+  const dir = tempDir('vectra-canon-policies-');
   const policy = {
     name: 'no-admin',
     default: 'Allow',

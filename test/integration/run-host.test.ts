@@ -6,8 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { saveLogin } from '../../src/client/login-store';
@@ -15,6 +14,7 @@ import type { Gateway } from '../../src/gateway';
 import { cleanEnv, freshWorkdir, startCli } from '../helpers/cli';
 import { REPO_ROOT, startTestGateway } from '../helpers/gateway';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import { tempDir } from '../helpers/temp-dir';
 
 const DIST = join(REPO_ROOT, 'dist');
 /** Outside `run`'s NO_PROXY (loopback is in it); Linux routes all of 127/8 to lo. */
@@ -151,7 +151,7 @@ describe('vectra run (host isolation) against a real gateway', () => {
 
   /** A saved admin login for the gateway, in a fresh config home. */
   function loggedIn(): NodeJS.ProcessEnv {
-    const home = mkdtempSync(join(tmpdir(), 'vectra-home-'));
+    const home = tempDir('vectra-home-');
     saveLogin({ VECTRA_CONFIG_HOME: home }, { addr, token: adminToken });
     return { VECTRA_CONFIG_HOME: home };
   }
@@ -188,7 +188,7 @@ describe('vectra run (host isolation) against a real gateway', () => {
 
   describe('agent mode', () => {
     it('a bad token fails fast with the status and the command never runs', async () => {
-      const marker = join(mkdtempSync(join(tmpdir(), 'vectra-run-test-')), 'ran');
+      const marker = join(tempDir('vectra-run-test-'), 'ran');
       const result = await runVectra(
         [
           '--',
@@ -389,7 +389,7 @@ describe('vectra run (host isolation) against a real gateway', () => {
 
   describe('local mode', () => {
     it('mints a session for the vault with the saved admin login and --ttl (--proxy wins)', async () => {
-      const home = mkdtempSync(join(tmpdir(), 'vectra-home-'));
+      const home = tempDir('vectra-home-');
       saveLogin({ VECTRA_CONFIG_HOME: home }, { addr, token: adminToken });
       const before = Date.now();
       const result = await runVectra(

@@ -3,8 +3,7 @@
  * behave the same on PostgreSQL in production. PostgreSQL is real (a fresh database per test);
  * SQLite is a file in a fresh temporary directory.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseConfig } from '../../src/config/schema';
 import { isGatewayError } from '../../src/errors';
@@ -20,6 +19,7 @@ import {
   sqliteConfig,
   steppingClock,
 } from './storage-test-helpers';
+import { tempDir } from '../helpers/temp-dir';
 
 const ITEMS = ITEMS_MIGRATION.version;
 const ALL_VERSIONS = WITH_ITEMS.map((m) => m.version);
@@ -36,7 +36,7 @@ const subjects: Subject[] = [
     name: 'Sqlite',
     describe,
     create: async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'vectra-storage-'));
+      const dir = tempDir('vectra-storage-');
       return {
         config: sqliteConfig(`Data Source=${join(dir, 'data', 'vectra.db')}`),
         drop: async () => rmSync(dir, { recursive: true, force: true }),

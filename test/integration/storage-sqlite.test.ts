@@ -2,14 +2,14 @@
  * What only the SQLite provider promises: owner-only files from the first byte, WAL, one
  * transaction at a time inside the process, and BEGIN IMMEDIATE serialising other processes.
  */
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDriver from 'better-sqlite3';
 import { isGatewayError } from '../../src/errors';
 import { openDatabase, SqliteDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
 import { RACE_MIGRATIONS, WITH_ITEMS, spawnMigrator, sqliteConfig } from './storage-test-helpers';
+import { tempDir } from '../helpers/temp-dir';
 
 const mode = (path: string): number => statSync(path).mode & 0o777;
 
@@ -18,7 +18,7 @@ describe('SQLite provider', () => {
   const opened: Database[] = [];
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vectra-sqlite-'));
+    dir = tempDir('vectra-sqlite-');
   });
 
   afterEach(async () => {

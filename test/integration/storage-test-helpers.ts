@@ -4,14 +4,14 @@
  * the built dist/ — a second real process against the same database.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseConfig } from '../../src/config/schema';
 import { MIGRATIONS } from '../../src/storage/migrations';
 import type { Migration } from '../../src/storage/types';
 import { isGatewayError } from '../../src/errors';
 import { createPostgresDatabase, describeWith } from '../helpers/services';
+import { tempDir } from '../helpers/temp-dir';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 
@@ -138,7 +138,7 @@ export function databaseSubjects(tempPrefix: string) {
       name: 'Sqlite',
       describe,
       create: async () => {
-        const dir = mkdtempSync(join(tmpdir(), tempPrefix));
+        const dir = tempDir(tempPrefix);
         return {
           config: sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`),
           drop: async () => rmSync(dir, { recursive: true, force: true }),

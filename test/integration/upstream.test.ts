@@ -3,7 +3,7 @@
  * requests, keep-alive pooling, redirects, TLS verification, limits, timeouts and failures.
  */
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import {
@@ -23,6 +23,7 @@ import { createUpstreamClient, type UpstreamClientDeps } from '../../src/proxy/u
 import type { UpstreamClient } from '../../src/http/upstream-client';
 import { selfSignedCertificate, type TestCertificate } from '../helpers/certificates';
 import { testConfig } from '../helpers/gateway';
+import { tempDir } from '../helpers/temp-dir';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -41,7 +42,7 @@ const rawServers: Array<{ server: NetServer; sockets: Socket[] }> = [];
 beforeAll(() => {
   trusted = selfSignedCertificate('localhost');
   untrusted = selfSignedCertificate('localhost');
-  caFile = join(mkdtempSync(join(tmpdir(), 'vectra-upstream-')), 'upstream-ca.pem');
+  caFile = join(tempDir('vectra-upstream-'), 'upstream-ca.pem');
   writeFileSync(caFile, trusted.certPem);
 });
 
@@ -260,7 +261,7 @@ describe('upstream client: TLS', () => {
 });
 
 function writeTemp(content: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'vectra-upstream-')), 'ca.pem');
+  const path = join(tempDir('vectra-upstream-'), 'ca.pem');
   writeFileSync(path, content);
   return path;
 }

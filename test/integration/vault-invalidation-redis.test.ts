@@ -5,8 +5,7 @@
  * once what A revoked. Waits are bounded polls, never fixed sleeps.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RedisCache } from '../../src/cache/redis';
 import type { DatabaseConfig } from '../../src/config/schema';
@@ -18,6 +17,7 @@ import { createVaultService } from '../../src/vault/vault-service';
 import { REDIS_ADDRESS, createPostgresDatabase, describeWith } from '../helpers/services';
 import { uniquePrefix, waitFor } from '../helpers/waiting-and-processes';
 import { postgresConfig, sqliteConfig } from './storage-test-helpers';
+import { tempDir } from '../helpers/temp-dir';
 
 type Replica = ReturnType<typeof createVaultService>;
 
@@ -28,7 +28,7 @@ const subjects = [
     // One SqliteDatabase per file per process (see src/storage/sqlite.ts): both replicas share it.
     separateConnections: false,
     create: async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'vectra-replicas-'));
+      const dir = tempDir('vectra-replicas-');
       return {
         config: sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`),
         drop: async () => rmSync(dir, { recursive: true, force: true }),

@@ -7,8 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MemoryCache } from '../../src/cache/memory';
@@ -20,6 +19,7 @@ import { createVaultService } from '../../src/vault/vault-service';
 import { createPostgresDatabase, describeWith } from '../helpers/services';
 import { recordingLogger } from '../helpers/waiting-and-processes';
 import { postgresConfig, sqliteConfig } from './storage-test-helpers';
+import { tempDir } from '../helpers/temp-dir';
 
 const PG_DUMP = '/usr/bin/pg_dump';
 
@@ -72,7 +72,7 @@ describe('planted secrets at rest: SQLite', () => {
   let dir: string;
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vectra-planted-'));
+    dir = tempDir('vectra-planted-');
   });
 
   afterEach(() => rmSync(dir, { recursive: true, force: true }));

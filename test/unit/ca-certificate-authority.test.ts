@@ -6,8 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, GatewayError } from '../../src/errors';
 import {
@@ -20,6 +19,7 @@ import { generateLeafKeyPair } from '../../src/proxy/key-pool';
 import type { SettingsRepository } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
 import { recordingLogger } from '../helpers/waiting-and-processes';
+import { tempDir } from '../helpers/temp-dir';
 
 /** The settings contract in memory; setIfAbsent is atomic, as the SQL statement is. */
 function memorySettings(): SettingsRepository & { rows: Map<string, string> } {
@@ -52,7 +52,7 @@ async function issue(ca: CertificateAuthority, host: string): Promise<X509Certif
 
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'vectra-ca-'));
+  dir = tempDir('vectra-ca-');
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

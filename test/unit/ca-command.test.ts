@@ -4,10 +4,9 @@
  * from VECTRA_ADDR, and each failure printed as one line with its exit code.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerCaCommand } from '../../src/cli/ca-command';
@@ -16,6 +15,7 @@ import { reportError } from '../../src/cli/output';
 import { loadCertificateAuthority } from '../../src/proxy/certificate-authority';
 import type { SettingsRepository } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
+import { tempDir } from '../helpers/temp-dir';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -49,7 +49,7 @@ afterAll(() => new Promise((done) => server.close(done)));
 
 beforeEach(() => {
   requests.length = 0;
-  dir = mkdtempSync(join(tmpdir(), 'vectra-ca-cli-'));
+  dir = tempDir('vectra-ca-cli-');
   handler = (req, res) => {
     if (req.url !== '/v1/ca.pem') return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'application/x-pem-file' }).end(caPem);

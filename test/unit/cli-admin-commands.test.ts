@@ -2,9 +2,8 @@
  * The admin commands run in-process against a fake `fetch`: what each sends, what it prints,
  * and its exit code. The built CLI against a real gateway is test/integration/cli-admin.test.ts.
  */
-import { mkdtempSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
@@ -12,6 +11,7 @@ import { registerAdminCommands } from '../../src/cli/admin-commands';
 import { readLogin } from '../../src/client/login-store';
 import type { CommandContext } from '../../src/cli/command-context';
 import { reportError } from '../../src/cli/output';
+import { tempDir } from '../helpers/temp-dir';
 
 interface Sent {
   method: string;
@@ -78,7 +78,7 @@ async function run(
 const ADDR = 'http://gw.test:7080';
 const TOKEN = 'vec_adm_test-token';
 const env = (extra: NodeJS.ProcessEnv = {}) => ({
-  HOME: mkdtempSync(join(tmpdir(), 'vectra-home-')),
+  HOME: tempDir('vectra-home-'),
   VECTRA_ADDR: ADDR,
   VECTRA_ADMIN_TOKEN: TOKEN,
   ...extra,
@@ -384,7 +384,7 @@ describe('auth login|status|logout', () => {
   const vaults = { 'GET /v1/vaults': { status: 200, body: { vaults: [vault] } } };
 
   it('login --token-stdin checks the token, saves it 0600 and never prints it', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'vectra-home-'));
+    const home = tempDir('vectra-home-');
     const gw = fakeFetch(vaults);
     const res = await run(['auth', 'login', '--addr', `${ADDR}/`, '--token-stdin'], {
       env: { HOME: home },
@@ -409,7 +409,7 @@ describe('auth login|status|logout', () => {
   });
 
   it('login with a refused token saves nothing, exit 1', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'vectra-home-'));
+    const home = tempDir('vectra-home-');
     const gw = fakeFetch({
       'GET /v1/vaults': {
         status: 401,

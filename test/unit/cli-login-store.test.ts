@@ -1,10 +1,10 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loginFile, readLogin, removeLogin, saveLogin } from '../../src/client/login-store';
+import { tempDir } from '../helpers/temp-dir';
 
 const modeOf = (path: string) => statSync(path).mode & 0o777;
-const tempHome = () => mkdtempSync(join(tmpdir(), 'vectra-home-'));
+const tempHome = () => tempDir('vectra-home-');
 const login = { addr: 'http://127.0.0.1:7080', token: 'vec_adm_x' };
 
 describe('saved login store', () => {

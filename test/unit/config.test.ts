@@ -1,15 +1,15 @@
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_KEYS } from '../../src/config/keys';
 import { loadConfig, valueAt } from '../../src/config/loader';
 import { maskSecret } from '../../src/config/mask';
 import { ConfigError } from '../../src/errors';
+import { tempDir } from '../helpers/temp-dir';
 
 const repoRoot = join(__dirname, '../..');
 
 function tempBase(files: Record<string, unknown> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vectra-config-'));
+  const dir = tempDir('vectra-config-');
   mkdirSync(join(dir, 'config'));
   for (const [name, content] of Object.entries(files)) {
     writeFileSync(join(dir, name), typeof content === 'string' ? content : JSON.stringify(content));

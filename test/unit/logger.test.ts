@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { LOG_LEVELS, type LogLevelName } from '../../src/config/schema';
@@ -9,6 +8,7 @@ import { createLogger, type LoggerHandle } from '../../src/observability/logger'
 import { runWithRequestId } from '../../src/observability/request-context';
 import type { Logger } from '../../src/observability/types';
 import { captureOutput, loggingConfig, type CapturedOutput } from './logger-helpers';
+import { tempDir } from '../helpers/temp-dir';
 
 const handles: LoggerHandle[] = [];
 afterEach(async () => {
@@ -237,7 +237,7 @@ describe('redaction', () => {
 describe('file sink', () => {
   let root: string;
   beforeEach(() => {
-    root = mkdtempSync(join(tmpdir(), 'vectra-logger-'));
+    root = tempDir('vectra-logger-');
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 

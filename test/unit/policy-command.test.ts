@@ -3,7 +3,7 @@
  * exit codes, every problem listed, the decision explained, nothing sent anywhere. The --addr
  * path against a real API is in test/integration/policy-route.test.ts.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -11,6 +11,7 @@ import type { CommandContext } from '../../src/cli/command-context';
 import { reportError } from '../../src/cli/output';
 import { registerPolicyCommand } from '../../src/cli/policy-command';
 import { REPO_ROOT } from '../helpers/gateway';
+import { tempDir } from '../helpers/temp-dir';
 
 const EXAMPLES = join(REPO_ROOT, 'policies');
 
@@ -46,7 +47,7 @@ async function run(
 }
 
 function directory(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vectra-policy-cli-'));
+  const dir = tempDir('vectra-policy-cli-');
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }
@@ -224,7 +225,7 @@ describe('vectra policy test', () => {
         ],
       }),
     });
-    const body = join(mkdtempSync(join(tmpdir(), 'vectra-body-')), 'body.json');
+    const body = join(tempDir('vectra-body-'), 'body.json');
     writeFileSync(body, '{"amount": 5000}');
     const base = ['--dir', dir, '--method', 'POST', '--url', 'https://pay.example.com/charges'];
     const hitl = await test(...base, '--body', body, '--header', 'X-Env: prod', '--json');
@@ -327,7 +328,7 @@ describe('vectra policy test with a body the policies cannot judge', () => {
     }),
   });
   const file = (bytes: Buffer) => {
-    const path = join(mkdtempSync(join(tmpdir(), 'vectra-body-')), 'body');
+    const path = join(tempDir('vectra-body-'), 'body');
     writeFileSync(path, bytes);
     return path;
   };

@@ -3,8 +3,7 @@
  * with a log line naming it and the problem, the last good set stays active, and a fix is
  * picked up. Tests wait for the engine's reload events, never for time to pass.
  */
-import { mkdtempSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GatewayError } from '../../src/errors';
 import { policyHealthCheck } from '../../src/policy/directory-health';
@@ -14,6 +13,7 @@ import { createInternalEngine, type InternalPolicyEngine } from '../../src/polic
 import type { ReloadResult } from '../../src/policy/types';
 import { REPO_ROOT, testConfig } from '../helpers/gateway';
 import { recordingLogger, type LogLine } from '../helpers/waiting-and-processes';
+import { tempDir } from '../helpers/temp-dir';
 
 const request = (method = 'GET') =>
   describedRequestInput({
@@ -64,7 +64,7 @@ describe('the Internal provider', () => {
   let engine: InternalPolicyEngine | undefined;
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vectra-policy-engine-'));
+    dir = tempDir('vectra-policy-engine-');
     lines = [];
   });
   afterEach(async () => {

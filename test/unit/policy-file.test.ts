@@ -2,12 +2,13 @@
  * Policy files: the seed format and its extensions load; every problem is reported with the file
  * and where (JSON line and column, or the path inside the document); the shipped examples load.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePolicyText } from '../../src/policy/policy-file';
 import { formatProblem, loadPolicyDirectory } from '../../src/policy/policy-directory';
 import { REPO_ROOT } from '../helpers/gateway';
+import { tempDir } from '../helpers/temp-dir';
 
 const compile = (doc: unknown) => compilePolicyText('p.json', JSON.stringify(doc, null, 2));
 const messages = (doc: unknown) => compile(doc).problems.map(formatProblem);
@@ -176,7 +177,7 @@ describe('policy files', () => {
 
 describe('policy directories', () => {
   it('load every *.json file in name order and ignore the rest', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vectra-policies-'));
+    const dir = tempDir('vectra-policies-');
     writeFileSync(join(dir, 'b.json'), JSON.stringify({ ...SEED, name: 'b' }));
     writeFileSync(join(dir, 'a.json'), JSON.stringify({ ...SEED, name: 'a' }));
     writeFileSync(join(dir, 'notes.txt'), 'not a policy');
@@ -187,7 +188,7 @@ describe('policy directories', () => {
   });
 
   it('refuse a policy name used by two files', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vectra-policies-'));
+    const dir = tempDir('vectra-policies-');
     writeFileSync(join(dir, 'a.json'), JSON.stringify(SEED));
     writeFileSync(join(dir, 'b.json'), JSON.stringify(SEED));
     const loaded = await loadPolicyDirectory(dir);

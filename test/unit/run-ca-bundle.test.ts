@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import {
@@ -10,6 +9,7 @@ import {
 } from '../../src/isolation/ca-bundle';
 import { RunError } from '../../src/isolation/run-mode';
 import { selfSignedCertificate } from '../helpers/certificates';
+import { tempDir } from '../helpers/temp-dir';
 
 const CA = selfSignedCertificate('Vectra Test CA').certPem;
 
@@ -19,7 +19,7 @@ function answering(status: number, body: string): typeof fetch {
 
 describe('vectra run: CA files', () => {
   it("the bundle holds Node roots, the first readable system bundle, then Vectra's CA", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vectra-test-'));
+    const dir = tempDir('vectra-test-');
     const system = join(dir, 'system.pem');
     writeFileSync(system, '-----BEGIN CERTIFICATE-----\nSYSTEM\n-----END CERTIFICATE-----\n');
     const bundle = buildBundle(CA, {

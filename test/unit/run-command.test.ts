@@ -1,11 +1,9 @@
 /** The commander wiring of `vectra run`, in-process, with a fake gateway (fetch) and a real child. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import type { CommandContext } from '../../src/cli/command-context';
 import { registerRunCommand } from '../../src/cli/run-command';
 import { selfSignedCertificate } from '../helpers/certificates';
+import { tempDir } from '../helpers/temp-dir';
 
 const CA = selfSignedCertificate('Vectra Test CA').certPem;
 const ADDR = 'http://gw.example:7080';
@@ -88,7 +86,7 @@ const agentEnv = { PATH: process.env.PATH, VECTRA_TOKEN: 'vec_agt_tok', VECTRA_V
 const localEnv = () => ({
   PATH: process.env.PATH,
   VECTRA_ADMIN_TOKEN: 'vec_adm_tok',
-  VECTRA_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'vectra-home-')),
+  VECTRA_CONFIG_HOME: tempDir('vectra-home-'),
 });
 const childProxy = (childOut: string): string => JSON.parse(childOut).proxy;
 
