@@ -1,6 +1,35 @@
-/** Audit rows of a test gateway, read once the asynchronous audit log has written them. */
+/**
+ * Audit rows of a test gateway, read once the asynchronous audit log has written them; and the
+ * audit routes served alone on the real API app, for the route and `vectra logs` tests.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Router, type Request, type Response } from 'express';
+import { MemoryCache } from '../../src/cache/memory';
 import type { Gateway } from '../../src/gateway';
-import type { AuditRow } from '../../src/observability/audit';
+import { createAgentAuthenticator } from '../../src/identity/agent-auth';
+import { createAuthThrottle } from '../../src/identity/auth-throttle';
+import { createAuditLog, type AuditLog, type AuditRow } from '../../src/observability/audit';
+import { createMetrics } from '../../src/observability/metrics';
+import { silentLogger } from '../../src/observability/types';
+import { createApiApp } from '../../src/server/app';
+import {
+  AUDIT_STREAM_PATH,
+  auditRoutes,
+  createAuditStream,
+  type AuditStream,
+} from '../../src/server/admin/audit-routes';
+import { createAuthorizer } from '../../src/server/admin/authorize';
+import { toRouteRequest } from '../../src/server/admin/route';
+import { HealthService } from '../../src/server/health';
+import { openDatabase } from '../../src/storage';
+import { createCipher } from '../../src/vault/crypto';
+import { createVaultService } from '../../src/vault/vault-service';
+import { sqliteConfig } from '../integration/storage-test-helpers';
+import { testConfig } from './gateway';
+import { tempDir } from './temp-dir';
 
 /**
  * The newest audit row of `vault` whose path is `path`, once written: the log is flushed and
@@ -19,4 +48,73 @@ export async function waitForAuditRow(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   throw new Error(`no audit row for ${path}`);
+}
+
+export interface AuditRoutesServer {
+  url: string;
+  vaults: ReturnType<typeof createVaultService>;
+  audit: AuditLog;
+  stream: AuditStream;
+  close(): Promise<void>;
+}
+
+/**
+ * The audit routes and their event stream on the real API app (error middleware included),
+ * authorized by the real authorizer and mounted the way the admin router mounts routes, over a
+ * fresh SQLite database. `heartbeatMs` is the stream's heartbeat interval.
+ */
+export async function startAuditRoutesServer(
+  options: { heartbeatMs?: number } = {},
+): Promise<AuditRoutesServer> {
+  const dir = tempDir('vectra-audit-api-');
+  const db = await openDatabase(sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`));
+  const cache = new MemoryCache({ sweepIntervalMs: 0 });
+  const vaults = createVaultService({ db, cipher: createCipher(randomBytes(32)), cache });
+  const audit = createAuditLog({
+    db,
+    cache,
+    config: { RetentionDays: 30, MaxRows: 1000 },
+    logger: silentLogger,
+  });
+  const stream = createAuditStream({ vaults, audit, heartbeatMs: options.heartbeatMs });
+  const authorize = createAuthorizer({
+    vaults,
+    agents: createAgentAuthenticator(testConfig().Security.AgentAuth, vaults),
+    throttle: createAuthThrottle({ cache }),
+  });
+  const router = Router();
+  router.get(AUDIT_STREAM_PATH, stream.handler(authorize));
+  for (const route of auditRoutes(vaults, audit)) {
+    router[route.method](route.path, async function handleRoute(req: Request, res: Response) {
+      const principal = await authorize(route.access, req);
+      const answer = await route.handle(toRouteRequest(req, principal));
+      res.status(answer.status ?? route.status ?? 200);
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(answer.body);
+    });
+  }
+  const app = createApiApp({
+    logger: silentLogger,
+    metrics: createMetrics(),
+    health: new HealthService(),
+    maxBodyBytes: 1_000_000,
+    routers: [{ path: '/', router }],
+  });
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    vaults,
+    audit,
+    stream,
+    async close() {
+      stream.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await audit.close();
+      await vaults.close();
+      await cache.close();
+      await db.close();
+    },
+  };
 }

@@ -4,89 +4,21 @@
  * The same routes inside a running gateway are exercised by cli-logs.test.ts once wired.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Router, type Request, type Response } from 'express';
-import { MemoryCache } from '../../src/cache/memory';
-import { createAgentAuthenticator } from '../../src/identity/agent-auth';
-import { createAuthThrottle } from '../../src/identity/auth-throttle';
-import {
-  createAuditLog,
-  type AuditEntry,
-  type AuditLog,
-  type AuditRow,
-} from '../../src/observability/audit';
-import { createMetrics } from '../../src/observability/metrics';
+import type { AuditEntry, AuditRow } from '../../src/observability/audit';
 import { openRequestScopes } from '../../src/observability/request-context';
-import { silentLogger } from '../../src/observability/types';
-import { createApiApp } from '../../src/server/app';
-import {
-  AUDIT_STREAM_PATH,
-  auditRoutes,
-  createAuditStream,
-  type AuditStream,
-} from '../../src/server/admin/audit-routes';
-import { createAuthorizer } from '../../src/server/admin/authorize';
+import { auditRoutes } from '../../src/server/admin/audit-routes';
 import { buildOpenApi } from '../../src/server/admin/openapi';
-import { toRouteRequest } from '../../src/server/admin/route';
-import { HealthService } from '../../src/observability/health';
-import { openDatabase } from '../../src/storage';
-import type { Database } from '../../src/storage/types';
-import { createCipher } from '../../src/vault/crypto';
-import { createVaultService } from '../../src/vault/vault-service';
-import { testConfig } from '../helpers/gateway';
+import { startAuditRoutesServer, type AuditRoutesServer } from '../helpers/audit';
 import { messageInbox } from '../helpers/waiting-and-processes';
-import { sqliteConfig } from './storage-test-helpers';
 
-interface AuditApi {
-  url: string;
-  audit: AuditLog;
-  stream: AuditStream;
+interface AuditApi extends AuditRoutesServer {
   tokens: { owner: string; auditor: string; approver: string; agent: string };
-  close(): Promise<void>;
 }
 
-/** The audit routes on the real API app, authorized like createAdminRouter does it. */
+/** The audit routes with a vault `team`, a token of each role and an agent of `team`. */
 async function startAuditApi(): Promise<AuditApi> {
-  const dir = mkdtempSync(join(tmpdir(), 'vectra-audit-api-'));
-  const db: Database = await openDatabase(sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`));
-  const cache = new MemoryCache({ sweepIntervalMs: 0 });
-  const vaults = createVaultService({ db, cipher: createCipher(randomBytes(32)), cache });
-  const audit = createAuditLog({
-    db,
-    cache,
-    config: { RetentionDays: 30, MaxRows: 1000 },
-    logger: silentLogger,
-  });
-  const stream = createAuditStream({ vaults, audit, heartbeatMs: 50 });
-  const authorize = createAuthorizer({
-    vaults,
-    agents: createAgentAuthenticator(testConfig().Security.AgentAuth, vaults),
-    throttle: createAuthThrottle({ cache }),
-  });
-  const router = Router();
-  router.get(AUDIT_STREAM_PATH, stream.handler(authorize));
-  for (const route of auditRoutes(vaults, audit)) {
-    router[route.method](route.path, async function handleRoute(req: Request, res: Response) {
-      const principal = await authorize(route.access, req);
-      const answer = await route.handle(toRouteRequest(req, principal));
-      res.status(answer.status ?? route.status ?? 200);
-      res.setHeader('Cache-Control', 'no-store');
-      res.json(answer.body);
-    });
-  }
-  const app = createApiApp({
-    logger: silentLogger,
-    metrics: createMetrics(),
-    health: new HealthService(),
-    maxBodyBytes: 1_000_000,
-    routers: [{ path: '/', router }],
-  });
-  const server: Server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const api = await startAuditRoutesServer({ heartbeatMs: 50 });
+  const { vaults } = api;
   const mint = async (role: 'owner' | 'auditor' | 'approver') =>
     (await vaults.createAdminToken({ name: role, role })).token;
   await vaults.createVault({ name: 'team' });
@@ -96,22 +28,7 @@ async function startAuditApi(): Promise<AuditApi> {
     approver: await mint('approver'),
     agent: (await vaults.createAgent({ name: 'bot', vaults: ['team'] })).token,
   };
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    audit,
-    stream,
-    tokens,
-    async close() {
-      stream.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await audit.close();
-      await vaults.close();
-      await cache.close();
-      await db.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { ...api, tokens };
 }
 
 let sequence = 0;

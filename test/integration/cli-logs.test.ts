@@ -7,102 +7,29 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { Router, type Request, type Response } from 'express';
-import { MemoryCache } from '../../src/cache/memory';
 import { registerLogsCommand } from '../../src/cli/logs-command';
 import type { CommandContext } from '../../src/cli/command-context';
 import { reportError } from '../../src/cli/output';
-import { createAgentAuthenticator } from '../../src/identity/agent-auth';
-import { createAuthThrottle } from '../../src/identity/auth-throttle';
-import { createAuditLog, type AuditEntry, type AuditLog } from '../../src/observability/audit';
-import { createMetrics } from '../../src/observability/metrics';
-import { silentLogger } from '../../src/observability/types';
-import { createApiApp } from '../../src/server/app';
-import {
-  auditRoutes,
-  createAuditStream,
-  type AuditStream,
-} from '../../src/server/admin/audit-routes';
-import { createAuthorizer } from '../../src/server/admin/authorize';
-import { toRouteRequest } from '../../src/server/admin/route';
-import { HealthService } from '../../src/observability/health';
-import { openDatabase } from '../../src/storage';
-import { createCipher } from '../../src/vault/crypto';
-import { createVaultService } from '../../src/vault/vault-service';
+import { type AuditEntry, type AuditLog } from '../../src/observability/audit';
+import { startAuditRoutesServer, type AuditRoutesServer } from '../helpers/audit';
 import { exitOf, runCli, startCli } from '../helpers/cli';
-import { REPO_ROOT, startTestGateway, testConfig } from '../helpers/gateway';
+import { REPO_ROOT, startTestGateway } from '../helpers/gateway';
 import { startUpstream } from '../helpers/upstream';
 import { waitFor } from '../helpers/waiting-and-processes';
-import { sqliteConfig } from './storage-test-helpers';
+import { tempDir } from '../helpers/temp-dir';
 
-interface Api {
-  url: string;
+interface Api extends AuditRoutesServer {
   token: string;
-  audit: AuditLog;
-  stream: AuditStream;
-  close(): Promise<void>;
 }
 
-/** The audit routes on the real API app, authorized like createAdminRouter does it. */
+/** The audit routes with vaults `team` and `empty` and an auditor's token. */
 async function startApi(): Promise<Api> {
-  const dir = mkdtempSync(join(tmpdir(), 'vectra-cli-logs-'));
-  const db = await openDatabase(sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`));
-  const cache = new MemoryCache({ sweepIntervalMs: 0 });
-  const vaults = createVaultService({ db, cipher: createCipher(randomBytes(32)), cache });
-  const audit = createAuditLog({
-    db,
-    cache,
-    config: { RetentionDays: 30, MaxRows: 1000 },
-    logger: silentLogger,
-  });
-  const stream = createAuditStream({ vaults, audit });
-  const authorize = createAuthorizer({
-    vaults,
-    agents: createAgentAuthenticator(testConfig().Security.AgentAuth, vaults),
-    throttle: createAuthThrottle({ cache }),
-  });
-  const router = Router();
-  router.get(stream.doc.path, stream.handler(authorize));
-  for (const route of auditRoutes(vaults, audit)) {
-    router.get(route.path, async (req: Request, res: Response) => {
-      const answer = await route.handle(toRouteRequest(req, await authorize(route.access, req)));
-      res.json(answer.body);
-    });
-  }
-  const app = createApiApp({
-    logger: silentLogger,
-    metrics: createMetrics(),
-    health: new HealthService(),
-    maxBodyBytes: 1_000_000,
-    routers: [{ path: '/', router }],
-  });
-  const server: Server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  await vaults.createVault({ name: 'team' });
-  await vaults.createVault({ name: 'empty' });
-  const token = (await vaults.createAdminToken({ name: 'auditor', role: 'auditor' })).token;
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    token,
-    audit,
-    stream,
-    async close() {
-      stream.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await audit.close();
-      await vaults.close();
-      await cache.close();
-      await db.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const api = await startAuditRoutesServer();
+  await api.vaults.createVault({ name: 'team' });
+  await api.vaults.createVault({ name: 'empty' });
+  const token = (await api.vaults.createAdminToken({ name: 'auditor', role: 'auditor' })).token;
+  return { ...api, token };
 }
 
 let sequence = 0;
@@ -135,7 +62,7 @@ function run(api: Api, argv: string[], onInterrupt?: (stop: () => void) => () =>
   const env = {
     VECTRA_ADDR: api.url,
     VECTRA_ADMIN_TOKEN: api.token,
-    VECTRA_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'vectra-home-')),
+    VECTRA_CONFIG_HOME: tempDir('vectra-home-'),
   };
   const ctx: CommandContext = { io, env, version: '0.0.0', exitCode: 0 };
   const program = new Command('vectra')
@@ -282,7 +209,7 @@ describe('vectra logs --follow in its own process', () => {
         PATH: process.env.PATH,
         VECTRA_ADDR: api.url,
         VECTRA_ADMIN_TOKEN: api.token,
-        VECTRA_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'vectra-home-')),
+        VECTRA_CONFIG_HOME: tempDir('vectra-home-'),
       },
     });
     let stdout = '';
@@ -336,7 +263,7 @@ describe('vectra logs against a real gateway (built CLI)', () => {
 
       const env = {
         VECTRA_ADMIN_TOKEN: token,
-        VECTRA_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'h-')),
+        VECTRA_CONFIG_HOME: tempDir('h-'),
       };
       const listed = await runCli(
         ['logs', '--vault', 'shop', '--json', '--addr', gateway.urls.http],
@@ -380,7 +307,7 @@ describe('vectra logs against a real gateway (built CLI)', () => {
     const audit = (gateway as unknown as { audit: AuditLog }).audit;
     const env = {
       VECTRA_ADMIN_TOKEN: token,
-      VECTRA_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'h-')),
+      VECTRA_CONFIG_HOME: tempDir('h-'),
     };
     try {
       audit.record(entry({ vault: 'default', path: `/first?key=${token}` }));
