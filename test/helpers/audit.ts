@@ -11,7 +11,12 @@ import { MemoryCache } from '../../src/cache/memory';
 import type { Gateway } from '../../src/gateway';
 import { createAgentAuthenticator } from '../../src/identity/agent-auth';
 import { createAuthThrottle } from '../../src/identity/auth-throttle';
-import { createAuditLog, type AuditLog, type AuditRow } from '../../src/observability/audit';
+import {
+  createAuditLog,
+  type AuditEntry,
+  type AuditLog,
+  type AuditRow,
+} from '../../src/observability/audit';
 import { createMetrics } from '../../src/observability/metrics';
 import { silentLogger } from '../../src/observability/types';
 import { createApiApp } from '../../src/server/app';
@@ -48,6 +53,38 @@ export async function waitForAuditRow(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   throw new Error(`no audit row for ${path}`);
+}
+
+/**
+ * A maker of numbered audit entries (`req-1`, `req-2`, …, one second apart from 2030-01-01):
+ * the agent `bot` of vault `team` allowed a GET to https://api.example.com/v1/items through
+ * service `api`. `fields(n)` changes the n-th entry for a whole file, `overrides` one entry.
+ */
+export function auditEntries(
+  fields: (n: number) => Partial<AuditEntry> = () => ({}),
+): (overrides?: Partial<AuditEntry>) => AuditEntry {
+  let sequence = 0;
+  return (overrides = {}) => {
+    sequence += 1;
+    return {
+      at: new Date(Date.parse('2030-01-01T00:00:00Z') + sequence * 1000),
+      requestId: `req-${sequence}`,
+      agent: 'bot',
+      vault: 'team',
+      method: 'GET',
+      host: 'api.example.com',
+      port: 443,
+      path: '/v1/items',
+      service: 'api',
+      decision: 'allow',
+      status: 200,
+      latencyMs: 5,
+      bytesIn: 10,
+      bytesOut: 20,
+      ...fields(sequence),
+      ...overrides,
+    };
+  };
 }
 
 export interface AuditRoutesServer {

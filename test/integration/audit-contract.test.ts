@@ -25,6 +25,7 @@ import {
 import { insertAuditRows, toNewRow } from '../../src/observability/audit-repository';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
+import { auditEntries } from '../helpers/audit';
 import { agentPrincipal, testContext } from '../helpers/context';
 import { createPostgresDatabase, describeWith } from '../helpers/services';
 import { messageInbox, recordingLogger, waitFor } from '../helpers/waiting-and-processes';
@@ -83,27 +84,7 @@ const T0 = Date.parse('2030-01-02T03:04:05.000Z');
 const at = (offsetMs: number) => new Date(T0 + offsetMs);
 const DAY = 86_400_000;
 
-let sequence = 0;
-function entry(overrides: Partial<AuditEntry> = {}): AuditEntry {
-  sequence += 1;
-  return {
-    at: at(0),
-    requestId: `req-${sequence}`,
-    agent: 'bot',
-    vault: 'team',
-    method: 'GET',
-    host: 'api.example.com',
-    port: 443,
-    path: '/v1/items',
-    service: 'api',
-    decision: 'allow',
-    status: 200,
-    latencyMs: 5,
-    bytesIn: 10,
-    bytesOut: 20,
-    ...overrides,
-  };
-}
+const entry = auditEntries(() => ({ at: at(0) }));
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(

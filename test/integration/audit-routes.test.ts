@@ -4,11 +4,11 @@
  * The same routes inside a running gateway are exercised by cli-logs.test.ts once wired.
  */
 import { randomBytes } from 'node:crypto';
-import type { AuditEntry, AuditRow } from '../../src/observability/audit';
+import type { AuditRow } from '../../src/observability/audit';
 import { openRequestScopes } from '../../src/observability/request-context';
 import { auditRoutes } from '../../src/server/admin/audit-routes';
 import { buildOpenApi } from '../../src/server/admin/openapi';
-import { startAuditRoutesServer, type AuditRoutesServer } from '../helpers/audit';
+import { auditEntries, startAuditRoutesServer, type AuditRoutesServer } from '../helpers/audit';
 import { messageInbox } from '../helpers/waiting-and-processes';
 
 interface AuditApi extends AuditRoutesServer {
@@ -31,27 +31,12 @@ async function startAuditApi(): Promise<AuditApi> {
   return { ...api, tokens };
 }
 
-let sequence = 0;
-function entry(overrides: Partial<AuditEntry> = {}): AuditEntry {
-  sequence += 1;
-  return {
-    at: new Date(Date.parse('2030-01-01T00:00:00Z') + sequence * 1000),
-    requestId: `req-${sequence}`,
-    agent: 'bot',
-    vault: 'team',
-    method: 'GET',
-    host: 'api.example.com',
-    port: 443,
-    path: `/items/${sequence}`,
-    service: 'api',
-    decision: 'allow',
-    status: 200,
-    latencyMs: 4,
-    bytesIn: 0,
-    bytesOut: 99,
-    ...overrides,
-  };
-}
+const entry = auditEntries((n) => ({
+  path: `/items/${n}`,
+  latencyMs: 4,
+  bytesIn: 0,
+  bytesOut: 99,
+}));
 
 /** An SSE client: rows arrive in `inbox` (by path); `ended` settles when the server ends it. */
 async function follow(url: string, headers: Record<string, string>) {

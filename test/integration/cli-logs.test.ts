@@ -11,8 +11,8 @@ import { Command, CommanderError } from 'commander';
 import { registerLogsCommand } from '../../src/cli/logs-command';
 import type { CommandContext } from '../../src/cli/command-context';
 import { reportError } from '../../src/cli/output';
-import { type AuditEntry, type AuditLog } from '../../src/observability/audit';
-import { startAuditRoutesServer, type AuditRoutesServer } from '../helpers/audit';
+import type { AuditLog } from '../../src/observability/audit';
+import { auditEntries, startAuditRoutesServer, type AuditRoutesServer } from '../helpers/audit';
 import { exitOf, runCli, startCli } from '../helpers/cli';
 import { REPO_ROOT, startTestGateway } from '../helpers/gateway';
 import { startUpstream } from '../helpers/upstream';
@@ -32,27 +32,14 @@ async function startApi(): Promise<Api> {
   return { ...api, token };
 }
 
-let sequence = 0;
-function entry(overrides: Partial<AuditEntry> = {}): AuditEntry {
-  sequence += 1;
-  return {
-    at: new Date(Date.parse('2030-01-01T00:00:00Z') + sequence * 1000),
-    requestId: `req-${sequence}`,
-    agent: 'bot',
-    vault: 'team',
-    method: 'POST',
-    host: 'api.example.com',
-    port: 443,
-    path: `/v1/items/${sequence}`,
-    service: 'api',
-    decision: 'allow',
-    status: 201,
-    latencyMs: 7,
-    bytesIn: 1,
-    bytesOut: 2,
-    ...overrides,
-  };
-}
+const entry = auditEntries((n) => ({
+  method: 'POST',
+  path: `/v1/items/${n}`,
+  status: 201,
+  latencyMs: 7,
+  bytesIn: 1,
+  bytesOut: 2,
+}));
 
 /** Like `main()`, in-process: the exit code and what was printed so far (live). */
 function run(api: Api, argv: string[], onInterrupt?: (stop: () => void) => () => void) {
