@@ -3,8 +3,6 @@
  * audit routes served alone on the real API app, for the route and `vectra logs` tests.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Router, type Request, type Response } from 'express';
 import { MemoryCache } from '../../src/cache/memory';
@@ -17,9 +15,7 @@ import {
   type AuditLog,
   type AuditRow,
 } from '../../src/observability/audit';
-import { createMetrics } from '../../src/observability/metrics';
 import { silentLogger } from '../../src/observability/types';
-import { createApiApp } from '../../src/server/app';
 import {
   AUDIT_STREAM_PATH,
   auditRoutes,
@@ -28,11 +24,11 @@ import {
 } from '../../src/server/admin/audit-routes';
 import { createAuthorizer } from '../../src/server/admin/authorize';
 import { toRouteRequest } from '../../src/server/admin/route';
-import { HealthService } from '../../src/server/health';
 import { openDatabase } from '../../src/storage';
 import { createCipher } from '../../src/vault/crypto';
 import { createVaultService } from '../../src/vault/vault-service';
 import { sqliteConfig } from '../integration/storage-test-helpers';
+import { serveApiRouter } from './api-app';
 import { testConfig } from './gateway';
 import { tempDir } from './temp-dir';
 
@@ -130,24 +126,15 @@ export async function startAuditRoutesServer(
       res.json(answer.body);
     });
   }
-  const app = createApiApp({
-    logger: silentLogger,
-    metrics: createMetrics(),
-    health: new HealthService(),
-    maxBodyBytes: 1_000_000,
-    routers: [{ path: '/', router }],
-  });
-  const server: Server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const served = await serveApiRouter(router);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: served.url,
     vaults,
     audit,
     stream,
     async close() {
       stream.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await served.close();
       await audit.close();
       await vaults.close();
       await cache.close();

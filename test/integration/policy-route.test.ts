@@ -5,8 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -16,17 +14,15 @@ import type { CommandContext } from '../../src/cli/command-context';
 import { reportError } from '../../src/cli/output';
 import { createAgentAuthenticator } from '../../src/identity/agent-auth';
 import { createAuthThrottle } from '../../src/identity/auth-throttle';
-import { createMetrics } from '../../src/observability/metrics';
 import { silentLogger } from '../../src/observability/types';
 import { createInternalEngine, type InternalPolicyEngine } from '../../src/policy/internal-engine';
-import { createApiApp } from '../../src/server/app';
 import { createAdminRouter } from '../../src/server/admin/router';
 import { policyRoutes } from '../../src/server/admin/policy-routes';
-import { HealthService } from '../../src/observability/health';
 import { createInternalScorer } from '../../src/semantic/internal-scorer';
 import { openDatabase } from '../../src/storage';
 import { createCipher } from '../../src/vault/crypto';
 import { createVaultService } from '../../src/vault/vault-service';
+import { serveApiRouter } from '../helpers/api-app';
 import { testConfig } from '../helpers/gateway';
 import { sqliteConfig } from './storage-test-helpers';
 import { tempDir } from '../helpers/temp-dir';
@@ -97,15 +93,7 @@ beforeAll(async () => {
       approval: { enabled: true, threshold: 0.8 },
     }),
   });
-  const app = createApiApp({
-    logger: silentLogger,
-    metrics: createMetrics(),
-    health: new HealthService(),
-    maxBodyBytes: 1_000_000,
-    routers: [{ path: '/', router }],
-  });
-  const server: Server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const served = await serveApiRouter(router);
   await vaults.createVault({ name: 'team' });
   await vaults.setCredential('team', 'GH', 'ghp_not-used-by-a-dry-run');
   await vaults.createService('team', {
@@ -114,15 +102,14 @@ beforeAll(async () => {
     auth: { type: 'bearer', credential: 'GH' },
   });
   api = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: served.url,
     tokens: {
       owner: (await vaults.createAdminToken({ name: 'o', role: 'owner' })).token,
       auditor: (await vaults.createAdminToken({ name: 'a', role: 'auditor' })).token,
       agent: (await vaults.createAgent({ name: 'bot', vaults: ['team'] })).token,
     },
     async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await served.close();
       await engine.close();
       await vaults.close();
       await cache.close();
