@@ -4,8 +4,8 @@
  */
 import type { AgentPrincipal } from '../../src/identity/agent-auth';
 import { createRequestContext, type RequestContextInit } from '../../src/pipeline/context';
-import type { ProxyRequest } from '../../src/http/types';
-import type { RequestContext } from '../../src/pipeline/types';
+import type { ProxyRequest, RequestContext } from '../../src/pipeline/types';
+import type { Service } from '../../src/vault/types';
 
 export interface TestContextOptions extends Partial<Omit<RequestContextInit, 'request'>> {
   /** Merged over `GET https://api.github.com:443/` with no headers and no upgrade. */
@@ -45,4 +45,21 @@ export function testContext(options: TestContextOptions = {}): RequestContext {
   if ('principal' in options) ctx.principal = principal;
   if (vault !== undefined) ctx.vault = vault;
   return ctx;
+}
+
+/** The service `github` (id `s1`) of vault `prod`: https://api.github.com with a bearer `GH`. */
+export function testService(fields: Partial<Service> = {}): Service {
+  return {
+    id: 's1',
+    vault: 'prod',
+    name: 'github',
+    host: 'api.github.com',
+    scheme: 'https',
+    auth: { type: 'bearer', credential: 'GH' },
+    enabled: true,
+    position: 0,
+    createdAt: '',
+    updatedAt: '',
+    ...fields,
+  };
 }

@@ -1,8 +1,8 @@
 import { GatewayError } from '../../src/errors';
-import { testContext } from '../helpers/context';
+import { testContext, testService } from '../helpers/context';
 import { createInjectStage } from '../../src/pipeline/stages/inject';
 import type { RequestContext } from '../../src/pipeline/types';
-import type { AuthScheme, Service } from '../../src/vault/types';
+import type { AuthScheme } from '../../src/vault/types';
 
 const store: Record<string, string> = { GH: 'ghp_secretvalue', USER: 'alice', PASS: 'hunter22' };
 const resolved: Array<{ vault: string; keys: readonly string[] }> = [];
@@ -26,12 +26,7 @@ function context(auth?: AuthScheme): RequestContext {
     vault: 'prod',
   });
   if (auth) {
-    const service: Service = {
-      ...{ id: 's', vault: 'prod', name: 'gh', host: 'api.github.com', scheme: 'https' as const },
-      enabled: true,
-      ...{ position: 0, createdAt: '', updatedAt: '', auth },
-    };
-    ctx.service = service;
+    ctx.service = testService({ id: 's', name: 'gh', auth });
   }
   return ctx;
 }

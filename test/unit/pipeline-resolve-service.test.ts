@@ -1,21 +1,9 @@
-import { testContext } from '../helpers/context';
+import { testContext, testService } from '../helpers/context';
 import { createResolveServiceStage } from '../../src/pipeline/stages/resolve-service';
-import type { Decision, EntryPoint } from '../../src/pipeline/types';
-import type { HeaderMap } from '../../src/http/types';
-import type { Service, UnmatchedHostPolicy, Vault } from '../../src/vault/types';
+import type { Decision, EntryPoint, HeaderMap } from '../../src/pipeline/types';
+import type { UnmatchedHostPolicy, Vault } from '../../src/vault/types';
 
-const service: Service = {
-  id: 's1',
-  vault: 'prod',
-  name: 'github',
-  host: 'api.github.com',
-  scheme: 'https',
-  auth: { type: 'bearer', credential: 'GH' },
-  enabled: true,
-  position: 0,
-  createdAt: '',
-  updatedAt: '',
-};
+const service = testService();
 
 function vaults(unmatchedHosts: UnmatchedHostPolicy) {
   const calls = { match: [] as unknown[], getVault: 0 };

@@ -6,7 +6,7 @@
 import { GatewayError } from '../../src/errors';
 import { createRateLimiter, type RateLimitOverrides } from '../../src/guards/rate-limit';
 import { silentLogger } from '../../src/observability/types';
-import { agentPrincipal, testContext } from '../helpers/context';
+import { agentPrincipal, testContext, testService } from '../helpers/context';
 import { createPipeline } from '../../src/pipeline/runner';
 import {
   createRateLimitStage,
@@ -15,24 +15,12 @@ import {
 } from '../../src/pipeline/stages/rate-limit';
 import { CONTINUE, type Decision, type RequestContext, type Stage } from '../../src/pipeline/types';
 import type { AgentPrincipal } from '../../src/identity/agent-auth';
-import type { Service } from '../../src/vault/types';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 
 const agent = agentPrincipal();
 
-const github: Service = {
-  id: 's1',
-  vault: 'prod',
-  name: 'github',
-  host: 'api.github.com',
-  scheme: 'https',
-  auth: { type: 'bearer', credential: 'GH' },
-  enabled: true,
-  position: 0,
-  createdAt: '',
-  updatedAt: '',
-};
+const github = testService();
 
 function context(principal: AgentPrincipal | undefined = agent, vault = 'prod'): RequestContext {
   return testContext({ request: { path: '/repos/x/y' }, principal, vault });
