@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseConfig } from '../../src/config/schema';
 import { MIGRATIONS } from '../../src/storage/migrations';
-import type { Migration } from '../../src/storage/types';
+import type { Database, Migration } from '../../src/storage/types';
 import { isGatewayError } from '../../src/errors';
 import { createPostgresDatabase, describeWith } from '../helpers/services';
 import { tempDir } from '../helpers/temp-dir';
@@ -166,4 +166,20 @@ export async function rejects(promise: Promise<unknown>, code: string, field?: s
   expect(error.code).toBe(code);
   if (field !== undefined) expect(error.context.field).toBe(field);
   return error;
+}
+
+/** `db` counting the statements run through it (outside transactions), to prove a cache hit. */
+export function counted(db: Database): { db: Database; statements: () => number } {
+  let statements = 0;
+  const proxy = new Proxy(db, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (property === 'get' || property === 'all' || property === 'run') statements += 1;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { db: proxy, statements: () => statements };
 }

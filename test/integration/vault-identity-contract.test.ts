@@ -12,25 +12,9 @@ import { createCipher } from '../../src/vault/crypto';
 import type { VaultService } from '../../src/vault/service-types';
 import { SESSION_TTL } from '../../src/vault/types';
 import { createVaultService } from '../../src/vault/vault-service';
-import { databaseSubjects, rejects } from './storage-test-helpers';
+import { counted, databaseSubjects, rejects } from './storage-test-helpers';
 
 const subjects = databaseSubjects('vectra-identity-');
-
-/** The database with a count of the statements run through it. */
-function counted(db: Database): { db: Database; statements: () => number } {
-  let statements = 0;
-  const proxy = new Proxy(db, {
-    get(target, property) {
-      const value = Reflect.get(target, property, target) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (property === 'get' || property === 'all' || property === 'run') statements += 1;
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return { db: proxy, statements: () => statements };
-}
 
 /** Waits (bounded, no fixed sleep) until `authenticate` answers as expected. */
 async function eventually(check: () => Promise<boolean>): Promise<void> {

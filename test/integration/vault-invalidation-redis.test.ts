@@ -16,7 +16,7 @@ import { createCipher } from '../../src/vault/crypto';
 import { createVaultService } from '../../src/vault/vault-service';
 import { REDIS_ADDRESS, createPostgresDatabase, describeWith } from '../helpers/services';
 import { uniquePrefix, waitFor } from '../helpers/waiting-and-processes';
-import { postgresConfig, sqliteConfig } from './storage-test-helpers';
+import { counted, postgresConfig, sqliteConfig } from './storage-test-helpers';
 import { tempDir } from '../helpers/temp-dir';
 
 type Replica = ReturnType<typeof createVaultService>;
@@ -45,22 +45,6 @@ const subjects = [
     },
   },
 ];
-
-/** Counts the statements run through `db`, to prove a lookup was served from the cache. */
-function counted(db: Database): { db: Database; statements: () => number } {
-  let statements = 0;
-  const proxy = new Proxy(db, {
-    get(target, property) {
-      const value = Reflect.get(target, property, target) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (property === 'get' || property === 'all' || property === 'run') statements += 1;
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return { db: proxy, statements: () => statements };
-}
 
 describeWith('redis')('vault invalidation across replicas through Redis', () => {
   describe.each(subjects)('$name', (subject) => {

@@ -10,28 +10,12 @@ import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
 import { createVaultService } from '../../src/vault/vault-service';
-import { databaseSubjects, rejects } from './storage-test-helpers';
+import { counted, databaseSubjects, rejects } from './storage-test-helpers';
 
 const subjects = databaseSubjects('vectra-vault-');
 
 const count = async (db: Database, sql: string, params: string[] = []) =>
   Number((await db.get<{ n: number }>(sql, params))!.n);
-
-/** Counts the statements run through `db` (outside transactions), to prove a cache hit. */
-function counted(db: Database): { db: Database; statements: () => number } {
-  let statements = 0;
-  const proxy = new Proxy(db, {
-    get(target, property) {
-      const value = Reflect.get(target, property, target) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (property === 'get' || property === 'all' || property === 'run') statements += 1;
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return { db: proxy, statements: () => statements };
-}
 
 /** Yields until queued invalidation messages (MemoryCache delivers asynchronously) are in. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
