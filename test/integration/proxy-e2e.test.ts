@@ -37,6 +37,8 @@ describe('forward proxy and reverse route', () => {
   let agentToken: string;
   let caFile: string;
   let proxy: string;
+  /** curl through the proxy with the gateway's CA trusted, for CONNECT tunnels. */
+  const throughTunnel = (args: string[]) => curl(['--proxy', proxy, '--cacert', caFile, ...args]);
 
   beforeAll(async () => {
     upstream = await startUpstream([bigEcho]);
@@ -77,11 +79,7 @@ describe('forward proxy and reverse route', () => {
   });
 
   it('CONNECT: curl reaches the HTTPS upstream through TLS interception with the credential injected', async () => {
-    const res = await curl([
-      '--proxy',
-      proxy,
-      '--cacert',
-      caFile,
+    const res = await throughTunnel([
       '-H',
       'Authorization: Bearer agent-sent',
       `${upstream.httpsUrl}/v1/items?x=1`,
@@ -98,11 +96,7 @@ describe('forward proxy and reverse route', () => {
   });
 
   it('keeps the tunnel alive across requests (HTTP/1.1 keep-alive inside CONNECT)', async () => {
-    const res = await curl([
-      '--proxy',
-      proxy,
-      '--cacert',
-      caFile,
+    const res = await throughTunnel([
       `${upstream.httpsUrl}/a`,
       `${upstream.httpsUrl}/b`,
       '-w',
@@ -161,12 +155,8 @@ describe('forward proxy and reverse route', () => {
   });
 
   it('the same through a CONNECT tunnel: redacted, and bytesOut is what curl downloaded', async () => {
-    const res = await curl([
+    const res = await throughTunnel([
       '-i',
-      '--proxy',
-      proxy,
-      '--cacert',
-      caFile,
       '-w',
       '\n%{size_download}',
       `${upstream.httpsUrl}/tunnel-echo`,
@@ -206,11 +196,7 @@ describe('forward proxy and reverse route', () => {
     const payload = JSON.stringify({
       items: Array.from({ length: 20 }, (_, i) => `item-${i}`),
     }).slice(0, 900);
-    await curl([
-      '--proxy',
-      proxy,
-      '--cacert',
-      caFile,
+    await throughTunnel([
       '-H',
       'content-type: application/json',
       '--data-binary',
@@ -259,12 +245,8 @@ describe('forward proxy and reverse route', () => {
   });
 
   it('refuses a Host inside the tunnel that differs from the CONNECT authority', async () => {
-    const res = await curl([
+    const res = await throughTunnel([
       '-i',
-      '--proxy',
-      proxy,
-      '--cacert',
-      caFile,
       '-H',
       'Host: evil.example:443',
       `${upstream.httpsUrl}/x`,
@@ -274,12 +256,8 @@ describe('forward proxy and reverse route', () => {
   });
 
   it('refuses an oversized body with its own code', async () => {
-    const res = await curl([
+    const res = await throughTunnel([
       '-i',
-      '--proxy',
-      proxy,
-      '--cacert',
-      caFile,
       '--data-binary',
       'x'.repeat(4096),
       `${upstream.httpsUrl}/big`,
