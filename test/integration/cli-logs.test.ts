@@ -7,16 +7,14 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Command, CommanderError } from 'commander';
 import { registerLogsCommand } from '../../src/cli/logs-command';
-import type { CommandContext } from '../../src/cli/command-context';
-import { reportError } from '../../src/cli/output';
 import type { AuditLog } from '../../src/observability/audit';
 import { auditEntries, startAuditRoutesServer, type AuditRoutesServer } from '../helpers/audit';
 import { exitOf, runCli, startCli } from '../helpers/cli';
 import { REPO_ROOT, startTestGateway } from '../helpers/gateway';
 import { startUpstream } from '../helpers/upstream';
 import { waitFor } from '../helpers/waiting-and-processes';
+import { runInProcess } from '../helpers/in-process-cli';
 import { tempDir } from '../helpers/temp-dir';
 
 interface Api extends AuditRoutesServer {
@@ -43,26 +41,13 @@ const entry = auditEntries((n) => ({
 
 /** Like `main()`, in-process: the exit code and what was printed so far (live). */
 function run(api: Api, argv: string[], onInterrupt?: (stop: () => void) => () => void) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
   const env = {
     VECTRA_ADDR: api.url,
     VECTRA_ADMIN_TOKEN: api.token,
     VECTRA_CONFIG_HOME: tempDir('vectra-home-'),
   };
-  const ctx: CommandContext = { io, env, version: '0.0.0', exitCode: 0 };
-  const program = new Command('vectra')
-    .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
-  registerLogsCommand(program, ctx, { onInterrupt });
-  const code = program.parseAsync(argv, { from: 'user' }).then(
-    () => ctx.exitCode,
-    (error: unknown) => {
-      if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-      reportError(io, error, false);
-      return 1;
-    },
+  const { code, out, err } = runInProcess(argv, env, (program, ctx) =>
+    registerLogsCommand(program, ctx, { onInterrupt }),
   );
   return { code, stdout: () => out.join('\n'), stderr: () => err.join('\n') };
 }

@@ -7,11 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
 import { MemoryCache } from '../../src/cache/memory';
 import { registerPolicyCommand } from '../../src/cli/policy-command';
-import type { CommandContext } from '../../src/cli/command-context';
-import { reportError } from '../../src/cli/output';
 import { createAgentAuthenticator } from '../../src/identity/agent-auth';
 import { createAuthThrottle } from '../../src/identity/auth-throttle';
 import { silentLogger } from '../../src/observability/types';
@@ -25,6 +22,7 @@ import { createVaultService } from '../../src/vault/vault-service';
 import { serveApiRouter } from '../helpers/api-app';
 import { testConfig } from '../helpers/gateway';
 import { sqliteConfig } from './storage-test-helpers';
+import { runInProcess } from '../helpers/in-process-cli';
 import { tempDir } from '../helpers/temp-dir';
 
 const POLICIES = {
@@ -288,32 +286,9 @@ describe('POST /v1/policy/evaluate', () => {
 
 describe('vectra policy test --addr', () => {
   async function cli(argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
-    const ctx: CommandContext = {
-      io,
-      env: { VECTRA_ADMIN_TOKEN: api.tokens.auditor, VECTRA_CONFIG_HOME: tmpdir() },
-      version: '0.0.0',
-      exitCode: 0,
-    };
-    const program = new Command('vectra').exitOverride().configureOutput({
-      writeOut: io.out,
-      writeErr: io.err,
-    });
-    registerPolicyCommand(program, ctx);
-    let code: number;
-    try {
-      await program.parseAsync(argv, { from: 'user' });
-      code = ctx.exitCode;
-    } catch (e) {
-      if (e instanceof CommanderError) code = e.exitCode === 0 ? 0 : 2;
-      else {
-        reportError(io, e, false);
-        code = 1;
-      }
-    }
-    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+    const env = { VECTRA_ADMIN_TOKEN: api.tokens.auditor, VECTRA_CONFIG_HOME: tmpdir() };
+    const { code, out, err } = runInProcess(argv, env, registerPolicyCommand);
+    return { code: await code, stdout: out.join('\n'), stderr: err.join('\n') };
   }
 
   /** `vectra policy test --addr <api> --agent bot --vault V --method M --url U [extra…]`. */

@@ -6,11 +6,9 @@ import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from '../../src/cli/admin-commands';
 import { readLogin } from '../../src/client/login-store';
-import type { CommandContext } from '../../src/cli/command-context';
-import { reportError } from '../../src/cli/output';
+import { runInProcess } from '../helpers/in-process-cli';
 import { tempDir } from '../helpers/temp-dir';
 
 interface Sent {
@@ -50,29 +48,13 @@ async function run(
   argv: string[],
   options: { env?: NodeJS.ProcessEnv; fetch?: typeof fetch; stdin?: string } = {},
 ) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const io = { out: (s: string) => stdout.push(s), err: (s: string) => stderr.push(s) };
-  const ctx: CommandContext = { io, env: options.env ?? {}, version: '0.0.0', exitCode: 0 };
-  const program = new Command('vectra')
-    .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
-  registerAdminCommands(program, ctx, {
-    fetch: options.fetch,
-    stdin: options.stdin === undefined ? undefined : Readable.from([options.stdin]),
-  });
-  let code: number;
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    code = ctx.exitCode;
-  } catch (err) {
-    if (err instanceof CommanderError) code = err.exitCode === 0 ? 0 : 2;
-    else {
-      reportError(io, err, false);
-      code = 1;
-    }
-  }
-  return { code, stdout: stdout.join(''), stderr: stderr.join('\n') };
+  const { code, out, err } = runInProcess(argv, options.env ?? {}, (program, ctx) =>
+    registerAdminCommands(program, ctx, {
+      fetch: options.fetch,
+      stdin: options.stdin === undefined ? undefined : Readable.from([options.stdin]),
+    }),
+  );
+  return { code: await code, stdout: out.join(''), stderr: err.join('\n') };
 }
 
 const ADDR = 'http://gw.test:7080';

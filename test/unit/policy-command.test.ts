@@ -6,11 +6,9 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
-import type { CommandContext } from '../../src/cli/command-context';
-import { reportError } from '../../src/cli/output';
 import { registerPolicyCommand } from '../../src/cli/policy-command';
 import { REPO_ROOT } from '../helpers/gateway';
+import { runInProcess } from '../helpers/in-process-cli';
 import { tempDir } from '../helpers/temp-dir';
 
 const EXAMPLES = join(REPO_ROOT, 'policies');
@@ -19,31 +17,11 @@ async function run(
   argv: string[],
   options: { env?: NodeJS.ProcessEnv; fetch?: typeof fetch } = {},
 ) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
-  const ctx: CommandContext = {
-    io,
-    env: { Policy__Providers__Internal__Directory: EXAMPLES, ...options.env },
-    version: '0.0.0',
-    exitCode: 0,
-  };
-  const program = new Command('vectra')
-    .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
-  registerPolicyCommand(program, ctx, { fetch: options.fetch });
-  let code: number;
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    code = ctx.exitCode;
-  } catch (e) {
-    if (e instanceof CommanderError) code = e.exitCode === 0 ? 0 : 2;
-    else {
-      reportError(io, e, false);
-      code = 1;
-    }
-  }
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+  const env = { Policy__Providers__Internal__Directory: EXAMPLES, ...options.env };
+  const { code, out, err } = runInProcess(argv, env, (program, ctx) =>
+    registerPolicyCommand(program, ctx, { fetch: options.fetch }),
+  );
+  return { code: await code, stdout: out.join('\n'), stderr: err.join('\n') };
 }
 
 function directory(files: Record<string, string>): string {
