@@ -5,7 +5,6 @@
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Readable } from 'node:stream';
 import type { Gateway } from '../../src/gateway';
 import { createAgentAuthenticator } from '../../src/identity/agent-auth';
 import { silentLogger } from '../../src/observability/types';
@@ -16,6 +15,7 @@ import type { EntryPoint, RequestContext } from '../../src/pipeline/types';
 import type { HeaderMap, UpstreamResponse } from '../../src/http/types';
 import type { UpstreamClient } from '../../src/http/upstream-client';
 import { startTestGateway } from '../helpers/gateway';
+import { readText as read } from '../helpers/streams';
 
 const SECRET = 'ghp_integrationSecret0123456789';
 const API_KEY = 'key-live-abcdefghijklmnop';
@@ -52,12 +52,6 @@ const nodeHttpUpstream: UpstreamClient = {
 interface Received {
   url: string;
   headers: IncomingHttpHeaders;
-}
-
-async function read(body: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 describe('pipeline against a real vault and upstream', () => {

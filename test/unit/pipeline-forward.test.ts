@@ -9,8 +9,9 @@ import type {
   ProxyRequest,
   UpstreamResponse,
   UpstreamUpgrade,
-} from '../../src/http/types';
+} from '../../src/pipeline/types';
 import type { SendOptions } from '../../src/http/upstream-client';
+import { readText as text } from '../helpers/streams';
 
 /** Records what it was asked to send and answers with `answer`. */
 function upstream(answer: () => UpstreamResponse) {
@@ -49,12 +50,6 @@ const ok =
 
 function context(entry: EntryPoint, headers: HeaderMap, upgrade = false): RequestContext {
   return testContext({ entry, request: { port: 8443, path: '/x', headers, upgrade } });
-}
-
-async function text(body: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString();
 }
 
 describe('forward stage', () => {

@@ -8,13 +8,8 @@ import {
   redactUpstreamResponse,
   redactionSecrets,
 } from '../../src/pipeline/redact-response';
-import type { HeaderMap, UpstreamResponse } from '../../src/http/types';
-
-async function collect(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
+import type { HeaderMap, UpstreamResponse } from '../../src/pipeline/types';
+import { readText as collect } from '../helpers/streams';
 
 function response(headers: HeaderMap, chunks: Array<Buffer | string>): UpstreamResponse {
   return { status: 200, headers, body: Readable.from(chunks.map((c) => Buffer.from(c))) };

@@ -6,13 +6,8 @@ import {
   redactResponse,
   redactionSecrets,
 } from '../../src/pipeline/redact-response';
-import type { UpstreamResponse } from '../../src/http/types';
-
-async function collect(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
+import type { UpstreamResponse } from '../../src/pipeline/types';
+import { readText as collect } from '../helpers/streams';
 
 /** `text` cut into chunks of `size` bytes, pushed through a fresh redactor. */
 function redactInChunks(text: string, secrets: string[], size: number): Promise<string> {

@@ -14,6 +14,7 @@ import {
 import type { Decision, RequestContext } from '../../src/pipeline/types';
 import type { ProxyRequest } from '../../src/http/types';
 import type { PolicyDecision, PolicyInput } from '../../src/policy/types';
+import { readText as text } from '../helpers/streams';
 
 /** An engine that records its inputs and answers `decision`. */
 function engine(decision: PolicyDecision, needsBody = true) {
@@ -93,12 +94,6 @@ async function run(
   });
   const result: Decision = await stage(ctx);
   return { result, input: recorded.inputs[0] };
-}
-
-async function text(body: Readable | undefined): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body ?? []) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A body stream that yields `parts` one by one and counts how far it was read. */

@@ -14,12 +14,7 @@ import {
   redactionSecrets,
 } from '../../src/pipeline/redact-response';
 import { echoForms } from '../helpers/echo-forms';
-
-async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks);
-}
+import { readAll as collect } from '../helpers/streams';
 
 function streamed(chunks: Buffer[], secrets: string[]): Promise<Buffer> {
   return collect(Readable.from(chunks).pipe(createRedactor(redactionSecrets(secrets))));
