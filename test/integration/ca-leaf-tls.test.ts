@@ -20,20 +20,9 @@ import {
   createLeafCertificateCache,
   type LeafCertificateCache,
 } from '../../src/proxy/leaf-certificates';
-import type { SettingsRepository } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
 import { tempDir } from '../helpers/temp-dir';
-
-function settingsInMemory(): SettingsRepository {
-  const rows = new Map<string, string>();
-  return {
-    get: async (k) => rows.get(k),
-    set: async (k, v) => void rows.set(k, v),
-    setIfAbsent: async (k, v) => (rows.has(k) ? (rows.get(k) as string) : (rows.set(k, v), v)),
-    delete: async (k) => rows.delete(k),
-    list: async () => [],
-  };
-}
+import { memorySettings } from '../helpers/settings';
 
 let ca: CertificateAuthority;
 let cache: LeafCertificateCache;
@@ -42,7 +31,7 @@ const servers: Server[] = [];
 beforeAll(async () => {
   ca = await loadCertificateAuthority({
     proxy: { CaCertFile: '', CaKeyFile: '' },
-    settings: settingsInMemory(),
+    settings: memorySettings(),
     cipher: createCipher(randomBytes(32)),
   });
   cache = createLeafCertificateCache({ ca, size: 100, validityHours: 72 });

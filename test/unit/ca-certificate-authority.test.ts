@@ -16,26 +16,10 @@ import {
   type CertificateAuthority,
 } from '../../src/proxy/certificate-authority';
 import { generateLeafKeyPair } from '../../src/proxy/key-pool';
-import type { SettingsRepository } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
 import { recordingLogger } from '../helpers/waiting-and-processes';
 import { tempDir } from '../helpers/temp-dir';
-
-/** The settings contract in memory; setIfAbsent is atomic, as the SQL statement is. */
-function memorySettings(): SettingsRepository & { rows: Map<string, string> } {
-  const rows = new Map<string, string>();
-  return {
-    rows,
-    get: async (key) => rows.get(key),
-    set: async (key, value) => void rows.set(key, value),
-    setIfAbsent: async (key, value) => {
-      if (!rows.has(key)) rows.set(key, value);
-      return rows.get(key) as string;
-    },
-    delete: async (key) => rows.delete(key),
-    list: async () => [...rows].map(([key, value]) => ({ key, value, updatedAt: '' })),
-  };
-}
+import { memorySettings } from '../helpers/settings';
 
 const NO_FILES = { CaCertFile: '', CaKeyFile: '' };
 const HOUR = 3600_000;

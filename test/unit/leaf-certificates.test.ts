@@ -8,8 +8,8 @@ import { loadCertificateAuthority } from '../../src/proxy/certificate-authority'
 import type { CertificateAuthority, LeafValidity } from '../../src/proxy/certificate-authority';
 import { createKeyPool, type KeyPool } from '../../src/proxy/key-pool';
 import { createLeafCertificateCache, normalizeLeafHost } from '../../src/proxy/leaf-certificates';
-import type { SettingsRepository } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
+import { memorySettings } from '../helpers/settings';
 
 const HOUR = 3600_000;
 
@@ -34,23 +34,12 @@ function recordingCa(ca: CertificateAuthority): CertificateAuthority & { issued:
   };
 }
 
-function settingsInMemory(): SettingsRepository {
-  const rows = new Map<string, string>();
-  return {
-    get: async (k) => rows.get(k),
-    set: async (k, v) => void rows.set(k, v),
-    setIfAbsent: async (k, v) => (rows.has(k) ? (rows.get(k) as string) : (rows.set(k, v), v)),
-    delete: async (k) => rows.delete(k),
-    list: async () => [],
-  };
-}
-
 let baseCa: CertificateAuthority;
 let keys: KeyPool;
 beforeAll(async () => {
   baseCa = await loadCertificateAuthority({
     proxy: { CaCertFile: '', CaKeyFile: '' },
-    settings: settingsInMemory(),
+    settings: memorySettings(),
     cipher: createCipher(randomBytes(32)),
   });
   keys = createKeyPool({ target: 4 });
