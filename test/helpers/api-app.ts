@@ -5,7 +5,7 @@ import type { Router } from 'express';
 import { createMetrics } from '../../src/observability/metrics';
 import { silentLogger } from '../../src/observability/types';
 import { createApiApp } from '../../src/server/app';
-import { HealthService } from '../../src/server/health';
+import { HealthService } from '../../src/observability/health';
 
 export interface ServedApi {
   url: string;

@@ -4,7 +4,8 @@
  */
 import type { AgentPrincipal } from '../../src/identity/agent-auth';
 import { createRequestContext, type RequestContextInit } from '../../src/pipeline/context';
-import type { ProxyRequest, RequestContext } from '../../src/pipeline/types';
+import type { ProxyRequest } from '../../src/http/types';
+import type { RequestContext } from '../../src/pipeline/types';
 import type { Service } from '../../src/vault/types';
 
 export interface TestContextOptions extends Partial<Omit<RequestContextInit, 'request'>> {

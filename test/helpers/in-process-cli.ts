@@ -1,6 +1,6 @@
 /** Runs `vectra` commands in-process, the way `main()` does, with a fake environment. */
 import { Command, CommanderError } from 'commander';
-import type { CommandContext } from '../../src/cli/main';
+import type { CommandContext } from '../../src/cli/command-context';
 import { reportError } from '../../src/cli/output';
 
 export interface InProcessRun {

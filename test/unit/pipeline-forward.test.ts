@@ -9,7 +9,7 @@ import type {
   ProxyRequest,
   UpstreamResponse,
   UpstreamUpgrade,
-} from '../../src/pipeline/types';
+} from '../../src/http/types';
 import type { SendOptions } from '../../src/http/upstream-client';
 import { readText as text } from '../helpers/streams';
 

@@ -8,7 +8,7 @@ import {
   redactUpstreamResponse,
   redactionSecrets,
 } from '../../src/pipeline/redact-response';
-import type { HeaderMap, UpstreamResponse } from '../../src/pipeline/types';
+import type { HeaderMap, UpstreamResponse } from '../../src/http/types';
 import { readText as collect } from '../helpers/streams';
 
 function response(headers: HeaderMap, chunks: Array<Buffer | string>): UpstreamResponse {

@@ -6,7 +6,7 @@ import {
   redactResponse,
   redactionSecrets,
 } from '../../src/pipeline/redact-response';
-import type { UpstreamResponse } from '../../src/pipeline/types';
+import type { UpstreamResponse } from '../../src/http/types';
 import { readText as collect } from '../helpers/streams';
 
 /** `text` cut into chunks of `size` bytes, pushed through a fresh redactor. */

@@ -1,6 +1,7 @@
 import { testContext, testService } from '../helpers/context';
 import { createResolveServiceStage } from '../../src/pipeline/stages/resolve-service';
-import type { Decision, EntryPoint, HeaderMap } from '../../src/pipeline/types';
+import type { HeaderMap } from '../../src/http/types';
+import type { Decision, EntryPoint } from '../../src/pipeline/types';
 import type { UnmatchedHostPolicy, Vault } from '../../src/vault/types';
 
 const service = testService();
