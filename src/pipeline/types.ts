@@ -8,10 +8,21 @@ import type { GatewayError } from '../errors';
 import type { AgentPrincipal } from '../identity/agent-auth';
 import type { Service } from '../vault/types';
 import type { PolicyDecision, PolicyInput } from '../policy/types';
+import type { RiskAssessment } from '../semantic/types';
 import type { RequestCancellation } from '../http/cancellation';
 import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../http/types';
 
 export type EntryPoint = 'forward' | 'tunnel' | 'reverse';
+
+/** The agent's rate-limit budget after this request, for the RateLimit-* response headers. */
+export interface RateLimitState {
+  /** Requests allowed per window (per-minute rate + burst). */
+  limit: number;
+  /** Requests left in the window after this one (0 when refused). */
+  remaining: number;
+  /** Seconds until the window ends and the count starts over. */
+  resetSeconds: number;
+}
 
 export interface RequestContext {
   readonly requestId: string;
@@ -30,8 +41,12 @@ export interface RequestContext {
   /** Set by `resolveService`; undefined with `unmatched` set when no service matched. */
   service?: Service;
   unmatched?: 'passthrough';
+  /** Set by `rateLimit`: the agent's budget (pipeline/response-headers.ts turns it into headers). */
+  rateLimit?: RateLimitState;
   /** Set by `policy`: its decision and the input it judged (policyDecisionOf, policyInputOf). */
   policy?: { readonly decision: PolicyDecision; readonly input: PolicyInput };
+  /** Set by `semantic`: the request's risk, which `approval` weighs. */
+  risk?: RiskAssessment;
   /** Secret values injected into the request, so `forward` can redact them if echoed back. */
   injectedSecrets: string[];
   /** Set by `forward`. */

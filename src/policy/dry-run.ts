@@ -3,8 +3,8 @@
  * `vectra policy test` (locally, or through the API with --addr) and `POST /v1/policy/evaluate`,
  * which answer the same document and print it the same way.
  */
-import { approvalRequired, type ApprovalStageOptions } from '../pipeline/stages/approval';
-import { riskInputFrom } from '../pipeline/stages/semantic';
+import { approvalRequired, type ApprovalStageOptions } from '../approvals/requirement';
+import { riskInputFrom } from '../semantic/risk-input';
 import type { RiskAssessment, RiskInput, RiskScorer } from '../semantic/types';
 import { describedTarget } from './input';
 import { decideBothPaths, judgeBothPaths } from './path-views';

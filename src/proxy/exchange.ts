@@ -13,7 +13,7 @@ import type { Decision, EntryPoint, RequestContext } from '../pipeline/types';
 import type { HeaderMap, ProxyRequest, UpstreamResponse } from '../http/types';
 import type { AuditEntry } from '../observability/audit';
 import { entryFromContext } from '../observability/audit-entry';
-import { rateLimitHeaders } from '../pipeline/stages/rate-limit';
+import { rateLimitHeaders } from '../pipeline/response-headers';
 import { isEventStream } from '../http/message-body';
 
 export interface ExchangeDeps {

@@ -10,40 +10,20 @@
  * HumanInTheLoop.Enabled=false turns off the risk threshold only: a policy that says Hitl still
  * cannot pass without a human (fail closed), since the platform team wrote "not without review".
  */
-import { GatewayError } from '../../errors';
-import { describeFactors, roundScore } from '../../semantic/explain';
-import type { RiskAssessment, RiskFactor } from '../../semantic/types';
+import {
+  approvalRequired,
+  type ApprovalStageOptions,
+  type PolicyEffect,
+  type PolicyVerdict,
+} from '../../approvals/requirement';
+import type { RiskAssessment } from '../../semantic/types';
 import { CONTINUE, type RequestContext, type Stage } from '../types';
 import { checkOptions, configInvalid } from './options';
-import { riskOf as semanticRiskOf } from './semantic';
-
-export type PolicyEffect = 'Allow' | 'Deny' | 'Hitl';
-
-/**
- * What the policy stage decided, as far as approval needs it; src/policy/types.ts's
- * PolicyDecision fits as it is. Declared here so that this stage builds without the engine.
- */
-export interface PolicyVerdict {
-  effect: PolicyEffect;
-  /** One sentence saying why, naming the policy and rule that decided. */
-  reason?: string;
-  /** The deciding rule, named when there is no reason to quote. */
-  rule?: string;
-  /** 0..1, the highest risk the matching rules (or OPA) declared; weighs like a semantic score. */
-  risk?: number;
-}
-
-export interface ApprovalStageOptions {
-  /** HumanInTheLoop.Enabled: whether the risk threshold applies. */
-  enabled: boolean;
-  /** HumanInTheLoop.Threshold, 0..1. */
-  threshold: number;
-}
 
 export interface ApprovalStageDeps {
   /** Where the policy stage left its verdict (it owns that place); undefined: no policy ran. */
   policyEffectOf: (ctx: RequestContext) => PolicyVerdict | PolicyEffect | undefined;
-  /** Where the semantic stage left its assessment; defaults to the semantic stage's store. */
+  /** Where the semantic stage left its assessment; defaults to `ctx.risk`. */
   riskOf?: (ctx: RequestContext) => RiskAssessment | undefined;
 }
 
@@ -62,7 +42,7 @@ export function createApprovalStage(options: ApprovalStageOptions, deps: Approva
     throw configInvalid('approval', 'riskOf', 'must be a function');
   }
   const { policyEffectOf } = deps;
-  const riskOf = deps.riskOf ?? semanticRiskOf;
+  const riskOf = deps.riskOf ?? ((ctx: RequestContext) => ctx.risk);
 
   return async function approval(ctx) {
     const verdict = normalize(policyEffectOf(ctx));
@@ -73,70 +53,13 @@ export function createApprovalStage(options: ApprovalStageOptions, deps: Approva
   };
 }
 
-/**
- * VEC_APPROVAL_REQUIRED with its one sentence when a human must approve the request (policy
- * Hitl, or the risk at or above the threshold), undefined when not. Shared with dry runs, which
- * say what this stage would answer.
- */
-export function approvalRequired(
-  policy: PolicyVerdict | undefined,
-  assessment: RiskAssessment | undefined,
-  { enabled, threshold }: ApprovalStageOptions,
-): GatewayError | undefined {
-  const review = policy?.effect === 'Hitl';
-  const risk = enabled ? effectiveRisk(assessment, policy) : undefined;
-  const risky = risk !== undefined && risk.score >= threshold;
-  if (!review && !risky) return undefined;
-
-  const why: string[] = [];
-  const reasons: string[] = [];
-  if (review) {
-    why.push(policyClause(policy));
-    reasons.push(policy?.reason ? trimStop(policy.reason) : 'the policy asks for review');
-  }
-  if (risky) {
-    why.push(
-      `its risk score ${risk.score.toFixed(2)} reaches the threshold ${threshold} ` +
-        `because ${describeFactors(risk.factors)}`,
-    );
-    reasons.push(...risk.factors.map((f) => f.detail));
-  }
-  const message = `A human must approve this request: ${why.join(', and ')}.`;
-  return new GatewayError('VEC_APPROVAL_REQUIRED', message, {
-    context: { ...(risk === undefined ? {} : { risk: risk.score }), reasons },
-  });
-}
-
-/** The semantic score, or the rule's declared risk when that is higher (then it leads the list). */
-function effectiveRisk(
-  assessment: RiskAssessment | undefined,
-  verdict: PolicyVerdict | undefined,
-): { score: number; factors: readonly RiskFactor[] } | undefined {
-  const declared = verdict?.risk;
-  if (typeof declared !== 'number' || !Number.isFinite(declared)) return assessment;
-  const weight = roundScore(declared);
-  const factor: RiskFactor = {
-    name: 'policy.risk',
-    weight,
-    detail: `the policy rates its risk ${weight.toFixed(2)}`,
-  };
-  const factors = [factor, ...(assessment?.factors ?? [])].sort((a, b) => b.weight - a.weight);
-  return { score: Math.max(weight, assessment?.score ?? 0), factors };
-}
-
-/** The policy's reason already names its policy and rule; the rule alone is named without one. */
-function policyClause(verdict: PolicyVerdict | undefined): string {
-  if (verdict?.reason) return `the policy asks for review (${trimStop(verdict.reason)})`;
-  return verdict?.rule
-    ? `policy rule "${verdict.rule}" asks for review`
-    : 'the policy asks for review';
-}
-
 function normalize(value: PolicyVerdict | PolicyEffect | undefined): PolicyVerdict | undefined {
   return typeof value === 'string' ? { effect: value } : value;
 }
 
-/** A reason is a sentence of its own; inside ours it loses its full stop. */
-function trimStop(text: string): string {
-  return text.trim().replace(/[.。]+$/, '');
-}
+export {
+  approvalRequired,
+  type ApprovalStageOptions,
+  type PolicyEffect,
+  type PolicyVerdict,
+} from '../../approvals/requirement';

@@ -9,14 +9,14 @@
  * is for. Without `vaults`, or when that lookup fails (resolveService then refuses the request
  * itself), the service tier is skipped and the vault, agent or default limit applies.
  *
- * The outcome (limit, remaining, reset) is kept per context, allowed or refused, so the entry
- * adapters can send `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` on every
- * response: see `rateLimitHeaders`.
+ * The outcome (limit, remaining, reset) goes on `ctx.rateLimit`, allowed or refused, so that
+ * every response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
+ * (../response-headers.ts).
  */
 import { GatewayError } from '../../errors';
 import type { RateLimiter, RateLimitSubject, RateLimitVerdict } from '../../guards/rate-limit';
 import type { VaultService } from '../../vault/service-types';
-import { CONTINUE, type RequestContext, type Stage } from '../types';
+import { CONTINUE, type RateLimitState, type RequestContext, type Stage } from '../types';
 import { checkDependency, checkOptions } from './options';
 
 /** No options: the limits come with the limiter. */
@@ -27,18 +27,6 @@ export interface RateLimitStageDeps {
   /** Lets service overrides apply before resolveService has run (see above). */
   vaults?: Pick<VaultService, 'matchService'>;
 }
-
-/** What the adapters need for the RateLimit-* headers. */
-export interface RateLimitState {
-  /** Requests allowed per window (per-minute rate + burst). */
-  limit: number;
-  /** Requests left in the window after this one (0 when refused). */
-  remaining: number;
-  /** Seconds until the window ends and the count starts over. */
-  resetSeconds: number;
-}
-
-const states = new WeakMap<RequestContext, RateLimitState>();
 
 export function createRateLimitStage(
   options: RateLimitStageOptions,
@@ -72,7 +60,7 @@ export function createRateLimitStage(
     };
     const verdict = await limiter.consume(subject);
     const resetSeconds = Math.max(1, Math.ceil(verdict.resetMs / 1000));
-    states.set(ctx, { limit: verdict.limit, remaining: verdict.remaining, resetSeconds });
+    ctx.rateLimit = { limit: verdict.limit, remaining: verdict.remaining, resetSeconds };
     return verdict.allowed ? CONTINUE : { kind: 'deny', error: rateLimited(verdict, resetSeconds) };
   };
 }
@@ -96,20 +84,8 @@ function rateLimited(verdict: RateLimitVerdict, retryAfter: number): GatewayErro
 
 /** The rate-limit outcome of this request, once the rateLimit stage has run. */
 export function rateLimitOf(ctx: RequestContext): RateLimitState | undefined {
-  return states.get(ctx);
+  return ctx.rateLimit;
 }
 
-/**
- * `ratelimit-limit`, `ratelimit-remaining`, `ratelimit-reset` (seconds until the window resets,
- * as the IETF RateLimit header draft has it), lower-case like HeaderMap; empty when the stage has
- * not run (e.g. the request was refused by authenticate).
- */
-export function rateLimitHeaders(ctx: RequestContext): Record<string, string> {
-  const state = states.get(ctx);
-  if (!state) return {};
-  return {
-    'ratelimit-limit': String(state.limit),
-    'ratelimit-remaining': String(state.remaining),
-    'ratelimit-reset': String(state.resetSeconds),
-  };
-}
+export { rateLimitHeaders } from '../response-headers';
+export type { RateLimitState } from '../types';

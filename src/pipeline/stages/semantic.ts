@@ -1,6 +1,6 @@
 /**
  * semantic: how risky the request looks, as an explainable score (src/semantic/). It never
- * refuses on its own; it stores the assessment for `approval`, which compares it with
+ * refuses on its own; it leaves the assessment on `ctx.risk` for `approval`, which compares it with
  * HumanInTheLoop.Threshold. Built only when Semantic.Enabled.
  *
  * The body: this stage never reads `ctx.request.body` (a stream that `forward` sends on, of any
@@ -10,9 +10,8 @@
 import type { Logger } from '../../observability/types';
 import { agentOf } from '../../semantic/denials';
 import type { RiskAssessment, RiskInput, RiskScorer } from '../../semantic/types';
-import { hostHeader } from '../../http/authority';
 import { CONTINUE, type RequestContext, type Stage } from '../types';
-import { type ProxyRequest } from '../../http/types';
+import { riskInputFrom } from '../../semantic/risk-input';
 import { checkDependency, checkOptions, configInvalid } from './options';
 
 export type SemanticStageOptions = Record<string, never>;
@@ -30,14 +29,9 @@ export interface SemanticStageDeps {
 /** Room on top of the scorer's own deadline, so its fallback answers before the runner's budget. */
 const BUDGET_MARGIN_MS = 1_000;
 
-/**
- * Where the assessment lives until RequestContext has a `risk` field: a WeakMap, so it goes away
- * with the context. Read it through `riskOf`; only this stage writes it.
- */
-const assessments = new WeakMap<RequestContext, RiskAssessment>();
-
+/** The request's risk, once this stage has run (it leaves it on `ctx.risk`). */
 export function riskOf(ctx: RequestContext): RiskAssessment | undefined {
-  return assessments.get(ctx);
+  return ctx.risk;
 }
 
 export function createSemanticStage(options: SemanticStageOptions, deps: SemanticStageDeps): Stage {
@@ -51,7 +45,7 @@ export function createSemanticStage(options: SemanticStageOptions, deps: Semanti
 
   async function semantic(ctx: RequestContext) {
     const assessment = await scorer.score(riskInputOf(ctx, textOf(bodyOf?.(ctx))));
-    assessments.set(ctx, assessment);
+    ctx.risk = assessment;
     log?.debug(assessment.explanation, {
       requestId: ctx.requestId,
       risk: assessment.score,
@@ -69,35 +63,6 @@ export function riskInputOf(ctx: RequestContext, bodyText: string | undefined): 
   return riskInputFrom(ctx.request, bodyText, agentOf(ctx));
 }
 
-/** A request as risk scoring reads it: from the pipeline, or described in a dry run. */
-export type ScoredRequest = Pick<
-  ProxyRequest,
-  'method' | 'scheme' | 'host' | 'port' | 'path' | 'headers' | 'contentLength'
->;
-
-export function riskInputFrom(
-  request: ScoredRequest,
-  bodyText: string | undefined,
-  agent: string | undefined,
-): RiskInput {
-  const { headers } = request;
-  // Header names should be lower-case already; a case-insensitive look costs nothing.
-  const name = Object.keys(headers).find((h) => h.toLowerCase() === 'content-type');
-  const type = name === undefined ? undefined : headers[name];
-  const contentType = (Array.isArray(type) ? type[0] : type)?.split(';')[0].trim().toLowerCase();
-  const bodySize =
-    request.contentLength ?? (bodyText === undefined ? undefined : Buffer.byteLength(bodyText));
-  return {
-    method: request.method,
-    host: hostHeader(request),
-    path: request.path,
-    ...(contentType ? { contentType } : {}),
-    ...(bodySize === undefined ? {} : { bodySize }),
-    ...(bodyText === undefined ? {} : { bodyText }),
-    ...(agent === undefined ? {} : { agent }),
-  };
-}
-
 /** Text to scan: as given, bytes as UTF-8, a parsed JSON value as JSON; nothing otherwise. */
 function textOf(body: unknown): string | undefined {
   if (body === undefined || body === null) return undefined;
@@ -109,3 +74,5 @@ function textOf(body: unknown): string | undefined {
     return undefined; // not JSON-shaped (a cycle, a BigInt): scored without the body
   }
 }
+
+export { riskInputFrom, type ScoredRequest } from '../../semantic/risk-input';
