@@ -104,7 +104,7 @@ export async function buildDataPlane(
     logger,
     defer,
   });
-  const runPipeline = createPipeline(
+  const pipeline = createPipeline(
     buildStages(
       {
         authenticator: stores.agents,
@@ -124,16 +124,16 @@ export async function buildDataPlane(
         },
       },
     ),
-    { logger: logger.child({ component: 'pipeline' }) },
+    {
+      logger: logger.child({ component: 'pipeline' }),
+      // Refusals feed the risk score's "recent denials" factor.
+      onDecision(ctx, decision) {
+        const agent = agentOf(ctx);
+        if (decision.kind === 'deny' && agent && countsAsDenial(decision.error))
+          sharedDenials.recordDenial(agent);
+      },
+    },
   );
-  // Refusals feed the risk score's "recent denials" factor.
-  const pipeline: typeof runPipeline = async (ctx) => {
-    const decision = await runPipeline(ctx);
-    const agent = agentOf(ctx);
-    if (decision.kind === 'deny' && agent && countsAsDenial(decision.error))
-      sharedDenials.recordDenial(agent);
-    return decision;
-  };
   const exchange = { pipeline, logger, audit };
   const proxy = () =>
     createForwardProxy({

@@ -19,6 +19,11 @@ export interface PipelineOptions {
   now?: () => number;
   /** Injected by tests so that a timeout needs no real waiting. */
   timers?: Timers;
+  /**
+   * Told every request's final decision (after its audit fields are set), for what watches
+   * outcomes across requests, such as the risk score's history of refusals. Must not throw.
+   */
+  onDecision?: (ctx: RequestContext, decision: Decision) => void;
 }
 
 export type Pipeline = (ctx: RequestContext) => Promise<Decision>;
@@ -44,6 +49,7 @@ export function createPipeline(stages: readonly Stage[], options: PipelineOption
   const log = options.logger.child({ component: 'pipeline' });
   const now = options.now ?? Date.now;
   const timers = options.timers ?? systemTimers;
+  const { onDecision } = options;
 
   /**
    * The stage's decision, or the deny its failure turns into. Never rejects. Written for the hot
@@ -136,6 +142,7 @@ export function createPipeline(stages: readonly Stage[], options: PipelineOption
       ctx.audit.reason = decision.reason;
       log.info(`connection dropped by ${stage.name}: ${decision.reason}`, meta);
     }
+    onDecision?.(ctx, decision);
     return decision;
   }
 
@@ -147,6 +154,7 @@ export function createPipeline(stages: readonly Stage[], options: PipelineOption
       if (decision.kind !== 'continue') return stopped(stage, decision, ctx);
     }
     ctx.audit.decision = 'allow';
+    onDecision?.(ctx, CONTINUE);
     return CONTINUE;
   };
 }

@@ -67,6 +67,30 @@ describe('pipeline runner', () => {
     expect(ctx.audit.decision).toBe('allow');
   });
 
+  it('tells onDecision each final decision once, after the audit fields are set', async () => {
+    const seen: Array<[string, string | undefined, string | undefined]> = [];
+    const onDecision = (ctx: RequestContext, decision: Decision) =>
+      seen.push([decision.kind, ctx.audit.decision, ctx.audit.errorCode]);
+    const calls: string[] = [];
+    const options = { logger: recordingLogger(), timers: manualTimers(), onDecision };
+    const allowed = createPipeline([stage('a', calls, () => CONTINUE)], options);
+    const refused = createPipeline(
+      [
+        stage('a', calls, () => CONTINUE),
+        stage('b', calls, () => ({ kind: 'deny', error: new GatewayError('VEC_POLICY_DENIED') })),
+        stage('c', calls, () => CONTINUE),
+      ],
+      options,
+    );
+    await allowed(context());
+    await refused(context());
+    expect(seen).toEqual([
+      ['continue', 'allow', undefined],
+      ['deny', 'deny', 'VEC_POLICY_DENIED'],
+    ]);
+    expect(calls).toEqual(['a', 'a', 'b']);
+  });
+
   it('takes decisions from synchronous stages without timers, and fails closed when one throws', async () => {
     const timers = manualTimers();
     const sync = (name: string, decide: () => Decision): Stage => {
