@@ -12,7 +12,7 @@ import type { Pipeline } from '../pipeline/runner';
 import type { Decision, EntryPoint, RequestContext } from '../pipeline/types';
 import type { HeaderMap, ProxyRequest, UpstreamResponse } from '../http/types';
 import type { AuditEntry } from '../observability/audit';
-import { entryFromContext } from '../observability/audit-entry';
+import { entryFromContext } from '../pipeline/audit-entry';
 import { rateLimitHeaders } from '../pipeline/response-headers';
 import { isEventStream } from '../http/message-body';
 

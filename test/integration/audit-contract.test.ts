@@ -14,7 +14,7 @@ import { Registry } from 'prom-client';
 import { MemoryCache } from '../../src/cache/memory';
 import type { AuditConfig, DatabaseConfig } from '../../src/config/schema';
 import { isGatewayError } from '../../src/errors';
-import { entryFromContext } from '../../src/observability/audit-entry';
+import { entryFromContext } from '../../src/pipeline/audit-entry';
 import {
   createAuditLog,
   type AuditEntry,

@@ -5,7 +5,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { sanitizePath } from '../../src/observability/audit';
-import { entryFromContext } from '../../src/observability/audit-entry';
+import { entryFromContext } from '../../src/pipeline/audit-entry';
 import type { RequestContext } from '../../src/pipeline/types';
 import { agentPrincipal, testContext } from '../helpers/context';
 
