@@ -6,6 +6,7 @@ import type { VectraConfig } from '../../src/config/schema';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway';
 import { silentLogger } from '../../src/observability/types';
 import { tempDir } from './temp-dir';
+import { startUpstream, type Route, type TestUpstream } from './upstream';
 
 export const REPO_ROOT = join(__dirname, '../..');
 
@@ -40,6 +41,30 @@ export function startTestGateway(
     announce: () => undefined,
     ...options,
   });
+}
+
+/**
+ * For a describe block: one upstream serving `routes` for all its tests (what it received is
+ * cleared before each), and a list of gateways the tests start, all closed after the block.
+ * The upstream object is filled in by beforeAll, so it can be destructured at once.
+ */
+export function upstreamAndGateways(routes: Route[]): {
+  upstream: TestUpstream;
+  gateways: Gateway[];
+} {
+  const upstream = {} as TestUpstream;
+  const gateways: Gateway[] = [];
+  beforeAll(async () => {
+    Object.assign(upstream, await startUpstream(routes));
+  });
+  afterAll(async () => {
+    for (const gateway of gateways) await gateway.close();
+    await upstream.close();
+  });
+  beforeEach(() => {
+    upstream.received.length = 0;
+  });
+  return { upstream, gateways };
 }
 
 /** A response body as loosely typed JSON, for assertions. */

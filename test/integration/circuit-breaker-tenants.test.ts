@@ -6,9 +6,9 @@
  */
 import { request } from 'node:http';
 import type { Gateway } from '../../src/gateway';
-import { startTestGateway } from '../helpers/gateway';
+import { startTestGateway, upstreamAndGateways } from '../helpers/gateway';
 import { basicProxyAuth } from '../helpers/raw-http';
-import { failUnder, startUpstream, type TestUpstream } from '../helpers/upstream';
+import { failUnder, type TestUpstream } from '../helpers/upstream';
 
 interface Answer {
   status: number;
@@ -70,19 +70,7 @@ async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv) {
 }
 
 describe('circuit breaker scope through the forward proxy', () => {
-  let upstream: TestUpstream;
-  const gateways: Gateway[] = [];
-
-  beforeAll(async () => {
-    upstream = await startUpstream([failUnder('/fail')]);
-  });
-  afterAll(async () => {
-    for (const gateway of gateways) await gateway.close();
-    await upstream.close();
-  });
-  beforeEach(() => {
-    upstream.received.length = 0;
-  });
+  const { upstream, gateways } = upstreamAndGateways([failUnder('/fail')]);
 
   it("VaultOrigin (default): agent A's failures open A's circuit, agent B in another vault is still forwarded", async () => {
     const { gateway, call } = await setUp(upstream, {});

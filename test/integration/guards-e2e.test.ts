@@ -5,9 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Gateway } from '../../src/gateway';
-import { json, startTestGateway } from '../helpers/gateway';
-import { failUnder, startUpstream, type TestUpstream } from '../helpers/upstream';
+import { json, startTestGateway, upstreamAndGateways } from '../helpers/gateway';
+import { failUnder, type TestUpstream } from '../helpers/upstream';
 import { tempDir } from '../helpers/temp-dir';
 
 async function setUp(env: NodeJS.ProcessEnv, upstream: TestUpstream) {
@@ -35,19 +34,7 @@ async function setUp(env: NodeJS.ProcessEnv, upstream: TestUpstream) {
 }
 
 describe('guards through the proxy', () => {
-  let upstream: TestUpstream;
-  const gateways: Gateway[] = [];
-
-  beforeAll(async () => {
-    upstream = await startUpstream([failUnder('/fail')]);
-  });
-  afterAll(async () => {
-    for (const gateway of gateways) await gateway.close();
-    await upstream.close();
-  });
-  beforeEach(() => {
-    upstream.received.length = 0;
-  });
+  const { upstream, gateways } = upstreamAndGateways([failUnder('/fail')]);
 
   it('rate limit: 429 VEC_RATE_LIMITED with Retry-After and RateLimit-* headers', async () => {
     const { gateway, call } = await setUp(
