@@ -48,6 +48,20 @@ export function testContext(options: TestContextOptions = {}): RequestContext {
   return ctx;
 }
 
+/** `GET http://127.0.0.1:<port>/` with no headers and no upgrade; `extra` wins. */
+export function loopbackRequest(port: number, extra: Partial<ProxyRequest> = {}): ProxyRequest {
+  return {
+    method: 'GET',
+    scheme: 'http',
+    host: '127.0.0.1',
+    port,
+    path: '/',
+    headers: {},
+    upgrade: false,
+    ...extra,
+  };
+}
+
 /** The service `github` (id `s1`) of vault `prod`: https://api.github.com with a bearer `GH`. */
 export function testService(fields: Partial<Service> = {}): Service {
   return {

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { redactUpstreamResponse } from '../../src/pipeline/redact-response';
 import { createUpstreamClient } from '../../src/proxy/upstream';
+import { loopbackRequest } from '../helpers/context';
 import { testConfig } from '../helpers/gateway';
 
 describe('upstream client: a response header named Constructor', () => {
@@ -28,15 +29,7 @@ describe('upstream client: a response header named Constructor', () => {
     server.close();
   });
 
-  const request = () => ({
-    method: 'GET',
-    scheme: 'http' as const,
-    host: '127.0.0.1',
-    port,
-    path: '/',
-    headers: {},
-    upgrade: false,
-  });
+  const request = () => loopbackRequest(port);
 
   it('is kept as its one string value', async () => {
     const upstream = createUpstreamClient({

@@ -12,6 +12,7 @@ import type { ProxyConfig } from '../../src/config/schema';
 import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../../src/http/types';
 import { createUpstreamClient } from '../../src/proxy/upstream';
 import type { UpstreamClient } from '../../src/http/upstream-client';
+import { loopbackRequest } from '../helpers/context';
 import { testConfig } from '../helpers/gateway';
 
 const PROXY: ProxyConfig = { ...testConfig().System.Proxy, NetworkAllowlist: '127.0.0.0/8' };
@@ -41,18 +42,7 @@ afterEach(async () => {
   server.close();
 });
 
-function request(extra: Partial<ProxyRequest>): ProxyRequest {
-  return {
-    method: 'GET',
-    scheme: 'http',
-    host: '127.0.0.1',
-    port,
-    path: '/',
-    headers: {},
-    upgrade: false,
-    ...extra,
-  };
-}
+const request = (extra: Partial<ProxyRequest>): ProxyRequest => loopbackRequest(port, extra);
 
 /** Rejects with `what` unless `promise` settles within `ms` (a bound for failures, not a sleep). */
 function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {

@@ -18,10 +18,11 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ProxyConfig } from '../../src/config/schema';
 import { ConfigError, GatewayError } from '../../src/errors';
-import type { ProxyRequest, UpstreamResponse } from '../../src/http/types';
+import type { UpstreamResponse } from '../../src/http/types';
 import { createUpstreamClient, type UpstreamClientDeps } from '../../src/proxy/upstream';
 import type { UpstreamClient } from '../../src/http/upstream-client';
 import { selfSignedCertificate, type TestCertificate } from '../helpers/certificates';
+import { loopbackRequest as get } from '../helpers/context';
 import { testConfig } from '../helpers/gateway';
 import { tempDir } from '../helpers/temp-dir';
 
@@ -77,19 +78,6 @@ function client(overrides: Partial<ProxyConfig> = {}, deps: UpstreamClientDeps =
   const created = createUpstreamClient({ ...BASE, UpstreamCaFile: caFile, ...overrides }, deps);
   clients.push(created);
   return created;
-}
-
-function get(port: number, extra: Partial<ProxyRequest> = {}): ProxyRequest {
-  return {
-    method: 'GET',
-    scheme: 'http',
-    host: '127.0.0.1',
-    port,
-    path: '/',
-    headers: {},
-    upgrade: false,
-    ...extra,
-  };
 }
 
 async function text(response: UpstreamResponse): Promise<string> {
