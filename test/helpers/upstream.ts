@@ -4,10 +4,12 @@
  * System.Proxy.UpstreamCaFile). It records what it received and answers with JSON describing the
  * request, unless a route (such as `serveDirectory`) answers first.
  */
+import { once } from 'node:events';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
+  type RequestListener,
   type Server,
   type ServerResponse,
 } from 'node:http';
@@ -124,6 +126,25 @@ function handler(received: Received[], routes: Route[]) {
       res.end(answer);
     });
   };
+}
+
+/**
+ * For a describe block: a plain HTTP server answering with `handler` on 127.0.0.1, port 0,
+ * from beforeAll (when `port` is filled in) until afterAll closes it and its connections.
+ */
+export function loopbackServer(handler: RequestListener): { port: number } {
+  const bound = { port: 0 };
+  const server = createHttpServer(handler);
+  beforeAll(async () => {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    bound.port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return bound;
 }
 
 export async function startUpstream(

@@ -2,34 +2,19 @@
  * Regression: a response header whose lower-cased name is an Object.prototype member
  * (`Constructor`) must come back as the upstream sent it, not merged with Object itself.
  */
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { redactUpstreamResponse } from '../../src/pipeline/redact-response';
 import { createUpstreamClient } from '../../src/proxy/upstream';
 import { loopbackRequest } from '../helpers/context';
 import { testConfig } from '../helpers/gateway';
+import { loopbackServer } from '../helpers/upstream';
 
 describe('upstream client: a response header named Constructor', () => {
-  let server: Server;
-  let port: number;
-
-  beforeAll(async () => {
-    server = createServer((_req, res) => {
-      res.setHeader('Constructor', 'x');
-      res.end('ok');
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    port = (server.address() as AddressInfo).port;
+  const origin = loopbackServer((_req, res) => {
+    res.setHeader('Constructor', 'x');
+    res.end('ok');
   });
 
-  afterAll(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-
-  const request = () => loopbackRequest(port);
+  const request = () => loopbackRequest(origin.port);
 
   it('is kept as its one string value', async () => {
     const upstream = createUpstreamClient({

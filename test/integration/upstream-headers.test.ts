@@ -3,13 +3,12 @@
  * against a real server, which must never see hop-by-hop, proxy or Vectra headers, and whose
  * forged or connection-scoped response headers must not come back.
  */
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import type { HeaderMap } from '../../src/http/types';
 import { stripHopByHop } from '../../src/http/hop-by-hop';
 import { createUpstreamClient } from '../../src/proxy/upstream';
 import { testConfig } from '../helpers/gateway';
+import { loopbackServer } from '../helpers/upstream';
 
 describe('stripHopByHop', () => {
   it.each<[string, HeaderMap, HeaderMap]>([
@@ -70,28 +69,15 @@ describe('stripHopByHop', () => {
 });
 
 describe('upstream client: headers on the wire', () => {
-  let server: Server;
-  let port: number;
   let seen: IncomingMessage | undefined;
-
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      seen = req;
-      res.setHeader('x-vectra-error', 'VEC_FORGED');
-      res.setHeader('connection', 'x-private');
-      res.setHeader('x-private', 'connection-scoped');
-      res.setHeader('set-cookie', ['a=1', 'b=2']);
-      res.setHeader('proxy-authenticate', 'Basic realm="upstream"');
-      res.end('ok');
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    port = (server.address() as AddressInfo).port;
-  });
-
-  afterAll(() => {
-    server.closeAllConnections();
-    server.close();
+  const origin = loopbackServer((req, res) => {
+    seen = req;
+    res.setHeader('x-vectra-error', 'VEC_FORGED');
+    res.setHeader('connection', 'x-private');
+    res.setHeader('x-private', 'connection-scoped');
+    res.setHeader('set-cookie', ['a=1', 'b=2']);
+    res.setHeader('proxy-authenticate', 'Basic realm="upstream"');
+    res.end('ok');
   });
 
   it('sends only end-to-end headers, with Host pinned to the request authority', async () => {
@@ -103,7 +89,7 @@ describe('upstream client: headers on the wire', () => {
       method: 'GET',
       scheme: 'http',
       host: '127.0.0.1',
-      port,
+      port: origin.port,
       path: '/h',
       headers: {
         host: 'elsewhere.example',
@@ -125,7 +111,7 @@ describe('upstream client: headers on the wire', () => {
 
     expect(text).toBe('ok');
     const sent = seen!.headers;
-    expect(sent.host).toBe(`127.0.0.1:${port}`);
+    expect(sent.host).toBe(`127.0.0.1:${origin.port}`);
     expect(sent.authorization).toBe('Bearer injected');
     expect(sent.accept).toBe('application/json');
     for (const name of [
