@@ -17,10 +17,10 @@ import {
   type JWTPayload,
   type KeyLike,
 } from 'jose';
-import { GatewayError } from '../../src/errors';
 import { createJwtVerifier, type JwtConfig } from '../../src/identity/jwt-auth';
 import type { Logger } from '../../src/observability/types';
 import { selfSignedCertificate } from '../helpers/certificates';
+import { rejection } from '../helpers/errors';
 
 const ISSUER = 'https://idp.example.test';
 const AUDIENCE = 'vectra';
@@ -71,14 +71,9 @@ const config = (jwksUrl: string): JwtConfig => ({
 });
 
 async function reasonFor(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(GatewayError);
-    expect((error as GatewayError).code).toBe('VEC_AUTH_TOKEN_REJECTED');
-    return (error as GatewayError).context.reason as string;
-  }
-  throw new Error('expected a rejection');
+  const error = await rejection(promise);
+  expect(error.code).toBe('VEC_AUTH_TOKEN_REJECTED');
+  return error.context.reason as string;
 }
 
 describe('JWT agent authentication with a JWKS URL', () => {

@@ -13,10 +13,10 @@ import {
 } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import type { SecretManagementConfig } from '../../src/config/schema';
-import { GatewayError } from '../../src/errors';
 import type { Logger } from '../../src/observability/types';
 import { createSecretProvider, type AzureKeyVaultDeps } from '../../src/secrets';
 import { selfSignedCertificate, type TestCertificate } from '../helpers/certificates';
+import { rejection } from '../helpers/errors';
 
 const TOKEN = 'static-test-token';
 const TENANT = '72f988bf-0000-4000-8000-000000000000';
@@ -159,16 +159,6 @@ function config(vaultUri: string): SecretManagementConfig {
       AzureKeyVault: { VaultUri: vaultUri, TenantId: '', ClientId: '', ClientSecret: '' },
     },
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(GatewayError);
-    return error as GatewayError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('AzureKeyVault secret provider (local Key Vault REST server)', () => {

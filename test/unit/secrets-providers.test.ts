@@ -7,6 +7,7 @@ import {
   environmentVariableNames,
   keyVaultSecretName,
 } from '../../src/secrets';
+import { rejection } from '../helpers/errors';
 
 type AzureSettings = SecretManagementConfig['Providers']['AzureKeyVault'];
 
@@ -29,16 +30,6 @@ const noVaultService = {
     throw new Error('the Internal store must not be asked');
   },
 };
-
-async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(GatewayError);
-    return error as GatewayError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('Internal secret provider', () => {
   it('delegates to the vault service', async () => {

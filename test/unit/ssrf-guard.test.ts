@@ -1,6 +1,7 @@
 import type { LookupAddress } from 'node:dns';
-import { ConfigError, GatewayError } from '../../src/errors';
+import { ConfigError } from '../../src/errors';
 import { createSsrfGuard, METADATA_ADDRESSES, type HostLookup } from '../../src/proxy/ssrf-guard';
+import { rejection as refusal } from '../helpers/errors';
 
 /** A DNS that answers from a table and counts its calls. */
 function fakeDns(table: Record<string, string[]>): HostLookup & { calls: string[] } {
@@ -13,16 +14,6 @@ function fakeDns(table: Record<string, string[]>): HostLookup & { calls: string[
     return answer.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
   };
   return Object.assign(lookup, { calls });
-}
-
-async function refusal(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(GatewayError);
-    return error as GatewayError;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('SSRF guard: which addresses are blocked', () => {
