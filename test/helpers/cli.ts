@@ -7,6 +7,29 @@ import { tempDir } from './temp-dir';
 
 export const VECTRA_BIN = join(REPO_ROOT, 'bin', 'vectra.js');
 
+/** Resolved here: a child runs in another directory and must not depend on its cwd. */
+const UNDICI = require.resolve('undici');
+
+/**
+ * A script for `node -e`: GETs `url` through HTTPS_PROXY (undici's EnvHttpProxyAgent, the CA from
+ * NODE_EXTRA_CA_CERTS) and prints the status, a space and the body.
+ */
+export function undiciFetchScript(url: string): string {
+  return `
+const { EnvHttpProxyAgent, fetch } = require(${JSON.stringify(UNDICI)});
+const dispatcher = new EnvHttpProxyAgent();
+fetch(${JSON.stringify(url)}, { dispatcher })
+  .then(async (res) => {
+    const text = await res.text();
+    await dispatcher.close();
+    process.stdout.write(res.status + ' ' + text);
+  })
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });`;
+}
+
 export interface CliResult {
   code: number | null;
   stdout: string;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { saveLogin } from '../../src/client/login-store';
 import type { Gateway } from '../../src/gateway';
-import { cleanEnv, freshWorkdir, startCli } from '../helpers/cli';
+import { cleanEnv, freshWorkdir, startCli, undiciFetchScript } from '../helpers/cli';
 import { REPO_ROOT, startTestGateway } from '../helpers/gateway';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 import { tempDir } from '../helpers/temp-dir';
@@ -20,8 +20,6 @@ const DIST = join(REPO_ROOT, 'dist');
 /** Outside `run`'s NO_PROXY (loopback is in it); Linux routes all of 127/8 to lo. */
 const UPSTREAM_HOST = '127.0.0.2';
 const SECRET = `sk_test_${randomBytes(16).toString('hex')}`;
-/** Resolved here: the child runs in another directory and must not depend on its cwd. */
-const UNDICI = require.resolve('undici');
 
 /**
  * Until src/cli/main.ts registers `run`, the same commander program is built from dist/ with
@@ -92,23 +90,6 @@ console.log(JSON.stringify({
 function childReport(stdout: string): any {
   const line = stdout.trim().split('\n').pop()!;
   return JSON.parse(line);
-}
-
-/** The child: GETs `url` through HTTPS_PROXY (undici's EnvHttpProxyAgent), prints status and body. */
-function fetchThroughProxy(url: string): string {
-  return `
-const { EnvHttpProxyAgent, fetch } = require(${JSON.stringify(UNDICI)});
-const dispatcher = new EnvHttpProxyAgent();
-fetch(${JSON.stringify(url)}, { dispatcher })
-  .then(async (res) => {
-    const text = await res.text();
-    await dispatcher.close();
-    process.stdout.write(res.status + ' ' + text);
-  })
-  .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  });`;
 }
 
 describe('vectra run (host isolation) against a real gateway', () => {
@@ -345,7 +326,7 @@ describe('vectra run (host isolation) against a real gateway', () => {
     it('agent mode: the child reaches the upstream through the proxy without --proxy or VECTRA_PROXY', async () => {
       const path = '/agent-auto';
       const result = await runVectra(
-        ['--', process.execPath, '-e', fetchThroughProxy(`${upstream.httpsUrl}${path}`)],
+        ['--', process.execPath, '-e', undiciFetchScript(`${upstream.httpsUrl}${path}`)],
         agentEnv(),
       );
       expectProxied(result, path);
@@ -360,7 +341,7 @@ describe('vectra run (host isolation) against a real gateway', () => {
           '--',
           process.execPath,
           '-e',
-          fetchThroughProxy(`${upstream.httpsUrl}${path}`),
+          undiciFetchScript(`${upstream.httpsUrl}${path}`),
         ],
         loggedIn(),
       );

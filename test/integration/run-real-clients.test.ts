@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Gateway } from '../../src/gateway';
 import { REDACTED } from '../../src/pipeline/redact-response';
-import { runCli, type CliResult } from '../helpers/cli';
+import { runCli, undiciFetchScript, type CliResult } from '../helpers/cli';
 import { createBareRepo, isolatedGitEnv, type BareRepo } from '../helpers/git-repo';
 import { startTestGateway } from '../helpers/gateway';
 import { serveDirectory, startUpstream, type TestUpstream } from '../helpers/upstream';
@@ -25,8 +25,6 @@ const UNTRUSTED_HOST = '127.0.0.3';
 /** No service and nobody listening: the `deny` vault refuses it before any dial. */
 const UNMATCHED_HOST = '127.0.0.4';
 const MAX_BODY_BYTES = 1024;
-/** Resolved here: the child runs in another directory and must not depend on its cwd. */
-const UNDICI = require.resolve('undici');
 
 describe('vectra run with real clients (agent mode, host isolation)', () => {
   let repo: BareRepo;
@@ -143,19 +141,7 @@ describe('vectra run with real clients (agent mode, host isolation)', () => {
     });
 
     it('Node with undici (EnvHttpProxyAgent; the CA from NODE_EXTRA_CA_CERTS)', async () => {
-      const script = `
-        const { EnvHttpProxyAgent, fetch } = require(${JSON.stringify(UNDICI)});
-        const dispatcher = new EnvHttpProxyAgent();
-        fetch(${JSON.stringify(url('/undici'))}, { dispatcher })
-          .then(async (res) => {
-            const text = await res.text();
-            await dispatcher.close();
-            process.stdout.write(res.status + ' ' + text);
-          })
-          .catch((err) => {
-            console.error(err);
-            process.exitCode = 1;
-          });`;
+      const script = undiciFetchScript(url('/undici'));
       const result = await vectraRun([process.execPath, '-e', script]);
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
