@@ -33,6 +33,23 @@ function directory(files: Record<string, string>): string {
 const test = (...args: string[]) =>
   run(['policy', 'test', '--agent', 'bot', '--vault', 'team', ...args]);
 
+/** `policy test` against the gateway at http://gw.test:7080, answered by `fakeFetch`. */
+const testRemote = (fakeFetch: typeof fetch, ...args: string[]) =>
+  run(
+    [
+      'policy',
+      'test',
+      '--addr',
+      'http://gw.test:7080',
+      '--agent',
+      'bot',
+      '--vault',
+      'team',
+      ...args,
+    ],
+    { env: { VECTRA_ADMIN_TOKEN: 'vec_adm_t', VECTRA_CONFIG_HOME: tmpdir() }, fetch: fakeFetch },
+  );
+
 describe('vectra policy validate', () => {
   it('passes the shipped examples (the configured directory by default)', async () => {
     const result = await run(['policy', 'validate']);
@@ -256,24 +273,14 @@ describe('vectra policy test', () => {
         { status: 200, headers: { 'content-type': 'application/json' } },
       );
     }) as typeof fetch;
-    const result = await run(
-      [
-        'policy',
-        'test',
-        '--addr',
-        'http://gw.test:7080',
-        '--agent',
-        'bot',
-        '--vault',
-        'team',
-        '--method',
-        'PUT',
-        '--url',
-        'https://api.example.com/x',
-        '--header',
-        'X-A: 1',
-      ],
-      { env: { VECTRA_ADMIN_TOKEN: 'vec_adm_t', VECTRA_CONFIG_HOME: tmpdir() }, fetch: fakeFetch },
+    const result = await testRemote(
+      fakeFetch,
+      '--method',
+      'PUT',
+      '--url',
+      'https://api.example.com/x',
+      '--header',
+      'X-A: 1',
     );
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('decision: Hitl');
@@ -336,18 +343,13 @@ describe('vectra policy test with a body the policies cannot judge', () => {
       });
     }) as typeof fetch;
     const body = file(Buffer.from('\uFEFF{"action":"drop"}'));
-    await run(
-      [
-        'policy',
-        'test',
-        '--addr',
-        'http://gw.test:7080',
-        '--agent',
-        'bot',
-        '--vault',
-        'team',
-      ].concat(base.slice(2), ['--body', body, '--header', 'Content-Type: text/plain']),
-      { env: { VECTRA_ADMIN_TOKEN: 'vec_adm_t', VECTRA_CONFIG_HOME: tmpdir() }, fetch: fakeFetch },
+    await testRemote(
+      fakeFetch,
+      ...base.slice(2),
+      '--body',
+      body,
+      '--header',
+      'Content-Type: text/plain',
     );
     expect(JSON.parse(String(sent[0].body))).toMatchObject({
       headers: { 'content-type': 'text/plain' },
