@@ -3,23 +3,21 @@
  * behave the same on PostgreSQL in production. PostgreSQL is real (a fresh database per test);
  * SQLite is a file in a fresh temporary directory.
  */
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseConfig } from '../../src/config/schema';
 import { isGatewayError } from '../../src/errors';
 import { createSettingsRepository, isUniqueViolation, openDatabase } from '../../src/storage';
 import { MIGRATIONS } from '../../src/storage/migrations';
 import type { Database, Migration, SqlClient } from '../../src/storage/types';
-import { createPostgresDatabase, describeWith } from '../helpers/services';
 import {
   ITEMS_MIGRATION,
   LAST_VERSION,
   WITH_ITEMS,
+  databaseSubjects,
   postgresConfig,
   sqliteConfig,
   steppingClock,
 } from './storage-test-helpers';
-import { tempDir } from '../helpers/temp-dir';
 
 const ITEMS = ITEMS_MIGRATION.version;
 const ALL_VERSIONS = WITH_ITEMS.map((m) => m.version);
@@ -31,27 +29,7 @@ interface Subject {
   create(): Promise<{ config: DatabaseConfig; drop(): Promise<void> }>;
 }
 
-const subjects: Subject[] = [
-  {
-    name: 'Sqlite',
-    describe,
-    create: async () => {
-      const dir = tempDir('vectra-storage-');
-      return {
-        config: sqliteConfig(`Data Source=${join(dir, 'data', 'vectra.db')}`),
-        drop: async () => rmSync(dir, { recursive: true, force: true }),
-      };
-    },
-  },
-  {
-    name: 'Postgres',
-    describe: describeWith('postgres'),
-    create: async () => {
-      const database = await createPostgresDatabase();
-      return { config: postgresConfig(database.url), drop: () => database.drop() };
-    },
-  },
-];
+const subjects: Subject[] = databaseSubjects('vectra-storage-', join('data', 'vectra.db'));
 
 /** Rejects with a GatewayError of `code`; returns it for further checks. */
 async function gatewayError(

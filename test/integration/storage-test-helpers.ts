@@ -131,22 +131,25 @@ export function spawnMigrator(
   return { ready, applied };
 }
 
-/** Both providers, each a fresh database per call: SQLite in a temp dir, real PostgreSQL. */
-export function databaseSubjects(tempPrefix: string) {
+/**
+ * Both providers, each a fresh database per call: SQLite at `sqliteFile` in a temp dir, real
+ * PostgreSQL.
+ */
+export function databaseSubjects(tempPrefix: string, sqliteFile = 'vectra.db') {
   return [
     {
-      name: 'Sqlite',
+      name: 'Sqlite' as const,
       describe,
       create: async () => {
         const dir = tempDir(tempPrefix);
         return {
-          config: sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`),
+          config: sqliteConfig(`Data Source=${join(dir, sqliteFile)}`),
           drop: async () => rmSync(dir, { recursive: true, force: true }),
         };
       },
     },
     {
-      name: 'Postgres',
+      name: 'Postgres' as const,
       describe: describeWith('postgres'),
       create: async () => {
         const database = await createPostgresDatabase();
