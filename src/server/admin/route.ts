@@ -120,3 +120,69 @@ export function stringList(body: Record<string, unknown>, field: string): string
   }
   return value as string[];
 }
+
+/** A `GET` any admin role may call; it answers `{ [key]: <what read returns> }`. */
+export function readRoute(
+  path: string,
+  summary: string,
+  key: string,
+  read: (req: RouteRequest) => Promise<unknown>,
+): RouteSpec {
+  return {
+    method: 'get',
+    path,
+    access: 'any',
+    summary,
+    handle: async (req) => ({ body: { [key]: await read(req) } }),
+  };
+}
+
+/** An owner-only call with no body that answers `{ [key]: <what change returns> }`. */
+export function changeRoute(
+  method: 'put' | 'post' | 'delete',
+  path: string,
+  summary: string,
+  key: string,
+  change: (params: Record<string, string>) => Promise<unknown>,
+): RouteSpec {
+  return {
+    method,
+    path,
+    access: 'owner',
+    summary,
+    handle: async (req) => ({ body: { [key]: await change(req.params) } }),
+  };
+}
+
+/** An owner-only `DELETE` that answers 204 with no body. */
+export function deleteRoute(
+  path: string,
+  summary: string,
+  remove: (params: Record<string, string>) => Promise<unknown>,
+): RouteSpec {
+  return {
+    method: 'delete',
+    path,
+    access: 'owner',
+    summary,
+    status: 204,
+    handle: async (req) => {
+      await remove(req.params);
+      return { status: 204 };
+    },
+  };
+}
+
+/** An owner-only call whose JSON body `write` reads; it answers what `write` returns. */
+export function writeRoute(
+  spec: Pick<RouteSpec, 'path' | 'summary' | 'status' | 'body'> & {
+    method: 'post' | 'put' | 'patch';
+  },
+  write: (body: Record<string, unknown>, req: RouteRequest) => Promise<unknown>,
+): RouteSpec {
+  return {
+    ...spec,
+    access: 'owner',
+    handle: async (req) => ({ status: spec.status, body: await write(bodyObject(req.body), req) }),
+  };
+}

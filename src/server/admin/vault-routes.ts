@@ -6,118 +6,93 @@ import type {
   ServiceScheme,
   UnmatchedHostPolicy,
 } from '../../vault/types';
-import { bodyObject, optionalField, stringField, type RouteSpec } from './route';
+import {
+  deleteRoute,
+  optionalField,
+  readRoute,
+  stringField,
+  writeRoute,
+  type RouteSpec,
+} from './route';
 
 export function vaultRoutes(vaults: VaultService): RouteSpec[] {
   return [
-    {
-      method: 'get',
-      path: '/v1/vaults',
-      access: 'any',
-      summary: 'List vaults',
-      handle: async () => ({ body: { vaults: await vaults.listVaults() } }),
-    },
-    {
-      method: 'post',
-      path: '/v1/vaults',
-      access: 'owner',
-      summary: 'Create a vault',
-      status: 201,
-      body: { name: 'vault name', unmatchedHosts: '`passthrough` or `deny` (default `deny`)' },
-      handle: async (req) => {
-        const body = bodyObject(req.body);
+    readRoute('/v1/vaults', 'List vaults', 'vaults', () => vaults.listVaults()),
+    writeRoute(
+      {
+        method: 'post',
+        path: '/v1/vaults',
+        summary: 'Create a vault',
+        status: 201,
+        body: { name: 'vault name', unmatchedHosts: '`passthrough` or `deny` (default `deny`)' },
+      },
+      async (body) => {
         const vault = await vaults.createVault({
           name: stringField(body, 'name', true),
           unmatchedHosts: stringField(body, 'unmatchedHosts') as UnmatchedHostPolicy | undefined,
         });
-        return { status: 201, body: { vault } };
+        return { vault };
       },
-    },
-    {
-      method: 'get',
-      path: '/v1/vaults/:vault',
-      access: 'any',
-      summary: 'Show a vault',
-      handle: async (req) => ({ body: { vault: await vaults.getVault(req.params.vault) } }),
-    },
-    {
-      method: 'patch',
-      path: '/v1/vaults/:vault',
-      access: 'owner',
-      summary: "Change a vault's setting for hosts that match no service",
-      body: { unmatchedHosts: '`passthrough` or `deny`' },
-      handle: async (req) => {
-        const body = bodyObject(req.body);
+    ),
+    readRoute('/v1/vaults/:vault', 'Show a vault', 'vault', (req) =>
+      vaults.getVault(req.params.vault),
+    ),
+    writeRoute(
+      {
+        method: 'patch',
+        path: '/v1/vaults/:vault',
+        summary: "Change a vault's setting for hosts that match no service",
+        body: { unmatchedHosts: '`passthrough` or `deny`' },
+      },
+      async (body, req) => {
         const unmatchedHosts = stringField(body, 'unmatchedHosts', true) as UnmatchedHostPolicy;
-        return { body: { vault: await vaults.updateVault(req.params.vault, { unmatchedHosts }) } };
+        return { vault: await vaults.updateVault(req.params.vault, { unmatchedHosts }) };
       },
-    },
-    {
-      method: 'delete',
-      path: '/v1/vaults/:vault',
-      access: 'owner',
-      summary: 'Delete a vault with its credentials, services, grants and sessions',
-      status: 204,
-      handle: async (req) => {
-        await vaults.deleteVault(req.params.vault);
-        return { status: 204 };
+    ),
+    deleteRoute(
+      '/v1/vaults/:vault',
+      'Delete a vault with its credentials, services, grants and sessions',
+      (p) => vaults.deleteVault(p.vault),
+    ),
+    readRoute(
+      '/v1/vaults/:vault/credentials',
+      "List a vault's credential keys (never values)",
+      'credentials',
+      (req) => vaults.listCredentials(req.params.vault),
+    ),
+    writeRoute(
+      {
+        method: 'put',
+        path: '/v1/vaults/:vault/credentials/:key',
+        summary: 'Set a credential (the value is write-only)',
+        body: { value: 'secret value; never returned' },
       },
-    },
-    {
-      method: 'get',
-      path: '/v1/vaults/:vault/credentials',
-      access: 'any',
-      summary: "List a vault's credential keys (never values)",
-      handle: async (req) => ({
-        body: { credentials: await vaults.listCredentials(req.params.vault) },
-      }),
-    },
-    {
-      method: 'put',
-      path: '/v1/vaults/:vault/credentials/:key',
-      access: 'owner',
-      summary: 'Set a credential (the value is write-only)',
-      body: { value: 'secret value; never returned' },
-      handle: async (req) => {
-        const value = stringField(bodyObject(req.body), 'value', true);
-        return {
-          body: { credential: await vaults.setCredential(req.params.vault, req.params.key, value) },
-        };
+      async (body, req) => {
+        const value = stringField(body, 'value', true);
+        return { credential: await vaults.setCredential(req.params.vault, req.params.key, value) };
       },
-    },
-    {
-      method: 'delete',
-      path: '/v1/vaults/:vault/credentials/:key',
-      access: 'owner',
-      summary: 'Delete a credential',
-      status: 204,
-      handle: async (req) => {
-        await vaults.deleteCredential(req.params.vault, req.params.key);
-        return { status: 204 };
+    ),
+    deleteRoute('/v1/vaults/:vault/credentials/:key', 'Delete a credential', (p) =>
+      vaults.deleteCredential(p.vault, p.key),
+    ),
+    readRoute('/v1/vaults/:vault/services', "List a vault's services", 'services', (req) =>
+      vaults.listServices(req.params.vault),
+    ),
+    writeRoute(
+      {
+        method: 'post',
+        path: '/v1/vaults/:vault/services',
+        summary: 'Add a service',
+        status: 201,
+        body: {
+          name: 'service name',
+          host: 'host pattern; without :port, 443 for https and 80 for http',
+          scheme: "'https' (default) or 'http': the only scheme the credential is sent over",
+          auth: 'auth scheme object',
+          enabled: 'boolean (default true)',
+        },
       },
-    },
-    {
-      method: 'get',
-      path: '/v1/vaults/:vault/services',
-      access: 'any',
-      summary: "List a vault's services",
-      handle: async (req) => ({ body: { services: await vaults.listServices(req.params.vault) } }),
-    },
-    {
-      method: 'post',
-      path: '/v1/vaults/:vault/services',
-      access: 'owner',
-      summary: 'Add a service',
-      status: 201,
-      body: {
-        name: 'service name',
-        host: 'host pattern; without :port, 443 for https and 80 for http',
-        scheme: "'https' (default) or 'http': the only scheme the credential is sent over",
-        auth: 'auth scheme object',
-        enabled: 'boolean (default true)',
-      },
-      handle: async (req) => {
-        const body = bodyObject(req.body);
+      async (body, req) => {
         const input: ServiceInput = {
           name: stringField(body, 'name', true),
           host: stringField(body, 'host', true),
@@ -125,34 +100,25 @@ export function vaultRoutes(vaults: VaultService): RouteSpec[] {
           auth: requiredAuth(body),
           enabled: optionalField<boolean>(body, 'enabled', 'boolean'),
         };
-        return {
-          status: 201,
-          body: { service: await vaults.createService(req.params.vault, input) },
-        };
+        return { service: await vaults.createService(req.params.vault, input) };
       },
-    },
-    {
-      method: 'get',
-      path: '/v1/vaults/:vault/services/:service',
-      access: 'any',
-      summary: 'Show a service',
-      handle: async (req) => ({
-        body: { service: await vaults.getService(req.params.vault, req.params.service) },
-      }),
-    },
-    {
-      method: 'patch',
-      path: '/v1/vaults/:vault/services/:service',
-      access: 'owner',
-      summary: 'Change a service (host, scheme, auth, enabled)',
-      body: {
-        host: 'host pattern',
-        scheme: "'https' or 'http'",
-        auth: 'auth scheme object',
-        enabled: 'boolean',
+    ),
+    readRoute('/v1/vaults/:vault/services/:service', 'Show a service', 'service', (req) =>
+      vaults.getService(req.params.vault, req.params.service),
+    ),
+    writeRoute(
+      {
+        method: 'patch',
+        path: '/v1/vaults/:vault/services/:service',
+        summary: 'Change a service (host, scheme, auth, enabled)',
+        body: {
+          host: 'host pattern',
+          scheme: "'https' or 'http'",
+          auth: 'auth scheme object',
+          enabled: 'boolean',
+        },
       },
-      handle: async (req) => {
-        const body = bodyObject(req.body);
+      async (body, req) => {
         const patch: Partial<ServiceInput> = {
           host: stringField(body, 'host'),
           scheme: stringField(body, 'scheme') as ServiceScheme | undefined, // checked by the vault
@@ -163,61 +129,40 @@ export function vaultRoutes(vaults: VaultService): RouteSpec[] {
           if (patch[key] === undefined) delete patch[key];
         }
         return {
-          body: {
-            service: await vaults.updateService(req.params.vault, req.params.service, patch),
-          },
+          service: await vaults.updateService(req.params.vault, req.params.service, patch),
         };
       },
-    },
-    {
-      method: 'delete',
-      path: '/v1/vaults/:vault/services/:service',
-      access: 'owner',
-      summary: 'Remove a service',
-      status: 204,
-      handle: async (req) => {
-        await vaults.deleteService(req.params.vault, req.params.service);
-        return { status: 204 };
+    ),
+    deleteRoute('/v1/vaults/:vault/services/:service', 'Remove a service', (p) =>
+      vaults.deleteService(p.vault, p.service),
+    ),
+    writeRoute(
+      {
+        method: 'post',
+        path: '/v1/vaults/:vault/sessions',
+        summary: 'Mint a session token for the vault (shown once)',
+        status: 201,
+        body: {
+          ttlSeconds: 'lifetime, 300 to 604800 (default 86400)',
+          agent: 'agent the session is for (optional)',
+        },
       },
-    },
-    {
-      method: 'post',
-      path: '/v1/vaults/:vault/sessions',
-      access: 'owner',
-      summary: 'Mint a session token for the vault (shown once)',
-      status: 201,
-      body: {
-        ttlSeconds: 'lifetime, 300 to 604800 (default 86400)',
-        agent: 'agent the session is for (optional)',
-      },
-      handle: async (req) => {
-        const body = bodyObject(req.body);
+      async (body, req) => {
         const minted = await vaults.mintSession({
           vault: req.params.vault,
           ttlSeconds: optionalField<number>(body, 'ttlSeconds', 'number'),
           agent: stringField(body, 'agent'),
         });
-        return { status: 201, body: { session: minted.item, token: minted.token } };
+        return { session: minted.item, token: minted.token };
       },
-    },
-    {
-      method: 'get',
-      path: '/v1/sessions',
-      access: 'any',
-      summary: 'List live sessions (never their tokens); `?vault=` filters',
-      handle: async (req) => ({ body: { sessions: await vaults.listSessions(req.query.vault) } }),
-    },
-    {
-      method: 'delete',
-      path: '/v1/sessions/:id',
-      access: 'owner',
-      summary: 'Revoke a session',
-      status: 204,
-      handle: async (req) => {
-        await vaults.revokeSession(req.params.id);
-        return { status: 204 };
-      },
-    },
+    ),
+    readRoute(
+      '/v1/sessions',
+      'List live sessions (never their tokens); `?vault=` filters',
+      'sessions',
+      (req) => vaults.listSessions(req.query.vault),
+    ),
+    deleteRoute('/v1/sessions/:id', 'Revoke a session', (p) => vaults.revokeSession(p.id)),
   ];
 }
 
