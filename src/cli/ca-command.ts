@@ -8,7 +8,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CommanderError, type Command } from 'commander';
 import { EXIT, GatewayError } from '../errors';
-import { ApiError, UsageError, resolveAddress } from '../client/api-client';
+import { ApiError, UsageError, resolveAddress, unreachable } from '../client/api-client';
 import { readLogin } from '../client/login-store';
 import type { CommandContext } from './command-context';
 
@@ -63,14 +63,7 @@ async function fetchCaPem(addr: string, options: CaCommandOptions): Promise<stri
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
   } catch (err) {
-    const e = err as { name?: string; cause?: { code?: string; message?: string } };
-    const why =
-      e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.cause?.message ?? e.name);
-    throw new GatewayError(
-      'VEC_CLI_UNREACHABLE',
-      `no answer from ${addr} (${why}); check --addr and that \`vectra serve\` runs there`,
-      { cause: err },
-    );
+    throw unreachable(addr, err);
   }
   const text = await res.text().catch(() => '');
   if (!res.ok) {

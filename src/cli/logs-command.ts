@@ -7,7 +7,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { GatewayError, type ErrorBody } from '../errors';
 import type { AuditRow } from '../observability/audit';
 import { createAdminCli } from './admin-cli';
-import { ApiError, resolveAddress, resolveToken } from '../client/api-client';
+import { ApiError, resolveAddress, resolveToken, unreachable } from '../client/api-client';
 import { readLogin } from '../client/login-store';
 import type { CommandContext } from './command-context';
 
@@ -167,14 +167,7 @@ function logsHttp(addr: string, token: string, doFetch: typeof fetch) {
       });
     } catch (err) {
       if (signal?.aborted) throw err;
-      const e = err as { name?: string; cause?: { code?: string; message?: string } };
-      const why =
-        e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.cause?.message ?? e.name);
-      throw new GatewayError(
-        'VEC_CLI_UNREACHABLE',
-        `no answer from ${addr} (${why}); check --addr and that \`vectra serve\` runs there`,
-        { cause: err },
-      );
+      throw unreachable(addr, err);
     }
     if (res.ok) return res;
     const body = (await res.json().catch(() => undefined)) as Partial<ErrorBody> | undefined;

@@ -259,7 +259,8 @@ export function createApiClient(options: ApiClientOptions) {
   };
 }
 
-function unreachable(base: string, err: unknown): GatewayError {
+/** The error for a gateway that gave no answer at all, saying why (timeout, refused, ...). */
+export function unreachable(base: string, err: unknown): GatewayError {
   const e = err as { name?: string; cause?: { code?: string; message?: string } };
   const why =
     e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.cause?.message ?? e.name);
