@@ -93,17 +93,23 @@ export function createAdminCli(ctx: CommandContext, options: AdminCommandOptions
       command
         .option('--addr <url>', 'gateway address (default: $VECTRA_ADDR, else the saved login)')
         .option('--json', 'machine-readable output'),
-    action:
-      (fn) =>
-      async (...args) => {
-        try {
-          await fn(...args);
-        } catch (err) {
-          if (!(err instanceof UsageError)) throw err;
-          ctx.io.err(`vectra: ${err.message}`);
-          throw new CommanderError(EXIT.CONFIG_OR_USAGE, 'vectra.usage', err.message);
-        }
-      },
+    action: (fn) => usageAction(ctx, fn),
+  };
+}
+
+/** Wraps an action: a UsageError prints one line and exits 2. */
+export function usageAction<A extends unknown[]>(
+  ctx: CommandContext,
+  fn: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      ctx.io.err(`vectra: ${err.message}`);
+      throw new CommanderError(EXIT.CONFIG_OR_USAGE, 'vectra.usage', err.message);
+    }
   };
 }
 

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CommanderError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadConfig } from '../config/loader';
 import { EXIT, GatewayError, type ErrorBody } from '../errors';
 import { formatDryRun, targetOf, withRisk, type DryRunResult } from '../policy/dry-run';
@@ -22,6 +22,7 @@ import { createInternalScorer } from '../semantic/internal-scorer';
 import { ApiError, resolveAddress, resolveToken, UsageError } from '../client/api-client';
 import { readLogin } from '../client/login-store';
 import type { CommandContext } from './command-context';
+import { usageAction } from './admin-cli';
 
 export interface PolicyCommandOptions {
   /** Replaces global fetch for --addr (tests). */
@@ -67,7 +68,7 @@ export function registerPolicyCommand(
     )
     .option('--json', 'machine-readable output')
     .action(
-      usage(ctx, async (dir: string | undefined, flags: ValidateFlags) => {
+      usageAction(ctx, async (dir: string | undefined, flags: ValidateFlags) => {
         const directory = dir ?? configuredDirectory(ctx, flags.config);
         const loaded = await loadPolicyDirectory(directory);
         const ok = loaded.problems.length === 0;
@@ -133,7 +134,7 @@ export function registerPolicyCommand(
     )
     .option('--json', 'machine-readable output')
     .action(
-      usage(ctx, async (flags: TestFlags) => {
+      usageAction(ctx, async (flags: TestFlags) => {
         const headers = parseHeaders(flags.header);
         const bytes = flags.body === undefined ? undefined : readBody(flags.body);
         if (bytes && !hasHeader(headers, 'content-type') && parsesAsJson(bytes)) {
@@ -342,20 +343,4 @@ function requestInput<T>(build: () => T): T {
     }
     throw err;
   }
-}
-
-/** Wraps an action: a UsageError prints one line and exits 2, like the admin commands. */
-function usage<A extends unknown[]>(
-  ctx: CommandContext,
-  fn: (...args: A) => Promise<void>,
-): (...args: A) => Promise<void> {
-  return async (...args) => {
-    try {
-      await fn(...args);
-    } catch (err) {
-      if (!(err instanceof UsageError)) throw err;
-      ctx.io.err(`vectra: ${err.message}`);
-      throw new CommanderError(EXIT.CONFIG_OR_USAGE, 'vectra.usage', err.message);
-    }
-  };
 }
