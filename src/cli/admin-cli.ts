@@ -50,6 +50,16 @@ export interface AdminCli {
   tokenOnlyOption(): Option;
   /** Adds `--addr` and `--json` to a command. */
   connection(command: Command): Command;
+  /**
+   * Describes `command` and gives it an action that asks the API once and prints the answer:
+   * as JSON with --json, else `human`. `args` are the command's arguments, in order.
+   */
+  query<F extends ConnectionFlags, T>(
+    command: Command,
+    description: string,
+    ask: (client: ApiClient, flags: F, args: string[]) => Promise<T>,
+    human: (answer: T, flags: F, args: string[]) => string,
+  ): Command;
   /** Wraps an action: a UsageError prints one line and exits 2. */
   action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void>;
 }
@@ -60,18 +70,19 @@ const MAX_STDIN_BYTES = 1024 * 1024;
 export function createAdminCli(ctx: CommandContext, options: AdminCommandOptions = {}): AdminCli {
   const print: AdminCli['print'] = (flags, data, human) =>
     ctx.io.out(flags.json ? JSON.stringify(data, null, 2) : human());
+  const client: AdminCli['client'] = (flags) => {
+    const login = readLogin(ctx.env);
+    const addr = resolveAddress(flags.addr, ctx.env, login);
+    return createApiClient({
+      addr,
+      token: resolveToken(addr, ctx.env, login),
+      fetch: options.fetch,
+    });
+  };
   return {
     ctx,
     fetch: options.fetch,
-    client(flags) {
-      const login = readLogin(ctx.env);
-      const addr = resolveAddress(flags.addr, ctx.env, login);
-      return createApiClient({
-        addr,
-        token: resolveToken(addr, ctx.env, login),
-        fetch: options.fetch,
-      });
-    },
+    client,
     readStdin: (what) =>
       readStdinText(
         options.stdin ?? (ctx.stdin as StdinStream | undefined) ?? process.stdin,
@@ -93,6 +104,21 @@ export function createAdminCli(ctx: CommandContext, options: AdminCommandOptions
       command
         .option('--addr <url>', 'gateway address (default: $VECTRA_ADDR, else the saved login)')
         .option('--json', 'machine-readable output'),
+    query: <F extends ConnectionFlags, T>(
+      command: Command,
+      description: string,
+      ask: (client: ApiClient, flags: F, args: string[]) => Promise<T>,
+      human: (answer: T, flags: F, args: string[]) => string,
+    ) =>
+      command.description(description).action(
+        // commander calls an action with the arguments, then the options, then the command
+        usageAction(ctx, async (...given: unknown[]) => {
+          const args = given.slice(0, -2) as string[];
+          const flags = given[given.length - 2] as F;
+          const answer = await ask(client(flags), flags, args);
+          print(flags, answer, () => human(answer, flags, args));
+        }),
+      ),
     action: (fn) => usageAction(ctx, fn),
   };
 }

@@ -1,7 +1,7 @@
 /** `vectra admin-token create|list|revoke`: tokens for the admin API, CLI and UI, with a role. */
 import { Option, type Command } from 'commander';
 import { ADMIN_ROLES, type AdminRole } from '../vault/types';
-import type { AdminCli, ConnectionFlags, TokenFlags } from './admin-cli';
+import type { AdminCli, TokenFlags } from './admin-cli';
 import { table } from './output';
 
 interface CreateFlags extends TokenFlags {
@@ -35,28 +35,26 @@ export function registerAdminTokenCommands(program: Command, cli: AdminCli): voi
       }),
     );
 
-  cli
-    .connection(adminToken.command('list'))
-    .description('List admin tokens (never the tokens themselves)')
-    .action(
-      cli.action(async (flags: ConnectionFlags) => {
-        const answer = await cli.client(flags).listAdminTokens();
-        cli.print(flags, answer, () =>
-          table(
-            ['ID', 'NAME', 'ROLE', 'CREATED'],
-            answer.adminTokens.map((t) => [t.id, t.name, t.role, t.createdAt]),
-          ),
-        );
-      }),
-    );
+  cli.query(
+    cli.connection(adminToken.command('list')),
+    'List admin tokens (never the tokens themselves)',
+    (client) => client.listAdminTokens(),
+    (answer) =>
+      table(
+        ['ID', 'NAME', 'ROLE', 'CREATED'],
+        answer.adminTokens.map((t) => [t.id, t.name, t.role, t.createdAt]),
+      ),
+  );
 
-  cli
-    .connection(adminToken.command('revoke').argument('<id>', 'token id (see `admin-token list`)'))
-    .description('Revoke an admin token; it stops working at once')
-    .action(
-      cli.action(async (id: string, flags: ConnectionFlags) => {
-        await cli.client(flags).revokeAdminToken(id);
-        cli.print(flags, { revoked: { adminToken: id } }, () => `revoked admin token ${id}`);
-      }),
-    );
+  cli.query(
+    cli.connection(
+      adminToken.command('revoke').argument('<id>', 'token id (see `admin-token list`)'),
+    ),
+    'Revoke an admin token; it stops working at once',
+    async (client, _flags, [id]) => {
+      await client.revokeAdminToken(id);
+      return { revoked: { adminToken: id } };
+    },
+    (_answer, _flags, [id]) => `revoked admin token ${id}`,
+  );
 }

@@ -47,25 +47,19 @@ export function registerAgentCommands(program: Command, cli: AdminCli): void {
       }),
     );
 
-  cli
-    .connection(agent.command('list'))
-    .description('List agents')
-    .action(
-      cli.action(async (flags: ConnectionFlags) => {
-        const answer = await cli.client(flags).listAgents();
-        cli.print(flags, answer, () => agentTable(answer.agents));
-      }),
-    );
+  cli.query(
+    cli.connection(agent.command('list')),
+    'List agents',
+    (client) => client.listAgents(),
+    (answer) => agentTable(answer.agents),
+  );
 
-  cli
-    .connection(agent.command('show').argument('<name>', 'agent name'))
-    .description('Show an agent')
-    .action(
-      cli.action(async (name: string, flags: ConnectionFlags) => {
-        const answer = await cli.client(flags).getAgent(name);
-        cli.print(flags, answer, () => agentTable([answer.agent]));
-      }),
-    );
+  cli.query(
+    cli.connection(agent.command('show').argument('<name>', 'agent name')),
+    'Show an agent',
+    (client, _flags, [name]) => client.getAgent(name),
+    (answer) => agentTable([answer.agent]),
+  );
 
   cli
     .connection(agent.command('rotate').argument('<name>', 'agent name'))
@@ -78,15 +72,15 @@ export function registerAgentCommands(program: Command, cli: AdminCli): void {
       }),
     );
 
-  cli
-    .connection(agent.command('delete').argument('<name>', 'agent name'))
-    .description('Delete an agent; its token stops working at once')
-    .action(
-      cli.action(async (name: string, flags: ConnectionFlags) => {
-        await cli.client(flags).deleteAgent(name);
-        cli.print(flags, { deleted: { agent: name } }, () => `deleted agent ${name}`);
-      }),
-    );
+  cli.query(
+    cli.connection(agent.command('delete').argument('<name>', 'agent name')),
+    'Delete an agent; its token stops working at once',
+    async (client, _flags, [name]) => {
+      await client.deleteAgent(name);
+      return { deleted: { agent: name } };
+    },
+    (_answer, _flags, [name]) => `deleted agent ${name}`,
+  );
 
   for (const [verb, grant] of [
     ['grant', true],

@@ -70,34 +70,26 @@ export function registerCredentialCommands(program: Command, cli: AdminCli): voi
       }),
     );
 
-  cli
-    .connection(credential.command('list'))
-    .description("List a vault's credential keys (never values)")
-    .option(vaultOption, vaultHelp, 'default')
-    .action(
-      cli.action(async (flags: VaultFlags) => {
-        const answer = await cli.client(flags).listCredentials(flags.vault);
-        cli.print(flags, answer, () =>
-          table(
-            ['KEY', 'CREATED', 'UPDATED'],
-            answer.credentials.map((c) => [c.key, c.createdAt, c.updatedAt]),
-          ),
-        );
-      }),
-    );
+  cli.query(
+    cli.connection(credential.command('list')).option(vaultOption, vaultHelp, 'default'),
+    "List a vault's credential keys (never values)",
+    (client, flags: VaultFlags) => client.listCredentials(flags.vault),
+    (answer) =>
+      table(
+        ['KEY', 'CREATED', 'UPDATED'],
+        answer.credentials.map((c) => [c.key, c.createdAt, c.updatedAt]),
+      ),
+  );
 
-  cli
-    .connection(credential.command('delete').argument('<key>', 'credential key'))
-    .description('Delete a credential')
-    .option(vaultOption, vaultHelp, 'default')
-    .action(
-      cli.action(async (key: string, flags: VaultFlags) => {
-        await cli.client(flags).deleteCredential(flags.vault, key);
-        cli.print(
-          flags,
-          { deleted: { vault: flags.vault, credential: key } },
-          () => `deleted credential ${key} from vault ${flags.vault}`,
-        );
-      }),
-    );
+  cli.query(
+    cli
+      .connection(credential.command('delete').argument('<key>', 'credential key'))
+      .option(vaultOption, vaultHelp, 'default'),
+    'Delete a credential',
+    async (client, flags: VaultFlags, [key]) => {
+      await client.deleteCredential(flags.vault, key);
+      return { deleted: { vault: flags.vault, credential: key } };
+    },
+    (_answer, flags, [key]) => `deleted credential ${key} from vault ${flags.vault}`,
+  );
 }

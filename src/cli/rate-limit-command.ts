@@ -34,30 +34,27 @@ export function registerRateLimitCommands(program: Command, cli: AdminCli): void
       'Rate-limit overrides per agent, vault or service (they replace the default rate; every replica applies them)',
     );
 
-  cli
-    .connection(rateLimit.command('list'))
-    .description('Show the default rate limit and every override in effect, with its source')
-    .action(
-      cli.action(async (flags: ConnectionFlags) => {
-        const answer = await cli.client(flags).listRateLimits();
-        cli.print(flags, answer, () => {
-          const d = answer.default;
-          const head = `default: ${d.requestsPerMinute} per minute + burst ${d.burst} (${d.windowSeconds} s window)`;
-          if (answer.overrides.length === 0) return `${head}\nno overrides`;
-          const rows = answer.overrides.map((o) => [
-            o.tier,
-            o.name,
-            String(o.requestsPerMinute),
-            o.source +
-              (o.configuredRequestsPerMinute === undefined
-                ? ''
-                : ` (config: ${o.configuredRequestsPerMinute})`),
-            o.updatedAt ?? '',
-          ]);
-          return `${head}\n${table(['TIER', 'NAME', 'PER MINUTE', 'SOURCE', 'UPDATED'], rows)}`;
-        });
-      }),
-    );
+  cli.query(
+    cli.connection(rateLimit.command('list')),
+    'Show the default rate limit and every override in effect, with its source',
+    (client) => client.listRateLimits(),
+    (answer) => {
+      const d = answer.default;
+      const head = `default: ${d.requestsPerMinute} per minute + burst ${d.burst} (${d.windowSeconds} s window)`;
+      if (answer.overrides.length === 0) return `${head}\nno overrides`;
+      const rows = answer.overrides.map((o) => [
+        o.tier,
+        o.name,
+        String(o.requestsPerMinute),
+        o.source +
+          (o.configuredRequestsPerMinute === undefined
+            ? ''
+            : ` (config: ${o.configuredRequestsPerMinute})`),
+        o.updatedAt ?? '',
+      ]);
+      return `${head}\n${table(['TIER', 'NAME', 'PER MINUTE', 'SOURCE', 'UPDATED'], rows)}`;
+    },
+  );
 
   cli
     .connection(

@@ -224,36 +224,29 @@ export function registerServiceCommands(program: Command, cli: AdminCli): void {
       }),
     );
 
-  withVault(service.command('list'))
-    .description("List a vault's services")
-    .action(
-      cli.action(async (flags: VaultFlags) => {
-        const answer = await cli.client(flags).listServices(flags.vault);
-        cli.print(flags, answer, () => serviceTable(answer.services));
-      }),
-    );
+  cli.query(
+    withVault(service.command('list')),
+    "List a vault's services",
+    (client, flags: VaultFlags) => client.listServices(flags.vault),
+    (answer) => serviceTable(answer.services),
+  );
 
-  withVault(service.command('show').argument('<name>', 'service name'))
-    .description('Show a service')
-    .action(
-      cli.action(async (name: string, flags: VaultFlags) => {
-        const answer = await cli.client(flags).getService(flags.vault, name);
-        cli.print(flags, answer, () => serviceTable([answer.service]));
-      }),
-    );
+  cli.query(
+    withVault(service.command('show').argument('<name>', 'service name')),
+    'Show a service',
+    (client, flags: VaultFlags, [name]) => client.getService(flags.vault, name),
+    (answer) => serviceTable([answer.service]),
+  );
 
-  withVault(service.command('remove').argument('<name>', 'service name'))
-    .description('Remove a service')
-    .action(
-      cli.action(async (name: string, flags: VaultFlags) => {
-        await cli.client(flags).deleteService(flags.vault, name);
-        cli.print(
-          flags,
-          { deleted: { vault: flags.vault, service: name } },
-          () => `removed service ${name} from vault ${flags.vault}`,
-        );
-      }),
-    );
+  cli.query(
+    withVault(service.command('remove').argument('<name>', 'service name')),
+    'Remove a service',
+    async (client, flags: VaultFlags, [name]) => {
+      await client.deleteService(flags.vault, name);
+      return { deleted: { vault: flags.vault, service: name } };
+    },
+    (_answer, flags, [name]) => `removed service ${name} from vault ${flags.vault}`,
+  );
 
   for (const [verb, enabled] of [
     ['enable', true],

@@ -78,25 +78,19 @@ export function registerVaultCommands(program: Command, cli: AdminCli): void {
       }),
     );
 
-  cli
-    .connection(vault.command('list'))
-    .description('List vaults')
-    .action(
-      cli.action(async (flags: ConnectionFlags) => {
-        const answer = await cli.client(flags).listVaults();
-        cli.print(flags, answer, () => vaultTable(answer.vaults));
-      }),
-    );
+  cli.query(
+    cli.connection(vault.command('list')),
+    'List vaults',
+    (client) => client.listVaults(),
+    (answer) => vaultTable(answer.vaults),
+  );
 
-  cli
-    .connection(vault.command('show').argument('<name>', 'vault name'))
-    .description('Show a vault')
-    .action(
-      cli.action(async (name: string, flags: ConnectionFlags) => {
-        const answer = await cli.client(flags).getVault(name);
-        cli.print(flags, answer, () => vaultTable([answer.vault]));
-      }),
-    );
+  cli.query(
+    cli.connection(vault.command('show').argument('<name>', 'vault name')),
+    'Show a vault',
+    (client, _flags, [name]) => client.getVault(name),
+    (answer) => vaultTable([answer.vault]),
+  );
 
   cli
     .connection(vault.command('update').argument('<name>', 'vault name'))
@@ -116,15 +110,15 @@ export function registerVaultCommands(program: Command, cli: AdminCli): void {
       }),
     );
 
-  cli
-    .connection(vault.command('delete').argument('<name>', 'vault name'))
-    .description('Delete a vault with its credentials, services, grants and sessions')
-    .action(
-      cli.action(async (name: string, flags: ConnectionFlags) => {
-        await cli.client(flags).deleteVault(name);
-        cli.print(flags, { deleted: { vault: name } }, () => `deleted vault ${name}`);
-      }),
-    );
+  cli.query(
+    cli.connection(vault.command('delete').argument('<name>', 'vault name')),
+    'Delete a vault with its credentials, services, grants and sessions',
+    async (client, _flags, [name]) => {
+      await client.deleteVault(name);
+      return { deleted: { vault: name } };
+    },
+    (_answer, _flags, [name]) => `deleted vault ${name}`,
+  );
 
   cli
     .connection(vault.command('token'))
