@@ -3,8 +3,10 @@
  * keep secrets fetched from a remote provider for a short while, so a burst of requests is one
  * lookup, while a rotated value still shows up within that time.
  */
+import { liveValue, type Expiring } from '../cache/expiring-entries';
+
 export class ExpiringValues {
-  private readonly entries = new Map<string, { value: string; expiresAt: number }>();
+  private readonly entries = new Map<string, Expiring<string>>();
 
   constructor(
     private readonly ttlMs: number,
@@ -12,13 +14,7 @@ export class ExpiringValues {
   ) {}
 
   get(key: string): string | undefined {
-    const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
-    if (entry.expiresAt <= this.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return entry.value;
+    return liveValue(this.entries, key, this.now);
   }
 
   set(key: string, value: string): void {

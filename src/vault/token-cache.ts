@@ -26,6 +26,7 @@ import type { Cache } from '../cache/types';
 import type { Logger } from '../observability/types';
 import type { SqlClient } from '../storage/types';
 import type { Principal, Service, Vault } from './types';
+import { liveValue, type Expiring } from '../cache/expiring-entries';
 
 export const INVALIDATION_CHANNEL = 'vault-invalidate';
 export const CACHE_TTL_MS = 30_000;
@@ -46,9 +47,7 @@ export const invalidationTag = {
   all: 'all',
 } as const;
 
-interface Entry<V> {
-  value: V;
-  expiresAt: number;
+interface Entry<V> extends Expiring<V> {
   tags: readonly string[];
 }
 
@@ -71,13 +70,7 @@ export class InvalidatingCache<V> {
   }
 
   get(key: string): V | undefined {
-    const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
-    if (entry.expiresAt <= this.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return entry.value;
+    return liveValue(this.entries, key, this.now);
   }
 
   set(key: string, value: V, ttlMs: number, tags: readonly string[], snapshot: number): void {
