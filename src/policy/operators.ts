@@ -42,21 +42,12 @@ export const OPERATORS = [
 ] as const;
 export type Operator = (typeof OPERATORS)[number];
 
-const STRING_OPERATORS = new Set<Operator>([
-  'eq',
-  'ne',
-  'in',
-  'notIn',
-  'contains',
-  'startsWith',
-  'endsWith',
-  'regex',
-  'glob',
-]);
+/** The operators that compare numbers, addresses or presence rather than text. */
+const NOT_TEXT_OPERATORS = new Set<Operator>(['gt', 'lt', 'ge', 'le', 'cidr', 'exists']);
 
 /** Whether `op` compares text, so that `ignoreCase` applies to it. */
 export function comparesText(op: Operator): boolean {
-  return STRING_OPERATORS.has(op);
+  return !NOT_TEXT_OPERATORS.has(op);
 }
 
 /** The operator `text` names (any letter case), or undefined. */
@@ -98,7 +89,7 @@ type Predicate = (value: unknown) => boolean;
 
 export function compileCondition(spec: ConditionSpec): CompiledCondition {
   const { field, operator, value } = spec;
-  if (spec.ignoreCase && !STRING_OPERATORS.has(operator)) {
+  if (spec.ignoreCase && !comparesText(operator)) {
     throw new ConditionProblem('ignoreCase', `ignoreCase does not apply to ${operator}`);
   }
   const ignoreCase = spec.ignoreCase || field.caseInsensitive;
@@ -108,7 +99,7 @@ export function compileCondition(spec: ConditionSpec): CompiledCondition {
     text: describe(field.name, operator, value, spec.ignoreCase),
     field,
     operator,
-    caseSensitive: STRING_OPERATORS.has(operator) && !ignoreCase,
+    caseSensitive: comparesText(operator) && !ignoreCase,
     test: (input) => test(read(input)),
   };
 }
