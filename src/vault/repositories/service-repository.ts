@@ -41,15 +41,11 @@ function toService(row: ServiceRow, vault: string): Service {
 }
 
 /** What the service layer writes; `vault` is the vault's name, echoed into the result. */
-export interface ServiceRecord {
-  id: string;
+export interface ServiceRecord extends Pick<
+  Service,
+  'id' | 'vault' | 'name' | 'host' | 'scheme' | 'auth' | 'enabled'
+> {
   vaultId: string;
-  vault: string;
-  name: string;
-  host: string;
-  scheme: ServiceScheme;
-  auth: AuthScheme;
-  enabled: boolean;
 }
 
 export interface ServiceRepository {
