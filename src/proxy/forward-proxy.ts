@@ -28,6 +28,7 @@ import {
   runExchange,
   writeRefusal,
   type ExchangeDeps,
+  type ExchangeInit,
 } from './exchange';
 import { httpTimeoutOptions, trackConnections } from './http-timeouts';
 import { normalizeLeafHost } from './leaf-certificates';
@@ -52,6 +53,16 @@ interface Tunnel {
   scheme: 'http' | 'https';
   /** The last Host header seen in this tunnel and what it parsed to (keep-alive repeats it). */
   lastHost?: { header: string; authority: Authority | undefined };
+}
+
+/** What an exchange or upgrade inside `tunnel` starts from. */
+function tunnelInit(tunnel: Tunnel, request: ProxyRequest): ExchangeInit {
+  return {
+    entry: 'tunnel',
+    credentials: { ...tunnel.credentials },
+    request,
+    tunnelAuthority: tunnel.authorityText,
+  };
 }
 
 const TLS_HANDSHAKE = 0x16;
@@ -161,16 +172,7 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
     }
     const request = tunnelRequest(req, tunnel, (error) => writeRefusal(res, error, 'tunnel'));
     if (!request) return;
-    void runExchange(
-      deps,
-      {
-        entry: 'tunnel',
-        credentials: { ...tunnel.credentials },
-        request,
-        tunnelAuthority: tunnel.authorityText,
-      },
-      { req, res },
-    );
+    void runExchange(deps, tunnelInit(tunnel, request), { req, res });
   });
   inner.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const tunnel = tunnels.get(req.socket as Socket);
@@ -180,16 +182,7 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
     }
     const request = tunnelRequest(req, tunnel, (error) => socket.end(rawRefusal(error)));
     if (!request) return;
-    void runUpgrade(
-      deps,
-      {
-        entry: 'tunnel',
-        credentials: { ...tunnel.credentials },
-        request,
-        tunnelAuthority: tunnel.authorityText,
-      },
-      { req, socket, head },
-    );
+    void runUpgrade(deps, tunnelInit(tunnel, request), { req, socket, head });
   });
   inner.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => refuseRaw(socket, err));
   inner.keepAliveTimeout = config.TunnelIdleTimeoutMilliseconds;
