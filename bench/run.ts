@@ -208,27 +208,8 @@ async function main(): Promise<void> {
           bare: { identity, secret },
         })
       : undefined;
-    if (options.baseline !== undefined) {
-      const builds = await compareBuilds({
-        runner,
-        repoRoot: root,
-        baselineRoot: resolve(options.baseline),
-        work,
-        upstreamCaFile,
-        secret,
-        upstream: ready,
-        target: https,
-        shape: keepAlive,
-        runsEach: options.policyRuns,
-      });
-      const ratios = builds.ratios.map((r) => r.toFixed(3)).join(', ');
-      console.log(
-        `\n${resultsTable(runner.rows)}\n\nthis build ÷ baseline (HTTPS keep-alive req/s), ` +
-          `median of ${builds.ratios.length} adjacent pairs: ${builds.median.toFixed(3)} (${ratios})\n`,
-      );
-      return;
-    }
-    const policy = await comparePolicyCost({
+    // What both comparisons (this build against another, 20 policies against none) run with.
+    const comparison = {
       runner,
       repoRoot: root,
       work,
@@ -238,8 +219,20 @@ async function main(): Promise<void> {
       target: https,
       shape: keepAlive,
       runsEach: options.policyRuns,
-      baseline: issue?.directHttps,
-    });
+    };
+    if (options.baseline !== undefined) {
+      const builds = await compareBuilds({
+        ...comparison,
+        baselineRoot: resolve(options.baseline),
+      });
+      const ratios = builds.ratios.map((r) => r.toFixed(3)).join(', ');
+      console.log(
+        `\n${resultsTable(runner.rows)}\n\nthis build ÷ baseline (HTTPS keep-alive req/s), ` +
+          `median of ${builds.ratios.length} adjacent pairs: ${builds.median.toFixed(3)} (${ratios})\n`,
+      );
+      return;
+    }
+    const policy = await comparePolicyCost({ ...comparison, baseline: issue?.directHttps });
 
     const machine = describeMachine(mitmStatus, loadBefore, root);
     const settings =
