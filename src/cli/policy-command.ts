@@ -15,7 +15,7 @@ import { formatDryRun, targetOf, withRisk, type DryRunResult } from '../policy/d
 import { evaluatePolicies, policySet } from '../policy/evaluate';
 import { describedRequestInput } from '../policy/input';
 import { bodyFromBytes } from '../policy/json-body';
-import { judgeBothPaths } from '../policy/path-views';
+import { judgeEveryReading } from '../policy/request-readings';
 import { formatProblem, loadPolicyDirectory } from '../policy/policy-directory';
 import { POLICY_EFFECTS, type PolicyTrace } from '../policy/types';
 import { createInternalScorer } from '../semantic/internal-scorer';
@@ -195,7 +195,7 @@ async function localTest(
   );
   const set = policySet(loaded.policies);
   // Both views of a path with encoded slashes, as the gateway judges it.
-  const { decision, trace } = await judgeBothPaths(input, async (view) => {
+  const { decision, trace } = await judgeEveryReading(input, async (view) => {
     const trace: PolicyTrace[] = [];
     return { decision: evaluatePolicies(set, view, trace), trace };
   });

@@ -7,7 +7,7 @@ import { approvalRequired, type ApprovalStageOptions } from '../approvals/requir
 import { riskInputFrom } from '../semantic/risk-input';
 import type { RiskAssessment, RiskInput, RiskScorer } from '../semantic/types';
 import { describedTarget } from './input';
-import { decideBothPaths, judgeBothPaths } from './path-views';
+import { decideEveryReading, judgeEveryReading } from './request-readings';
 import type { PolicyDecision, PolicyEngine, PolicyInput, PolicyTrace } from './types';
 import { denialOf } from './unreadable-body';
 
@@ -47,10 +47,10 @@ export async function dryRun(
   // Both views of a path with encoded slashes, as the policy stage judges it.
   const explain = engine.explain?.bind(engine);
   if (explain) {
-    const { decision, trace } = await judgeBothPaths(input, explain);
+    const { decision, trace } = await judgeEveryReading(input, explain);
     result = { decision, trace, input };
   } else {
-    result = { decision: await decideBothPaths(engine, input), input };
+    result = { decision: await decideEveryReading(engine, input), input };
   }
   return withRisk(result, target, stages);
 }

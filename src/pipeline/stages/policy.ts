@@ -8,12 +8,13 @@
  * Hitl is left for the approval stage (`deferHitl`) or refused here with VEC_APPROVAL_REQUIRED,
  * so a pipeline without an approval stage never lets it through. An engine that cannot decide
  * rejects with VEC_POLICY_UNAVAILABLE (OPA's fail-open is the engine's own, logged, business).
- * A path with encoded slashes is also judged with them decoded (policy/path-views.ts). The
+ * A request that servers read differently (encoded slashes, `;params`, repeated query keys) is
+ * judged in each reading, the strictest decision winning (policy/request-readings.ts). The
  * decision stays on the request for later stages (policyDecisionOf).
  */
 import { GatewayError, type ErrorCode } from '../../errors';
 import { isJsonContentType, readRequestBody, unreadBody } from '../../policy/json-body';
-import { decideBothPaths } from '../../policy/path-views';
+import { decideEveryReading } from '../../policy/request-readings';
 import { policyInputFromContext, setPolicyDecision } from '../policy-context';
 import { denialOf } from '../../policy/unreadable-body';
 import type { PolicyDecision, PolicyEngine } from '../../policy/types';
@@ -67,7 +68,7 @@ export function createPolicyStage(options: PolicyStageOptions, deps: PolicyStage
       (alwaysReadBody && isJsonContentType(ctx.request.headers['content-type']));
     const body = read ? await readBody(ctx, bodyLimit) : unreadBody(ctx.request);
     const input = policyInputFromContext(ctx, body, now());
-    const decision = await decideBothPaths(engine, input);
+    const decision = await decideEveryReading(engine, input);
     setPolicyDecision(ctx, decision, input);
     if (decision.effect === 'Deny') {
       const { code, statusCode } = denialOf(decision);

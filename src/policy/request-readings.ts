@@ -31,7 +31,7 @@ interface View {
  * `judge` on `input` and on every other reading of it (see the file comment); the result whose
  * decision is strictest (the first on a tie), its reason naming the reading.
  */
-export async function judgeBothPaths<T extends { decision: PolicyDecision }>(
+export async function judgeEveryReading<T extends { decision: PolicyDecision }>(
   input: PolicyInput,
   judge: (input: PolicyInput) => Promise<T>,
 ): Promise<T> {
@@ -48,13 +48,13 @@ export async function judgeBothPaths<T extends { decision: PolicyDecision }>(
 }
 
 /** The engine's decision on every reading of the request. */
-export async function decideBothPaths(
+export async function decideEveryReading(
   engine: { evaluate(input: PolicyInput): Promise<PolicyDecision> },
   input: PolicyInput,
 ): Promise<PolicyDecision> {
   // The common request, which every server reads alike: one evaluation, no wrapping.
   if (!readDifferently(input.request)) return engine.evaluate(input);
-  const judged = await judgeBothPaths(input, async (view) => ({
+  const judged = await judgeEveryReading(input, async (view) => ({
     decision: await engine.evaluate(view),
   }));
   return judged.decision;
