@@ -264,6 +264,38 @@ export const ERROR_CODES = {
     message:
       "This request needs a human's approval (policy effect Hitl or risk at or above the threshold).",
   },
+  VEC_APPROVAL_PENDING: {
+    status: 403,
+    title: 'Approval pending',
+    message:
+      'A human must approve this call; retry the same request after approval (see approvalId).',
+  },
+  VEC_APPROVAL_DENIED: {
+    status: 403,
+    title: 'Approval denied',
+    message: 'A human denied this request; do not retry it unchanged.',
+  },
+  VEC_APPROVAL_EXPIRED: {
+    status: 403,
+    title: 'Approval expired',
+    message: 'No one decided on this request in time; send it again to ask anew.',
+  },
+  VEC_APPROVAL_QUEUE_FULL: {
+    status: 429,
+    title: 'Approval queue full',
+    message:
+      'Too many of your requests already wait for a human (HumanInTheLoop.MaxPendingPerAgent); retry once some are decided.',
+  },
+  VEC_APPROVAL_NOT_FOUND: {
+    status: 404,
+    title: 'Approval not found',
+    message: 'No approval has this id.',
+  },
+  VEC_APPROVAL_DECIDED: {
+    status: 409,
+    title: 'Approval already decided',
+    message: 'This approval was already decided or has expired; it cannot be decided again.',
+  },
   VEC_CLI_UNREACHABLE: {
     status: 503,
     title: 'Gateway unreachable',

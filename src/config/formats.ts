@@ -104,6 +104,12 @@ export const overrideListFormat =
     }
   };
 
+/** One of a few whole numbers (e.g. the HTTP statuses a refusal may be sent with). */
+export const intChoiceFormat =
+  (values: readonly number[]): TypedFormat<number> =>
+  (x: unknown) =>
+    assertThat(isInt(x) && values.includes(x), `must be one of: ${values.join(', ')}`);
+
 export const enumFormat =
   <const T extends string>(values: readonly T[]): TypedFormat<T> =>
   (x: unknown) =>

@@ -5,7 +5,7 @@
  * same defaults (test/unit/config.test.ts keeps the two in step). The `System` section is
  * ./system-schema.ts, the value formats ./formats.ts.
  */
-import { enumFormat, type ConfigOf, type SchemaSection } from './formats';
+import { enumFormat, intChoiceFormat, type ConfigOf, type SchemaSection } from './formats';
 import { systemSchema } from './system-schema';
 
 export const LOG_LEVELS = [
@@ -162,11 +162,57 @@ export const schema = {
       format: 'positive-int',
       default: 3600,
     },
+    HoldSeconds: {
+      doc: "How long an agent's request is held open waiting for a decision before it is answered VEC_APPROVAL_PENDING (0: answer at once).",
+      format: 'non-negative-int',
+      default: 25,
+    },
+    PendingStatus: {
+      doc: 'HTTP status of VEC_APPROVAL_PENDING: 403, 409, 429 or 503 (for clients that retry on Retry-After).',
+      format: intChoiceFormat([403, 409, 429, 503]),
+      default: 403,
+    },
+    BodyPreviewBytes: {
+      doc: "Bytes of a held request's body kept in its approval as a preview (JSON pretty-printed, secret-looking keys redacted).",
+      format: 'non-negative-int',
+      default: 4096,
+    },
+    MaxPendingPerAgent: {
+      doc: 'Pending approvals one agent may have; more are refused with VEC_APPROVAL_QUEUE_FULL.',
+      format: 'positive-int',
+      default: 20,
+    },
+    MaxHeldRequests: {
+      doc: 'Requests held open at once on this replica; beyond it a new one is answered VEC_APPROVAL_PENDING at once.',
+      format: 'non-negative-int',
+      default: 1000,
+    },
+    PollSeconds: {
+      doc: "How often a replica holding requests reads their approvals from the database (the cache's pub/sub releases them sooner).",
+      format: 'positive-int',
+      default: 2,
+    },
     NotificationWebhookUrl: {
-      doc: 'Webhook called when an approval is requested (empty: none).',
+      doc: 'Webhook told of every new approval and every decision (empty: none); it goes through the SSRF guard.',
       format: 'http-url-or-empty',
       default: '',
       sensitive: true,
+    },
+    WebhookSecret: {
+      doc: "Key of the webhook's HMAC-SHA256 signature (X-Vectra-Signature over X-Vectra-Timestamp and the body); empty: unsigned.",
+      format: 'text',
+      default: '',
+      sensitive: true,
+    },
+    WebhookFormat: {
+      doc: 'Webhook body: generic (the approval event as JSON) or slack (incoming-webhook blocks).',
+      format: enumFormat(['generic', 'slack'] as const),
+      default: 'generic',
+    },
+    PublicUrl: {
+      doc: 'Base URL people reach the API at, for links to approvals in webhooks (empty: no link).',
+      format: 'http-url-or-empty',
+      default: '',
     },
   },
   Observability: {

@@ -7,6 +7,8 @@ import type { VectraConfig } from '../config/schema';
 import { circuitHealthCheck } from '../guards/circuit-health';
 import { policyHealthCheck } from '../policy/directory-health';
 import { createInternalScorer } from '../semantic/internal-scorer';
+import { standingMatch } from '../approvals/standing';
+import { approvalRoutes, createApprovalStream } from '../server/admin/approval-routes';
 import { auditRoutes, createAuditStream } from '../server/admin/audit-routes';
 import { policyRoutes } from '../server/admin/policy-routes';
 import { rateLimitRoutes } from '../server/admin/rate-limit-routes';
@@ -21,7 +23,10 @@ import type { DataPlane } from './data-plane';
 export interface ControlPlane {
   readonly app: Express;
   readonly health: HealthService;
-  /** Ends the open `logs --follow` streams, which would otherwise hold the listeners open. */
+  /**
+   * Ends the open event streams and answers the held requests, which would otherwise hold the
+   * listeners open.
+   */
   closeStreams(): Promise<void>;
 }
 
@@ -42,6 +47,9 @@ export function buildControlPlane(
     vaults,
     audit,
     logger: logger.child({ component: 'audit' }),
+  });
+  const approvalStream = createApprovalStream(data.approvals, {
+    logger: logger.child({ component: 'approvals' }),
   });
   const health = healthChecks(config, data);
   const app = createApiApp({
@@ -72,15 +80,27 @@ export function buildControlPlane(
                 enabled: config.HumanInTheLoop.Enabled,
                 threshold: config.HumanInTheLoop.Threshold,
               },
+              standing: async (request) =>
+                standingMatch(await data.approvals.standingFor(request), request.target)?.id,
             }),
             ...rateLimitRoutes(data.rateLimitOverrides, config.System.RateLimit),
+            ...approvalRoutes(data.approvals),
           ],
-          streams: [auditStream],
+          streams: [auditStream, approvalStream],
         }),
       },
     ],
   });
-  return { app, health, closeStreams: async () => auditStream.close() };
+  return {
+    app,
+    health,
+    async closeStreams() {
+      auditStream.close();
+      approvalStream.close();
+      // Held requests are answered pending now rather than dropped when the listeners close.
+      data.approvals.releaseHeld();
+    },
+  };
 }
 
 /** /health: the database, the cache (Degraded when down), the policies, the circuits, the secrets. */

@@ -38,6 +38,9 @@ import {
 import { createRiskScorer } from '../semantic/scorer';
 import { shareDenials, type SharedDenials } from '../semantic/shared-denials';
 import type { RiskScorer } from '../semantic/types';
+import { createApprovalService, type ApprovalService } from '../approvals/approval-service';
+import { createApprovalWebhook } from '../approvals/webhook';
+import { createSsrfGuard } from '../proxy/ssrf-guard';
 import type { Defer } from './shutdown';
 import { openStores, type Stores, type StoresOptions } from './stores';
 
@@ -51,6 +54,7 @@ export interface DataPlane extends Stores {
   readonly denials: DenialHistory;
   /** Absent when Semantic.Enabled is false. */
   readonly riskScorer: RiskScorer | undefined;
+  readonly approvals: ApprovalService;
   /** The pipeline with its logger and audit log, as both adapters (proxy and /proxy/) take it. */
   readonly exchange: ExchangeDeps & { audit: AuditLog };
   /** Builds the forward proxy server, to be listened on at System.Proxy.Port. */
@@ -104,6 +108,8 @@ export async function buildDataPlane(
     logger,
     defer,
   });
+  const approvals = await buildApprovals(config, { stores, audit, logger, defer });
+  const hitl = config.HumanInTheLoop;
   const pipeline = createPipeline(
     buildStages(
       {
@@ -116,11 +122,18 @@ export async function buildDataPlane(
         breakers,
         policy: { engine: policyEngine, bodyLimit: config.Policy.MaxBodyBytes },
         riskScorer,
+        approvals,
       },
       {
         approval: {
-          enabled: config.HumanInTheLoop.Enabled,
-          threshold: config.HumanInTheLoop.Threshold,
+          enabled: hitl.Enabled,
+          threshold: hitl.Threshold,
+          holdSeconds: hitl.HoldSeconds,
+          pendingStatus: hitl.PendingStatus,
+          bodyPreviewBytes: hitl.BodyPreviewBytes,
+          maxHeld: hitl.MaxHeldRequests,
+          holdBodyLimit: config.Policy.MaxBodyBytes,
+          maxBodyBytes: proxyConfig.MaxRequestBodyBytes,
         },
       },
     ),
@@ -144,7 +157,7 @@ export async function buildDataPlane(
     });
   if (!config.Policy.Enabled)
     logger.warn('policy engine disabled (Policy.Enabled=false): every request is allowed');
-  const guards = { rateLimitOverrides, breakers, policyEngine, denials, riskScorer };
+  const guards = { rateLimitOverrides, breakers, policyEngine, denials, riskScorer, approvals };
   return { ...stores, ...guards, ca, audit, metrics, exchange, proxy };
 }
 
@@ -204,4 +217,39 @@ async function buildRiskScoring(
       })
     : undefined;
   return { denials, sharedDenials, riskScorer };
+}
+
+/**
+ * The approval workflow: its store on the database, decisions shared through the cache, every
+ * event audited and (with HumanInTheLoop.NotificationWebhookUrl) sent to the webhook.
+ */
+async function buildApprovals(
+  config: Readonly<VectraConfig>,
+  deps: { stores: Stores; audit: AuditLog; logger: Logger; defer: Defer },
+): Promise<ApprovalService> {
+  const { stores, audit, defer } = deps;
+  const hitl = config.HumanInTheLoop;
+  const logger = deps.logger.child({ component: 'approvals' });
+  const webhook = hitl.NotificationWebhookUrl
+    ? createApprovalWebhook({
+        url: hitl.NotificationWebhookUrl,
+        secret: hitl.WebhookSecret,
+        format: hitl.WebhookFormat,
+        linkBase: hitl.PublicUrl || undefined,
+        guard: createSsrfGuard({ allowlist: config.System.Proxy.NetworkAllowlist }),
+        caFile: config.System.Proxy.UpstreamCaFile || undefined,
+        logger,
+      })
+    : undefined;
+  if (webhook) defer(() => webhook.close());
+  const approvals = createApprovalService(hitl, {
+    db: stores.database,
+    cache: stores.cache,
+    logger,
+    audit,
+    notify: webhook && ((event) => webhook.notify(event)),
+  });
+  await approvals.start();
+  defer(() => approvals.close());
+  return approvals;
 }

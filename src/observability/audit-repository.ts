@@ -29,6 +29,9 @@ export interface AuditRow {
   bytesIn: number;
   bytesOut: number;
   errorCode: string | null;
+  /** The approval event this row records (`approval.created`, …); null for a proxied request. */
+  event: string | null;
+  approvalId: string | null;
 }
 
 export type NewAuditRow = Omit<AuditRow, 'id'>;
@@ -50,6 +53,9 @@ export interface AuditEntry {
   bytesIn: number;
   bytesOut: number;
   errorCode?: string;
+  /** For an approval event (src/approvals/audit-events.ts): `approval.created`, … */
+  event?: string;
+  approvalId?: string;
 }
 
 export interface AuditListQuery {
@@ -81,6 +87,8 @@ const COLUMNS = [
   'bytes_in',
   'bytes_out',
   'error_code',
+  'event',
+  'approval_id',
 ] as const;
 const SELECTED = `id, ${COLUMNS.join(', ')}`;
 const QUERY_NAME = /^[A-Za-z0-9_.[\]-]{1,64}$/;
@@ -110,6 +118,8 @@ interface DbRow {
   bytes_in: number | bigint;
   bytes_out: number | bigint;
   error_code: string | null;
+  event: string | null;
+  approval_id: string | null;
 }
 
 function fromDb(row: DbRow): AuditRow {
@@ -130,6 +140,8 @@ function fromDb(row: DbRow): AuditRow {
     bytesIn: Number(row.bytes_in),
     bytesOut: Number(row.bytes_out),
     errorCode: row.error_code,
+    event: row.event ?? null,
+    approvalId: row.approval_id ?? null,
   };
 }
 
@@ -150,6 +162,8 @@ function toDb(row: NewAuditRow): SqlValue[] {
     row.bytesIn,
     row.bytesOut,
     row.errorCode,
+    row.event,
+    row.approvalId,
   ];
 }
 
@@ -321,6 +335,8 @@ export function toNewRow(entry: AuditEntry, now: () => Date): NewAuditRow {
     bytesIn: count(entry.bytesIn),
     bytesOut: count(entry.bytesOut),
     errorCode: clip(entry.errorCode, 64),
+    event: clip(entry.event, 64),
+    approvalId: clip(entry.approvalId, 64),
   };
 }
 

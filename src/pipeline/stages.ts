@@ -13,11 +13,12 @@ import type { UpstreamClient } from '../http/upstream-client';
 import type { SecretProvider } from '../secrets/types';
 import type { VaultService } from '../vault/service-types';
 import { createAuthenticateStage } from './stages/authenticate';
-import { createApprovalStage } from './stages/approval';
+import { createApprovalStage, type ApprovalStageOptions } from './stages/approval';
+import type { ApprovalService } from '../approvals/approval-service';
 import { createCircuitBreakerStage } from './stages/circuit-breaker';
 import { createForwardStage, type ForwardStageOptions } from './stages/forward';
 import { createInjectStage } from './stages/inject';
-import { createPolicyStage, policyDecisionOf, policyInputOf } from './stages/policy';
+import { createPolicyStage, policyInputOf } from './stages/policy';
 import { createRateLimitStage } from './stages/rate-limit';
 import { createSemanticStage } from './stages/semantic';
 import { createResolveServiceStage } from './stages/resolve-service';
@@ -80,7 +81,15 @@ export const STAGES: { readonly [name in StageName]: StageDescription } = {
   semantic: { decides: 'how risky the request looks, as an explainable score', errors: [] },
   approval: {
     decides: 'whether a human must approve the request first',
-    errors: ['VEC_APPROVAL_REQUIRED'],
+    errors: [
+      'VEC_APPROVAL_REQUIRED',
+      'VEC_APPROVAL_PENDING',
+      'VEC_APPROVAL_DENIED',
+      'VEC_APPROVAL_EXPIRED',
+      'VEC_APPROVAL_QUEUE_FULL',
+      'VEC_REQUEST_TOO_LARGE',
+      'VEC_STORAGE_UNAVAILABLE',
+    ],
   },
   circuitBreaker: {
     decides:
@@ -115,11 +124,13 @@ export interface PipelineDeps {
   breakers?: Pick<CircuitBreakers, 'check'>;
   policy?: { engine: Pick<PolicyEngine, 'evaluate' | 'needsBody'>; bodyLimit: number };
   riskScorer?: RiskScorer;
+  /** The approval workflow; absent, a request that needs a human is refused. */
+  approvals?: ApprovalService;
 }
 
 export interface PipelineStageOptions {
   /** HumanInTheLoop: the approval stage holds Hitl policy effects and risk at or above the threshold. */
-  approval?: { enabled: boolean; threshold: number };
+  approval?: ApprovalStageOptions;
   forward?: ForwardStageOptions;
 }
 
@@ -144,7 +155,7 @@ export function buildStages(deps: PipelineDeps, options: PipelineStageOptions = 
     // Always present once policies can say Hitl: a Hitl effect must never pass as an Allow.
     approval:
       (deps.policy || deps.riskScorer) && options.approval
-        ? createApprovalStage(options.approval, { policyEffectOf: policyDecisionOf })
+        ? createApprovalStage(options.approval, { approvals: deps.approvals })
         : undefined,
     circuitBreaker: deps.breakers && createCircuitBreakerStage({}, { breakers: deps.breakers }),
     inject: createInjectStage({}, deps),

@@ -26,7 +26,19 @@ export interface DryRunResult {
    * When the policies do not deny: whether a human would have to approve the request (policy
    * Hitl, or risk at HumanInTheLoop.Threshold), with the sentence of that refusal.
    */
-  approval?: { required: boolean; message?: string };
+  approval?: { required: boolean; message?: string; standingApproval?: string };
+}
+
+/** The request a standing approval is looked up for. */
+export interface StandingQuery {
+  agent: string;
+  vault: string;
+  method: string;
+  scheme: 'http' | 'https';
+  host: string;
+  port: number;
+  /** Path and query. */
+  target: string;
 }
 
 /** The stages after the policies that a dry run also runs: risk scoring and the approval test. */
@@ -35,6 +47,8 @@ export interface DryRunStages {
   /** Semantic.Enabled: the score counts towards approval (otherwise it is only shown). */
   scored?: boolean;
   approval?: ApprovalStageOptions;
+  /** The id of a standing approval covering the request, if one does (the approval stage's check). */
+  standing?: (request: StandingQuery) => Promise<string | undefined>;
 }
 
 export async function dryRun(
@@ -63,19 +77,47 @@ export async function dryRun(
 export async function withRisk(
   result: DryRunResult,
   target: string,
-  { scorer, scored = false, approval }: DryRunStages,
+  { scorer, scored = false, approval, standing }: DryRunStages,
 ): Promise<DryRunResult> {
   if (result.decision.effect === 'Deny') return result;
   const risk = scorer ? await scorer.score(riskInputOf(result.input, target)) : undefined;
   const required =
     approval && approvalRequired(result.decision, scored ? risk : undefined, approval);
+  const standingId =
+    required && standing ? await standingFor(result.input, target, standing) : undefined;
+  let verdict: DryRunResult['approval'];
+  if (standingId) {
+    verdict = {
+      required: false,
+      standingApproval: standingId,
+      message: `allowed by standing approval ${standingId}`,
+    };
+  } else if (approval) {
+    verdict = required ? { required: true, message: required.message } : { required: false };
+  }
   return {
     ...result,
     ...(risk ? { risk: { ...risk, applied: scored } } : {}),
-    ...(approval
-      ? { approval: required ? { required: true, message: required.message } : { required: false } }
-      : {}),
+    ...(verdict ? { approval: verdict } : {}),
   };
+}
+
+function standingFor(
+  input: PolicyInput,
+  target: string,
+  standing: NonNullable<DryRunStages['standing']>,
+): Promise<string | undefined> {
+  const { agent, vault, request } = input;
+  if (!agent.name || !vault) return Promise.resolve(undefined);
+  return standing({
+    agent: agent.name,
+    vault,
+    method: request.method,
+    scheme: request.scheme,
+    host: request.host,
+    port: request.port,
+    target,
+  });
 }
 
 /** What the semantic stage would score for the described request. */
@@ -126,7 +168,10 @@ export function formatDryRun(result: DryRunResult): string {
       lines.push(`  - ${factor.name} ${factor.weight.toFixed(2)}: ${factor.detail}`);
     }
   }
-  if (approval) lines.push(`approval: ${approval.required ? approval.message : 'not needed'}`);
+  if (approval) {
+    const text = approval.required || approval.standingApproval ? approval.message : 'not needed';
+    lines.push(`approval: ${text}`);
+  }
   if (trace && trace.length > 0) {
     lines.push('policies:');
     const width = Math.max(...trace.map((t) => t.policy.length));

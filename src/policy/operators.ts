@@ -19,7 +19,7 @@ import { BoundedMemo } from '../bounded-memo';
 import { parseAddress, parseCidr, contains as cidrContains, type Cidr } from '../http/cidr';
 import type { FieldRef } from './fields';
 import { fieldReader } from './fields';
-import { compileGlob } from './glob';
+import { compileGlob } from '../glob';
 import { REGEX_INPUT_LIMIT, unsafeRegexReason } from './safe-regex';
 import type { PolicyInput } from './types';
 

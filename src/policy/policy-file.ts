@@ -12,7 +12,7 @@
  *                  "conditions": [ { "field", "operator", "value"?, "ignoreCase"? } ] } ] }
  */
 import { resolveField } from './fields';
-import { compileGlob, isGlob } from './glob';
+import { compileGlob, isGlob } from '../glob';
 import { locateJsonError } from './json-position';
 import {
   comparesText,

@@ -74,8 +74,16 @@ export function agentOf(ctx: { principal?: AgentPrincipal }): string | undefined
  * own faults (5xx) say nothing about intent, and a request waiting for a human
  * (VEC_APPROVAL_REQUIRED) is not a refusal of the agent, or its retries would snowball.
  */
+const WAITING_FOR_A_HUMAN: ReadonlySet<string> = new Set([
+  'VEC_APPROVAL_REQUIRED',
+  'VEC_APPROVAL_PENDING',
+  'VEC_APPROVAL_EXPIRED',
+  'VEC_APPROVAL_QUEUE_FULL',
+]);
+
 export function countsAsDenial(error: GatewayError): boolean {
-  if (error.code === 'VEC_APPROVAL_REQUIRED') return false;
+  // Waiting for a human (or being told the approval is gone) is not the agent misbehaving.
+  if (WAITING_FOR_A_HUMAN.has(error.code)) return false;
   return error.statusCode === 403 || error.statusCode === 421;
 }
 

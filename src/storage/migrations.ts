@@ -51,6 +51,12 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     sqlite: serviceScheme(),
     postgres: serviceScheme(),
   },
+  {
+    version: 6,
+    name: 'approvals',
+    sqlite: approvals('REAL'),
+    postgres: approvals('DOUBLE PRECISION'),
+  },
 ]);
 
 /**
@@ -179,4 +185,51 @@ function rateLimitOverrides(): string {
 function serviceScheme(): string {
   return `ALTER TABLE services
   ADD COLUMN scheme TEXT NOT NULL DEFAULT 'https' CHECK (scheme IN ('https', 'http'));`;
+}
+
+/**
+ * Approvals (src/approvals/): one row per request a human must decide on, bound to the request
+ * by `request_key` (a SHA-256 over agent, vault, method, canonical URL and body hash). Approved
+ * `session` and `always` rows are the standing approvals. Headers and the URL's query are stored
+ * with credential-like values redacted; the body only as its hash and a bounded preview. Audit
+ * rows gain the approval event they record (`event`, `approval_id`; null for proxied requests).
+ */
+function approvals(real: string): string {
+  return `CREATE TABLE approvals (
+  id TEXT PRIMARY KEY,
+  request_key TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  vault TEXT NOT NULL,
+  service TEXT,
+  method TEXT NOT NULL,
+  scheme TEXT NOT NULL,
+  host TEXT NOT NULL,
+  port INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  url TEXT NOT NULL,
+  headers TEXT NOT NULL,
+  body_sha256 TEXT NOT NULL,
+  body_size BIGINT NOT NULL,
+  body_preview TEXT,
+  explanation TEXT NOT NULL,
+  risk ${real},
+  reasons TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired', 'used')),
+  decided_at TEXT,
+  decided_by_id TEXT,
+  decided_by_name TEXT,
+  scope TEXT CHECK (scope IN ('once', 'session', 'always')),
+  standing_until TEXT,
+  path_pattern TEXT,
+  comment TEXT,
+  used_at TEXT,
+  revoked_at TEXT
+);
+CREATE INDEX approvals_by_request ON approvals (request_key, created_at);
+CREATE INDEX approvals_by_status ON approvals (status, expires_at);
+CREATE INDEX approvals_by_agent ON approvals (agent, status);
+ALTER TABLE audit_log ADD COLUMN event TEXT;
+ALTER TABLE audit_log ADD COLUMN approval_id TEXT;`;
 }

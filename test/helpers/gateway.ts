@@ -24,6 +24,8 @@ export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     // every write for approval, right for a fresh install but not for data-plane tests; and with
     // no policy at all every request is refused, fail closed).
     Policy__Providers__Internal__Directory: allowAllPolicyDirectory(dataDir),
+    // A call that needs a human is answered VEC_APPROVAL_PENDING at once; approval tests hold.
+    HumanInTheLoop__HoldSeconds: '0',
     ...extra,
   };
 }

@@ -197,6 +197,8 @@ describe.each(subjects)('audit log contract: $name', (subject) => {
         bytesIn: 10,
         bytesOut: 20,
         errorCode: null,
+        event: null,
+        approvalId: null,
       });
 
       const first = await log.query({ vault: 'team', limit: 2 });

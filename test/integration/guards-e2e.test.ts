@@ -82,7 +82,7 @@ describe('guards through the proxy', () => {
     const held = await call('/admin/users/all', { method: 'DELETE' });
     expect(held.status).toBe(403);
     const body = await json(held);
-    expect(body.code).toBe('VEC_APPROVAL_REQUIRED');
+    expect(body.code).toBe('VEC_APPROVAL_PENDING');
     expect(body.message).toMatch(/risk/i);
     expect(upstream.received.map((r) => r.url)).toEqual(['/repos/x/y']);
 
@@ -100,7 +100,9 @@ describe('guards through the proxy', () => {
     });
     const answer = await json(dry);
     expect(answer.risk).toMatchObject({ applied: true, score: 0.86 });
-    expect(answer.approval).toEqual({ required: true, message: body.message });
+    expect(answer.approval).toEqual({ required: true, message: expect.any(String) });
+    // The pending refusal quotes the dry run's sentence as its why.
+    expect(body.message).toContain(answer.approval.message.replace(/\.$/, ''));
     expect(upstream.received.map((r) => r.url)).toEqual(['/repos/x/y']);
   });
 
@@ -145,7 +147,7 @@ describe('guards through the proxy', () => {
     const held = await call('/export/all');
     expect(held.status).toBe(403);
     expect(await json(held)).toMatchObject({
-      code: 'VEC_APPROVAL_REQUIRED',
+      code: 'VEC_APPROVAL_PENDING',
       message: expect.stringContaining('Exports need a human'),
     });
     expect(upstream.received.map((r) => r.url)).toEqual(['/items']);

@@ -52,17 +52,16 @@ describe('semantic and approval stages in the pipeline', () => {
   });
   const denials = createDenialHistory({ now: () => clock });
 
-  // Stand-in for the policy issue's stage: where it keeps its verdict is its own business.
-  const verdicts = new WeakMap<RequestContext, PolicyVerdict>();
+  // Stand-in for the policy stage: it leaves its verdict on the request, as the real one does.
   const policy = async function policy(ctx: RequestContext): Promise<Decision> {
     if (ctx.request.path.startsWith('/forbidden')) {
       return { kind: 'deny', error: new GatewayError('VEC_POLICY_DENIED', 'No forbidden paths.') };
     }
     const hitl = ctx.request.path.startsWith('/export');
-    verdicts.set(
-      ctx,
-      hitl ? { effect: 'Hitl', reason: 'Exports need approval.' } : { effect: 'Allow' },
-    );
+    const decision: PolicyVerdict = hitl
+      ? { effect: 'Hitl', reason: 'Exports need approval.' }
+      : { effect: 'Allow' };
+    ctx.policy = { decision, input: {} } as unknown as RequestContext['policy'];
     return CONTINUE;
   } as Stage;
 
@@ -90,10 +89,10 @@ describe('semantic and approval stages in the pipeline', () => {
       policy,
       // The wiring the lead adds to buildStages, from the gateway's config slices.
       createSemanticStage({}, { scorer }),
-      createApprovalStage(
-        { enabled: config.HumanInTheLoop.Enabled, threshold: config.HumanInTheLoop.Threshold },
-        { policyEffectOf: (ctx) => verdicts.get(ctx) },
-      ),
+      createApprovalStage({
+        enabled: config.HumanInTheLoop.Enabled,
+        threshold: config.HumanInTheLoop.Threshold,
+      }),
     ];
     const order = (s: Stage) => STAGE_ORDER.indexOf(s.name as (typeof STAGE_ORDER)[number]);
     const run = createPipeline(

@@ -14,10 +14,15 @@ function context(method = 'GET', path = '/repos/x/y'): RequestContext {
   return testContext({ request: { method, host: 'api.example.com', path } });
 }
 
-const verdicts = new WeakMap<RequestContext, PolicyVerdict | PolicyEffect>();
-const policyEffectOf = (ctx: RequestContext) => verdicts.get(ctx);
+/** The policy stage's verdict, left on the request as that stage leaves it. */
+const verdicts = {
+  set(ctx: RequestContext, verdict: PolicyVerdict | PolicyEffect): void {
+    const decision = typeof verdict === 'string' ? { effect: verdict } : verdict;
+    ctx.policy = { decision, input: {} } as unknown as RequestContext['policy'];
+  },
+};
 const semantic = createSemanticStage({}, { scorer: createInternalScorer() });
-const approval = createApprovalStage({ enabled: true, threshold: 0.8 }, { policyEffectOf });
+const approval = createApprovalStage({ enabled: true, threshold: 0.8 });
 
 async function run(
   ctx: RequestContext,
@@ -65,10 +70,9 @@ describe('approval stage', () => {
         explanation: '',
         provider: 'Internal',
       };
-      return createApprovalStage(
-        { enabled: true, threshold: 0.8 },
-        { policyEffectOf, riskOf: () => risk },
-      )(context());
+      const ctx = context();
+      ctx.risk = risk;
+      return createApprovalStage({ enabled: true, threshold: 0.8 })(ctx);
     };
     expect((await at(0.8)).kind).toBe('deny');
     expect((await at(0.79)).kind).toBe('continue');
@@ -129,12 +133,13 @@ describe('approval stage', () => {
   });
 
   it('HumanInTheLoop disabled: the threshold is off, but a Hitl policy still cannot pass', async () => {
-    const off = createApprovalStage({ enabled: false, threshold: 0.8 }, { policyEffectOf });
+    const off = createApprovalStage({ enabled: false, threshold: 0.8 });
     expect((await run(context('DELETE', '/admin/users/all'), off)).kind).toBe('continue');
     const ctx = context();
     verdicts.set(ctx, 'Hitl');
     const { error } = await run(ctx, off);
     expect(error?.code).toBe('VEC_APPROVAL_REQUIRED');
+    expect(error?.message).toContain('HumanInTheLoop.Enabled is false, so no one can approve it');
     expect(error?.context).toEqual({ reasons: ['the policy asks for review'] });
   });
 
@@ -150,12 +155,10 @@ describe('approval stage', () => {
   });
 
   it.each([
-    [{ enabled: true }, { policyEffectOf }, 'threshold must be a number from 0 to 1'],
-    [{ enabled: true, threshold: 1.2 }, { policyEffectOf }, 'threshold must be a number'],
-    [{ enabled: 'yes', threshold: 0.8 }, { policyEffectOf }, 'enabled must be true or false'],
-    [{ enabled: true, threshold: 0.8, x: 1 }, { policyEffectOf }, 'x is not an option'],
-    [{ enabled: true, threshold: 0.8 }, {}, 'policyEffectOf must be a function'],
-    [{ enabled: true, threshold: 0.8 }, { policyEffectOf, riskOf: 1 }, 'riskOf must be a function'],
+    [{ enabled: true }, {}, 'threshold must be a number from 0 to 1'],
+    [{ enabled: true, threshold: 1.2 }, {}, 'threshold must be a number'],
+    [{ enabled: 'yes', threshold: 0.8 }, {}, 'enabled must be true or false'],
+    [{ enabled: true, threshold: 0.8, x: 1 }, {}, 'x is not an option'],
   ])('refuses a bad construction %j', (options, deps, message) => {
     expect(() => createApprovalStage(options as any, deps as any)).toThrow(message);
   });

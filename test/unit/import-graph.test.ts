@@ -27,6 +27,7 @@ const LAYERS: readonly (readonly string[])[] = [
     'names.ts',
     'thenable.ts',
     'timers.ts',
+    'glob.ts',
   ],
 ];
 

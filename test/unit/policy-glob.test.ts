@@ -1,4 +1,4 @@
-import { compileGlob } from '../../src/policy/glob';
+import { compileGlob } from '../../src/glob';
 
 /** The documented semantics as a regex: fine as a reference for short texts. */
 function reference(pattern: string, ignoreCase = false): RegExp {

@@ -4,7 +4,7 @@
  * lists, missing fields, and the guards on regexes (static ReDoS check, input cap).
  */
 import { resolveField, type FieldRef } from '../../src/policy/fields';
-import { compileGlob } from '../../src/policy/glob';
+import { compileGlob } from '../../src/glob';
 import {
   compileCondition,
   ConditionProblem,

@@ -27,6 +27,8 @@ export interface PolicyRouteDeps {
   scored?: boolean;
   /** HumanInTheLoop: whether the answer says a human would have to approve. */
   approval?: DryRunStages['approval'];
+  /** Finds the standing approval that would let the request through. */
+  standing?: DryRunStages['standing'];
 }
 
 export function policyRoutes(engine: PolicyEngine, deps: PolicyRouteDeps = {}): RouteSpec[] {

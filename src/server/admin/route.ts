@@ -7,8 +7,11 @@ import type { Request } from 'express';
 import { GatewayError } from '../../errors';
 import type { AdminRole, Principal } from '../../vault/types';
 
-/** `any` = every admin role; `owner` = owners only; `agent` = an agent or session token. */
-export type Access = 'none' | 'any' | 'owner' | 'agent';
+/**
+ * `any` = every admin role; `decide` = owners and approvers (approval decisions); `owner` =
+ * owners only; `agent` = an agent or session token.
+ */
+export type Access = 'none' | 'any' | 'decide' | 'owner' | 'agent';
 
 export interface RouteRequest {
   params: Record<string, string>;
@@ -40,6 +43,7 @@ export interface RouteSpec {
 
 export const ROLES_FOR: Record<Exclude<Access, 'none' | 'agent'>, readonly AdminRole[]> = {
   any: ['owner', 'approver', 'auditor'],
+  decide: ['owner', 'approver'],
   owner: ['owner'],
 };
 

@@ -1,0 +1,478 @@
+/**
+ * The approval workflow's state, shared by every replica through the database: asking for an
+ * approval, deciding it, using it, and holding a request until its decision. A decision made on
+ * any replica reaches the replica holding the request through the cache's pub/sub at once, and
+ * through a poll of the database every HumanInTheLoop.PollSeconds when pub/sub is down. The
+ * same tick expires pending approvals past their TimeoutSeconds (each on one replica only: the
+ * UPDATE that changes it returns it). Every change is an audit row, an event for the API's
+ * stream, and a webhook delivery.
+ */
+import { randomBytes } from 'node:crypto';
+import { GatewayError } from '../errors';
+import type { Cache } from '../cache/types';
+import type { AuditEntry } from '../observability/audit-repository';
+import type { Logger } from '../observability/types';
+import type { Database } from '../storage/types';
+import type { Timers } from '../timers';
+import * as repo from './approval-repository';
+import type { StoredApproval } from './approval-repository';
+import type { Approval, ApprovalEvent, ApprovalEventType, ApprovalScope, Decider } from './types';
+
+export const APPROVALS_CHANNEL = 'vectra:approvals';
+
+export interface ApprovalServiceConfig {
+  TimeoutSeconds: number;
+  MaxPendingPerAgent: number;
+  PollSeconds: number;
+}
+
+export interface ApprovalServiceDeps {
+  db: Database;
+  cache: Pick<Cache, 'publish' | 'subscribe'>;
+  logger: Logger;
+  audit?: { record(entry: AuditEntry): void };
+  /** Told of every event this replica causes (the webhook). Must not throw. */
+  notify?: (event: ApprovalEvent) => void;
+  now?: () => number;
+  timers?: Timers & { setInterval?: (cb: () => void, ms: number) => unknown };
+}
+
+/** What the approval stage knows of a request that needs a human. */
+export type NewApproval = Omit<
+  StoredApproval,
+  | 'id'
+  | 'createdAt'
+  | 'expiresAt'
+  | 'status'
+  | 'decidedAt'
+  | 'decidedBy'
+  | 'scope'
+  | 'standingUntil'
+  | 'pathPattern'
+  | 'comment'
+  | 'usedAt'
+  | 'revokedAt'
+> & { requestId: string };
+
+export interface ApproveInput {
+  scope: ApprovalScope;
+  /** For `session`: how long the standing approval lasts. */
+  minutes?: number;
+  /** For `session` and `always`: the path glob (default: the request's path). */
+  pathPattern?: string;
+  comment?: string;
+}
+
+/** How a wait for a decision ended. */
+export type WaitOutcome =
+  | { kind: 'decided'; approval: Approval }
+  | { kind: 'expired'; approval: Approval }
+  | { kind: 'timeout' }
+  | { kind: 'cancelled' };
+
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+export type ApprovalListener = (event: ApprovalEvent) => void;
+
+export interface ApprovalService {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  request(input: NewApproval): Promise<Approval>;
+  get(id: string): Promise<StoredApproval | undefined>;
+  latestForRequest(requestKey: string): Promise<StoredApproval | undefined>;
+  /** Standing approvals in force for this origin (path not matched). */
+  standingFor(request: Parameters<typeof repo.standingFor>[1]): Promise<StoredApproval[]>;
+  /** Uses an approved `once` approval for the request it was made for; false when already used. */
+  use(approval: Approval, requestId: string): Promise<boolean>;
+  list(query: Partial<repo.ApprovalQuery>): Promise<Approval[]>;
+  listStanding(query: { vault?: string; agent?: string }): Promise<Approval[]>;
+  approve(id: string, decider: Decider, input: ApproveInput): Promise<Approval>;
+  deny(id: string, decider: Decider, reason: string): Promise<Approval>;
+  revoke(id: string, decider: Decider): Promise<Approval>;
+  /** Waits for a decision on `id`, at most `holdMs`; a decision made on any replica counts. */
+  waitForDecision(id: string, holdMs: number, signal?: CancelSignal): Promise<WaitOutcome>;
+  /** Requests held on this replica right now. */
+  held(): number;
+  /** Answers every held request as still pending (shutdown: they retry on another replica). */
+  releaseHeld(): void;
+  /** Every event (this replica's and, through pub/sub, the others'); returns an unsubscribe. */
+  subscribe(listener: ApprovalListener): () => void;
+  /** One tick of the poll: expire what is due, release what was decided. For tests. */
+  tick(): Promise<void>;
+}
+
+const systemTimers = {
+  setTimeout: (cb: () => void, ms: number) => setTimeout(cb, ms),
+  clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+const MINUTES_MAX = 7 * 24 * 60;
+const LIST_LIMIT_MAX = 500;
+
+export function createApprovalService(
+  config: ApprovalServiceConfig,
+  deps: ApprovalServiceDeps,
+): ApprovalService {
+  const { db, cache, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const timers = deps.timers ?? systemTimers;
+  const iso = (ms = now()) => new Date(ms).toISOString();
+  const replica = randomBytes(8).toString('hex');
+  const listeners = new Set<ApprovalListener>();
+  /** Held requests by approval id. */
+  const waiters = new Map<string, Set<(approval: StoredApproval) => void>>();
+  /** Ends each held request's wait as a timeout. */
+  const holds = new Set<() => void>();
+  let unsubscribe: (() => Promise<void>) | undefined;
+  let pollTimer: NodeJS.Timeout | undefined;
+  let ticking: Promise<void> | undefined;
+  let closed = false;
+
+  function emit(type: ApprovalEventType, approval: Approval, local: boolean): void {
+    const event: ApprovalEvent = { type, at: iso(), approval: publicView(approval) };
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        logger.warn('approval event listener failed', { err });
+      }
+    }
+    if (!local) return;
+    deps.notify?.(event);
+    audited(event);
+    cache
+      .publish(APPROVALS_CHANNEL, JSON.stringify({ replica, type, id: approval.id }))
+      .catch((err: unknown) =>
+        logger.warn('approval event not published; other replicas will poll', { err }),
+      );
+  }
+
+  function audited(event: ApprovalEvent, requestId?: string): void {
+    const { approval } = event;
+    const refused = event.type === 'created' || event.type === 'denied' || event.type === 'expired';
+    deps.audit?.record({
+      at: new Date(event.at),
+      requestId: requestId ?? approval.id,
+      agent: approval.agent,
+      vault: approval.vault,
+      method: approval.method,
+      host: approval.host,
+      port: approval.port,
+      path: approval.path,
+      service: approval.service ?? undefined,
+      decision: refused ? 'deny' : 'allow',
+      latencyMs: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      errorCode: AUDIT_CODES[event.type],
+      event: `approval.${event.type}`,
+      approvalId: approval.id,
+    });
+  }
+
+  function release(approval: StoredApproval): void {
+    const waiting = waiters.get(approval.id);
+    if (!waiting || effectiveStatus(approval, now()) === 'pending') return;
+    waiters.delete(approval.id);
+    for (const resolve of waiting) resolve(approval);
+  }
+
+  async function onMessage(message: string): Promise<void> {
+    let parsed: { replica?: string; type?: string; id?: string };
+    try {
+      parsed = JSON.parse(message) as typeof parsed;
+    } catch {
+      return;
+    }
+    if (parsed.replica === replica || typeof parsed.id !== 'string') return;
+    const approval = await repo.getApproval(db, parsed.id);
+    if (!approval) return;
+    release(approval);
+    emit(parsed.type as ApprovalEventType, approval, false);
+  }
+
+  async function tick(): Promise<void> {
+    const at = iso();
+    for (const approval of await repo.expireDue(db, at)) {
+      release(approval);
+      emit('expired', approval, true);
+    }
+    if (waiters.size === 0) return;
+    for (const approval of await repo.getApprovals(db, [...waiters.keys()])) release(approval);
+  }
+
+  function runTick(): void {
+    if (ticking || closed) return;
+    ticking = tick()
+      .catch((err: unknown) => logger.warn('approval poll failed; retrying', { err }))
+      .finally(() => (ticking = undefined));
+  }
+
+  async function decided(
+    id: string,
+    update: () => repo.DecisionUpdate,
+    type: 'approved' | 'denied',
+  ): Promise<Approval> {
+    const change = update();
+    if (!(await repo.decideApproval(db, id, change))) {
+      const current = await repo.getApproval(db, id);
+      if (!current) throw notFound(id);
+      throw new GatewayError(
+        'VEC_APPROVAL_DECIDED',
+        `Approval ${id} is ${effectiveStatus(current, now())}; a decision is final.`,
+        { context: { approvalId: id, status: effectiveStatus(current, now()) } },
+      );
+    }
+    const approval = (await repo.getApproval(db, id))!;
+    release(approval);
+    emit(type, approval, true);
+    return publicView(approval);
+  }
+
+  return {
+    async start() {
+      unsubscribe = await cache
+        .subscribe(APPROVALS_CHANNEL, (message) => {
+          onMessage(message).catch((err: unknown) =>
+            logger.warn('approval event from another replica not read', { err }),
+          );
+        })
+        .catch((err: unknown) => {
+          logger.warn('approval events not subscribed; decisions reach this replica by polling', {
+            err,
+          });
+          return undefined;
+        });
+      pollTimer = setInterval(runTick, config.PollSeconds * 1000);
+      pollTimer.unref();
+    },
+
+    async close() {
+      closed = true;
+      if (pollTimer) clearInterval(pollTimer);
+      await ticking;
+      await unsubscribe?.().catch(() => undefined);
+      listeners.clear();
+    },
+
+    async request(input) {
+      const createdAt = now();
+      const at = iso(createdAt);
+      const pending = await repo.countPending(db, input.agent, at);
+      if (pending >= config.MaxPendingPerAgent) {
+        throw new GatewayError(
+          'VEC_APPROVAL_QUEUE_FULL',
+          `Agent "${input.agent}" already has ${pending} requests waiting for a human (HumanInTheLoop.MaxPendingPerAgent = ${config.MaxPendingPerAgent}); retry once some are decided.`,
+          { context: { retryAfter: config.PollSeconds * 5, pending } },
+        );
+      }
+      const { requestId, ...fields } = input;
+      const approval: StoredApproval = {
+        ...fields,
+        id: `apr_${randomBytes(16).toString('hex')}`,
+        createdAt: at,
+        expiresAt: iso(createdAt + config.TimeoutSeconds * 1000),
+        status: 'pending',
+        decidedAt: null,
+        decidedBy: null,
+        scope: null,
+        standingUntil: null,
+        pathPattern: null,
+        comment: null,
+        usedAt: null,
+        revokedAt: null,
+      };
+      await repo.insertApproval(db, approval);
+      const event: ApprovalEvent = { type: 'created', at, approval: publicView(approval) };
+      for (const listener of listeners) listener(event);
+      deps.notify?.(event);
+      audited(event, requestId);
+      cache
+        .publish(APPROVALS_CHANNEL, JSON.stringify({ replica, type: 'created', id: approval.id }))
+        .catch(() => undefined);
+      return approval;
+    },
+
+    get: (id) => repo.getApproval(db, id).then((a) => a && withStatus(a, now())),
+    latestForRequest: (key) =>
+      repo.latestForRequest(db, key).then((a) => a && withStatus(a, now())),
+    standingFor: (request) => repo.standingFor(db, request, iso()),
+
+    async use(approval, requestId) {
+      if (!(await repo.useApproval(db, approval.id, iso()))) return false;
+      const used = { ...approval, status: 'used' as const, usedAt: iso() };
+      const event: ApprovalEvent = { type: 'used', at: iso(), approval: publicView(used) };
+      for (const listener of listeners) listener(event);
+      deps.notify?.(event);
+      audited(event, requestId);
+      return true;
+    },
+
+    async list(query) {
+      const limit = Math.min(Math.max(1, query.limit ?? 100), LIST_LIMIT_MAX);
+      const rows = await repo.listApprovals(db, { ...query, limit }, iso());
+      return rows.map((a) => publicView(withStatus(a, now())));
+    },
+
+    async listStanding(query) {
+      return (await repo.listStanding(db, query, iso())).map(publicView);
+    },
+
+    approve(id, decider, input) {
+      return decided(
+        id,
+        () => ({
+          status: 'approved',
+          decidedAt: iso(),
+          decidedBy: decider,
+          scope: input.scope,
+          standingUntil:
+            input.scope === 'session' ? iso(now() + (input.minutes ?? 0) * 60_000) : null,
+          pathPattern: input.scope === 'once' ? null : (input.pathPattern ?? null),
+          comment: input.comment ?? null,
+        }),
+        'approved',
+      );
+    },
+
+    deny(id, decider, reason) {
+      return decided(
+        id,
+        () => ({
+          status: 'denied',
+          decidedAt: iso(),
+          decidedBy: decider,
+          scope: null,
+          standingUntil: null,
+          pathPattern: null,
+          comment: reason,
+        }),
+        'denied',
+      );
+    },
+
+    async revoke(id, decider) {
+      if (!(await repo.revokeStanding(db, id, iso()))) {
+        const current = await repo.getApproval(db, id);
+        if (!current) throw notFound(id);
+        throw new GatewayError(
+          'VEC_APPROVAL_NOT_FOUND',
+          `Approval ${id} is not a standing approval in force.`,
+          { context: { approvalId: id } },
+        );
+      }
+      const approval = (await repo.getApproval(db, id))!;
+      logger.info(`standing approval ${id} revoked by ${decider.name}`, { approvalId: id });
+      emit('revoked', approval, true);
+      return publicView(approval);
+    },
+
+    waitForDecision(id, holdMs, signal) {
+      return new Promise<WaitOutcome>((resolve) => {
+        let done = false;
+        const finish = (outcome: WaitOutcome) => {
+          if (done) return;
+          done = true;
+          timers.clearTimeout(timer);
+          const waiting = waiters.get(id);
+          waiting?.delete(onDecision);
+          if (waiting?.size === 0) waiters.delete(id);
+          signal?.removeEventListener('abort', onAbort);
+          holds.delete(onRelease);
+          resolve(outcome);
+        };
+        const onDecision = (approval: StoredApproval) => {
+          const status = effectiveStatus(approval, now());
+          const view = publicView(withStatus(approval, now()));
+          finish(
+            status === 'expired'
+              ? { kind: 'expired', approval: view }
+              : { kind: 'decided', approval: view },
+          );
+        };
+        const onAbort = () => finish({ kind: 'cancelled' });
+        const onRelease = () => finish({ kind: 'timeout' });
+        holds.add(onRelease);
+        const timer = timers.setTimeout(() => finish({ kind: 'timeout' }), holdMs);
+        if (signal?.aborted) return finish({ kind: 'cancelled' });
+        signal?.addEventListener('abort', onAbort);
+        let waiting = waiters.get(id);
+        if (!waiting) waiters.set(id, (waiting = new Set()));
+        waiting.add(onDecision);
+        // Decided between the stage's read and now: the tick would find it, but not at once.
+        repo
+          .getApproval(db, id)
+          .then((approval) => approval && release(approval))
+          .catch(() => undefined);
+      });
+    },
+
+    held: () => holds.size,
+
+    releaseHeld() {
+      for (const release of [...holds]) release();
+    },
+
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    tick,
+  };
+}
+
+const AUDIT_CODES: Record<ApprovalEventType, string | undefined> = {
+  created: 'VEC_APPROVAL_PENDING',
+  approved: undefined,
+  denied: 'VEC_APPROVAL_DENIED',
+  expired: 'VEC_APPROVAL_EXPIRED',
+  used: undefined,
+  revoked: undefined,
+};
+
+function notFound(id: string): GatewayError {
+  return new GatewayError('VEC_APPROVAL_NOT_FOUND', `No approval has the id ${id}.`, {
+    context: { approvalId: id },
+  });
+}
+
+/** A pending approval past its expiry is expired, whether or not a tick has recorded it yet. */
+export function effectiveStatus(approval: Approval, nowMs: number): Approval['status'] {
+  if (approval.status === 'pending' && Date.parse(approval.expiresAt) <= nowMs) return 'expired';
+  return approval.status;
+}
+
+function withStatus<T extends Approval>(approval: T, nowMs: number): T {
+  const status = effectiveStatus(approval, nowMs);
+  return status === approval.status ? approval : { ...approval, status };
+}
+
+/** The approval without its request key (an internal detail). */
+export function publicView(approval: Approval | StoredApproval): Approval {
+  if (!('requestKey' in approval)) return approval;
+  const view: Partial<StoredApproval> = { ...approval };
+  delete view.requestKey;
+  return view as Approval;
+}
+
+/** Checks a `minutes` value for a `session` approval. */
+export function checkMinutes(minutes: unknown): number {
+  if (
+    typeof minutes !== 'number' ||
+    !Number.isInteger(minutes) ||
+    minutes < 1 ||
+    minutes > MINUTES_MAX
+  ) {
+    throw new GatewayError(
+      'VEC_REQUEST_INVALID',
+      `\`minutes\` must be a whole number from 1 to ${MINUTES_MAX} for scope "session".`,
+      { context: { field: 'minutes' } },
+    );
+  }
+  return minutes;
+}
