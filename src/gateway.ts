@@ -10,7 +10,7 @@ import { buildControlPlane } from './gateway/control-plane';
 import { buildDataPlane } from './gateway/data-plane';
 import { listen, type GatewayUrls } from './gateway/listen';
 import { createShutdown } from './gateway/shutdown';
-import type { AuditLog } from './observability/audit';
+import type { AuditLog } from './audit/audit-log';
 import { createLogger } from './observability/logger';
 import type { Metrics } from './observability/metrics';
 import type { Logger } from './observability/types';

@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { GatewayError, type ErrorBody } from '../errors';
-import type { AuditRow } from '../observability/audit';
+import type { AuditRow } from '../audit/audit-log';
 import { createAdminCli } from './admin-cli';
 import { ApiError, resolveAddress, resolveToken, unreachable } from '../client/api-client';
 import { readLogin } from '../client/login-store';

@@ -14,7 +14,7 @@ import {
   createRateLimitOverrides,
   type RateLimitOverridesService,
 } from '../guards/rate-limit-overrides';
-import { createAuditLog, type AuditLog } from '../observability/audit';
+import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { createMetrics, type Metrics } from '../observability/metrics';
 import type { Logger } from '../observability/types';
 import { createPipeline } from '../pipeline/runner';

@@ -1,6 +1,6 @@
 /** The audit entry of a finished request, read off its context. */
 import type { RequestContext } from './types';
-import type { AuditEntry } from '../observability/audit-repository';
+import type { AuditEntry } from '../audit/audit-repository';
 
 /**
  * The audit entry for a finished request. Only named fields are read: the request's headers,

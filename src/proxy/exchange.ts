@@ -11,7 +11,7 @@ import { createRequestContext } from '../pipeline/context';
 import type { Pipeline } from '../pipeline/runner';
 import type { Decision, EntryPoint, RequestContext } from '../pipeline/types';
 import type { HeaderMap, ProxyRequest, UpstreamResponse } from '../http/types';
-import type { AuditEntry } from '../observability/audit';
+import type { AuditEntry } from '../audit/audit-log';
 import { entryFromContext } from '../pipeline/audit-entry';
 import { rateLimitHeaders } from '../pipeline/response-headers';
 import { isEventStream } from '../http/message-body';

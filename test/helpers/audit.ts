@@ -14,7 +14,7 @@ import {
   type AuditEntry,
   type AuditLog,
   type AuditRow,
-} from '../../src/observability/audit';
+} from '../../src/audit/audit-log';
 import { silentLogger } from '../../src/observability/types';
 import {
   AUDIT_STREAM_PATH,

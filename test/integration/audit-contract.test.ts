@@ -21,8 +21,8 @@ import {
   type AuditLog,
   type AuditLogDeps,
   type AuditRow,
-} from '../../src/observability/audit';
-import { insertAuditRows, toNewRow } from '../../src/observability/audit-repository';
+} from '../../src/audit/audit-log';
+import { insertAuditRows, toNewRow } from '../../src/audit/audit-repository';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
 import { auditEntries } from '../helpers/audit';

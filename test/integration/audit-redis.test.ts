@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RedisCache } from '../../src/cache/redis';
-import { createAuditLog, type AuditEntry, type AuditLog } from '../../src/observability/audit';
+import { createAuditLog, type AuditEntry, type AuditLog } from '../../src/audit/audit-log';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
 import { REDIS_ADDRESS, describeWith } from '../helpers/services';

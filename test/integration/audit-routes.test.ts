@@ -4,7 +4,7 @@
  * The same routes inside a running gateway are exercised by cli-logs.test.ts once wired.
  */
 import { randomBytes } from 'node:crypto';
-import type { AuditRow } from '../../src/observability/audit';
+import type { AuditRow } from '../../src/audit/audit-log';
 import { openRequestScopes } from '../../src/observability/request-context';
 import { auditRoutes } from '../../src/server/admin/audit-routes';
 import { buildOpenApi } from '../../src/server/admin/openapi';

@@ -22,7 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { Gateway } from '../../src/gateway';
-import type { AuditRow } from '../../src/observability/audit';
+import type { AuditRow } from '../../src/audit/audit-log';
 import { selfSignedCertificate } from '../helpers/certificates';
 import { startTestGateway } from '../helpers/gateway';
 import {

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { registerLogsCommand } from '../../src/cli/logs-command';
-import type { AuditLog } from '../../src/observability/audit';
+import type { AuditLog } from '../../src/audit/audit-log';
 import { auditEntries, startAuditRoutesServer, type AuditRoutesServer } from '../helpers/audit';
 import { exitOf, runCli, startCli } from '../helpers/cli';
 import { REPO_ROOT, startTestGateway } from '../helpers/gateway';

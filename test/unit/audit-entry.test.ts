@@ -4,7 +4,7 @@
  * secrets injected into the request.
  */
 import { PassThrough } from 'node:stream';
-import { sanitizePath } from '../../src/observability/audit';
+import { sanitizePath } from '../../src/audit/audit-log';
 import { entryFromContext } from '../../src/pipeline/audit-entry';
 import type { RequestContext } from '../../src/pipeline/types';
 import { agentPrincipal, testContext } from '../helpers/context';

@@ -6,8 +6,8 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 import { GatewayError } from '../../errors';
-import type { AuditLog, AuditRow } from '../../observability/audit';
-import { DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from '../../observability/audit-query';
+import type { AuditLog, AuditRow } from '../../audit/audit-log';
+import { DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from '../../audit/audit-query';
 import { silentLogger, type Logger } from '../../observability/types';
 import type { VaultService } from '../../vault/service-types';
 import type { createAuthorizer } from './authorize';

@@ -24,7 +24,7 @@ import {
   type NewAuditRow,
 } from './audit-repository';
 import { queryAuditRows, type AuditQuery } from './audit-query';
-import type { Logger } from './types';
+import type { Logger } from '../observability/types';
 
 export { sanitizePath } from './audit-repository';
 export type { AuditDecision, AuditEntry, AuditRow } from './audit-repository';
