@@ -88,7 +88,7 @@ export async function startBenchVectra(options: {
         auth: bearer,
       });
     }
-    const { token } = await vaults.createAgent({
+    const { token } = await gateway.identity.createAgent({
       name: 'bench-agent',
       vaults: ['bench', 'fresh'],
     });

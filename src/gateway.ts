@@ -17,6 +17,7 @@ import type { Logger } from './observability/types';
 import type { SecretProvider } from './secrets/types';
 import type { HealthService } from './observability/health';
 import type { Database } from './storage/types';
+import type { IdentityService } from './identity/service-types';
 import type { VaultService } from './vault/service-types';
 
 export interface GatewayOptions {
@@ -35,6 +36,7 @@ export interface Gateway {
   readonly database: Database;
   readonly cache: Cache;
   readonly vaults: VaultService;
+  readonly identity: IdentityService;
   readonly secrets: SecretProvider;
   readonly audit: AuditLog;
   readonly metrics: Metrics;
@@ -94,6 +96,7 @@ export async function startGateway(
       database: data.database,
       cache: data.cache,
       vaults: data.vaults,
+      identity: data.identity,
       secrets: data.secrets,
       audit: data.audit,
       metrics: data.metrics,

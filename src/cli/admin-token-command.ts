@@ -1,6 +1,6 @@
 /** `vectra admin-token create|list|revoke`: tokens for the admin API, CLI and UI, with a role. */
 import { Option, type Command } from 'commander';
-import { ADMIN_ROLES, type AdminRole } from '../vault/types';
+import { ADMIN_ROLES, type AdminRole } from '../identity/types';
 import type { AdminCli, TokenFlags } from './admin-cli';
 import { table } from './output';
 

@@ -3,7 +3,7 @@
  * or rotation: `--token-only` prints just the token, for `TOKEN=$(vectra agent create a --token-only)`.
  */
 import type { Command } from 'commander';
-import type { Agent } from '../vault/types';
+import type { Agent } from '../identity/types';
 import type { AdminCli, ConnectionFlags, TokenFlags } from './admin-cli';
 import { table } from './output';
 

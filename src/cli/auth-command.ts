@@ -1,7 +1,7 @@
 /** `vectra auth login|logout|status`: the saved admin login. The token is never printed. */
 import type { Command } from 'commander';
 import { EXIT, isGatewayError } from '../errors';
-import { TOKEN_PREFIX } from '../vault/types';
+import { TOKEN_PREFIX } from '../identity/types';
 import type { AdminCli, ConnectionFlags } from './admin-cli';
 import {
   createApiClient,

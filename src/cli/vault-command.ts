@@ -1,6 +1,7 @@
 /** `vectra vault create|list|show|update|delete|token`. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { SESSION_TTL, type UnmatchedHostPolicy, type Vault } from '../vault/types';
+import { SESSION_TTL } from '../identity/types';
+import type { UnmatchedHostPolicy, Vault } from '../vault/types';
 import type { AdminCli, ConnectionFlags } from './admin-cli';
 import { table } from './output';
 

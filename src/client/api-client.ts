@@ -7,14 +7,11 @@
 import { GatewayError, type ErrorBody, type ErrorCode } from '../errors';
 import type { OverrideTier } from '../config/rate-limit-override-list';
 import type { OverrideEntry } from '../guards/rate-limit-overrides';
+import type { AdminRole, AdminTokenInfo, Agent, Session } from '../identity/types';
 import type {
-  AdminRole,
-  AdminTokenInfo,
-  Agent,
   CredentialInfo,
   Service,
   ServiceInput,
-  Session,
   UnmatchedHostPolicy,
   Vault,
 } from '../vault/types';

@@ -63,6 +63,7 @@ export function buildControlPlane(
         path: '/',
         router: createAdminRouter({
           vaults,
+          identity: data.identity,
           agents: data.agents,
           throttle: data.throttle,
           version,

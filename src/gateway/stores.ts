@@ -1,6 +1,6 @@
 /**
- * The gateway's state and who may use it: the data directory, database and cache, the keyring
- * and vaults, the first admin token, the secret provider and agent authentication.
+ * The gateway's state and who may use it: the data directory, database and cache, the keyring,
+ * vaults and identities, the first admin token, the secret provider and agent authentication.
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -10,6 +10,8 @@ import type { VectraConfig } from '../config/schema';
 import { createAgentAuthenticator, type AgentAuthenticator } from '../identity/agent-auth';
 import { createAuthThrottle, type AuthThrottle } from '../identity/auth-throttle';
 import { ensureBootstrapAdmin } from '../identity/bootstrap';
+import { createIdentityService } from '../identity/identity-service';
+import type { IdentityService } from '../identity/service-types';
 import type { Logger } from '../observability/types';
 import { createSecretProvider } from '../secrets';
 import type { SecretProvider } from '../secrets/types';
@@ -18,6 +20,7 @@ import { createSettingsRepository } from '../storage/settings-repository';
 import type { Database, SettingsRepository } from '../storage/types';
 import { openKeyring, resolveMasterPassword, type OpenedKeyring } from '../vault/keyring';
 import type { VaultService } from '../vault/service-types';
+import { createVaultCaches } from '../vault/vault-caches';
 import { createVaultService } from '../vault/vault-service';
 import type { Defer } from './shutdown';
 
@@ -27,6 +30,7 @@ export interface Stores {
   readonly settings: SettingsRepository;
   readonly keyring: OpenedKeyring;
   readonly vaults: VaultService;
+  readonly identity: IdentityService;
   readonly secrets: SecretProvider;
   readonly agents: AgentAuthenticator;
   readonly throttle: AuthThrottle;
@@ -64,15 +68,12 @@ export async function openStores(
     masterPassword: await resolveMasterPassword(config.Security),
     logger: logger.child({ component: 'keyring' }),
   });
-  const vaults = createVaultService({
-    db: database,
-    cipher: keyring.cipher,
-    cache,
-    logger: logger.child({ component: 'vault' }),
-  });
-  defer(() => vaults.close());
+  const caches = createVaultCaches({ cache, logger: logger.child({ component: 'vault' }) });
+  defer(() => caches.close());
+  const vaults = createVaultService({ db: database, cipher: keyring.cipher, caches });
+  const identity = createIdentityService({ db: database, caches });
   await ensureBootstrapAdmin({
-    vaults,
+    identity,
     dataDirectory,
     bootstrapToken: config.Security.Admin.BootstrapToken || undefined,
     announce,
@@ -83,7 +84,7 @@ export async function openStores(
     env,
     logger: logger.child({ component: 'secrets' }),
   });
-  const agents = createAgentAuthenticator(config.Security.AgentAuth, vaults);
+  const agents = createAgentAuthenticator(config.Security.AgentAuth, identity);
   const throttle = createAuthThrottle({ cache, logger: logger.child({ component: 'auth' }) });
-  return { database, cache, settings, keyring, vaults, secrets, agents, throttle };
+  return { database, cache, settings, keyring, vaults, identity, secrets, agents, throttle };
 }

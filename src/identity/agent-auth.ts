@@ -6,10 +6,10 @@
  */
 import type { SecurityConfig } from '../config/schema';
 import { GatewayError } from '../errors';
-import type { VaultService } from '../vault/service-types';
-import type { Principal } from '../vault/types';
 import { createJwtVerifier } from './jwt-auth';
+import type { IdentityService } from './service-types';
 import { tokenKind } from './tokens';
+import type { Principal } from './types';
 
 export type AgentPrincipal = Extract<Principal, { kind: 'agent' | 'session' }>;
 
@@ -21,7 +21,7 @@ export interface AgentAuthenticator {
 
 export function createAgentAuthenticator(
   agentAuth: SecurityConfig['AgentAuth'],
-  vaults: Pick<VaultService, 'authenticate'>,
+  identity: Pick<IdentityService, 'authenticate'>,
   options: { now?: () => Date } = {},
 ): AgentAuthenticator {
   const jwt =
@@ -35,7 +35,7 @@ export function createAgentAuthenticator(
     async authenticate(token) {
       const kind = tokenKind(token);
       if (kind === 'session' || (kind === 'agent' && !jwt)) {
-        const principal = await vaults.authenticate(token);
+        const principal = await identity.authenticate(token);
         if (principal?.kind === 'agent' || principal?.kind === 'session') return principal;
         throw rejected();
       }

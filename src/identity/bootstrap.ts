@@ -8,13 +8,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GatewayError } from '../errors';
 import type { Logger } from '../observability/types';
-import type { VaultService } from '../vault/service-types';
+import type { IdentityService } from './service-types';
 import { tokenKind } from './tokens';
 
 const BOOTSTRAP_NAME = 'bootstrap-owner';
 
 export interface BootstrapOptions {
-  vaults: Pick<VaultService, 'listAdminTokens' | 'createAdminToken'>;
+  identity: Pick<IdentityService, 'listAdminTokens' | 'createAdminToken'>;
   dataDirectory: string;
   bootstrapToken?: string;
   /** Where the new token is shown once (process.stderr in `vectra serve`). */
@@ -24,17 +24,17 @@ export interface BootstrapOptions {
 
 /** Returns true when this call created the first admin token. */
 export async function ensureBootstrapAdmin(options: BootstrapOptions): Promise<boolean> {
-  const { vaults, bootstrapToken } = options;
+  const { identity, bootstrapToken } = options;
   if (bootstrapToken && tokenKind(bootstrapToken) !== 'admin') {
     throw new GatewayError(
       'VEC_CONFIG_INVALID',
       'Security.Admin.BootstrapToken must be `vec_adm_` followed by 43 base64url characters (32 random bytes).',
     );
   }
-  if ((await vaults.listAdminTokens()).length > 0) return false;
-  let minted: Awaited<ReturnType<BootstrapOptions['vaults']['createAdminToken']>>;
+  if ((await identity.listAdminTokens()).length > 0) return false;
+  let minted: Awaited<ReturnType<BootstrapOptions['identity']['createAdminToken']>>;
   try {
-    minted = await vaults.createAdminToken({
+    minted = await identity.createAdminToken({
       name: BOOTSTRAP_NAME,
       role: 'owner',
       token: bootstrapToken,

@@ -6,7 +6,7 @@
  */
 import * as crypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { TOKEN_PREFIX } from '../vault/types';
+import { TOKEN_PREFIX } from './types';
 
 export type TokenKind = 'agent' | 'session' | 'admin';
 

@@ -1,8 +1,8 @@
 /**
- * The vault and identity model: what an operator sets up before any agent connects.
- * Implemented by ./vault-service.ts (domain logic over the repositories in ./repositories and
- * ../identity), consumed by the admin API (src/server/admin), `/discover` and, later, the
- * proxy pipeline. Secret values enter through `setCredential` and leave only through
+ * The vault model: vaults, their credentials and their services, what an operator sets up
+ * before any agent connects. Implemented by ./vault-service.ts over the repositories in
+ * ./repositories, consumed by the admin API (src/server/admin), `/discover` and the proxy
+ * pipeline. Secret values enter through `setCredential` and leave only through
  * `resolveCredentials` (for injection); nothing else ever returns them.
  */
 
@@ -79,55 +79,3 @@ export interface ServiceInput {
   auth: AuthScheme;
   enabled?: boolean;
 }
-
-export interface Agent {
-  id: string;
-  /** Unique, same rule as vault names. */
-  name: string;
-  /** Names of the vaults the agent is granted. */
-  vaults: string[];
-  createdAt: string;
-  rotatedAt: string | null;
-}
-
-export interface Session {
-  id: string;
-  vault: string;
-  /** The agent it was minted for, when any (CLI `vault token` mints without one). */
-  agent: string | null;
-  expiresAt: string;
-  createdAt: string;
-}
-
-export type AdminRole = 'owner' | 'approver' | 'auditor';
-export const ADMIN_ROLES: readonly AdminRole[] = ['owner', 'approver', 'auditor'];
-
-export interface AdminTokenInfo {
-  id: string;
-  name: string;
-  role: AdminRole;
-  createdAt: string;
-}
-
-/** Returned once, at creation or rotation; the token itself is never stored or shown again. */
-export interface Minted<T> {
-  token: string;
-  item: T;
-}
-
-/** Who is calling, once a token was checked. */
-export type Principal =
-  | { kind: 'agent'; agentId: string; agentName: string; vaults: string[] }
-  | {
-      kind: 'session';
-      sessionId: string;
-      agentName: string | null;
-      vault: string;
-      expiresAt: string;
-    }
-  | { kind: 'admin'; tokenId: string; name: string; role: AdminRole };
-
-export const TOKEN_PREFIX = { agent: 'vec_agt_', session: 'vec_sess_', admin: 'vec_adm_' } as const;
-
-/** Session TTL bounds (seconds): 5 minutes to 7 days, default 24 hours. */
-export const SESSION_TTL = { min: 300, max: 7 * 24 * 3600, default: 24 * 3600 } as const;

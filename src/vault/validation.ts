@@ -1,17 +1,15 @@
 /**
- * Input rules for the vault and identity model. Every check throws VEC_REQUEST_INVALID with
- * `context.field` naming the offending field (`name`, `value`, `auth.header`, …), so the admin
- * API and the CLI can point at exactly what to fix. Checks return the value they accept, typed.
+ * Input rules for the vault model; names and `invalid` serve ../identity too. Every check throws
+ * VEC_REQUEST_INVALID with `context.field` naming the offending field (`name`, `value`,
+ * `auth.header`, …), so the admin API and the CLI can point at exactly what to fix. Checks
+ * return the value they accept, typed.
  */
 import { GatewayError } from '../errors';
 import { NAME_PATTERN } from '../names';
 import { parseHostPattern } from './host-pattern';
 import {
-  ADMIN_ROLES,
   AUTH_SCHEME_TYPES,
   SERVICE_SCHEMES,
-  SESSION_TTL,
-  type AdminRole,
   type AuthScheme,
   type ServiceInput,
   type ServiceScheme,
@@ -92,13 +90,6 @@ export function validateUnmatchedHosts(value: unknown): UnmatchedHostPolicy {
   return value;
 }
 
-export function validateAdminRole(value: unknown): AdminRole {
-  if (!ADMIN_ROLES.includes(value as AdminRole)) {
-    throw invalid('role', `role must be one of ${ADMIN_ROLES.join(', ')}`);
-  }
-  return value as AdminRole;
-}
-
 /** The scheme a service's credential goes over; lower case only, as stored and matched. */
 export function validateServiceScheme(value: unknown): ServiceScheme {
   if (!SERVICE_SCHEMES.includes(value as ServiceScheme)) {
@@ -112,23 +103,6 @@ export function validateServiceScheme(value: unknown): ServiceScheme {
 
 export function validateEnabled(value: unknown): boolean {
   if (typeof value !== 'boolean') throw invalid('enabled', 'enabled must be true or false');
-  return value;
-}
-
-/** Session lifetime in whole seconds; the default when absent. */
-export function validateSessionTtl(value: unknown): number {
-  if (value === undefined) return SESSION_TTL.default;
-  if (
-    typeof value !== 'number' ||
-    !Number.isInteger(value) ||
-    value < SESSION_TTL.min ||
-    value > SESSION_TTL.max
-  ) {
-    throw invalid(
-      'ttlSeconds',
-      `ttlSeconds must be a whole number of seconds from ${SESSION_TTL.min} (5 minutes) to ${SESSION_TTL.max} (7 days)`,
-    );
-  }
   return value;
 }
 

@@ -4,16 +4,12 @@
  *
  * - Credential values are encrypted with the data key before they reach a repository
  *   (AAD `credential:<vaultId>:<key>`), and leave only through `resolveCredentials`.
- * - The agent, session and admin-token operations come from ../identity/identity-operations.ts.
- * - Token lookups, per-vault service lists and per-vault credential ciphertexts are cached
- *   (./token-cache.ts), so a proxied request reads no database; every change that affects them
- *   evicts locally and publishes on `vault-invalidate` so other replicas evict too.
+ * - Per-vault service lists, settings and credential ciphertexts are cached (./vault-caches.ts),
+ *   so a proxied request reads no database; every change that affects them evicts locally and
+ *   publishes on `vault-invalidate` so other replicas evict too.
  */
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../errors';
-import { createIdentityOperations } from '../identity/identity-operations';
-import type { Cache } from '../cache/types';
-import { silentLogger, type Logger } from '../observability/types';
 import type { Database, SqlClient } from '../storage/types';
 import type { Cipher } from './crypto';
 import { conflict, named, notFound, uniquely } from './domain-errors';
@@ -22,7 +18,6 @@ import { createCredentialRepository } from './repositories/credential-repository
 import { createServiceRepository } from './repositories/service-repository';
 import { createVaultRepository } from './repositories/vault-repository';
 import type { VaultService } from './service-types';
-import { createVaultCaches, invalidationTag, type SealedCredentials } from './token-cache';
 import type { AuthScheme, Service, ServiceInput, Vault } from './types';
 import {
   credentialReferences,
@@ -33,12 +28,13 @@ import {
   validateServiceInput,
   validateUnmatchedHosts,
 } from './validation';
+import { invalidationTag, type SealedCredentials, type VaultCaches } from './vault-caches';
 
 export interface VaultServiceDeps {
   db: Database;
   cipher: Cipher;
-  cache: Cache;
-  logger?: Logger;
+  /** Shared with the IdentityService, whose token lookups are evicted with them. */
+  caches: VaultCaches;
   now?: () => Date;
 }
 
@@ -49,15 +45,11 @@ const credentialAad = (vaultId: string, key: string): string => `credential:${va
 /** Keys per `IN (…)` when loading a vault's ciphertexts, well below either driver's limit. */
 const KEYS_PER_QUERY = 500;
 
-export function createVaultService(
-  deps: VaultServiceDeps,
-): VaultService & { close(): Promise<void> } {
-  const { db, cipher, cache } = deps;
-  const logger = deps.logger ?? silentLogger;
+export function createVaultService(deps: VaultServiceDeps): VaultService {
+  const { db, cipher, caches } = deps;
   const now = deps.now ?? (() => new Date());
   const iso = (): string => now().toISOString();
 
-  const caches = createVaultCaches({ db, cache, logger, now });
   const invalidate = (tag: string): Promise<void> => caches.invalidate(tag);
 
   const vaultNamed = (name: string, client: SqlClient = db): Promise<Vault> =>
@@ -113,9 +105,7 @@ export function createVaultService(
     return { vaultId: vault.id, vaultName: vault.name, ciphertexts };
   }
 
-  const identity = createIdentityOperations({ db, caches, now, vaultNamed });
-
-  const service: VaultService & { close(): Promise<void> } = {
+  return {
     // ---- Vaults
     listVaults: () => createVaultRepository(db).list(),
 
@@ -298,10 +288,5 @@ export function createVaultService(
       });
       return selectService(services, request);
     },
-
-    ...identity,
-
-    close: () => caches.close(),
   };
-  return service;
 }

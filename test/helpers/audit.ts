@@ -26,7 +26,7 @@ import { createAuthorizer } from '../../src/server/admin/authorize';
 import { toRouteRequest } from '../../src/server/admin/route';
 import { openDatabase } from '../../src/storage';
 import { createCipher } from '../../src/vault/crypto';
-import { createVaultService } from '../../src/vault/vault-service';
+import { createVaultServices, type VaultServices } from './vault-services';
 import { sqliteConfig } from '../integration/storage-test-helpers';
 import { serveApiRouter } from './api-app';
 import { testConfig } from './gateway';
@@ -85,7 +85,7 @@ export function auditEntries(
 
 export interface AuditRoutesServer {
   url: string;
-  vaults: ReturnType<typeof createVaultService>;
+  vaults: VaultServices;
   audit: AuditLog;
   stream: AuditStream;
   close(): Promise<void>;
@@ -102,7 +102,7 @@ export async function startAuditRoutesServer(
   const dir = tempDir('vectra-audit-api-');
   const db = await openDatabase(sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`));
   const cache = new MemoryCache({ sweepIntervalMs: 0 });
-  const vaults = createVaultService({ db, cipher: createCipher(randomBytes(32)), cache });
+  const vaults = createVaultServices({ db, cipher: createCipher(randomBytes(32)), cache });
   const audit = createAuditLog({
     db,
     cache,
@@ -111,7 +111,7 @@ export async function startAuditRoutesServer(
   });
   const stream = createAuditStream({ vaults, audit, heartbeatMs: options.heartbeatMs });
   const authorize = createAuthorizer({
-    vaults,
+    identity: vaults,
     agents: createAgentAuthenticator(testConfig().Security.AgentAuth, vaults),
     throttle: createAuthThrottle({ cache }),
   });

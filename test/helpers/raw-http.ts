@@ -131,7 +131,7 @@ export async function passthroughAgent(
   agent: string,
 ): Promise<RawAgent> {
   await gateway.vaults.createVault({ name: vault, unmatchedHosts: 'passthrough' });
-  const { token } = await gateway.vaults.createAgent({ name: agent, vaults: [vault] });
+  const { token } = await gateway.identity.createAgent({ name: agent, vaults: [vault] });
   return {
     token,
     auth: basicProxyAuth(token, vault),

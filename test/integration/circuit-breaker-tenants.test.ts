@@ -61,7 +61,7 @@ async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv) {
       scheme: 'http',
       auth: { type: 'bearer', credential: 'KEY' },
     });
-    const { token } = await gateway.vaults.createAgent({ name: `bot-${name}`, vaults: [vault] });
+    const { token } = await gateway.identity.createAgent({ name: `bot-${name}`, vaults: [vault] });
     agents[name] = { token, vault };
   }
   const call = (name: 'a' | 'b', path: string) =>

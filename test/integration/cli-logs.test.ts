@@ -218,7 +218,8 @@ describe('vectra logs against a real gateway (built CLI)', () => {
         host: new URL(upstream.httpsUrl).host,
         auth: { type: 'bearer', credential: 'API_KEY' },
       });
-      const agentToken = (await vaults.createAgent({ name: 'shopper', vaults: ['shop'] })).token;
+      const agentToken = (await gateway.identity.createAgent({ name: 'shopper', vaults: ['shop'] }))
+        .token;
       const headers = { authorization: `Bearer ${agentToken}`, 'x-vault': 'shop' };
       const allowed = await fetch(
         `${gateway.urls.http}/proxy/${upstream.httpsUrl}/orders?q=${planted}&page=2`,

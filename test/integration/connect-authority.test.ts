@@ -66,7 +66,7 @@ describe('CONNECT authorities', () => {
       Policy__Providers__Internal__Directory: dir,
     });
     await gateway.vaults.createVault({ name: 'open', unmatchedHosts: 'passthrough' });
-    const { token } = await gateway.vaults.createAgent({ name: 'bot', vaults: ['open'] });
+    const { token } = await gateway.identity.createAgent({ name: 'bot', vaults: ['open'] });
     auth = basicProxyAuth(token, 'open');
     proxyPort = Number(new URL(gateway.urls.proxy!).port);
   });

@@ -44,7 +44,7 @@ describe('credentials only on the scheme and port the service names', () => {
         auth: { type: 'bearer', credential: 'API_KEY' },
       });
     }
-    const { token } = await vaults.createAgent({ name: `agent-${name}`, vaults: [name] });
+    const { token } = await gateway.identity.createAgent({ name: `agent-${name}`, vaults: [name] });
     proxies[name] = `http://${token}:${name}@${new URL(gateway.urls.proxy!).host}`;
   }
 

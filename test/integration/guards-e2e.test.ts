@@ -23,7 +23,7 @@ async function setUp(env: NodeJS.ProcessEnv, upstream: TestUpstream) {
     scheme: 'http',
     auth: { type: 'bearer', credential: 'KEY' },
   });
-  const token = (await gateway.vaults.createAgent({ name: 'guarded-bot', vaults: ['guarded'] }))
+  const token = (await gateway.identity.createAgent({ name: 'guarded-bot', vaults: ['guarded'] }))
     .token;
   const call = (path: string, init: RequestInit = {}) =>
     fetch(`${gateway.urls.http}/proxy/${upstream.httpUrl}${path}`, {
@@ -87,7 +87,7 @@ describe('guards through the proxy', () => {
     expect(upstream.received.map((r) => r.url)).toEqual(['/repos/x/y']);
 
     // The dry run of the same request says the same, with the factors behind the score.
-    const { token } = await gateway.vaults.createAdminToken({ name: 'auditor', role: 'auditor' });
+    const { token } = await gateway.identity.createAdminToken({ name: 'auditor', role: 'auditor' });
     const dry = await fetch(`${gateway.urls.http}/v1/policy/evaluate`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

@@ -99,8 +99,12 @@ describe('pipeline against a real vault and upstream', () => {
       scheme: 'http',
       auth: { type: 'query', param: 'api_key', credential: 'API_KEY' },
     });
-    agentToken = (await vaults.createAgent({ name: 'bot', vaults: ['locked', 'open'] })).token;
-    const authenticator = createAgentAuthenticator(gateway.config.Security.AgentAuth, vaults);
+    agentToken = (await gateway.identity.createAgent({ name: 'bot', vaults: ['locked', 'open'] }))
+      .token;
+    const authenticator = createAgentAuthenticator(
+      gateway.config.Security.AgentAuth,
+      gateway.identity,
+    );
     pipeline = createPipeline(
       buildStages({ authenticator, vaults, secrets: gateway.secrets, upstream: nodeHttpUpstream }),
       { logger: silentLogger },

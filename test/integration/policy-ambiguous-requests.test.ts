@@ -104,7 +104,7 @@ describe('requests that servers read differently, through the forward proxy', ()
       auth: { type: 'bearer', credential: 'API_KEY' },
     });
     for (const name of ['guarded', 'reader']) {
-      const { token } = await vaults.createAgent({ name, vaults: ['amb'] });
+      const { token } = await gateway.identity.createAgent({ name, vaults: ['amb'] });
       auth[name] = basicProxyAuth(token, 'amb');
     }
     proxyPort = Number(new URL(gateway.urls.proxy!).port);

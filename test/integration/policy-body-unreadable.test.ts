@@ -176,7 +176,7 @@ function expectForwarded(sent: Sent, bytes: Buffer, upstream: Upstream): void {
 }
 
 async function agentOf(gateway: Gateway, name: string): Promise<string> {
-  const { token } = await gateway.vaults.createAgent({ name, vaults: ['bodies'] });
+  const { token } = await gateway.identity.createAgent({ name, vaults: ['bodies'] });
   return `${token}:bodies`;
 }
 
@@ -385,7 +385,7 @@ describe('a policy that reads request.body, through the forward proxy', () => {
   });
 
   it('a dry run (POST /v1/policy/evaluate) reports the same refusal', async () => {
-    const { token } = await gateway.vaults.createAdminToken({ name: 'auditor', role: 'auditor' });
+    const { token } = await gateway.identity.createAdminToken({ name: 'auditor', role: 'auditor' });
     const evaluate = async (extra: object) => {
       const res = await fetch(`${gateway.urls.http}/v1/policy/evaluate`, {
         method: 'POST',

@@ -58,7 +58,7 @@ beforeAll(async () => {
     scheme: 'http',
     auth: { type: 'bearer', credential: 'KEY' },
   });
-  const { token } = await gateway.vaults.createAgent({ name: 'path-bot', vaults: ['team'] });
+  const { token } = await gateway.identity.createAgent({ name: 'path-bot', vaults: ['team'] });
   call = (path) =>
     fetch(`${gateway.urls.http}/proxy/${upstream.httpUrl}${path}`, {
       headers: { authorization: `Bearer ${token}` },

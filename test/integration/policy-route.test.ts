@@ -18,7 +18,7 @@ import { policyRoutes } from '../../src/server/admin/policy-routes';
 import { createInternalScorer } from '../../src/semantic/internal-scorer';
 import { openDatabase } from '../../src/storage';
 import { createCipher } from '../../src/vault/crypto';
-import { createVaultService } from '../../src/vault/vault-service';
+import { createVaultServices } from '../helpers/vault-services';
 import { serveApiRouter } from '../helpers/api-app';
 import { testConfig } from '../helpers/gateway';
 import { sqliteConfig } from './storage-test-helpers';
@@ -71,7 +71,7 @@ beforeAll(async () => {
   }
   const db = await openDatabase(sqliteConfig(`Data Source=${join(dir, 'vectra.db')}`));
   const cache = new MemoryCache({ sweepIntervalMs: 0 });
-  const vaults = createVaultService({ db, cipher: createCipher(randomBytes(32)), cache });
+  const vaults = createVaultServices({ db, cipher: createCipher(randomBytes(32)), cache });
   const engine: InternalPolicyEngine = await createInternalEngine({
     directory: dir,
     logger: silentLogger,
@@ -79,6 +79,7 @@ beforeAll(async () => {
   });
   const router = createAdminRouter({
     vaults,
+    identity: vaults,
     agents: createAgentAuthenticator(testConfig().Security.AgentAuth, vaults),
     throttle: createAuthThrottle({ cache }),
     version: 'test',

@@ -62,7 +62,7 @@ describe('forward proxy and reverse route', () => {
       scheme: 'http',
       auth: { type: 'bearer', credential: 'API_KEY' },
     });
-    agentToken = (await vaults.createAgent({ name: 'shopper', vaults: ['shop'] })).token;
+    agentToken = (await gateway.identity.createAgent({ name: 'shopper', vaults: ['shop'] })).token;
     const dir = tempDir('vectra-ca-');
     caFile = join(dir, 'vectra-ca.pem');
     writeFileSync(caFile, await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text());
@@ -278,7 +278,7 @@ describe('upstream safety', () => {
         await gateway.vaults.updateVault('default', { unmatchedHosts: 'passthrough' });
       }
       const token = async (gateway: Gateway) =>
-        (await gateway.vaults.createAgent({ name: 'a1', vaults: ['default'] })).token;
+        (await gateway.identity.createAgent({ name: 'a1', vaults: ['default'] })).token;
       const blocked = await fetch(`${strict.urls.http}/proxy/${upstream.httpUrl}/`, {
         headers: { authorization: `Bearer ${await token(strict)}` },
       });

@@ -369,7 +369,7 @@ describe('raw-socket fuzz of the proxy port', () => {
       scheme: 'http',
       auth: { type: 'bearer', credential: 'API_KEY' },
     });
-    token = (await gateway.vaults.createAgent({ name: 'fuzzer', vaults: ['fuzz'] })).token;
+    token = (await gateway.identity.createAgent({ name: 'fuzzer', vaults: ['fuzz'] })).token;
     auth = basicProxyAuth(token, 'fuzz');
     proxyPort = Number(new URL(gateway.urls.proxy!).port);
   });

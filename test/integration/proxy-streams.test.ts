@@ -115,7 +115,7 @@ describe('streams through the tunnel', () => {
       host: `localhost:${upstream.httpsPort}`,
       auth: { type: 'api-key', header: 'X-Api-Key', credential: 'TOKEN' },
     });
-    token = (await gateway.vaults.createAgent({ name: 'streamer', vaults: ['streams'] })).token;
+    token = (await gateway.identity.createAgent({ name: 'streamer', vaults: ['streams'] })).token;
     ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
     proxy = new URL(gateway.urls.proxy);
   });
@@ -256,7 +256,7 @@ describe('streams through the tunnel', () => {
 
   it('limits open tunnels per agent', async () => {
     // A fresh agent: tunnels of the tests above may still be closing.
-    const token = (await gateway.vaults.createAgent({ name: 'tunneler', vaults: ['streams'] }))
+    const token = (await gateway.identity.createAgent({ name: 'tunneler', vaults: ['streams'] }))
       .token;
     const open = await Promise.all([
       connectTunnel(proxy, token, `localhost:${upstream.httpsPort}`),

@@ -112,7 +112,7 @@ describe('protocol upgrades', () => {
       System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
     });
     await gateway.vaults.createVault({ name: VAULT, unmatchedHosts: 'passthrough' });
-    token = (await gateway.vaults.createAgent({ name: 'upgrader', vaults: [VAULT] })).token;
+    token = (await gateway.identity.createAgent({ name: 'upgrader', vaults: [VAULT] })).token;
     ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
     proxy = new URL(gateway.urls.proxy);
   });

@@ -37,7 +37,7 @@ describe('rate-limit overrides through the admin API and the proxy', () => {
    * to `localhost` (the vault's service `local`) or to 127.0.0.1 (no service; passed through).
    */
   async function agent(name: string) {
-    const { token } = await gateway.vaults.createAgent({ name, vaults: ['limits'] });
+    const { token } = await gateway.identity.createAgent({ name, vaults: ['limits'] });
     return (to: 'service' | 'no service', path = '/') => {
       const base =
         to === 'service' ? upstream.httpUrl : upstream.httpUrl.replace('localhost', '127.0.0.1');

@@ -86,7 +86,8 @@ describe('transformed echoes of the injected credential are redacted', () => {
       host: `localhost:${upstream.httpsPort}`,
       auth: { type: 'api-key', header: 'X-Api-Key', credential: 'TOKEN' },
     });
-    const token = (await gateway.vaults.createAgent({ name: 'echoed', vaults: ['echoes'] })).token;
+    const token = (await gateway.identity.createAgent({ name: 'echoed', vaults: ['echoes'] }))
+      .token;
     const ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
     dispatcher = new ProxyAgent({
       uri: gateway.urls.proxy,

@@ -118,7 +118,7 @@ describe('vectra run (host isolation) against a real gateway', () => {
       host: `${UPSTREAM_HOST}:${upstream.httpsPort}`,
       auth: { type: 'bearer', credential: 'API_KEY' },
     });
-    agentToken = (await gateway.vaults.createAgent({ name: 'shopper', vaults: ['shop'] })).token;
+    agentToken = (await gateway.identity.createAgent({ name: 'shopper', vaults: ['shop'] })).token;
   });
 
   afterAll(async () => {
@@ -397,7 +397,7 @@ describe('vectra run (host isolation) against a real gateway', () => {
       expect(report.env.VECTRA_VAULT).toBe('shop');
       expect(JSON.stringify(report.env)).not.toContain(adminToken);
       // Other tests mint sessions for `shop` too: this run's is the one created since `before`.
-      const sessions = (await gateway.vaults.listSessions('shop')).filter(
+      const sessions = (await gateway.identity.listSessions('shop')).filter(
         (s) => Date.parse(s.createdAt) >= before,
       );
       expect(sessions).toHaveLength(1);

@@ -60,7 +60,9 @@ describe('vectra run with real clients (agent mode, host isolation)', () => {
     }
     // Forwards anything, without credentials: only the SSRF guard stands in the way.
     await vaults.createVault({ name: 'open', unmatchedHosts: 'passthrough' });
-    agentToken = (await vaults.createAgent({ name: 'runner', vaults: ['agents', 'open'] })).token;
+    agentToken = (
+      await gateway.identity.createAgent({ name: 'runner', vaults: ['agents', 'open'] })
+    ).token;
   });
 
   afterAll(async () => {

@@ -77,8 +77,8 @@ describe('semantic and approval stages in the pipeline', () => {
       scheme: 'http',
       auth: { type: 'passthrough' },
     });
-    token = (await vaults.createAgent({ name: 'ops-bot', vaults: ['ops'] })).token;
-    const authenticator = createAgentAuthenticator(config.Security.AgentAuth, vaults);
+    token = (await gateway.identity.createAgent({ name: 'ops-bot', vaults: ['ops'] })).token;
+    const authenticator = createAgentAuthenticator(config.Security.AgentAuth, gateway.identity);
     // Built one by one rather than by buildStages, whose dependencies grow as issue 5 lands.
     const scorer = createRiskScorer(config.Semantic, { logger: silentLogger, denials });
     const stages = [

@@ -9,7 +9,7 @@ import { openDatabase } from '../../src/storage';
 import { MIGRATIONS } from '../../src/storage/migrations';
 import type { Database } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
-import { createVaultService } from '../../src/vault/vault-service';
+import { createVaultServices } from '../helpers/vault-services';
 import { databaseSubjects } from './storage-test-helpers';
 
 const SCHEME_MIGRATION = MIGRATIONS.find((m) => m.name === 'service scheme');
@@ -49,7 +49,7 @@ describe.each(databaseSubjects('vectra-scheme-migration-'))(
         expect(await db.migrate(THROUGH_SCHEME)).toEqual([SCHEME_MIGRATION!.version]);
 
         const cache = new MemoryCache({ sweepIntervalMs: 0 });
-        const vaults = createVaultService({ db, cipher: createCipher(randomBytes(32)), cache });
+        const vaults = createVaultServices({ db, cipher: createCipher(randomBytes(32)), cache });
         try {
           const services = await vaults.listServices('default');
           expect(services.map((s) => [s.name, s.host, s.scheme])).toEqual([

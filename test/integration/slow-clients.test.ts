@@ -98,7 +98,7 @@ describe('slow clients are cut off', () => {
       scheme: 'http',
       auth: { type: 'bearer', credential: 'KEY' },
     });
-    token = (await gateway.vaults.createAgent({ name: 'slow-bot', vaults: ['slow'] })).token;
+    token = (await gateway.identity.createAgent({ name: 'slow-bot', vaults: ['slow'] })).token;
   });
   afterAll(async () => {
     await gateway?.close();

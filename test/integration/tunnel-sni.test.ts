@@ -43,7 +43,7 @@ describe('TLS clients with an unusual SNI', () => {
       { logger },
     );
     await gateway.vaults.createVault({ name: VAULT, unmatchedHosts: 'passthrough' });
-    token = (await gateway.vaults.createAgent({ name: 'sni-agent', vaults: [VAULT] })).token;
+    token = (await gateway.identity.createAgent({ name: 'sni-agent', vaults: [VAULT] })).token;
     ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
     proxy = new URL(gateway.urls.proxy);
   });

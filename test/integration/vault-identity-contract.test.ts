@@ -1,5 +1,5 @@
 /**
- * The VaultService contract for agents, sessions, admin tokens and `authenticate`, run on
+ * The IdentityService contract for agents, sessions, admin tokens and `authenticate`, run on
  * SQLite and on real PostgreSQL (a fresh database per test). Time is an injected clock, so
  * expiry is tested without sleeping.
  */
@@ -9,9 +9,8 @@ import type { DatabaseConfig } from '../../src/config/schema';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
-import type { VaultService } from '../../src/vault/service-types';
-import { SESSION_TTL } from '../../src/vault/types';
-import { createVaultService } from '../../src/vault/vault-service';
+import { SESSION_TTL } from '../../src/identity/types';
+import { createVaultServices, type VaultServices } from '../helpers/vault-services';
 import { counted, databaseSubjects, rejects } from './storage-test-helpers';
 
 const subjects = databaseSubjects('vectra-identity-');
@@ -26,19 +25,19 @@ async function eventually(check: () => Promise<boolean>): Promise<void> {
 
 const wellFormedUnknown = (prefix: string) => `${prefix}${randomBytes(32).toString('base64url')}`;
 
-describe.each(subjects)('VaultService identities: $name', (subject) => {
+describe.each(subjects)('IdentityService: $name', (subject) => {
   subject.describe(subject.name, () => {
     let config: DatabaseConfig;
     let drop: () => Promise<void>;
     let db: Database;
     let cache: MemoryCache;
     let clock: number;
-    let vaults: ReturnType<typeof createVaultService>;
+    let vaults: VaultServices;
     const now = () => new Date(clock);
     const cipher = createCipher(randomBytes(32));
     const services: Array<{ close(): Promise<void> }> = [];
-    const open = (database: Database = db): VaultService => {
-      const opened = createVaultService({ db: database, cipher, cache, now });
+    const open = (database: Database = db): VaultServices => {
+      const opened = createVaultServices({ db: database, cipher, cache, now });
       services.push(opened);
       return opened;
     };
@@ -48,7 +47,7 @@ describe.each(subjects)('VaultService identities: $name', (subject) => {
       ({ config, drop } = await subject.create());
       db = await openDatabase(config);
       cache = new MemoryCache({ sweepIntervalMs: 0 });
-      vaults = createVaultService({ db, cipher, cache, now });
+      vaults = createVaultServices({ db, cipher, cache, now });
       services.push(vaults);
       await vaults.createVault({ name: 'team' });
     });

@@ -13,13 +13,13 @@ import { isGatewayError } from '../../src/errors';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
-import { createVaultService } from '../../src/vault/vault-service';
+import { createVaultServices, type VaultServices } from '../helpers/vault-services';
 import { REDIS_ADDRESS, createPostgresDatabase, describeWith } from '../helpers/services';
 import { uniquePrefix, waitFor } from '../helpers/waiting-and-processes';
 import { counted, postgresConfig, sqliteConfig } from './storage-test-helpers';
 import { tempDir } from '../helpers/temp-dir';
 
-type Replica = ReturnType<typeof createVaultService>;
+type Replica = VaultServices;
 
 const subjects = [
   {
@@ -73,8 +73,8 @@ describeWith('redis')('vault invalidation across replicas through Redis', () => 
         const cipher = createCipher(randomBytes(32));
         const probe = counted(dbB);
         bStatements = probe.statements;
-        a = createVaultService({ db: dbA, cipher, cache: cacheA });
-        b = createVaultService({ db: probe.db, cipher, cache: cacheB });
+        a = createVaultServices({ db: dbA, cipher, cache: cacheA });
+        b = createVaultServices({ db: probe.db, cipher, cache: cacheB });
       });
 
       afterEach(async () => {

@@ -15,7 +15,7 @@ import type { DatabaseConfig } from '../../src/config/schema';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
-import { createVaultService } from '../../src/vault/vault-service';
+import { createVaultServices } from '../helpers/vault-services';
 import { createPostgresDatabase, describeWith } from '../helpers/services';
 import { recordingLogger } from '../helpers/waiting-and-processes';
 import { postgresConfig, sqliteConfig } from './storage-test-helpers';
@@ -35,7 +35,7 @@ async function plant(config: DatabaseConfig): Promise<{ db: Database; planted: P
   const db = await openDatabase(config);
   const cache = new MemoryCache({ sweepIntervalMs: 0 });
   const logger = recordingLogger();
-  const vaults = createVaultService({ db, cipher: createCipher(randomBytes(32)), cache, logger });
+  const vaults = createVaultServices({ db, cipher: createCipher(randomBytes(32)), cache, logger });
   const secret = `planted-${randomBytes(16).toString('hex')}`;
   const marker = `marker-${randomBytes(6).toString('hex')}`;
   await vaults.createVault({ name: marker });

@@ -9,7 +9,7 @@ import type { DatabaseConfig } from '../../src/config/schema';
 import { openDatabase } from '../../src/storage';
 import type { Database } from '../../src/storage/types';
 import { createCipher } from '../../src/vault/crypto';
-import { createVaultService } from '../../src/vault/vault-service';
+import { createVaultServices, type VaultServices } from '../helpers/vault-services';
 import { counted, databaseSubjects, rejects } from './storage-test-helpers';
 
 const subjects = databaseSubjects('vectra-vault-');
@@ -26,14 +26,14 @@ describe.each(subjects)('VaultService vaults, credentials, services: $name', (su
     let drop: () => Promise<void>;
     let db: Database;
     let cache: MemoryCache;
-    let vaults: ReturnType<typeof createVaultService>;
+    let vaults: VaultServices;
     const cipher = createCipher(randomBytes(32));
 
     beforeEach(async () => {
       ({ config, drop } = await subject.create());
       db = await openDatabase(config);
       cache = new MemoryCache({ sweepIntervalMs: 0 });
-      vaults = createVaultService({ db, cipher, cache });
+      vaults = createVaultServices({ db, cipher, cache });
     });
 
     afterEach(async () => {
@@ -159,7 +159,7 @@ describe.each(subjects)('VaultService vaults, credentials, services: $name', (su
 
       it('resolves from the cache after the first call: no database read on the hot path', async () => {
         const probe = counted(db);
-        const hot = createVaultService({ db: probe.db, cipher, cache });
+        const hot = createVaultServices({ db: probe.db, cipher, cache });
         await hot.setCredential('default', 'A', 'a-one');
         await hot.setCredential('default', 'B', 'b-one');
         await settle();
@@ -181,7 +181,7 @@ describe.each(subjects)('VaultService vaults, credentials, services: $name', (su
 
       it('sees every set and delete at once, through this instance and another sharing the cache', async () => {
         const probe = counted(db);
-        const replica = createVaultService({ db: probe.db, cipher, cache });
+        const replica = createVaultServices({ db: probe.db, cipher, cache });
         await vaults.setCredential('default', 'K', 'one');
         await settle();
         for (const service of [vaults, replica]) {
@@ -236,7 +236,12 @@ describe.each(subjects)('VaultService vaults, credentials, services: $name', (su
 
       it('replaces a value, keeping createdAt', async () => {
         let t = Date.parse('2030-01-01T00:00:00.000Z');
-        const clocked = createVaultService({ db, cipher, cache, now: () => new Date((t += 1000)) });
+        const clocked = createVaultServices({
+          db,
+          cipher,
+          cache,
+          now: () => new Date((t += 1000)),
+        });
         const first = await clocked.setCredential('default', 'K', 'one');
         const second = await clocked.setCredential('default', 'K', 'two');
         expect(second.createdAt).toBe(first.createdAt);
@@ -528,7 +533,7 @@ describe.each(subjects)('VaultService vaults, credentials, services: $name', (su
       });
 
       it('drops the cached service list on another instance sharing the cache', async () => {
-        const replica = createVaultService({ db, cipher, cache });
+        const replica = createVaultServices({ db, cipher, cache });
         const request = { scheme: 'https' as const, host: 'api.example.com', port: 443, path: '/' };
         await vaults.createService('default', {
           name: 's',

@@ -1,14 +1,16 @@
-/** The input rules of the vault model: what each accepts, and the field each refusal names. */
+/**
+ * The input rules of the vault and identity models: what each accepts, and the field each
+ * refusal names.
+ */
 import { isGatewayError } from '../../src/errors';
+import { validateAdminRole, validateSessionTtl } from '../../src/identity/validation';
 import {
   credentialReferences,
   templateKeys,
-  validateAdminRole,
   validateAuthScheme,
   validateCredentialKey,
   validateCredentialValue,
   validateName,
-  validateSessionTtl,
   validateUnmatchedHosts,
 } from '../../src/vault/validation';
 

@@ -4,7 +4,7 @@
  * (`Security__Admin__BootstrapToken`) the same way as a minted one.
  */
 import type { SqlClient } from '../../storage/types';
-import type { AdminRole, AdminTokenInfo } from '../../vault/types';
+import type { AdminRole, AdminTokenInfo } from '../types';
 
 interface AdminTokenRow {
   id: string;

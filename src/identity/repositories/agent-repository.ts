@@ -4,7 +4,7 @@
  * sessions.
  */
 import type { SqlClient } from '../../storage/types';
-import type { Agent } from '../../vault/types';
+import type { Agent } from '../types';
 
 interface AgentRow {
   id: string;

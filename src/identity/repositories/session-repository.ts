@@ -4,7 +4,7 @@
  * never by the database's, so tests can move time without sleeping.
  */
 import type { SqlClient } from '../../storage/types';
-import type { Session } from '../../vault/types';
+import type { Session } from '../types';
 
 interface SessionRow {
   id: string;

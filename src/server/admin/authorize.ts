@@ -5,8 +5,8 @@
 import type { Request } from 'express';
 import { GatewayError } from '../../errors';
 import type { AgentAuthenticator } from '../../identity/agent-auth';
-import type { VaultService } from '../../vault/service-types';
-import type { Principal } from '../../vault/types';
+import type { IdentityService } from '../../identity/service-types';
+import type { Principal } from '../../identity/types';
 import { ROLES_FOR, type Access } from './route';
 
 export interface AuthThrottle {
@@ -18,7 +18,7 @@ export interface AuthThrottle {
 }
 
 export interface AuthorizeDeps {
-  vaults: Pick<VaultService, 'authenticate'>;
+  identity: Pick<IdentityService, 'authenticate'>;
   agents: AgentAuthenticator;
   throttle: AuthThrottle;
 }
@@ -50,7 +50,7 @@ export function createAuthorizer(deps: AuthorizeDeps) {
     }
     try {
       if (access === 'agent') return await deps.agents.authenticate(token);
-      const principal = await deps.vaults.authenticate(token);
+      const principal = await deps.identity.authenticate(token);
       if (!principal) throw new GatewayError('VEC_AUTH_TOKEN_REJECTED');
       if (principal.kind !== 'admin') {
         throw new GatewayError(

@@ -1,6 +1,6 @@
 /** Routes for agents (tokens shown once), their vault grants, and admin tokens. */
-import type { VaultService } from '../../vault/service-types';
-import type { AdminRole } from '../../vault/types';
+import type { IdentityService } from '../../identity/service-types';
+import type { AdminRole } from '../../identity/types';
 import {
   changeRoute,
   deleteRoute,
@@ -11,9 +11,9 @@ import {
   type RouteSpec,
 } from './route';
 
-export function identityRoutes(vaults: VaultService): RouteSpec[] {
+export function identityRoutes(identity: IdentityService): RouteSpec[] {
   return [
-    readRoute('/v1/agents', 'List agents', 'agents', () => vaults.listAgents()),
+    readRoute('/v1/agents', 'List agents', 'agents', () => identity.listAgents()),
     writeRoute(
       {
         method: 'post',
@@ -23,7 +23,7 @@ export function identityRoutes(vaults: VaultService): RouteSpec[] {
         body: { name: 'agent name', vaults: 'vault names to grant' },
       },
       async (body) => {
-        const minted = await vaults.createAgent({
+        const minted = await identity.createAgent({
           name: stringField(body, 'name', true),
           vaults: stringList(body, 'vaults'),
         });
@@ -31,10 +31,10 @@ export function identityRoutes(vaults: VaultService): RouteSpec[] {
       },
     ),
     readRoute('/v1/agents/:agent', 'Show an agent', 'agent', (req) =>
-      vaults.getAgent(req.params.agent),
+      identity.getAgent(req.params.agent),
     ),
     deleteRoute('/v1/agents/:agent', 'Delete an agent; its token stops working at once', (p) =>
-      vaults.deleteAgent(p.agent),
+      identity.deleteAgent(p.agent),
     ),
     {
       method: 'post',
@@ -42,25 +42,25 @@ export function identityRoutes(vaults: VaultService): RouteSpec[] {
       access: 'owner',
       summary: "Rotate an agent's token; the old one stops working at once",
       handle: async (req) => {
-        const minted = await vaults.rotateAgent(req.params.agent);
+        const minted = await identity.rotateAgent(req.params.agent);
         return { body: { agent: minted.item, token: minted.token } };
       },
     },
     changeRoute('put', '/v1/agents/:agent/vaults/:vault', 'Grant an agent a vault', 'agent', (p) =>
-      vaults.grantVault(p.agent, p.vault),
+      identity.grantVault(p.agent, p.vault),
     ),
     changeRoute(
       'delete',
       '/v1/agents/:agent/vaults/:vault',
       "Revoke an agent's grant on a vault",
       'agent',
-      (p) => vaults.revokeVault(p.agent, p.vault),
+      (p) => identity.revokeVault(p.agent, p.vault),
     ),
     readRoute(
       '/v1/admin-tokens',
       'List admin tokens (never the tokens themselves)',
       'adminTokens',
-      () => vaults.listAdminTokens(),
+      () => identity.listAdminTokens(),
     ),
     writeRoute(
       {
@@ -71,7 +71,7 @@ export function identityRoutes(vaults: VaultService): RouteSpec[] {
         body: { name: 'token name', role: '`owner`, `approver` or `auditor`' },
       },
       async (body) => {
-        const minted = await vaults.createAdminToken({
+        const minted = await identity.createAdminToken({
           name: stringField(body, 'name', true),
           role: stringField(body, 'role', true) as AdminRole,
         });
@@ -79,7 +79,7 @@ export function identityRoutes(vaults: VaultService): RouteSpec[] {
       },
     ),
     deleteRoute('/v1/admin-tokens/:id', 'Revoke an admin token', (p) =>
-      vaults.revokeAdminToken(p.id),
+      identity.revokeAdminToken(p.id),
     ),
   ];
 }

@@ -5,7 +5,7 @@
  */
 import type { Request } from 'express';
 import { GatewayError } from '../../errors';
-import type { AdminRole, Principal } from '../../vault/types';
+import type { AdminRole, Principal } from '../../identity/types';
 
 /**
  * `any` = every admin role; `decide` = owners and approvers (approval decisions); `owner` =

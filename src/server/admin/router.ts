@@ -1,5 +1,6 @@
 /** Mounts the admin API, `/discover` and `/v1/openapi.json` from their route lists. */
 import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { IdentityService } from '../../identity/service-types';
 import type { VaultService } from '../../vault/service-types';
 import { createAuthorizer, type AuthorizeDeps } from './authorize';
 import { discoverRoute, type ProxyPort } from './discover-route';
@@ -10,6 +11,7 @@ import { vaultRoutes } from './vault-routes';
 
 export interface AdminApiDeps extends AuthorizeDeps {
   vaults: VaultService;
+  identity: IdentityService;
   version: string;
   /** Vectra's CA certificate (PEM), served at /v1/ca.pem for clients to trust. */
   caPem: string;
@@ -25,8 +27,8 @@ type Authorize = ReturnType<typeof createAuthorizer>;
 
 export function adminRoutes(deps: AdminApiDeps): RouteSpec[] {
   const routes: RouteSpec[] = [
-    ...vaultRoutes(deps.vaults),
-    ...identityRoutes(deps.vaults),
+    ...vaultRoutes(deps.vaults, deps.identity),
+    ...identityRoutes(deps.identity),
     discoverRoute(deps.vaults, deps.proxyPort),
     {
       method: 'get',

@@ -1,4 +1,5 @@
 /** Routes for vaults, their credentials (write-only values), services and sessions. */
+import type { IdentityService } from '../../identity/service-types';
 import type { VaultService } from '../../vault/service-types';
 import type {
   AuthScheme,
@@ -15,7 +16,10 @@ import {
   type RouteSpec,
 } from './route';
 
-export function vaultRoutes(vaults: VaultService): RouteSpec[] {
+export function vaultRoutes(
+  vaults: VaultService,
+  sessions: Pick<IdentityService, 'mintSession' | 'listSessions' | 'revokeSession'>,
+): RouteSpec[] {
   return [
     readRoute('/v1/vaults', 'List vaults', 'vaults', () => vaults.listVaults()),
     writeRoute(
@@ -148,7 +152,7 @@ export function vaultRoutes(vaults: VaultService): RouteSpec[] {
         },
       },
       async (body, req) => {
-        const minted = await vaults.mintSession({
+        const minted = await sessions.mintSession({
           vault: req.params.vault,
           ttlSeconds: optionalField<number>(body, 'ttlSeconds', 'number'),
           agent: stringField(body, 'agent'),
@@ -160,9 +164,9 @@ export function vaultRoutes(vaults: VaultService): RouteSpec[] {
       '/v1/sessions',
       'List live sessions (never their tokens); `?vault=` filters',
       'sessions',
-      (req) => vaults.listSessions(req.query.vault),
+      (req) => sessions.listSessions(req.query.vault),
     ),
-    deleteRoute('/v1/sessions/:id', 'Revoke a session', (p) => vaults.revokeSession(p.id)),
+    deleteRoute('/v1/sessions/:id', 'Revoke a session', (p) => sessions.revokeSession(p.id)),
   ];
 }
 

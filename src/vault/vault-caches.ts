@@ -1,44 +1,35 @@
 /**
- * In-process caches in front of the database for the lookups on every proxied request: "whose
- * token is this?", "which services does this vault have?" and "what are this vault's
- * credentials?" (the vault's id and the ciphertexts; vault-service.ts keeps the values it has
- * decrypted beside an entry, in this process's memory only, and they go when the entry goes).
- * Entries live briefly
- * (30 s; "unknown token" answers 5 s) and are dropped AT ONCE when something they depend on
- * changes: the replica that changes the database evicts locally, then publishes a tag on the
- * cache provider's channel `vault-invalidate`; every replica (itself included) evicts the
- * entries carrying that tag. With Redis the message crosses processes.
+ * In-process caches in front of the database for the lookups on every proxied request: "which
+ * services does this vault have?", "what are this vault's credentials?" (the vault's id and the
+ * ciphertexts; vault-service.ts keeps the values it has decrypted beside an entry, in this
+ * process's memory only, and they go when the entry goes) and "what is this vault's
+ * unmatched-hosts setting?". Other caches that depend on vaults (the token lookups of
+ * ../identity/principal-cache.ts) are `track`ed here and evicted with them. Entries live
+ * briefly (30 s) and are dropped AT ONCE when something they depend on changes: the replica
+ * that changes the database evicts locally, then publishes a tag on the cache provider's
+ * channel `vault-invalidate`; every replica (itself included) evicts the entries carrying that
+ * tag. With Redis the message crosses processes.
  *
- * Tags: `token:<sha256>` (a rotated, revoked or deleted token), `agent:<id>` (an agent's token
- * or grants changed, or it was deleted: its sessions go too), `vault:<name>` (a vault was
- * deleted, or one of that name created), `vault-settings:<vault name>` (its unmatched-hosts
- * setting changed: only the cached vault goes), `services:<vault name>` (a vault's service list
- * changed), `credentials:<vault name>` (a credential was set or deleted), `all`.
+ * Tags here: `vault:<name>` (a vault was deleted, or one of that name created),
+ * `vault-settings:<vault name>` (its unmatched-hosts setting changed: only the cached vault
+ * goes), `services:<vault name>` (a vault's service list changed), `credentials:<vault name>`
+ * (a credential was set or deleted), `all`; tracked caches add their own.
  *
  * Pub/sub is fire-and-forget: a message missed while Redis was unreachable is lost, so the TTL
  * bounds how long a missed invalidation can be served (30 s).
  */
-import { createAgentRepository } from '../identity/repositories/agent-repository';
-import { createAdminTokenRepository } from '../identity/repositories/admin-token-repository';
-import { createSessionRepository } from '../identity/repositories/session-repository';
-import { hashToken, hashesEqual, tokenKind, type TokenKind } from '../identity/tokens';
 import type { Cache } from '../cache/types';
-import type { Logger } from '../observability/types';
-import type { SqlClient } from '../storage/types';
-import type { Principal, Service, Vault } from './types';
+import { silentLogger, type Logger } from '../observability/types';
+import type { Service, Vault } from './types';
 import { liveValue, type Expiring } from '../cache/expiring-entries';
 
 export const INVALIDATION_CHANNEL = 'vault-invalidate';
 export const CACHE_TTL_MS = 30_000;
-export const NEGATIVE_CACHE_TTL_MS = 5_000;
-export const MAX_TOKEN_ENTRIES = 10_000;
 export const MAX_SERVICE_LISTS = 1_000;
 /** Vaults whose ciphertexts are held; each holds at most its credentials (64 KiB a value). */
 export const MAX_CREDENTIAL_VAULTS = 1_000;
 
 export const invalidationTag = {
-  token: (hash: string) => `token:${hash}`,
-  agent: (id: string) => `agent:${id}`,
   vault: (name: string) => `vault:${name}`,
   services: (vault: string) => `services:${vault}`,
   /** The vault's own settings (unmatched hosts) changed; nothing else of it. */
@@ -107,16 +98,21 @@ export interface SealedCredentials {
 }
 
 export interface VaultCachesOptions {
-  db: SqlClient;
   cache: Cache;
-  logger: Logger;
-  now: () => Date;
+  logger?: Logger;
+  now?: () => Date;
 }
 
-/** The caches of one VaultService, subscribed to `vault-invalidate` from creation. */
+/** A cache evicted with the vault caches, by tag. */
+export interface TrackedCache {
+  invalidate(tag: string): void;
+}
+
+/**
+ * The caches of the VaultService (and of the IdentityService's token lookups, through `track`),
+ * subscribed to `vault-invalidate` from creation.
+ */
 export interface VaultCaches {
-  /** The principal for `token`, cached; session expiry is checked on every call. */
-  authenticate(token: string): Promise<Principal | undefined>;
   /** The services of `vault`, cached; `load` reads them (and throws for an unknown vault). */
   services(vault: string, load: () => Promise<Service[]>): Promise<readonly Service[]>;
   /** The sealed credentials of `vault`, cached; `load` reads them (and throws for an unknown vault). */
@@ -125,25 +121,33 @@ export interface VaultCaches {
   vault(vault: string, load: () => Promise<Vault>): Promise<Vault>;
   /** Evicts here at once, then publishes so every replica evicts. Call after the DB commit. */
   invalidate(tag: string): Promise<void>;
+  /** Evicts `cache` by the same tags, from `invalidate` here and from every replica's. */
+  track(cache: TrackedCache): void;
+  /**
+   * Whether lookups may be cached: false until the subscription is confirmed, and for good when
+   * it failed (a cache that cannot hear invalidations could keep a revoked token alive).
+   */
+  cacheable(): Promise<boolean>;
   close(): Promise<void>;
 }
 
 export function createVaultCaches(options: VaultCachesOptions): VaultCaches {
-  const { db, cache, logger, now } = options;
+  const { cache } = options;
+  const logger = options.logger ?? silentLogger;
+  const now = options.now ?? (() => new Date());
   const clock = (): number => now().getTime();
-  const principals = new InvalidatingCache<Principal | null>(clock, MAX_TOKEN_ENTRIES);
+  const tracked: TrackedCache[] = [];
   const serviceLists = new InvalidatingCache<readonly Service[]>(clock, MAX_SERVICE_LISTS);
   const sealed = new InvalidatingCache<SealedCredentials>(clock, MAX_CREDENTIAL_VAULTS);
   const vaults = new InvalidatingCache<Vault>(clock, MAX_SERVICE_LISTS);
   const evict = (tag: string): void => {
-    principals.invalidate(tag);
     serviceLists.invalidate(tag);
     sealed.invalidate(tag);
     vaults.invalidate(tag);
+    for (const other of tracked) other.invalidate(tag);
   };
   let unsubscribe: (() => Promise<void>) | undefined;
-  // Until the subscription is confirmed (or when it failed) nothing is cached: a cache that
-  // cannot hear invalidations could keep a revoked token alive.
+  // Until the subscription is confirmed (or when it failed) nothing is cached.
   const subscribed: Promise<boolean> = cache.subscribe(INVALIDATION_CHANNEL, evict).then(
     (stop) => {
       unsubscribe = stop;
@@ -181,30 +185,6 @@ export function createVaultCaches(options: VaultCachesOptions): VaultCaches {
       cached(store, vault, tagsOf(vault), load);
 
   return {
-    async authenticate(token) {
-      if (typeof token !== 'string') return undefined;
-      const kind = tokenKind(token);
-      if (kind === undefined) return undefined; // malformed: not worth a lookup or an entry
-      const hash = hashToken(token);
-      const cacheable = await subscribed;
-      let principal = cacheable ? principals.get(hash) : undefined;
-      if (principal === undefined) {
-        const snapshot = principals.snapshot();
-        const found = await lookUpPrincipal(db, kind, hash);
-        principal = found?.principal ?? null;
-        if (cacheable) {
-          const tags = [invalidationTag.token(hash), ...(found?.tags ?? [])];
-          const ttl = found ? CACHE_TTL_MS : NEGATIVE_CACHE_TTL_MS;
-          principals.set(hash, principal, ttl, tags, snapshot);
-        }
-      }
-      // Checked on every use, cached or not: a session expires at its time, not at the cache's.
-      if (principal?.kind === 'session' && Date.parse(principal.expiresAt) <= clock()) {
-        return undefined;
-      }
-      return principal ?? undefined;
-    },
-
     services: perVault(serviceLists, (v) => [
       invalidationTag.services(v),
       invalidationTag.vault(v),
@@ -229,66 +209,16 @@ export function createVaultCaches(options: VaultCachesOptions): VaultCaches {
       }
     },
 
+    track(other) {
+      tracked.push(other);
+    },
+
+    cacheable: () => subscribed,
+
     async close() {
       await subscribed;
       await unsubscribe?.();
       unsubscribe = undefined;
     },
   };
-}
-
-/** The principal whose stored token hash equals `hash`, with the tags that invalidate it. */
-async function lookUpPrincipal(
-  db: SqlClient,
-  kind: TokenKind,
-  hash: string,
-): Promise<{ principal: Principal; tags: string[] } | undefined> {
-  switch (kind) {
-    case 'agent': {
-      const found = await createAgentRepository(db).findByTokenHash(hash);
-      if (!found || !hashesEqual(found.tokenHash, hash)) return undefined;
-      const { agent } = found;
-      return {
-        principal: frozen({
-          kind: 'agent',
-          agentId: agent.id,
-          agentName: agent.name,
-          vaults: Object.freeze([...agent.vaults]) as string[],
-        }),
-        tags: [invalidationTag.agent(agent.id), ...agent.vaults.map(invalidationTag.vault)],
-      };
-    }
-    case 'session': {
-      const found = await createSessionRepository(db).findByTokenHash(hash);
-      if (!found || !hashesEqual(found.tokenHash, hash)) return undefined;
-      const { session, agentId } = found;
-      return {
-        principal: frozen({
-          kind: 'session',
-          sessionId: session.id,
-          agentName: session.agent,
-          vault: session.vault,
-          expiresAt: session.expiresAt,
-        }),
-        tags: [
-          invalidationTag.vault(session.vault),
-          ...(agentId ? [invalidationTag.agent(agentId)] : []),
-        ],
-      };
-    }
-    case 'admin': {
-      const found = await createAdminTokenRepository(db).findByTokenHash(hash);
-      if (!found || !hashesEqual(found.tokenHash, hash)) return undefined;
-      const { info } = found;
-      return {
-        principal: frozen({ kind: 'admin', tokenId: info.id, name: info.name, role: info.role }),
-        tags: [],
-      };
-    }
-  }
-}
-
-/** Cached principals are shared between callers: none of them may change one. */
-function frozen(principal: Principal): Principal {
-  return Object.freeze(principal);
 }

@@ -1,51 +1,42 @@
 /**
- * The agent, session and admin-token operations of the VaultService: validation and domain rules
- * over ./repositories. Tokens are minted here and shown once; only their hashes are stored.
- * Every change that affects a cached token lookup invalidates it on every replica.
+ * The IdentityService (./service-types.ts): validation and domain rules over ./repositories,
+ * the same code on SQLite and PostgreSQL. Tokens are minted here and shown once; only their
+ * hashes are stored. Token lookups are cached (./principal-cache.ts) beside the vault caches,
+ * and every change that affects one invalidates it on every replica.
  */
 import { randomUUID } from 'node:crypto';
 import type { Database, SqlClient } from '../storage/types';
 import { conflict, named, notFound, uniquely } from '../vault/domain-errors';
 import { createVaultRepository } from '../vault/repositories/vault-repository';
-import type { VaultService } from '../vault/service-types';
-import { invalidationTag, type VaultCaches } from '../vault/token-cache';
-import type { Agent, Vault } from '../vault/types';
-import { invalid, validateAdminRole, validateName, validateSessionTtl } from '../vault/validation';
+import type { Vault } from '../vault/types';
+import type { VaultCaches } from '../vault/vault-caches';
+import { invalid, validateName } from '../vault/validation';
+import { createPrincipalCache, principalTag } from './principal-cache';
 import { createAdminTokenRepository } from './repositories/admin-token-repository';
 import { createAgentRepository } from './repositories/agent-repository';
 import { createSessionRepository } from './repositories/session-repository';
+import type { IdentityService } from './service-types';
 import { hashToken, mintToken, tokenKind } from './tokens';
+import type { Agent } from './types';
+import { validateAdminRole, validateSessionTtl } from './validation';
 
-export type IdentityOperations = Pick<
-  VaultService,
-  | 'listAgents'
-  | 'getAgent'
-  | 'createAgent'
-  | 'rotateAgent'
-  | 'deleteAgent'
-  | 'grantVault'
-  | 'revokeVault'
-  | 'mintSession'
-  | 'listSessions'
-  | 'revokeSession'
-  | 'listAdminTokens'
-  | 'createAdminToken'
-  | 'revokeAdminToken'
-  | 'authenticate'
->;
-
-export interface IdentityOperationsDeps {
+export interface IdentityServiceDeps {
   db: Database;
-  caches: Pick<VaultCaches, 'invalidate' | 'authenticate'>;
-  now: () => Date;
-  /** The vault of that name, or VEC_VAULT_NOT_FOUND. */
-  vaultNamed(name: string, client?: SqlClient): Promise<Vault>;
+  /** The vault caches the VaultService uses: token lookups are evicted with them. */
+  caches: Pick<VaultCaches, 'invalidate' | 'track' | 'cacheable'>;
+  now?: () => Date;
 }
 
-export function createIdentityOperations(deps: IdentityOperationsDeps): IdentityOperations {
-  const { db, caches, now, vaultNamed } = deps;
+export function createIdentityService(deps: IdentityServiceDeps): IdentityService {
+  const { db, caches } = deps;
+  const now = deps.now ?? (() => new Date());
   const iso = (): string => now().toISOString();
   const invalidate = (tag: string): Promise<void> => caches.invalidate(tag);
+  const authenticate = createPrincipalCache({ db, caches, now });
+
+  /** The vault of that name, or VEC_VAULT_NOT_FOUND. */
+  const vaultNamed = (name: string, client: SqlClient = db): Promise<Vault> =>
+    named('vault', 'VEC_VAULT_NOT_FOUND', name, (n) => createVaultRepository(client).findByName(n));
 
   const agentNamed = (name: string, client: SqlClient = db): Promise<Agent> =>
     named('agent', 'VEC_AGENT_NOT_FOUND', name, (n) => createAgentRepository(client).findByName(n));
@@ -59,7 +50,7 @@ export function createIdentityOperations(deps: IdentityOperationsDeps): Identity
     const agent = await agentNamed(agentName);
     const vault = await vaultNamed(vaultName);
     await createAgentRepository(db)[change](agent.id, vault.id);
-    await invalidate(invalidationTag.agent(agent.id));
+    await invalidate(principalTag.agent(agent.id));
     return agentNamed(agentName);
   }
 
@@ -97,14 +88,14 @@ export function createIdentityOperations(deps: IdentityOperationsDeps): Identity
       if (!(await createAgentRepository(db).rotate(agent.id, minted.hash, iso()))) {
         await agentNamed(name);
       }
-      await invalidate(invalidationTag.agent(agent.id));
+      await invalidate(principalTag.agent(agent.id));
       return { token: minted.token, item: await agentNamed(name) };
     },
 
     async deleteAgent(name) {
       const agent = await agentNamed(name);
       await createAgentRepository(db).delete(agent.id);
-      await invalidate(invalidationTag.agent(agent.id));
+      await invalidate(principalTag.agent(agent.id));
     },
 
     grantVault: (agentName, vaultName) => changeGrant('grant', agentName, vaultName),
@@ -155,7 +146,7 @@ export function createIdentityOperations(deps: IdentityOperationsDeps): Identity
       if (hash === undefined) {
         throw notFound('VEC_SESSION_NOT_FOUND', `No session has id "${id}".`, { session: id });
       }
-      await invalidate(invalidationTag.token(hash));
+      await invalidate(principalTag.token(hash));
     },
 
     // ---- Admin tokens
@@ -173,7 +164,7 @@ export function createIdentityOperations(deps: IdentityOperationsDeps): Identity
         createAdminTokenRepository(db).insert({ ...item, tokenHash: hashToken(token) }),
       );
       // A supplied token may have been looked up (and cached as unknown) before it was stored.
-      if (input.token !== undefined) await invalidate(invalidationTag.token(hashToken(token)));
+      if (input.token !== undefined) await invalidate(principalTag.token(hashToken(token)));
       return { token, item };
     },
 
@@ -195,9 +186,9 @@ export function createIdentityOperations(deps: IdentityOperationsDeps): Identity
         }
         return tokens.delete(id);
       });
-      if (hash !== undefined) await invalidate(invalidationTag.token(hash));
+      if (hash !== undefined) await invalidate(principalTag.token(hash));
     },
 
-    authenticate: (token) => caches.authenticate(token),
+    authenticate,
   };
 }
