@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the data-plane benchmark of issue 4 (point 11 and "Targets").
+ * `npm run bench`: the data-plane benchmark, judged against its targets (./targets.ts).
  *
  * This process is the orchestrator and hosts Vectra (./vectra.ts); the upstream
  * (./upstream.ts) and the load generator (./load.ts) are forked children, and mitmproxy, when
@@ -33,7 +33,7 @@ import {
 import { compareBuilds } from './build-comparison';
 import { comparePolicyCost } from './policy-comparison';
 import { createRunner, type Runner, type Shape } from './runner';
-import { issueTargets, policyTarget, type TargetRows } from './targets';
+import { dataPlaneTargets, policyTarget, type TargetRows } from './targets';
 import { startBenchVectra, type BenchVectra } from './vectra';
 
 const USAGE = `npm run bench -- [options]
@@ -195,8 +195,8 @@ async function main(): Promise<void> {
     console.log(
       `Vectra benchmark: ${options.concurrency} workers, ${options.seconds} s per loaded scenario`,
     );
-    const issue = vectra
-      ? await issueScenarios({
+    const targetRows = vectra
+      ? await targetScenarios({
           runner,
           vectra,
           mitm,
@@ -232,7 +232,7 @@ async function main(): Promise<void> {
       );
       return;
     }
-    const policy = await comparePolicyCost({ ...comparison, baseline: issue?.directHttps });
+    const policy = await comparePolicyCost({ ...comparison, baseline: targetRows?.directHttps });
 
     const machine = describeMachine(mitmStatus, loadBefore, root);
     const settings =
@@ -243,7 +243,10 @@ async function main(): Promise<void> {
       `(keep-alive HTTPS or HTTP, new connection per request, conc. 1); the first-request rows ` +
       `compare with a direct new connection to the same new addresses.`;
     const results = resultsTable(runner.rows);
-    const targets = targetsTable([...(issue ? issueTargets(issue) : []), policyTarget(policy)]);
+    const targets = targetsTable([
+      ...(targetRows ? dataPlaneTargets(targetRows) : []),
+      policyTarget(policy),
+    ]);
     console.log(`\n${machineLine(machine)}\n\n${results}\n\n${targets}\n`);
 
     // Done with the gateway and the other processes: stop them before the micro-benchmark.
@@ -279,8 +282,8 @@ async function main(): Promise<void> {
   }
 }
 
-/** The scenarios of issue 4's first targets, in order; the rows the targets are judged on. */
-async function issueScenarios(s: {
+/** The scenarios of the data-plane targets, in order; the rows the targets are judged on. */
+async function targetScenarios(s: {
   runner: Runner;
   vectra: BenchVectra;
   mitm: Mitmproxy | undefined;

@@ -1,5 +1,5 @@
 /**
- * The targets of issue 4 ("Targets (benchmarks, not tests)"), judged on the rows of a run.
+ * The benchmark's targets (benchmarks, not tests), judged on the rows of a run.
  *
  * - HTTPS through Vectra with keep-alive: ≥ 0.5× the direct req/s, ≥ 5× mitmproxy's, and
  *   under 1 ms added at p50. The added latency is judged one request at a time (conc. 1): with
@@ -30,7 +30,7 @@ export interface TargetRows {
 
 const ms = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(2)} ms`;
 
-export function issueTargets(r: TargetRows): Target[] {
+export function dataPlaneTargets(r: TargetRows): Target[] {
   const vectra = r.vectraHttps.stats;
   const ratio = vectra.rps / r.directHttps.stats.rps;
   const addedSequential = r.vectraSequential.stats.p50 - r.directSequential.stats.p50;

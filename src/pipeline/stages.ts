@@ -41,7 +41,7 @@ export type StageName = (typeof STAGE_ORDER)[number];
 export interface StageDescription {
   /** What the stage decides, in one sentence. */
   readonly decides: string;
-  /** The codes of its refusals (codes a later issue will add are named in a comment). */
+  /** The codes of its refusals. */
   readonly errors: readonly ErrorCode[];
 }
 
