@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors';
 import type { Cache } from '../cache/types';
-import type { AuditEntry } from '../observability/audit-repository';
+import type { AuditEntry } from '../audit/audit-repository';
 import type { Logger } from '../observability/types';
 import type { Database } from '../storage/types';
 import type { Timers } from '../timers';

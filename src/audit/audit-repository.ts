@@ -53,7 +53,7 @@ export interface AuditEntry {
   bytesIn: number;
   bytesOut: number;
   errorCode?: string;
-  /** For an approval event (src/approvals/audit-events.ts): `approval.created`, … */
+  /** For an approval event (src/approvals/approval-service.ts): `approval.created`, … */
   event?: string;
   approvalId?: string;
 }

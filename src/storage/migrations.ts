@@ -132,7 +132,7 @@ INSERT INTO vaults (id, name, unmatched_hosts, created_at, updated_at)
 }
 
 /**
- * One row per proxied request (src/observability/audit.ts): metadata only, never headers or
+ * One row per proxied request (src/audit/audit-log.ts): metadata only, never headers or
  * bodies, and `path` keeps query parameter names without their values. `vault`, `agent` and
  * `service` are names, not ids: they are what operators query by and they survive a deletion.
  * Ids only grow (AUTOINCREMENT on SQLite, so pruning everything never hands out an old id again)

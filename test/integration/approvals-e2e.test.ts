@@ -37,9 +37,13 @@ async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv = {}): Promi
     scheme: 'http',
     auth: { type: 'bearer', credential: 'KEY' },
   });
-  const agentToken = (await vaults.createAgent({ name: 'writer-bot', vaults: ['writes'] })).token;
-  const approver = (await vaults.createAdminToken({ name: 'alice', role: 'approver' })).token;
-  const auditor = (await vaults.createAdminToken({ name: 'audrey', role: 'auditor' })).token;
+  const agentToken = (
+    await gateway.identity.createAgent({ name: 'writer-bot', vaults: ['writes'] })
+  ).token;
+  const approver = (await gateway.identity.createAdminToken({ name: 'alice', role: 'approver' }))
+    .token;
+  const auditor = (await gateway.identity.createAdminToken({ name: 'audrey', role: 'auditor' }))
+    .token;
   const call = (path: string, init: RequestInit = {}) =>
     fetch(`${gateway.urls.http}/proxy/${upstream.httpUrl}${path}`, {
       ...init,

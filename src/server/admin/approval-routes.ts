@@ -21,7 +21,7 @@ import {
 } from '../../approvals/types';
 import { GatewayError } from '../../errors';
 import { silentLogger, type Logger } from '../../observability/types';
-import type { Principal } from '../../vault/types';
+import type { Principal } from '../../identity/types';
 import type { Authorize } from './audit-routes';
 import { bodyObject, stringField, type RouteRequest, type RouteSpec } from './route';
 
