@@ -212,12 +212,24 @@ export function createApprovalService(
       .finally(() => (ticking = undefined));
   }
 
+  /** Records a decision on a pending approval (409 when it is not pending any more). */
   async function decided(
     id: string,
-    update: () => repo.DecisionUpdate,
-    type: 'approved' | 'denied',
+    status: 'approved' | 'denied',
+    decidedBy: Decider,
+    fields: Partial<
+      Pick<repo.DecisionUpdate, 'scope' | 'standingUntil' | 'pathPattern' | 'comment'>
+    >,
   ): Promise<Approval> {
-    const change = update();
+    const change: repo.DecisionUpdate = {
+      status,
+      decidedAt: iso(),
+      decidedBy,
+      scope: fields.scope ?? null,
+      standingUntil: fields.standingUntil ?? null,
+      pathPattern: fields.pathPattern ?? null,
+      comment: fields.comment ?? null,
+    };
     if (!(await repo.decideApproval(db, id, change))) {
       const current = await repo.getApproval(db, id);
       if (!current) throw notFound(id);
@@ -229,7 +241,7 @@ export function createApprovalService(
     }
     const approval = (await repo.getApproval(db, id))!;
     release(approval);
-    emit(type, approval, true);
+    emit(status, approval, true);
     return publicView(approval);
   }
 
@@ -323,37 +335,17 @@ export function createApprovalService(
     },
 
     approve(id, decider, input) {
-      return decided(
-        id,
-        () => ({
-          status: 'approved',
-          decidedAt: iso(),
-          decidedBy: decider,
-          scope: input.scope,
-          standingUntil:
-            input.scope === 'session' ? iso(now() + (input.minutes ?? 0) * 60_000) : null,
-          pathPattern: input.scope === 'once' ? null : (input.pathPattern ?? null),
-          comment: input.comment ?? null,
-        }),
-        'approved',
-      );
+      const standing = input.scope !== 'once';
+      return decided(id, 'approved', decider, {
+        scope: input.scope,
+        standingUntil:
+          input.scope === 'session' ? iso(now() + (input.minutes ?? 0) * 60_000) : null,
+        pathPattern: standing ? input.pathPattern : null,
+        comment: input.comment,
+      });
     },
 
-    deny(id, decider, reason) {
-      return decided(
-        id,
-        () => ({
-          status: 'denied',
-          decidedAt: iso(),
-          decidedBy: decider,
-          scope: null,
-          standingUntil: null,
-          pathPattern: null,
-          comment: reason,
-        }),
-        'denied',
-      );
-    },
+    deny: (id, decider, reason) => decided(id, 'denied', decider, { comment: reason }),
 
     async revoke(id, decider) {
       if (!(await repo.revokeStanding(db, id, iso()))) {

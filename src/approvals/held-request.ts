@@ -45,7 +45,8 @@ function tooLarge(limit: number): GatewayError {
   );
 }
 
-export interface RequestIdentity {
+/** Who asks for what, where: what a standing approval is matched on. */
+export interface RequestOrigin {
   agent: string;
   vault: string;
   method: string;
@@ -54,6 +55,10 @@ export interface RequestIdentity {
   port: number;
   /** Canonical path and query, as sent upstream. */
   target: string;
+}
+
+/** The request an approval is for: its origin and the SHA-256 of its body. */
+export interface RequestIdentity extends RequestOrigin {
   bodySha256: string;
 }
 

@@ -3,6 +3,7 @@
  * `vectra policy test` (locally, or through the API with --addr) and `POST /v1/policy/evaluate`,
  * which answer the same document and print it the same way.
  */
+import type { RequestOrigin } from '../approvals/held-request';
 import { approvalRequired, type ApprovalStageOptions } from '../approvals/requirement';
 import { riskInputFrom } from '../semantic/risk-input';
 import type { RiskAssessment, RiskInput, RiskScorer } from '../semantic/types';
@@ -29,18 +30,6 @@ export interface DryRunResult {
   approval?: { required: boolean; message?: string; standingApproval?: string };
 }
 
-/** The request a standing approval is looked up for. */
-export interface StandingQuery {
-  agent: string;
-  vault: string;
-  method: string;
-  scheme: 'http' | 'https';
-  host: string;
-  port: number;
-  /** Path and query. */
-  target: string;
-}
-
 /** The stages after the policies that a dry run also runs: risk scoring and the approval test. */
 export interface DryRunStages {
   scorer?: Pick<RiskScorer, 'score'>;
@@ -48,7 +37,7 @@ export interface DryRunStages {
   scored?: boolean;
   approval?: ApprovalStageOptions;
   /** The id of a standing approval covering the request, if one does (the approval stage's check). */
-  standing?: (request: StandingQuery) => Promise<string | undefined>;
+  standing?: (request: RequestOrigin) => Promise<string | undefined>;
 }
 
 export async function dryRun(

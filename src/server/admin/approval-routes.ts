@@ -6,7 +6,7 @@
  * every approval event for the web UI and `vectra approvals watch`. Owners and approvers decide;
  * auditors read; agent and session tokens are refused by the authorizer like on every admin route.
  */
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 import {
   checkMinutes,
   publicView,
@@ -15,6 +15,8 @@ import {
 } from '../../approvals/approval-service';
 import {
   APPROVAL_SCOPES,
+  type Approval,
+  type ApprovalEvent,
   APPROVAL_STATUSES,
   type ApprovalScope,
   type Decider,
@@ -23,6 +25,7 @@ import { GatewayError } from '../../errors';
 import { silentLogger, type Logger } from '../../observability/types';
 import type { Principal } from '../../identity/types';
 import type { Authorize } from './audit-routes';
+import { follow, OpenStreams } from './event-stream';
 import { bodyObject, stringField, type RouteRequest, type RouteSpec } from './route';
 
 export const APPROVALS_PATH = '/v1/approvals';
@@ -223,9 +226,7 @@ export function createApprovalStream(
   options: { logger?: Logger; heartbeatMs?: number } = {},
 ): ApprovalStream {
   const logger = options.logger ?? silentLogger;
-  const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const open = new Set<Response>();
-  let closed = false;
+  const streams = new OpenStreams(options.heartbeatMs ?? 15_000);
   const doc: RouteSpec = {
     method: 'get',
     path: APPROVAL_EVENTS_PATH,
@@ -240,50 +241,17 @@ export function createApprovalStream(
     },
   };
 
-  async function stream(_req: Request, res: Response): Promise<void> {
-    const queued: string[] = [];
-    let live = false;
-    const write = (text: string) => {
-      if (res.writableEnded) return;
-      res.write(text);
-      if (res.writableLength > 1024 * 1024) {
-        logger.warn('approval event follower too slow; disconnected');
-        res.destroy();
-      }
-    };
-    const unsubscribe = approvals.subscribe((event) => {
-      const text = `event: approval\ndata: ${JSON.stringify(event)}\n\n`;
-      if (live) write(text);
-      else queued.push(text);
+  async function stream(res: Response): Promise<void> {
+    await follow<ApprovalEvent | { pending: Approval[] }>(res, streams, {
+      subscribe: async (onEvent) => approvals.subscribe(onEvent),
+      first: async () => [{ pending: await approvals.list({ status: 'pending', limit: 500 }) }],
+      text: (item) =>
+        'pending' in item
+          ? `event: pending\ndata: ${JSON.stringify({ approvals: item.pending })}\n\n`
+          : `event: approval\ndata: ${JSON.stringify(item)}\n\n`,
+      logger,
+      what: 'approval event',
     });
-    const timer: { heartbeat?: NodeJS.Timeout } = {};
-    let gone = false;
-    res.once('close', () => {
-      gone = true;
-      clearInterval(timer.heartbeat);
-      open.delete(res);
-      unsubscribe();
-    });
-    const pending = await approvals.list({ status: 'pending', limit: 500 });
-    if (gone) return;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store',
-      Connection: 'close',
-      'X-Accel-Buffering': 'no',
-    });
-    res.write('retry: 3000\n: connected\n\n');
-    (res.locals.endLogScope as (() => void) | undefined)?.();
-    write(`event: pending\ndata: ${JSON.stringify({ approvals: pending })}\n\n`);
-    for (const text of queued) write(text);
-    live = true;
-    if (closed) {
-      res.end();
-      return;
-    }
-    open.add(res);
-    timer.heartbeat = setInterval(() => write(': ping\n\n'), heartbeatMs);
-    timer.heartbeat.unref();
   }
 
   return {
@@ -291,13 +259,9 @@ export function createApprovalStream(
     handler(authorize) {
       return async function streamApprovals(req, res) {
         await authorize(doc.access, req);
-        await stream(req, res);
+        await stream(res);
       };
     },
-    close() {
-      closed = true;
-      for (const res of open) res.end();
-      open.clear();
-    },
+    close: () => streams.close(),
   };
 }

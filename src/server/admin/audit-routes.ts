@@ -11,6 +11,7 @@ import { DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from '../../audit/audit-query';
 import { silentLogger, type Logger } from '../../observability/types';
 import type { VaultService } from '../../vault/service-types';
 import type { createAuthorizer } from './authorize';
+import { follow, OpenStreams } from './event-stream';
 import type { RouteSpec } from './route';
 
 export type Authorize = ReturnType<typeof createAuthorizer>;
@@ -19,8 +20,6 @@ type Vaults = Pick<VaultService, 'getVault'>;
 export const AUDIT_STREAM_PATH = '/v1/vaults/:vault/logs/stream';
 /** Rows a resumed stream replays at most before going live. */
 const BACKLOG_LIMIT = 1000;
-/** A follower that reads this slowly is disconnected rather than buffered without bound. */
-const MAX_UNSENT_BYTES = 1024 * 1024;
 
 export function auditRoutes(vaults: Vaults, audit: Pick<AuditLog, 'query'>): RouteSpec[] {
   return [
@@ -79,9 +78,7 @@ export interface AuditStreamDeps {
 
 export function createAuditStream(deps: AuditStreamDeps): AuditStream {
   const logger = deps.logger ?? silentLogger;
-  const heartbeatMs = deps.heartbeatMs ?? 15_000;
-  const open = new Set<Response>();
-  let closed = false;
+  const streams = new OpenStreams(deps.heartbeatMs ?? 15_000);
 
   const doc: RouteSpec = {
     method: 'get',
@@ -97,60 +94,18 @@ export function createAuditStream(deps: AuditStreamDeps): AuditStream {
   async function stream(req: Request, res: Response): Promise<void> {
     const vault = (await deps.vaults.getVault(String(req.params.vault))).name;
     const after = afterCursor(req);
-    // Subscribe before reading the backlog, so no row falls between the two.
-    const queued: AuditRow[] = [];
-    let live = false;
-    const sent = new Set<number>();
-    const send = (row: AuditRow): void => {
-      if (res.writableEnded) return;
-      res.write(`id: ${row.id}\nevent: log\ndata: ${JSON.stringify(row)}\n\n`);
-      if (res.writableLength > MAX_UNSENT_BYTES) {
-        logger.warn('audit log follower too slow; disconnected', { vault });
-        res.destroy();
-      }
-    };
-    const unsubscribe = await deps.audit.subscribe(vault, (row) => {
-      if (live) send(row);
-      else queued.push(row);
+    await follow<AuditRow>(res, streams, {
+      subscribe: (onRow) => deps.audit.subscribe(vault, onRow),
+      first: async () =>
+        after === undefined
+          ? []
+          : (await deps.audit.query({ vault, after, limit: BACKLOG_LIMIT })).reverse(),
+      text: (row) => `id: ${row.id}\nevent: log\ndata: ${JSON.stringify(row)}\n\n`,
+      key: (row) => row.id,
+      logger,
+      what: 'audit log',
+      meta: { vault },
     });
-    const timer: { heartbeat?: NodeJS.Timeout } = {};
-    let gone = false;
-    res.once('close', () => {
-      gone = true;
-      clearInterval(timer.heartbeat);
-      open.delete(res);
-      unsubscribe().catch((error: unknown) =>
-        logger.warn('could not unsubscribe a closed log stream', { vault, error: String(error) }),
-      );
-    });
-    const backlog =
-      after === undefined ? [] : await deps.audit.query({ vault, after, limit: BACKLOG_LIMIT });
-    if (gone) return; // the follower left while the backlog was read
-
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store',
-      // A finished stream closes its connection, so shutdown is not held by an idle keep-alive.
-      Connection: 'close',
-      // nginx and similar buffer responses unless told otherwise.
-      'X-Accel-Buffering': 'no',
-    });
-    res.write('retry: 3000\n: connected\n\n');
-    // Open for as long as the follower stays: its log lines carry the vault, not a scope.
-    (res.locals.endLogScope as (() => void) | undefined)?.();
-    for (const row of backlog.reverse()) {
-      sent.add(row.id);
-      send(row);
-    }
-    for (const row of queued) if (!sent.has(row.id)) send(row);
-    live = true;
-    if (closed) {
-      res.end(); // shutdown began while this stream was being set up
-      return;
-    }
-    open.add(res);
-    timer.heartbeat = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
-    timer.heartbeat.unref();
   }
 
   return {
@@ -161,11 +116,7 @@ export function createAuditStream(deps: AuditStreamDeps): AuditStream {
         await stream(req, res);
       };
     },
-    close() {
-      closed = true;
-      for (const res of open) res.end();
-      open.clear();
-    },
+    close: () => streams.close(),
   };
 }
 

@@ -1,0 +1,128 @@
+/**
+ * The plumbing of the admin API's server-sent event streams (the audit log's and the
+ * approvals'): the response head, a writer that drops a follower too slow to keep up rather
+ * than buffering without bound, a heartbeat comment that keeps proxies from closing an idle
+ * stream, and the set of open streams that shutdown ends at once.
+ */
+import type { Response } from 'express';
+import type { Logger } from '../../observability/types';
+
+/** A follower that reads this slowly is disconnected rather than buffered without bound. */
+const MAX_UNSENT_BYTES = 1024 * 1024;
+
+/** Writes an event stream's head and first comment. */
+export function beginEventStream(res: Response): void {
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-store',
+    // A finished stream closes its connection, so shutdown is not held by an idle keep-alive.
+    Connection: 'close',
+    // nginx and similar buffer responses unless told otherwise.
+    'X-Accel-Buffering': 'no',
+  });
+  res.write('retry: 3000\n: connected\n\n');
+  // Open for as long as the follower stays: its log lines carry what it follows, not a scope.
+  (res.locals.endLogScope as (() => void) | undefined)?.();
+}
+
+/** Writes `text` unless the stream ended; disconnects a follower that falls too far behind. */
+export function eventWriter(
+  res: Response,
+  logger: Logger,
+  what: string,
+  meta: Record<string, unknown> = {},
+): (text: string) => void {
+  return (text) => {
+    if (res.writableEnded) return;
+    res.write(text);
+    if (res.writableLength > MAX_UNSENT_BYTES) {
+      logger.warn(`${what} follower too slow; disconnected`, meta);
+      res.destroy();
+    }
+  };
+}
+
+/** The open streams of one route: each gets a heartbeat; `close` ends them all, and any later. */
+export class OpenStreams {
+  private readonly open = new Set<Response>();
+  private closed = false;
+
+  constructor(private readonly heartbeatMs: number) {}
+
+  /** Keeps `res` open with a heartbeat until it closes; ends it at once after `close`. */
+  keep(res: Response): void {
+    if (this.closed) {
+      res.end(); // shutdown began while this stream was being set up
+      return;
+    }
+    this.open.add(res);
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), this.heartbeatMs);
+    heartbeat.unref();
+    res.once('close', () => {
+      clearInterval(heartbeat);
+      this.open.delete(res);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const res of this.open) res.end();
+    this.open.clear();
+  }
+}
+
+export interface Followed<T> {
+  /** Subscribes to new items; resolves with the function that unsubscribes. */
+  subscribe(onItem: (item: T) => void): Promise<() => Promise<void> | void>;
+  /** What the follower gets first (a backlog or a snapshot), read after subscribing. */
+  first(): Promise<T[]>;
+  /** The item as one event (`event: …\ndata: …\n\n`). */
+  text(item: T): string;
+  /** Identifies items, so one that is both in `first` and queued is sent once. */
+  key?(item: T): unknown;
+  logger: Logger;
+  /** What is followed, for log lines (`audit log`, `approval event`). */
+  what: string;
+  meta?: Record<string, unknown>;
+}
+
+/**
+ * Serves one follower: subscribes before reading what comes first, so nothing falls between
+ * the two, then sends the first items and every item since, in order, until the follower
+ * leaves or `streams` closes.
+ */
+export async function follow<T>(
+  res: Response,
+  streams: OpenStreams,
+  source: Followed<T>,
+): Promise<void> {
+  const { logger, what, meta = {} } = source;
+  const write = eventWriter(res, logger, what, meta);
+  const queued: T[] = [];
+  let live = false;
+  const unsubscribe = await source.subscribe((item) => {
+    if (live) write(source.text(item));
+    else queued.push(item);
+  });
+  let gone = false;
+  res.once('close', () => {
+    gone = true;
+    Promise.resolve()
+      .then(unsubscribe)
+      .catch((error: unknown) =>
+        logger.warn(`could not unsubscribe a closed ${what} stream`, {
+          ...meta,
+          error: String(error),
+        }),
+      );
+  });
+  const first = await source.first();
+  if (gone) return; // the follower left while the first items were read
+  beginEventStream(res);
+  const sent = new Set(source.key ? first.map((item) => source.key!(item)) : []);
+  for (const item of first) write(source.text(item));
+  for (const item of queued)
+    if (!source.key || !sent.has(source.key(item))) write(source.text(item));
+  live = true;
+  streams.keep(res);
+}
