@@ -6,7 +6,6 @@
  * every approval event for the web UI and `vectra approvals watch`. Owners and approvers decide;
  * auditors read; agent and session tokens are refused by the authorizer like on every admin route.
  */
-import type { RequestHandler, Response } from 'express';
 import {
   checkMinutes,
   publicView,
@@ -24,8 +23,7 @@ import {
 import { GatewayError } from '../../errors';
 import { silentLogger, type Logger } from '../../observability/types';
 import type { Principal } from '../../identity/types';
-import type { Authorize } from './audit-routes';
-import { follow, OpenStreams } from './event-stream';
+import { eventStreamRoute, follow, type EventStreamRoute } from './event-stream';
 import { bodyObject, stringField, type RouteRequest, type RouteSpec } from './route';
 
 export const APPROVALS_PATH = '/v1/approvals';
@@ -211,12 +209,6 @@ function approveInput(req: RouteRequest): ApproveInput {
   return input;
 }
 
-export interface ApprovalStream {
-  readonly doc: RouteSpec;
-  handler(authorize: Authorize): RequestHandler;
-  close(): void;
-}
-
 /**
  * `GET /v1/approvals/events`: first `event: pending` with the approvals waiting now, then one
  * `event: approval` per event (`{type, at, approval}`) as it happens, on this replica or another.
@@ -224,44 +216,22 @@ export interface ApprovalStream {
 export function createApprovalStream(
   approvals: Approvals,
   options: { logger?: Logger; heartbeatMs?: number } = {},
-): ApprovalStream {
+): EventStreamRoute {
   const logger = options.logger ?? silentLogger;
-  const streams = new OpenStreams(options.heartbeatMs ?? 15_000);
-  const doc: RouteSpec = {
-    method: 'get',
-    path: APPROVAL_EVENTS_PATH,
-    access: 'any',
-    summary:
-      'Server-sent events: `event: pending` (the approvals waiting now), then `event: approval` ({type: created|approved|denied|expired|used|revoked, at, approval}) as they happen on any replica',
-    handle: async () => {
-      throw new GatewayError(
-        'VEC_INTERNAL_ERROR',
-        'the approval stream is served by its own handler',
-      );
-    },
-  };
-
-  async function stream(res: Response): Promise<void> {
-    await follow<ApprovalEvent | { pending: Approval[] }>(res, streams, {
-      subscribe: async (onEvent) => approvals.subscribe(onEvent),
-      first: async () => [{ pending: await approvals.list({ status: 'pending', limit: 500 }) }],
-      text: (item) =>
-        'pending' in item
-          ? `event: pending\ndata: ${JSON.stringify({ approvals: item.pending })}\n\n`
-          : `event: approval\ndata: ${JSON.stringify(item)}\n\n`,
-      logger,
-      what: 'approval event',
-    });
-  }
-
-  return {
-    doc,
-    handler(authorize) {
-      return async function streamApprovals(req, res) {
-        await authorize(doc.access, req);
-        await stream(res);
-      };
-    },
-    close: () => streams.close(),
-  };
+  return eventStreamRoute(
+    APPROVAL_EVENTS_PATH,
+    'Server-sent events: `event: pending` (the approvals waiting now), then `event: approval` ({type: created|approved|denied|expired|used|revoked, at, approval}) as they happen on any replica',
+    options.heartbeatMs ?? 15_000,
+    (_req, res, streams) =>
+      follow<ApprovalEvent | { pending: Approval[] }>(res, streams, {
+        subscribe: async (onEvent) => approvals.subscribe(onEvent),
+        first: async () => [{ pending: await approvals.list({ status: 'pending', limit: 500 }) }],
+        text: (item) =>
+          'pending' in item
+            ? `event: pending\ndata: ${JSON.stringify({ approvals: item.pending })}\n\n`
+            : `event: approval\ndata: ${JSON.stringify(item)}\n\n`,
+        logger,
+        what: 'approval event',
+      }),
+  );
 }

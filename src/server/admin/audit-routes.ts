@@ -4,17 +4,15 @@
  * `vectra logs --follow`). A RouteSpec answers once, so the stream is an express handler of its
  * own, mounted by the admin router with the same authorizer as every other route.
  */
-import type { Request, RequestHandler, Response } from 'express';
+import type { Request } from 'express';
 import { GatewayError } from '../../errors';
 import type { AuditLog, AuditRow } from '../../audit/audit-log';
 import { DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from '../../audit/audit-query';
 import { silentLogger, type Logger } from '../../observability/types';
 import type { VaultService } from '../../vault/service-types';
-import type { createAuthorizer } from './authorize';
-import { follow, OpenStreams } from './event-stream';
+import { eventStreamRoute, follow, type EventStreamRoute } from './event-stream';
 import type { RouteSpec } from './route';
 
-export type Authorize = ReturnType<typeof createAuthorizer>;
 type Vaults = Pick<VaultService, 'getVault'>;
 
 export const AUDIT_STREAM_PATH = '/v1/vaults/:vault/logs/stream';
@@ -56,17 +54,7 @@ function parseLimit(text: string | undefined): number {
   return Math.min(Number(text), MAX_AUDIT_LIMIT);
 }
 
-export interface AuditStream {
-  /** The route as documented in OpenAPI; the RouteSpec loop must not mount it (see `handler`). */
-  readonly doc: RouteSpec;
-  /** The express handler for AUDIT_STREAM_PATH, checking access with the router's authorizer. */
-  handler(authorize: Authorize): RequestHandler;
-  /**
-   * Ends every open stream, and any opened later at once: call when shutdown starts, so the
-   * listeners need not wait for followers that would never leave by themselves.
-   */
-  close(): void;
-}
+export type AuditStream = EventStreamRoute;
 
 export interface AuditStreamDeps {
   vaults: Vaults;
@@ -78,46 +66,27 @@ export interface AuditStreamDeps {
 
 export function createAuditStream(deps: AuditStreamDeps): AuditStream {
   const logger = deps.logger ?? silentLogger;
-  const streams = new OpenStreams(deps.heartbeatMs ?? 15_000);
-
-  const doc: RouteSpec = {
-    method: 'get',
-    path: AUDIT_STREAM_PATH,
-    access: 'any',
-    summary:
-      "Server-sent events (`event: log`, `id:` the row id) of a vault's audit rows as they are written. `after` (or `Last-Event-ID`): replay rows written after that id first",
-    handle: async () => {
-      throw new GatewayError('VEC_INTERNAL_ERROR', 'the log stream is served by its own handler');
+  return eventStreamRoute(
+    AUDIT_STREAM_PATH,
+    "Server-sent events (`event: log`, `id:` the row id) of a vault's audit rows as they are written. `after` (or `Last-Event-ID`): replay rows written after that id first",
+    deps.heartbeatMs ?? 15_000,
+    async (req, res, streams) => {
+      const vault = (await deps.vaults.getVault(String(req.params.vault))).name;
+      const after = afterCursor(req);
+      await follow<AuditRow>(res, streams, {
+        subscribe: (onRow) => deps.audit.subscribe(vault, onRow),
+        first: async () =>
+          after === undefined
+            ? []
+            : (await deps.audit.query({ vault, after, limit: BACKLOG_LIMIT })).reverse(),
+        text: (row) => `id: ${row.id}\nevent: log\ndata: ${JSON.stringify(row)}\n\n`,
+        key: (row) => row.id,
+        logger,
+        what: 'audit log',
+        meta: { vault },
+      });
     },
-  };
-
-  async function stream(req: Request, res: Response): Promise<void> {
-    const vault = (await deps.vaults.getVault(String(req.params.vault))).name;
-    const after = afterCursor(req);
-    await follow<AuditRow>(res, streams, {
-      subscribe: (onRow) => deps.audit.subscribe(vault, onRow),
-      first: async () =>
-        after === undefined
-          ? []
-          : (await deps.audit.query({ vault, after, limit: BACKLOG_LIMIT })).reverse(),
-      text: (row) => `id: ${row.id}\nevent: log\ndata: ${JSON.stringify(row)}\n\n`,
-      key: (row) => row.id,
-      logger,
-      what: 'audit log',
-      meta: { vault },
-    });
-  }
-
-  return {
-    doc,
-    handler(authorize) {
-      return async function streamAuditLog(req, res) {
-        await authorize(doc.access, req);
-        await stream(req, res);
-      };
-    },
-    close: () => streams.close(),
-  };
+  );
 }
 
 function afterCursor(req: Request): string | undefined {

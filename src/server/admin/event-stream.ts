@@ -4,8 +4,55 @@
  * than buffering without bound, a heartbeat comment that keeps proxies from closing an idle
  * stream, and the set of open streams that shutdown ends at once.
  */
-import type { Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import { GatewayError } from '../../errors';
 import type { Logger } from '../../observability/types';
+import type { Access, RouteSpec } from './route';
+
+/** Checks a caller's access, as the admin router's authorizer does. */
+export type Authorize = (access: Access, req: Request) => Promise<unknown>;
+
+/** A streaming route: documented like the others, served by its own express handler. */
+export interface EventStreamRoute {
+  /** The route as documented in OpenAPI; the RouteSpec loop must not mount it (see `handler`). */
+  readonly doc: RouteSpec;
+  /** The express handler, checking access with the router's authorizer. */
+  handler(authorize: Authorize): RequestHandler;
+  /**
+   * Ends every open stream, and any opened later at once: call when shutdown starts, so the
+   * listeners need not wait for followers that would never leave by themselves.
+   */
+  close(): void;
+}
+
+/** A GET route any admin role may follow; `serve` runs `follow` for each caller. */
+export function eventStreamRoute(
+  path: string,
+  summary: string,
+  heartbeatMs: number,
+  serve: (req: Request, res: Response, streams: OpenStreams) => Promise<void>,
+): EventStreamRoute {
+  const streams = new OpenStreams(heartbeatMs);
+  const doc: RouteSpec = {
+    method: 'get',
+    path,
+    access: 'any',
+    summary,
+    handle: async () => {
+      throw new GatewayError('VEC_INTERNAL_ERROR', `${path} is served by its own handler`);
+    },
+  };
+  return {
+    doc,
+    handler(authorize) {
+      return async function followStream(req, res) {
+        await authorize(doc.access, req);
+        await serve(req, res, streams);
+      };
+    },
+    close: () => streams.close(),
+  };
+}
 
 /** A follower that reads this slowly is disconnected rather than buffered without bound. */
 const MAX_UNSENT_BYTES = 1024 * 1024;

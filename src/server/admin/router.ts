@@ -1,8 +1,9 @@
 /** Mounts the admin API, `/discover` and `/v1/openapi.json` from their route lists. */
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { IdentityService } from '../../identity/service-types';
 import type { VaultService } from '../../vault/service-types';
 import { createAuthorizer, type AuthorizeDeps } from './authorize';
+import type { EventStreamRoute } from './event-stream';
 import { discoverRoute, type ProxyPort } from './discover-route';
 import { identityRoutes } from './identity-routes';
 import { buildOpenApi } from './openapi';
@@ -20,10 +21,8 @@ export interface AdminApiDeps extends AuthorizeDeps {
   /** Extra routes of other components (audit log, …). */
   extraRoutes?: RouteSpec[];
   /** Routes that stream (server-sent events): documented by `doc`, served by `handler`. */
-  streams?: Array<{ doc: RouteSpec; handler(authorize: Authorize): RequestHandler }>;
+  streams?: Array<Pick<EventStreamRoute, 'doc' | 'handler'>>;
 }
-
-type Authorize = ReturnType<typeof createAuthorizer>;
 
 export function adminRoutes(deps: AdminApiDeps): RouteSpec[] {
   const routes: RouteSpec[] = [
