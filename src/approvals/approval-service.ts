@@ -97,7 +97,10 @@ export interface ApprovalService {
   waitForDecision(id: string, holdMs: number, signal?: CancelSignal): Promise<WaitOutcome>;
   /** Requests held on this replica right now. */
   held(): number;
-  /** Answers every held request as still pending (shutdown: they retry on another replica). */
+  /**
+   * Answers every held request as still pending, and every later one at once (shutdown: they
+   * retry on another replica; a request judged while the listeners drain is not held past it).
+   */
   releaseHeld(): void;
   /** Every event (this replica's and, through pub/sub, the others'); returns an unsubscribe. */
   subscribe(listener: ApprovalListener): () => void;
@@ -131,6 +134,8 @@ export function createApprovalService(
   let pollTimer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
   let closed = false;
+  /** Set by releaseHeld: the replica is shutting down and holds nothing more. */
+  let releasing = false;
 
   function emit(type: ApprovalEventType, approval: Approval, local: boolean): void {
     const event: ApprovalEvent = { type, at: iso(), approval: publicView(approval) };
@@ -391,6 +396,7 @@ export function createApprovalService(
         holds.add(onRelease);
         const timer = timers.setTimeout(() => finish({ kind: 'timeout' }), holdMs);
         if (signal?.aborted) return finish({ kind: 'cancelled' });
+        if (releasing) return finish({ kind: 'timeout' });
         signal?.addEventListener('abort', onAbort);
         let waiting = waiters.get(id);
         if (!waiting) waiters.set(id, (waiting = new Set()));
@@ -406,6 +412,7 @@ export function createApprovalService(
     held: () => holds.size,
 
     releaseHeld() {
+      releasing = true;
       for (const release of [...holds]) release();
     },
 
