@@ -2,7 +2,7 @@
  * One listening server with graceful shutdown: stop accepting, let in-flight requests finish
  * within a bound, then close what is left.
  */
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GatewayError } from '../errors';
 
@@ -23,10 +23,10 @@ export async function listen(
   port: number,
   host: string,
 ): Promise<Listener> {
-  let active = 0;
+  const active = new Set<ServerResponse>();
   server.on('request', (_req, res) => {
-    active++;
-    res.once('close', () => active--);
+    active.add(res);
+    res.once('close', () => active.delete(res));
   });
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
@@ -51,12 +51,15 @@ export async function listen(
     name,
     server,
     address: () => server.address() as AddressInfo,
-    inFlight: () => active,
+    inFlight: () => active.size,
     close(timeoutMs) {
       return new Promise((resolve) => {
         let dropped = 0;
+        // An answer still to come (a held request answered pending, say) closes its
+        // connection, which would otherwise hold close() open until its keep-alive timeout.
+        for (const res of active) if (!res.headersSent) res.setHeader('connection', 'close');
         const timer = setTimeout(() => {
-          dropped = active;
+          dropped = active.size;
           server.closeAllConnections();
         }, timeoutMs);
         timer.unref();
