@@ -40,6 +40,10 @@ export function buildProgram(ctx: CommandContext): Command {
   registerAdminCommands(program, ctx);
   registerLogsCommand(program, ctx);
   registerRunCommand(program, ctx);
+  // `vectra vault run`: the seed's spelling (`agent-vault vault run`), the same command.
+  const vault = program.commands.find((command) => command.name() === 'vault');
+  if (vault)
+    registerRunCommand(vault, ctx).description("The same as `vectra run` (the seed's spelling)");
   registerCaCommand(program, ctx);
   registerPolicyCommand(program, ctx);
   return program;

@@ -5,8 +5,9 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ChildOptions } from '../isolation/child-process';
+import { runContainer, type ContainerFlags } from '../isolation/container/container-run';
 import { runHost, type HostRunFlags } from '../isolation/host-run';
-import { RunError } from '../isolation/run-mode';
+import { fromEnv, RunError } from '../isolation/run-mode';
 import { readLogin } from '../client/login-store';
 import type { CommandContext } from './command-context';
 import { parseTtl } from './vault-command';
@@ -18,9 +19,25 @@ export interface RunCommandDeps {
   child?: Omit<ChildOptions, 'env'>;
 }
 
-interface RunOptions extends HostRunFlags {
+interface RunOptions extends HostRunFlags, ContainerFlags {
   /** The old spelling of --addr, still accepted. */
   address?: string;
+  isolation?: string;
+}
+
+export const ISOLATION_MODES = ['host', 'container'] as const;
+/** Where `--isolation` is read from when not given, primary name first. */
+export const ISOLATION_ENV = ['VECTRA_ISOLATION', 'AGENT_VAULT_ISOLATION'] as const;
+
+/** `--isolation`, else VECTRA_ISOLATION (or the seed's AGENT_VAULT_ISOLATION), else host. */
+export function isolationMode(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+): 'host' | 'container' {
+  const chosen = flag ?? fromEnv(env, ISOLATION_ENV)?.value ?? 'host';
+  if ((ISOLATION_MODES as readonly string[]).includes(chosen))
+    return chosen as 'host' | 'container';
+  throw new RunError(`--isolation must be host or container, not "${chosen}"`, 2);
 }
 
 function ttlOption(text: string): number {
@@ -45,8 +62,8 @@ export function registerRunCommand(
   program: Command,
   ctx: CommandContext,
   deps: RunCommandDeps = {},
-): void {
-  program
+): Command {
+  const run = program
     .command('run')
     .description(
       "Run a command whose HTTP(S) traffic goes through the gateway, which adds the vault's credentials",
@@ -65,6 +82,29 @@ export function registerRunCommand(
       "the gateway's forward proxy (default: $VECTRA_PROXY, else the address's host with the port the gateway advertises, else 7081)",
     )
     .addOption(noProxyOption())
+    .option(
+      '--isolation <mode>',
+      'host (the command runs here, cooperatively) or container (in Docker, egress locked to the gateway); default $VECTRA_ISOLATION, else host',
+    )
+    .option(
+      '--image <image>',
+      'container: a custom image meeting the contract in docs/isolation.md',
+    )
+    .option(
+      '--mount <src:dst[:ro]>',
+      'container: an extra bind mount; repeatable',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option('--keep', 'container: keep the container after it exits (docker logs / inspect)')
+    .option('--no-firewall', 'container, debug only: do not restrict egress (prints a warning)')
+    .option(
+      '--home-volume-shared',
+      'container: keep /home/agent in a volume shared across runs (default: one per run)',
+    )
+    .option(
+      '--share-agent-dir',
+      "container: bind-mount the host's ~/.claude into the container's home",
+    )
     // Options after the command name belong to the command: without `--`, commander sees them.
     .showHelpAfterError('(put the command after --, e.g. `vectra run -- node -e "…"`)')
     .addHelpText(
@@ -80,15 +120,15 @@ export function registerRunCommand(
     )
     .action(async (command: string[], options: RunOptions) => {
       try {
-        const outcome = await runHost(
-          {
-            flags: { ...options, addr: options.addr ?? options.address },
-            command,
-            env: ctx.env,
-            readLogin: () => readLogin(ctx.env),
-          },
-          { fetch: deps.fetch, child: deps.child },
-        );
+        const flags = { ...options, addr: options.addr ?? options.address };
+        const request = { flags, command, env: ctx.env, readLogin: () => readLogin(ctx.env) };
+        const outcome =
+          isolationMode(options.isolation, ctx.env) === 'container'
+            ? await runContainer(
+                { ...request, stderr: (text) => ctx.io.err(text.replace(/\n$/, '')) },
+                { fetch: deps.fetch, child: deps.child },
+              )
+            : await runHost(request, { fetch: deps.fetch, child: deps.child });
         if (outcome.error) ctx.io.err(`vectra: ${outcome.error}`);
         ctx.exitCode = outcome.exitCode;
       } catch (err) {
@@ -98,4 +138,5 @@ export function registerRunCommand(
         ctx.exitCode = err.exitCode;
       }
     });
+  return run;
 }

@@ -1,29 +1,17 @@
 /**
  * `vectra run` with host isolation: the command runs on this machine with proxy and CA-trust
  * variables pointing at the gateway. Cooperative: a process that ignores them bypasses Vectra
- * (container isolation is the enforced mode). The order of the steps matters:
- *   1. resolve the mode and check `--proxy`/VECTRA_PROXY (usage errors before any request);
- *   2. agent mode: check the token against /discover, so a bad one fails fast (its answer also
- *      holds the forward proxy's port);
- *   3. fetch the CA (before minting, so a failure leaves no unused session behind);
- *   4. local mode: mint the session token and, unless the proxy was named, ask /discover with
- *      it for the proxy's port;
- *   5. write the CA files, build the environment, run the command, remove the files.
+ * (container isolation is the enforced mode). Gateway access is resolved first
+ * (./gateway-access.ts); then the CA files are written, the environment built, the command run
+ * and the files removed.
  */
-import type { DiscoverAnswer } from '../client/api-client';
 import type { SavedLogin } from '../client/login-store';
 import { schema } from '../config/schema';
-import { fetchGatewayCa, writeCaFiles, type BundleSources } from './ca-bundle';
+import { writeCaFiles, type BundleSources } from './ca-bundle';
+import { resolveGatewayAccess } from './gateway-access';
 import { runChild, type ChildOptions, type ChildOutcome } from './child-process';
-import {
-  bareHost,
-  explicitProxyBase,
-  noProxyList,
-  proxyUrlWithToken,
-  resolveProxyBase,
-} from './proxy-url';
-import { resolveRunMode, type RunFlags } from './run-mode';
-import { checkAgentToken, discoverWithSession, mintSessionToken } from './run-token';
+import { bareHost, noProxyList, proxyUrlWithToken } from './proxy-url';
+import type { RunFlags } from './run-mode';
 
 /** Set in both cases: most tools read the lower-case form, some only the upper-case one. */
 export const PROXY_VARIABLES = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const;
@@ -125,19 +113,7 @@ export async function runHost(
   deps: HostRunDeps = {},
 ): Promise<ChildOutcome> {
   const { flags, env } = request;
-  const mode = resolveRunMode(flags, env, request.readLogin);
-  const named = explicitProxyBase(flags.proxy, env) !== undefined;
-  let discovered: DiscoverAnswer | undefined;
-  if (mode.kind === 'agent') discovered = await checkAgentToken(mode, deps.fetch);
-  const vectraCa = await fetchGatewayCa(mode.addr, deps.fetch);
-  let token: string;
-  if (mode.kind === 'agent') {
-    token = mode.token;
-  } else {
-    token = await mintSessionToken(mode, deps.fetch);
-    if (!named) discovered = await discoverWithSession(mode, token, deps.fetch);
-  }
-  const proxyBase = resolveProxyBase(mode.addr, flags.proxy, env, discovered?.proxy);
+  const { mode, token, vectraCa, proxyBase } = await resolveGatewayAccess(request, deps.fetch);
 
   const files = writeCaFiles(vectraCa, deps.bundleSources, deps.tmpDir);
   try {

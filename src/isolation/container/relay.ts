@@ -1,0 +1,44 @@
+/**
+ * The host side of the container's only way out: TCP relays listening on the agent network's
+ * gateway address (reachable from that network only), each forwarding to one gateway listener
+ * (the API and the forward proxy), so a gateway that listens on loopback can still be reached.
+ * Nothing else is forwarded: the container's firewall admits these two ports and no other.
+ */
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+
+export interface Relay {
+  /** The port the relay listens on (on the network's gateway address). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startRelay(
+  listenHost: string,
+  target: { host: string; port: number },
+): Promise<Relay> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((inbound) => {
+    const outbound = connect(target.port, target.host);
+    for (const socket of [inbound, outbound]) {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      socket.on('error', () => {
+        inbound.destroy();
+        outbound.destroy();
+      });
+    }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, listenHost, resolve);
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
