@@ -130,6 +130,28 @@ export function separatorsDecoded(path: string): string | undefined {
   return canonicalPath(path.replace(/%2F|%5C/g, '/'));
 }
 
+/** The canonical `path` without `;parameters` in its segments; undefined when it has none. */
+export function parametersStripped(path: string): string | undefined {
+  if (!path.includes(';')) return undefined;
+  return canonicalPath(path.replace(/;[^/]*/g, ''));
+}
+
+/**
+ * Every path a server may route the canonical `path` to: as sent, with `%2F` and `%5C` decoded
+ * into separators, and each of those without `;parameters` (Tomcat, Jetty, Spring). A check that
+ * lets a request through must hold for all of them.
+ */
+export function pathReadings(path: string): string[] {
+  const readings = [path];
+  const decoded = separatorsDecoded(path);
+  if (decoded !== undefined) readings.push(decoded);
+  for (const candidate of [...readings]) {
+    const stripped = parametersStripped(candidate);
+    if (stripped !== undefined) readings.push(stripped);
+  }
+  return [...new Set(readings)];
+}
+
 function splitPathAndQuery(target: string): OriginTarget {
   if (target.includes('#')) throw invalid('it carries a fragment (#), which clients do not send');
   const mark = target.indexOf('?');

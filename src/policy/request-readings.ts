@@ -14,7 +14,7 @@
  *
  * Other requests are judged once: the check costs a few substring searches.
  */
-import { canonicalPath, separatorsDecoded } from '../http/request-target';
+import { parametersStripped, separatorsDecoded } from '../http/request-target';
 import type { PolicyDecision, PolicyEffect, PolicyInput } from './types';
 
 const SEVERITY: Record<PolicyEffect, number> = { Allow: 0, Hitl: 1, Deny: 2 };
@@ -92,12 +92,6 @@ function* otherViews(request: PolicyInput['request']): Generator<View> {
   for (const [query, note] of queries) {
     if (query !== request.query) yield { request: { ...request, query }, note };
   }
-}
-
-/** The canonical `path` without `;parameters` in its segments; undefined when it has none. */
-function parametersStripped(path: string): string | undefined {
-  if (!path.includes(';')) return undefined;
-  return canonicalPath(path.replace(/;[^/]*/g, ''));
 }
 
 /**

@@ -1,0 +1,94 @@
+/**
+ * The approval workflow attacked as a malicious agent would, through the real gateway under the
+ * shipped policies (every write needs a human): an approval must let through only the request a
+ * human saw, whatever the encoding, framing, connection or agent it comes back on.
+ */
+import { join } from 'node:path';
+import type { Gateway } from '../../src/gateway';
+import { json, REPO_ROOT, startTestGateway, upstreamAndGateways } from '../helpers/gateway';
+import { basicProxyAuth } from '../helpers/raw-http';
+import type { TestUpstream } from '../helpers/upstream';
+
+const SECRET = 'approval-attack-vault-secret';
+
+interface Setup {
+  gateway: Gateway;
+  proxyPort: number;
+  host: string;
+  auth: string;
+  agentToken: string;
+  call(path: string, init?: RequestInit, token?: string): Promise<Response>;
+  api(method: string, path: string, body?: unknown): Promise<Response>;
+  approve(id: string, body?: unknown): Promise<void>;
+}
+
+async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv = {}): Promise<Setup> {
+  const gateway = await startTestGateway({
+    System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
+    Policy__Providers__Internal__Directory: join(REPO_ROOT, 'policies'),
+    ...env,
+  });
+  await gateway.vaults.createVault({ name: 'writes' });
+  await gateway.vaults.setCredential('writes', 'KEY', SECRET);
+  await gateway.vaults.createService('writes', {
+    name: 'local',
+    host: `localhost:${upstream.httpPort}`,
+    scheme: 'http',
+    auth: { type: 'bearer', credential: 'KEY' },
+  });
+  const agentToken = (await gateway.identity.createAgent({ name: 'bot', vaults: ['writes'] }))
+    .token;
+  const approver = (await gateway.identity.createAdminToken({ name: 'alice', role: 'approver' }))
+    .token;
+  const call = (path: string, init: RequestInit = {}, token = agentToken) =>
+    fetch(`${gateway.urls.http}/proxy/${upstream.httpUrl}${path}`, {
+      ...init,
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        ...(init.headers as Record<string, string>),
+      },
+    });
+  const api = (method: string, path: string, body?: unknown) =>
+    fetch(`${gateway.urls.http}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${approver}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const approve = async (id: string, body: unknown = { scope: 'once' }) => {
+    const answer = await api('POST', `/v1/approvals/${id}/approve`, body);
+    expect(answer.status).toBe(200);
+  };
+  return {
+    gateway,
+    proxyPort: Number(new URL(gateway.urls.proxy).port),
+    host: `localhost:${upstream.httpPort}`,
+    auth: basicProxyAuth(agentToken, 'writes'),
+    agentToken,
+    call,
+    api,
+    approve,
+  };
+}
+
+describe('approvals under attack', () => {
+  const { upstream, gateways } = upstreamAndGateways([]);
+  const posts = () => upstream.received.filter((r) => r.method !== 'GET');
+
+  it('a session path glob does not cover a path that decoding %2F routes elsewhere', async () => {
+    const s = await setUp(upstream);
+    gateways.push(s.gateway);
+    const id = (await json(await s.call('/repos/a/issues', { method: 'POST', body: '{}' })))
+      .approvalId;
+    await s.approve(id, { scope: 'session', minutes: 30, pathPattern: '/repos/*/issues' });
+    expect((await s.call('/repos/b/issues', { method: 'POST', body: '{}' })).status).toBe(200);
+    expect((await s.call('/repos/b;v=1/issues', { method: 'POST', body: '{}' })).status).toBe(200);
+    // `*` matches `a%2F..%2F..%2Fadmin`, but a server that decodes %2F routes this to /admin/issues.
+    for (const path of ['/repos/a%2F..%2F..%2Fadmin/issues', '/repos/a%5C..%5C..%5Cadmin/issues']) {
+      const answer = await s.call(path, { method: 'POST', body: '{}' });
+      expect(answer.status).toBe(403);
+      expect(answer.headers.get('x-vectra-error')).toBe('VEC_APPROVAL_PENDING');
+    }
+    expect(posts().map((r) => r.url)).toEqual(['/repos/b/issues', '/repos/b;v=1/issues']);
+  });
+});
