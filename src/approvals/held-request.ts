@@ -1,12 +1,14 @@
 /**
  * What an approval records of the request it is for, and the key that binds it to that exact
- * request: agent, vault, method, canonical URL and the SHA-256 of the body. Headers and query
+ * request: agent, vault, method, canonical URL, the SHA-256 of the body and the headers that
+ * change what it does (method overrides, Content-Type, Content-Encoding). Headers and query
  * values with credential-like names are redacted; the body is kept only as its hash and a
  * bounded preview (JSON pretty-printed, secret-looking keys redacted).
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GatewayError } from '../errors';
+import { METHOD_OVERRIDE_HEADERS } from '../http/method-override';
 import type { ProxyRequest } from '../http/types';
 import { isSecretKey, REDACTED } from '../observability/redact';
 
@@ -60,7 +62,16 @@ export interface RequestOrigin {
 /** The request an approval is for: its origin and the SHA-256 of its body. */
 export interface RequestIdentity extends RequestOrigin {
   bodySha256: string;
+  /** The request's headers; those in MEANING_HEADERS are part of the key. */
+  headers: ProxyRequest['headers'];
 }
+
+/**
+ * Headers that change what the same method, URL and body do: a method override and how the
+ * body's bytes are read. An approval is bound to their values, so a retry cannot add
+ * `X-HTTP-Method-Override: DELETE` to an approved POST.
+ */
+const MEANING_HEADERS = ['content-encoding', 'content-type', ...METHOD_OVERRIDE_HEADERS];
 
 /** The key an approval is bound by: equal only for the identical request of the same agent. */
 export function requestKey(request: RequestIdentity): string {
@@ -70,15 +81,20 @@ export function requestKey(request: RequestIdentity): string {
     request.method.toUpperCase(),
     `${request.scheme}://${request.host}:${request.port}${request.target}`,
     request.bodySha256,
+    ...MEANING_HEADERS.map((name) => `${name}: ${headerText(request.headers[name]) ?? ''}`),
   ].join('\n');
   return createHash('sha256').update(canonical).digest('hex');
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 const DEFAULT_PORT = { http: 80, https: 443 } as const;
 
 /** `scheme://host[:port]/path?query`, query values of credential-like names redacted. */
 export function displayUrl(
-  request: Omit<RequestIdentity, 'agent' | 'vault' | 'method' | 'bodySha256'>,
+  request: Omit<RequestIdentity, 'agent' | 'vault' | 'method' | 'bodySha256' | 'headers'>,
 ): string {
   const host = request.host.includes(':') ? `[${request.host}]` : request.host;
   const port = request.port === DEFAULT_PORT[request.scheme] ? '' : `:${request.port}`;

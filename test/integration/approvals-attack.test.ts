@@ -91,4 +91,42 @@ describe('approvals under attack', () => {
     }
     expect(posts().map((r) => r.url)).toEqual(['/repos/b/issues', '/repos/b;v=1/issues']);
   });
+
+  it('an approval does not carry a method override or another content type it was not asked for', async () => {
+    const s = await setUp(upstream);
+    gateways.push(s.gateway);
+    const body = '{"title":"hello"}';
+    const id = (await json(await s.call('/repos/a/issues', { method: 'POST', body }))).approvalId;
+    await s.approve(id);
+    for (const headers of <Record<string, string>[]>[
+      { 'x-http-method-override': 'DELETE' },
+      { 'X-HTTP-Method': 'delete' },
+      { 'x-method-override': 'PUT' },
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      { 'content-encoding': 'gzip' },
+    ]) {
+      const answer = await s.call('/repos/a/issues', { method: 'POST', body, headers });
+      expect(answer.status).toBe(403);
+      expect((await json(answer)).approvalId).not.toBe(id);
+    }
+    expect(posts()).toHaveLength(0);
+    expect((await s.call('/repos/a/issues', { method: 'POST', body })).status).toBe(200);
+
+    // A standing approval for POST does not stand for the DELETE an override asks for.
+    const standing = (await json(await s.call('/repos/a/labels', { method: 'POST', body })))
+      .approvalId;
+    await s.approve(standing, { scope: 'always', pathPattern: '/repos/*/labels' });
+    const overridden = await s.call('/repos/b/labels', {
+      method: 'POST',
+      body,
+      headers: { 'x-http-method-override': 'DELETE' },
+    });
+    expect(overridden.status).toBe(403);
+    expect(overridden.headers.get('x-vectra-error')).toBe('VEC_APPROVAL_PENDING');
+    expect((await s.call('/repos/b/labels', { method: 'POST', body })).status).toBe(200);
+    expect(posts().map((r) => [r.url, r.headers['x-http-method-override']])).toEqual([
+      ['/repos/a/issues', undefined],
+      ['/repos/b/labels', undefined],
+    ]);
+  });
 });

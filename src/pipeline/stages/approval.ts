@@ -3,10 +3,10 @@
  * or above HumanInTheLoop.Threshold; approvals/requirement.ts), and if so, whether one has:
  *
  * - a standing approval (`session` or `always`) for this agent, vault, method, origin and path
- *   lets it through;
+ *   lets it through, unless a method-override header asks the upstream for another method;
  * - an approved `once` approval of the identical request (agent, vault, method, canonical URL,
- *   body hash; or the one `X-Vectra-Approval` names, checked against the request) is used up
- *   and lets it through;
+ *   body hash, and the headers that change its meaning: held-request.ts; or the one
+ *   `X-Vectra-Approval` names, checked against the request) is used up and lets it through;
  * - otherwise an approval is asked for (or the pending one found again) and the request is held
  *   for up to HumanInTheLoop.HoldSeconds: approved in time, it carries on as if nothing
  *   happened; denied, VEC_APPROVAL_DENIED; undecided, VEC_APPROVAL_PENDING with the approval's
@@ -34,6 +34,7 @@ import type { StoredApproval } from '../../approvals/approval-repository';
 import { standingMatch } from '../../approvals/standing';
 import type { Approval } from '../../approvals/types';
 import { GatewayError } from '../../errors';
+import { overriddenMethods } from '../../http/method-override';
 import { CONTINUE, type Decision, type RequestContext, type Stage } from '../types';
 import { checkOptions, configInvalid } from './options';
 
@@ -109,13 +110,20 @@ export function createApprovalStage(
     const identity = identityOf(ctx, body);
     if (!identity) return deny(required);
 
-    const standing = standingMatch(await approvals.standingFor(identity), ctx.request.path);
+    const standing = overriddenMethods(identity.method, ctx.request.headers).length
+      ? undefined
+      : standingMatch(await approvals.standingFor(identity), ctx.request.path);
     if (standing) {
       ctx.audit.reason = `allowed by standing approval ${standing.id}`;
       return CONTINUE;
     }
 
-    const key = requestKey({ ...identity, target: ctx.request.path, bodySha256: body.sha256 });
+    const key = requestKey({
+      ...identity,
+      target: ctx.request.path,
+      bodySha256: body.sha256,
+      headers: ctx.request.headers,
+    });
     const existing = await findExisting(approvals, named, key, identity.agent);
     if (existing) {
       const decision = await settleExisting(existing, named !== undefined);
