@@ -10,10 +10,13 @@
  * - a query with a repeated parameter, or a bracketed one (`a[]=`, `a[0]=`, which PHP, Rails and
  *   Express's qs file under `a`), also with the bracketed ones filed under their name, and then
  *   with each repeated parameter's first value only and its last value only (servers keep the
- *   first, the last, or all).
+ *   first, the last, or all);
+ * - a request whose method-override header (`X-HTTP-Method-Override: DELETE`) asks for another
+ *   method also as that method, as the frameworks that honour the header run it.
  *
  * Other requests are judged once: the check costs a few substring searches.
  */
+import { overriddenMethods } from '../http/method-override';
 import { parametersStripped, separatorsDecoded } from '../http/request-target';
 import type { PolicyDecision, PolicyEffect, PolicyInput } from './types';
 
@@ -61,8 +64,9 @@ export async function decideEveryReading(
 }
 
 /** Whether some server may read `request` otherwise: the cheap test before otherViews. */
-function readDifferently({ path, query }: PolicyInput['request']): boolean {
+function readDifferently({ method, path, query, headers }: PolicyInput['request']): boolean {
   if (path.includes('%2F') || path.includes('%5C') || path.includes(';')) return true;
+  if (overriddenMethods(method, headers).length > 0) return true;
   for (const key in query) {
     if (key.includes('[') || Array.isArray(query[key])) return true;
   }
@@ -71,6 +75,10 @@ function readDifferently({ path, query }: PolicyInput['request']): boolean {
 
 function* otherViews(request: PolicyInput['request']): Generator<View> {
   const { path } = request;
+  for (const method of overriddenMethods(request.method, request.headers)) {
+    const note = `The request was judged as a ${method}, the method its override header asks for.`;
+    yield { request: { ...request, method }, note };
+  }
   const decoded = separatorsDecoded(path);
   const paths = new Map<string, string>();
   if (decoded !== undefined)

@@ -129,4 +129,19 @@ describe('approvals under attack', () => {
       ['/repos/b/labels', undefined],
     ]);
   });
+
+  it('a read that asks for a write through a method override needs a human too', async () => {
+    const s = await setUp(upstream);
+    gateways.push(s.gateway);
+    for (const name of ['x-http-method-override', 'x-http-method', 'x-method-override']) {
+      const answer = await s.call('/repos/a', { headers: { [name]: 'DELETE' } });
+      expect(answer.status).toBe(403);
+      expect(answer.headers.get('x-vectra-error')).toBe('VEC_APPROVAL_PENDING');
+      expect((await json(answer)).message).toMatch(/judged as a DELETE/);
+    }
+    expect(
+      (await s.call('/repos/a', { headers: { 'x-http-method-override': 'GET' } })).status,
+    ).toBe(200);
+    expect(upstream.received.map((r) => r.headers['x-http-method-override'])).toEqual(['GET']);
+  });
 });
