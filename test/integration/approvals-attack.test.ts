@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import { json, REPO_ROOT, startTestGateway, upstreamAndGateways } from '../helpers/gateway';
-import { basicProxyAuth } from '../helpers/raw-http';
+import { basicProxyAuth, rawConnect, type RawResponse } from '../helpers/raw-http';
 import type { TestUpstream } from '../helpers/upstream';
 
 const SECRET = 'approval-attack-vault-secret';
@@ -69,6 +69,10 @@ async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv = {}): Promi
     api,
     approve,
   };
+}
+
+function approvalIdOf(answer: RawResponse): string {
+  return (JSON.parse(answer.body) as { approvalId: string }).approvalId;
 }
 
 describe('approvals under attack', () => {
@@ -143,5 +147,55 @@ describe('approvals under attack', () => {
       (await s.call('/repos/a', { headers: { 'x-http-method-override': 'GET' } })).status,
     ).toBe(200);
     expect(upstream.received.map((r) => r.headers['x-http-method-override'])).toEqual(['GET']);
+  });
+
+  it('a once approval lets one request through: not a pipelined twin, not racing retries, not another agent', async () => {
+    const s = await setUp(upstream);
+    gateways.push(s.gateway);
+    const proxied = (path: string, body: string, framing: 'length' | 'chunked' = 'length') =>
+      `POST http://${s.host}${path} HTTP/1.1\r\nHost: ${s.host}\r\nProxy-Authorization: ${s.auth}\r\n` +
+      `Content-Type: application/json\r\n` +
+      (framing === 'length'
+        ? `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+        : `Transfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+
+    // Approved with Content-Length; the same bytes chunked pass, a second request pipelined
+    // behind them on the same connection (another body) asks anew.
+    const connection = await rawConnect(s.proxyPort);
+    const first = await connection.request(proxied('/p', '{"a":1}'));
+    expect(first.status).toBe(403);
+    await s.approve(approvalIdOf(first));
+    connection.socket.write(proxied('/p', '{"a":1}', 'chunked') + proxied('/p', '{"a":2}'));
+    expect((await connection.readResponse()).status).toBe(200);
+    const twin = await connection.readResponse();
+    expect(twin.status).toBe(403);
+    expect(approvalIdOf(twin)).not.toBe(approvalIdOf(first));
+    connection.socket.destroy();
+
+    // Eight identical retries at once: one goes upstream.
+    const id = (await json(await s.call('/race', { method: 'POST', body: '{}' }))).approvalId;
+    await s.approve(id);
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => s.call('/race', { method: 'POST', body: '{}' })),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([200, ...Array(7).fill(403)]);
+
+    // Another agent of the same vault cannot use it, even naming it.
+    const mine = (await json(await s.call('/mine', { method: 'POST', body: '{}' }))).approvalId;
+    await s.approve(mine);
+    const other = (await s.gateway.identity.createAgent({ name: 'other', vaults: ['writes'] }))
+      .token;
+    const theirs = await s.call(
+      '/mine',
+      { method: 'POST', body: '{}', headers: { 'x-vectra-approval': mine } },
+      other,
+    );
+    expect(theirs.status).toBe(403);
+    expect((await json(theirs)).approvalId).not.toBe(mine);
+    expect(posts().map((r) => [r.url, r.body])).toEqual([
+      ['/p', '{"a":1}'],
+      ['/race', '{}'],
+    ]);
+    expect((await s.call('/mine', { method: 'POST', body: '{}' })).status).toBe(200);
   });
 });
