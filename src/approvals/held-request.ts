@@ -110,8 +110,12 @@ export function pathOf(target: string): string {
 function redactQuery(target: string): string {
   const query = target.indexOf('?');
   if (query < 0) return target;
-  const pairs = target
-    .slice(query + 1)
+  return `${target.slice(0, query)}?${redactPairs(target.slice(query + 1))}`;
+}
+
+/** `name=value&…` with the values of credential-like names redacted. */
+function redactPairs(text: string): string {
+  return text
     .split('&')
     .map((pair) => {
       const equals = pair.indexOf('=');
@@ -123,12 +127,19 @@ function redactQuery(target: string): string {
         // An undecodable name is judged as written.
       }
       return equals >= 0 && isSecretKey(decoded) ? `${name}=${REDACTED}` : pair;
-    });
-  return `${target.slice(0, query)}?${pairs.join('&')}`;
+    })
+    .join('&');
 }
 
+/** A body that reads as `application/x-www-form-urlencoded`: pairs, no white space. */
+const FORM_BODY = /^[^\s=&]+=[^\s&]*(?:&[^\s=&]*(?:=[^\s&]*)?)*$/;
+
 /** Credential headers whose names `isSecretKey` does not catch. */
-const CREDENTIAL_HEADERS = new Set(['x-amz-security-token', 'x-goog-iam-authority-selector']);
+const CREDENTIAL_HEADERS = new Set([
+  'x-amz-security-token',
+  'x-auth-key',
+  'x-goog-iam-authority-selector',
+]);
 
 /** Headers as the approval shows them: credential-like values redacted, the approval header left out. */
 export function approvalHeaders(headers: ProxyRequest['headers']): Record<string, string> {
@@ -146,7 +157,8 @@ export const APPROVAL_HEADER = 'x-vectra-approval';
 
 /**
  * The first `limit` bytes of the body as text: JSON pretty-printed (secret-looking keys
- * redacted) when the whole body parses; null for an empty body or a zero limit.
+ * redacted) when the whole body parses, a form's secret-looking fields redacted; null for an
+ * empty body or a zero limit.
  */
 export function bodyPreview(bytes: Buffer, limit: number): string | null {
   if (bytes.length === 0 || limit === 0) return null;
@@ -157,7 +169,11 @@ export function bodyPreview(bytes: Buffer, limit: number): string | null {
   } catch {
     text = undefined;
   }
-  if (text === undefined) text = bytes.subarray(0, limit).toString('utf8');
+  if (text === undefined) {
+    text = bytes.subarray(0, limit).toString('utf8');
+    // A form's credential-like fields (`password=`, `client_secret=`) are redacted like JSON's.
+    if (FORM_BODY.test(text)) text = redactPairs(text);
+  }
   if (Buffer.byteLength(text) <= limit) return text;
   // Cut on a character boundary, and say that it was cut.
   return `${Buffer.from(text)

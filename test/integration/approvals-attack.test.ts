@@ -3,10 +3,13 @@
  * shipped policies (every write needs a human): an approval must let through only the request a
  * human saw, whatever the encoding, framing, connection or agent it comes back on.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Gateway } from '../../src/gateway';
+import type { Gateway, GatewayOptions } from '../../src/gateway';
+import type { Logger } from '../../src/observability/types';
 import { json, REPO_ROOT, startTestGateway, upstreamAndGateways } from '../helpers/gateway';
 import { basicProxyAuth, rawConnect, type RawResponse } from '../helpers/raw-http';
+import { tempDir } from '../helpers/temp-dir';
 import type { TestUpstream } from '../helpers/upstream';
 
 const SECRET = 'approval-attack-vault-secret';
@@ -22,12 +25,19 @@ interface Setup {
   approve(id: string, body?: unknown): Promise<void>;
 }
 
-async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv = {}): Promise<Setup> {
-  const gateway = await startTestGateway({
-    System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
-    Policy__Providers__Internal__Directory: join(REPO_ROOT, 'policies'),
-    ...env,
-  });
+async function setUp(
+  upstream: TestUpstream,
+  env: NodeJS.ProcessEnv = {},
+  options: GatewayOptions = {},
+): Promise<Setup> {
+  const gateway = await startTestGateway(
+    {
+      System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
+      Policy__Providers__Internal__Directory: join(REPO_ROOT, 'policies'),
+      ...env,
+    },
+    options,
+  );
   await gateway.vaults.createVault({ name: 'writes' });
   await gateway.vaults.setCredential('writes', 'KEY', SECRET);
   await gateway.vaults.createService('writes', {
@@ -197,5 +207,60 @@ describe('approvals under attack', () => {
       ['/race', '{}'],
     ]);
     expect((await s.call('/mine', { method: 'POST', body: '{}' })).status).toBe(200);
+  });
+
+  it('approvals, their audit rows and logs hold no credential: vault, token, headers, query, body', async () => {
+    const dir = tempDir('vectra-approval-leaks-');
+    const file = join(dir, 'vectra.db');
+    const lines: string[] = [];
+    const capture = { child: () => capture } as unknown as Logger & Record<string, unknown>;
+    for (const level of ['critical', 'error', 'warn', 'info', 'debug', 'trace']) {
+      capture[level] = (message: string, meta?: unknown) =>
+        lines.push(`${message} ${JSON.stringify(meta ?? {})}`);
+    }
+    const s = await setUp(
+      upstream,
+      {
+        System__Storage__DataDirectory: dir,
+        System__Storage__Database__Providers__Sqlite__ConnectionString: `Data Source=${file}`,
+      },
+      { logger: capture },
+    );
+    gateways.push(s.gateway);
+    const planted = ['PlantedQuery1', 'PlantedForm2', 'PlantedHeader3', 'PlantedJson4'];
+    const send = (body: string, type: string) =>
+      s.call(`/leak?api_key=${planted[0]}&access_token=${planted[0]}&page=2`, {
+        method: 'POST',
+        body,
+        headers: {
+          'content-type': type,
+          'x-api-key': planted[2],
+          'x-auth-key': planted[2],
+          cookie: `sid=${planted[2]}`,
+        },
+      });
+    const form = `user=me&password=${planted[1]}&client_secret=${planted[1]}`;
+    const formAnswer = await json(await send(form, 'application/x-www-form-urlencoded'));
+    await send(`{"nested":{"apiKey":"${planted[3]}"}}`, 'application/json');
+    await s.approve(formAnswer.approvalId);
+    expect((await send(form, 'application/x-www-form-urlencoded')).status).toBe(200);
+
+    const listed = await (await s.api('GET', '/v1/approvals')).text();
+    const shown = JSON.parse(listed).approvals.find(
+      (a: { id: string }) => a.id === formAnswer.approvalId,
+    );
+    expect(shown.bodyPreview).toBe('user=me&password=[REDACTED]&client_secret=[REDACTED]');
+    expect(shown.url).toBe(
+      `${upstream.httpUrl}/leak?api_key=[REDACTED]&access_token=[REDACTED]&page=2`,
+    );
+    await s.gateway.audit.flush();
+    const audit = JSON.stringify(await s.gateway.audit.query({ vault: 'writes', limit: 100 }));
+    const disk = Buffer.concat(
+      [file, `${file}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f)),
+    ).toString('latin1');
+    expect(disk).toContain(formAnswer.approvalId); // the search sees the approvals
+    for (const text of [listed, audit, disk, lines.join('\n')]) {
+      for (const secret of [SECRET, s.agentToken, ...planted]) expect(text).not.toContain(secret);
+    }
   });
 });
