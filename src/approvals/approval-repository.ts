@@ -239,12 +239,20 @@ export async function decideApproval(
   return result.changes === 1;
 }
 
-/** Uses an approved `once` approval; false when another request used it first. */
-export async function useApproval(db: SqlClient, id: string, now: string): Promise<boolean> {
+/**
+ * Uses an approved `once` approval decided after `decidedAfter`; false when another request used
+ * it first or it was decided too long ago.
+ */
+export async function useApproval(
+  db: SqlClient,
+  id: string,
+  now: string,
+  decidedAfter: string,
+): Promise<boolean> {
   const result = await db.run(
     `UPDATE approvals SET status = 'used', used_at = $2
-     WHERE id = $1 AND status = 'approved' AND scope = 'once'`,
-    [id, now],
+     WHERE id = $1 AND status = 'approved' AND scope = 'once' AND decided_at > $3`,
+    [id, now, decidedAfter],
   );
   return result.changes === 1;
 }

@@ -124,6 +124,8 @@ export function createApprovalService(
   const now = deps.now ?? Date.now;
   const timers = deps.timers ?? systemTimers;
   const iso = (ms = now()) => new Date(ms).toISOString();
+  /** How long an approved `once` approval stays usable after its decision. */
+  const usableMs = config.TimeoutSeconds * 1000;
   const replica = randomBytes(8).toString('hex');
   const listeners = new Set<ApprovalListener>();
   /** Held requests by approval id. */
@@ -314,13 +316,14 @@ export function createApprovalService(
       return approval;
     },
 
-    get: (id) => repo.getApproval(db, id).then((a) => a && withStatus(a, now())),
+    get: (id) => repo.getApproval(db, id).then((a) => a && withStatus(a, now(), usableMs)),
     latestForRequest: (key) =>
-      repo.latestForRequest(db, key).then((a) => a && withStatus(a, now())),
+      repo.latestForRequest(db, key).then((a) => a && withStatus(a, now(), usableMs)),
     standingFor: (request) => repo.standingFor(db, request, iso()),
 
     async use(approval, requestId) {
-      if (!(await repo.useApproval(db, approval.id, iso()))) return false;
+      if (effectiveStatus(approval, now(), usableMs) !== 'approved') return false;
+      if (!(await repo.useApproval(db, approval.id, iso(), iso(now() - usableMs)))) return false;
       const used = { ...approval, status: 'used' as const, usedAt: iso() };
       const event: ApprovalEvent = { type: 'used', at: iso(), approval: publicView(used) };
       for (const listener of listeners) listener(event);
@@ -332,7 +335,7 @@ export function createApprovalService(
     async list(query) {
       const limit = Math.min(Math.max(1, query.limit ?? 100), LIST_LIMIT_MAX);
       const rows = await repo.listApprovals(db, { ...query, limit }, iso());
-      return rows.map((a) => publicView(withStatus(a, now())));
+      return rows.map((a) => publicView(withStatus(a, now(), usableMs)));
     },
 
     async listStanding(query) {
@@ -384,7 +387,7 @@ export function createApprovalService(
         };
         const onDecision = (approval: StoredApproval) => {
           const status = effectiveStatus(approval, now());
-          const view = publicView(withStatus(approval, now()));
+          const view = publicView(withStatus(approval, now(), usableMs));
           finish(
             status === 'expired'
               ? { kind: 'expired', approval: view }
@@ -440,14 +443,30 @@ function notFound(id: string): GatewayError {
   });
 }
 
-/** A pending approval past its expiry is expired, whether or not a tick has recorded it yet. */
-export function effectiveStatus(approval: Approval, nowMs: number): Approval['status'] {
+/**
+ * A pending approval past its expiry is expired, whether or not a tick has recorded it yet; so
+ * is an approved `once` approval not used within TimeoutSeconds of its decision (a yes given
+ * long ago is not a yes to a request sent now). `usableMs` is that window.
+ */
+export function effectiveStatus(
+  approval: Approval,
+  nowMs: number,
+  usableMs = Infinity,
+): Approval['status'] {
   if (approval.status === 'pending' && Date.parse(approval.expiresAt) <= nowMs) return 'expired';
+  if (
+    approval.status === 'approved' &&
+    approval.scope === 'once' &&
+    approval.decidedAt !== null &&
+    Date.parse(approval.decidedAt) + usableMs <= nowMs
+  ) {
+    return 'expired';
+  }
   return approval.status;
 }
 
-function withStatus<T extends Approval>(approval: T, nowMs: number): T {
-  const status = effectiveStatus(approval, nowMs);
+function withStatus<T extends Approval>(approval: T, nowMs: number, usableMs?: number): T {
+  const status = effectiveStatus(approval, nowMs, usableMs);
   return status === approval.status ? approval : { ...approval, status };
 }
 

@@ -132,6 +132,7 @@ export async function buildDataPlane(
           pendingStatus: hitl.PendingStatus,
           bodyPreviewBytes: hitl.BodyPreviewBytes,
           maxHeld: hitl.MaxHeldRequests,
+          maxHeldPerAgent: hitl.MaxPendingPerAgent,
           holdBodyLimit: config.Policy.MaxBodyBytes,
           maxBodyBytes: proxyConfig.MaxRequestBodyBytes,
         },

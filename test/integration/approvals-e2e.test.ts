@@ -313,6 +313,18 @@ describe('approvals through the proxy', () => {
     expect(await json(list)).toMatchObject({ code: 'VEC_REQUEST_INVALID', field: 'status' });
   });
 
+  it('one agent holds at most MaxPendingPerAgent requests; more are answered pending at once', async () => {
+    const s = await setUp(upstream, { ...HELD, HumanInTheLoop__MaxPendingPerAgent: '1' });
+    gateways.push(s.gateway);
+    const held = s.call('/same', { method: 'POST', body: '{}' });
+    const [id] = await waitForPending(s.api);
+    const second = await s.call('/same', { method: 'POST', body: '{}' });
+    expect(second.status).toBe(403);
+    expect(await json(second)).toMatchObject({ code: 'VEC_APPROVAL_PENDING', approvalId: id });
+    await s.api('POST', `/v1/approvals/${id}/approve`, { scope: 'once' });
+    expect((await held).status).toBe(200);
+  });
+
   it('expiry: past TimeoutSeconds the named approval answers VEC_APPROVAL_EXPIRED', async () => {
     const s = await setUp(upstream, {
       HumanInTheLoop__TimeoutSeconds: '1',

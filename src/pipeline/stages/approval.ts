@@ -46,6 +46,8 @@ export interface ApprovalStageOptions extends RequirementOptions {
   bodyPreviewBytes?: number;
   /** Requests held at once on this replica. */
   maxHeld?: number;
+  /** Requests of one agent held at once on this replica (HumanInTheLoop.MaxPendingPerAgent). */
+  maxHeldPerAgent?: number;
   /** Policy.MaxBodyBytes: a larger body is not held in memory. */
   holdBodyLimit?: number;
   /** System.Proxy.MaxRequestBodyBytes: the largest body read to hash. */
@@ -64,6 +66,7 @@ const OPTION_NAMES = [
   'pendingStatus',
   'bodyPreviewBytes',
   'maxHeld',
+  'maxHeldPerAgent',
   'holdBodyLimit',
   'maxBodyBytes',
 ] as const;
@@ -86,6 +89,9 @@ export function createApprovalStage(
   const pendingStatus = options.pendingStatus ?? 403;
   const previewBytes = options.bodyPreviewBytes ?? 4096;
   const maxHeld = options.maxHeld ?? 1000;
+  const maxHeldPerAgent = options.maxHeldPerAgent ?? 20;
+  /** Held requests per agent: one agent must not take every hold slot of the replica. */
+  const heldBy = new Map<string, number>();
   const holdBodyLimit = options.holdBodyLimit ?? 1 << 20;
   const maxBodyBytes = options.maxBodyBytes ?? 10 << 20;
   const { approvals } = deps;
@@ -152,12 +158,23 @@ export function createApprovalStage(
             risk: typeof required.context.risk === 'number' ? required.context.risk : null,
             reasons: (required.context.reasons as string[] | undefined) ?? [],
           });
-    const holdable = holdMs > 0 && body.bytes.length <= holdBodyLimit && approvals.held() < maxHeld;
+    const agent = identity.agent;
+    const holdable =
+      holdMs > 0 &&
+      body.bytes.length <= holdBodyLimit &&
+      approvals.held() < maxHeld &&
+      (heldBy.get(agent) ?? 0) < maxHeldPerAgent;
     if (!holdable) return deny(pending(record));
+    heldBy.set(agent, (heldBy.get(agent) ?? 0) + 1);
+    const wait = approvals.waitForDecision(record.id, holdMs, ctx.cancellation);
     return {
       kind: 'pause',
-      resume: approvals
-        .waitForDecision(record.id, holdMs, ctx.cancellation)
+      resume: wait
+        .finally(() => {
+          const left = (heldBy.get(agent) ?? 1) - 1;
+          if (left > 0) heldBy.set(agent, left);
+          else heldBy.delete(agent);
+        })
         .then((outcome) => afterWait(outcome, record)),
     };
 
