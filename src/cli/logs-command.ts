@@ -4,10 +4,11 @@
  * (server-sent events from `/v1/vaults/:vault/logs/stream`) until Ctrl-C, which exits 0.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { GatewayError, type ErrorBody } from '../errors';
+import { GatewayError } from '../errors';
 import type { AuditRow } from '../audit/audit-log';
 import { createAdminCli } from './admin-cli';
-import { ApiError, resolveAddress, resolveToken, unreachable } from '../client/api-client';
+import { resolveAddress, resolveToken } from '../client/api-client';
+import { adminGet, readEventStream } from '../client/event-stream';
 import { readLogin } from '../client/login-store';
 import type { CommandContext } from './command-context';
 
@@ -157,64 +158,14 @@ function cells(row: AuditRow): string[] {
 
 /** The two calls `logs` makes: a JSON page and an event stream, with the CLI's error rules. */
 function logsHttp(addr: string, token: string, doFetch: typeof fetch) {
-  async function request(path: string, accept: string, signal?: AbortSignal): Promise<Response> {
-    let res: Response;
-    try {
-      res = await doFetch(`${addr}${path}`, {
-        headers: { accept, authorization: `Bearer ${token}` },
-        redirect: 'manual',
-        signal: signal ?? AbortSignal.timeout(30_000),
-      });
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      throw unreachable(addr, err);
-    }
-    if (res.ok) return res;
-    const body = (await res.json().catch(() => undefined)) as Partial<ErrorBody> | undefined;
-    if (typeof body?.code === 'string' && typeof body.message === 'string') {
-      throw new ApiError(res.status, body as ErrorBody);
-    }
-    throw new GatewayError(
-      'VEC_CLI_UNREACHABLE',
-      `${addr} answered GET ${path} with HTTP ${res.status} and no Vectra error; is it a Vectra gateway?`,
-      { statusCode: res.status },
-    );
-  }
-
   return {
     async json(path: string): Promise<unknown> {
-      return (await request(path, 'application/json')).json();
+      return (await adminGet(addr, token, path, 'application/json', doFetch)).json();
     },
     /** Calls `onRow` for each `log` event until the server ends the stream or `signal` aborts. */
-    async events(path: string, signal: AbortSignal, onRow: (row: AuditRow) => void) {
-      const res = await request(path, 'text/event-stream', signal);
-      if (!res.body) return;
-      const decoder = new TextDecoder();
-      let buffered = '';
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffered += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, '\n');
-        let end: number;
-        while ((end = buffered.indexOf('\n\n')) >= 0) {
-          const event = parseEvent(buffered.slice(0, end));
-          buffered = buffered.slice(end + 2);
-          if (event.name === 'log' && event.data) onRow(JSON.parse(event.data) as AuditRow);
-        }
-      }
-    },
+    events: (path: string, signal: AbortSignal, onRow: (row: AuditRow) => void) =>
+      readEventStream(addr, token, path, { fetch: doFetch, signal }, (event) => {
+        if (event.name === 'log') onRow(JSON.parse(event.data) as AuditRow);
+      }),
   };
-}
-
-/** One server-sent event block: `event:` and the `data:` lines; comments are ignored. */
-function parseEvent(block: string): { name: string; data: string } {
-  let name = 'message';
-  const data: string[] = [];
-  for (const line of block.split('\n')) {
-    if (line === '' || line.startsWith(':')) continue;
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-    if (field === 'event') name = value;
-    else if (field === 'data') data.push(value);
-  }
-  return { name, data: data.join('\n') };
 }
