@@ -1,6 +1,7 @@
 /**
  * `vectra logs [--vault V] [--limit N] [--follow] [--json] [--addr URL]`: a vault's audit log,
- * oldest of the page first, as a table or as JSON lines. `--follow` then streams new rows
+ * oldest of the page first, as a table or as JSON lines. Rows of approval events (who asked,
+ * who decided) carry the event and the approval's id in the last column. `--follow` then streams new rows
  * (server-sent events from `/v1/vaults/:vault/logs/stream`) until Ctrl-C, which exits 0.
  */
 import { InvalidArgumentError, type Command } from 'commander';
@@ -27,10 +28,22 @@ interface LogsFlags {
   addr?: string;
 }
 
-const HEADERS = ['TIME', 'AGENT', 'METHOD', 'HOST', 'PATH', 'SERVICE', 'DECISION', 'STATUS', 'MS'];
-const ALL_HEADERS = [...HEADERS, 'CODE'];
+const HEADERS = [
+  'TIME',
+  'AGENT',
+  'METHOD',
+  'HOST',
+  'PATH',
+  'SERVICE',
+  'DECISION',
+  'STATUS',
+  'MS',
+  'CODE',
+];
+/** The last column, empty for a proxied request: `approval.created apr_…` for an approval's. */
+const ALL_HEADERS = [...HEADERS, 'EVENT'];
 /** Column widths a followed table starts from, so streamed rows line up reasonably. */
-const MIN_WIDTHS = [24, 12, 6, 24, 24, 10, 8, 6, 5];
+const MIN_WIDTHS = [24, 12, 6, 24, 24, 10, 8, 6, 5, 20];
 
 function positiveInteger(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 1000) {
@@ -151,8 +164,9 @@ function cells(row: AuditRow): string[] {
     row.service ?? '-',
     row.decision,
     row.status === null ? '-' : String(row.status),
-    String(row.latencyMs),
+    row.event ? '-' : String(row.latencyMs),
     row.errorCode ?? '-',
+    row.event ? `${row.event} ${row.approvalId ?? ''}`.trimEnd() : '',
   ];
 }
 

@@ -63,6 +63,16 @@ describe('vectra logs (in-process, real API)', () => {
     api.audit.record(
       entry({ decision: 'deny', status: 403, errorCode: 'VEC_UNMATCHED_HOST_DENIED', port: 8443 }),
     );
+    api.audit.record(
+      entry({
+        decision: 'deny',
+        status: undefined,
+        latencyMs: 0,
+        errorCode: 'VEC_APPROVAL_PENDING',
+        event: 'approval.created',
+        approvalId: 'apr_0123456789abcdef',
+      }),
+    );
     await api.audit.flush();
   });
 
@@ -83,13 +93,17 @@ describe('vectra logs (in-process, real API)', () => {
       'STATUS',
       'MS',
       'CODE',
+      'EVENT',
     ]);
-    expect(lines).toHaveLength(6);
+    expect(lines).toHaveLength(7);
     expect(lines[1]).toMatch(
       /^2030-\S+\s+-\s+POST\s+api\.example\.com\s+\/search\?q=\s+api\s+allow\s+-\s+7\s+-$/,
     );
     expect(lines[5]).toMatch(
       /api\.example\.com:8443 .* deny\s+403\s+7\s+VEC_UNMATCHED_HOST_DENIED$/,
+    );
+    expect(lines[6]).toMatch(
+      /\s+deny\s+-\s+-\s+VEC_APPROVAL_PENDING\s+approval\.created apr_0123456789abcdef$/,
     );
     expect(result.stdout()).not.toContain(secret);
   });
@@ -103,7 +117,16 @@ describe('vectra logs (in-process, real API)', () => {
       .map((line) => JSON.parse(line));
     expect(rows).toHaveLength(2);
     expect(rows[0].at < rows[1].at).toBe(true);
-    expect(rows[1]).toMatchObject({ decision: 'deny', errorCode: 'VEC_UNMATCHED_HOST_DENIED' });
+    expect(rows[0]).toMatchObject({
+      decision: 'deny',
+      errorCode: 'VEC_UNMATCHED_HOST_DENIED',
+      event: null,
+      approvalId: null,
+    });
+    expect(rows[1]).toMatchObject({
+      event: 'approval.created',
+      approvalId: 'apr_0123456789abcdef',
+    });
   });
 
   it('says so when a vault has no rows, and fails clearly for an unknown vault or a bad --limit', async () => {
@@ -126,7 +149,7 @@ describe('vectra logs (in-process, real API)', () => {
       stop = fn;
       return () => (removed = true);
     });
-    await waitFor('the initial row', () => result.stdout().includes('VEC_UNMATCHED_HOST_DENIED'));
+    await waitFor('the initial row', () => result.stdout().includes('apr_0123456789abcdef'));
     await waitFor('the stream to open', () => result.stderr().includes('following vault team'));
     api.audit.record(entry({ path: '/live?token=secret' }));
     api.audit.record(entry({ vault: 'empty', path: '/other-vault' }));
