@@ -5,6 +5,7 @@
  * VEC_CLI_UNREACHABLE.
  */
 import { GatewayError, type ErrorBody, type ErrorCode } from '../errors';
+import type { Approval, ApprovalScope, ApprovalStatus } from '../approvals/types';
 import type { OverrideTier } from '../config/rate-limit-override-list';
 import type { OverrideEntry } from '../guards/rate-limit-overrides';
 import type { AdminRole, AdminTokenInfo, Agent, Session } from '../identity/types';
@@ -111,6 +112,24 @@ export interface DiscoverAnswer {
 export interface RateLimitsAnswer {
   default: { requestsPerMinute: number; burst: number; windowSeconds: number };
   overrides: OverrideEntry[];
+}
+
+/** `GET /v1/approvals` filters; absent ones do not filter. */
+export interface ApprovalQuery {
+  status?: ApprovalStatus;
+  vault?: string;
+  agent?: string;
+  limit?: number;
+}
+
+/** `POST /v1/approvals/{id}/approve`. */
+export interface ApproveBody {
+  scope: ApprovalScope;
+  /** For scope `session`: how long the standing approval lasts. */
+  minutes?: number;
+  /** For `session` and `always`: a glob the path must match. */
+  pathPattern?: string;
+  comment?: string;
 }
 
 export type ServicePatch = Partial<Pick<ServiceInput, 'host' | 'scheme' | 'auth' | 'enabled'>>;
@@ -243,6 +262,18 @@ export function createApiClient(options: ApiClientOptions) {
     deleteRateLimit: (tier: OverrideTier, name: string) =>
       call<void>('DELETE', `/v1/rate-limits/${seg(tier)}/${seg(name)}`),
 
+    listApprovals: (query: ApprovalQuery = {}) =>
+      call<{ approvals: Approval[] }>('GET', `/v1/approvals${queryString({ ...query })}`),
+    getApproval: (id: string) => call<{ approval: Approval }>('GET', `/v1/approvals/${seg(id)}`),
+    approve: (id: string, body: ApproveBody) =>
+      call<{ approval: Approval }>('POST', `/v1/approvals/${seg(id)}/approve`, body),
+    deny: (id: string, reason: string) =>
+      call<{ approval: Approval }>('POST', `/v1/approvals/${seg(id)}/deny`, { reason }),
+    listStandingApprovals: (query: { vault?: string; agent?: string } = {}) =>
+      call<{ standing: Approval[] }>('GET', `/v1/approvals/standing${queryString(query)}`),
+    revokeStandingApproval: (id: string) =>
+      call<{ approval: Approval }>('DELETE', `/v1/approvals/standing/${seg(id)}`),
+
     openApi: () => call<Record<string, unknown>>('GET', '/v1/openapi.json'),
     /** `/discover` as an agent: takes the agent or session token, not the admin one. */
     discover: (agentToken: string, vault?: string) =>
@@ -266,6 +297,16 @@ export function unreachable(base: string, err: unknown): GatewayError {
     `no answer from ${base} (${why}); check --addr and that \`vectra serve\` runs there`,
     { cause: err },
   );
+}
+
+/** `?a=1&b=x` from the defined values, or '' when there are none. */
+function queryString(values: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined) params.set(name, String(value));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
 }
 
 function parseJson(text: string): unknown {
