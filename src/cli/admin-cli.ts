@@ -40,6 +40,8 @@ export interface AdminCli {
   fetch?: typeof fetch;
   /** The API client for `--addr`, VECTRA_ADDR / VECTRA_ADMIN_TOKEN and the saved login. */
   client(flags: ConnectionFlags): ApiClient;
+  /** Standard input: the test's stream, the context's, else process.stdin (touched only here). */
+  stdin(): StdinStream;
   /** Standard input as text: to EOF when piped, the first line when it is a terminal. */
   readStdin(what: string): Promise<string>;
   /** `data` as JSON with --json, else the human rendering. */
@@ -79,16 +81,13 @@ export function createAdminCli(ctx: CommandContext, options: AdminCommandOptions
       fetch: options.fetch,
     });
   };
+  const stdin = () => options.stdin ?? (ctx.stdin as StdinStream | undefined) ?? process.stdin;
   return {
     ctx,
     fetch: options.fetch,
     client,
-    readStdin: (what) =>
-      readStdinText(
-        options.stdin ?? (ctx.stdin as StdinStream | undefined) ?? process.stdin,
-        what,
-        ctx,
-      ),
+    stdin,
+    readStdin: (what) => readStdinText(stdin(), what, ctx),
     print,
     printMinted(flags, answer, summary) {
       if (flags.tokenOnly) {

@@ -1,11 +1,13 @@
 /**
  * Registers the commands that drive the admin API: `auth`, `vault`, `credential`, `service`,
- * `agent`, `admin-token` and `rate-limit`.
+ * `agent`, `admin-token`, `rate-limit` and `approvals`.
  */
 import type { Command } from 'commander';
 import { createAdminCli, type AdminCommandOptions } from './admin-cli';
 import { registerAdminTokenCommands } from './admin-token-command';
 import { registerAgentCommands } from './agent-command';
+import { registerApprovalCommands } from './approvals-command';
+import type { WatchOptions } from './approvals-watch';
 import { registerAuthCommands } from './auth-command';
 import type { CommandContext } from './command-context';
 import { registerCredentialCommands } from './credential-command';
@@ -16,7 +18,7 @@ import { registerVaultCommands } from './vault-command';
 export function registerAdminCommands(
   program: Command,
   ctx: CommandContext,
-  options: AdminCommandOptions = {},
+  options: AdminCommandOptions & WatchOptions = {},
 ): void {
   const cli = createAdminCli(ctx, options);
   registerAuthCommands(program, cli);
@@ -26,4 +28,5 @@ export function registerAdminCommands(
   registerAgentCommands(program, cli);
   registerAdminTokenCommands(program, cli);
   registerRateLimitCommands(program, cli);
+  registerApprovalCommands(program, cli, options);
 }
