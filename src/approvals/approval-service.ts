@@ -34,7 +34,11 @@ export interface ApprovalServiceDeps {
   /** Told of every event this replica causes (the webhook). Must not throw. */
   notify?: (event: ApprovalEvent) => void;
   now?: () => number;
-  timers?: Timers & { setInterval?: (cb: () => void, ms: number) => unknown };
+  /** The hold timeouts, and (when both are given) the poll's interval. */
+  timers?: Timers & {
+    setInterval?: (cb: () => void, ms: number) => unknown;
+    clearInterval?: (handle: unknown) => void;
+  };
 }
 
 /** What the approval stage knows of a request that needs a human. */
@@ -113,6 +117,21 @@ const systemTimers = {
   clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
 };
 
+/** The poll's interval: the injected one when given, else an unref'd system one. */
+function pollInterval(timers: ApprovalServiceDeps['timers']): {
+  set(cb: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+} {
+  const { setInterval: set, clearInterval: clear } = timers ?? {};
+  if (set && clear) {
+    return { set: (cb, ms) => set.call(timers, cb, ms), clear: (h) => clear.call(timers, h) };
+  }
+  return {
+    set: (cb, ms) => setInterval(cb, ms).unref(),
+    clear: (handle) => clearInterval(handle as NodeJS.Timeout),
+  };
+}
+
 const MINUTES_MAX = 7 * 24 * 60;
 const LIST_LIMIT_MAX = 500;
 
@@ -123,6 +142,7 @@ export function createApprovalService(
   const { db, cache, logger } = deps;
   const now = deps.now ?? Date.now;
   const timers = deps.timers ?? systemTimers;
+  const every = pollInterval(deps.timers);
   const iso = (ms = now()) => new Date(ms).toISOString();
   /** How long an approved `once` approval stays usable after its decision. */
   const usableMs = config.TimeoutSeconds * 1000;
@@ -133,7 +153,7 @@ export function createApprovalService(
   /** Ends each held request's wait as a timeout. */
   const holds = new Set<() => void>();
   let unsubscribe: (() => Promise<void>) | undefined;
-  let pollTimer: NodeJS.Timeout | undefined;
+  let pollTimer: unknown;
   let ticking: Promise<void> | undefined;
   let closed = false;
   /** Set by releaseHeld: the replica is shutting down and holds nothing more. */
@@ -266,13 +286,12 @@ export function createApprovalService(
           });
           return undefined;
         });
-      pollTimer = setInterval(runTick, config.PollSeconds * 1000);
-      pollTimer.unref();
+      pollTimer = every.set(runTick, config.PollSeconds * 1000);
     },
 
     async close() {
       closed = true;
-      if (pollTimer) clearInterval(pollTimer);
+      if (pollTimer !== undefined) every.clear(pollTimer);
       await ticking;
       await unsubscribe?.().catch(() => undefined);
       listeners.clear();
