@@ -159,7 +159,16 @@ export function createApprovalService(
   /** Set by releaseHeld: the replica is shutting down and holds nothing more. */
   let releasing = false;
 
-  function emit(type: ApprovalEventType, approval: Approval, local: boolean): void {
+  /**
+   * Tells the listeners; for an event of this replica (`local`) also the webhook, the audit log
+   * (the row under `requestId` when a request caused it) and the other replicas.
+   */
+  function emit(
+    type: ApprovalEventType,
+    approval: Approval,
+    local: boolean,
+    requestId?: string,
+  ): void {
     const event: ApprovalEvent = { type, at: iso(), approval: publicView(approval) };
     for (const listener of listeners) {
       try {
@@ -170,7 +179,7 @@ export function createApprovalService(
     }
     if (!local) return;
     deps.notify?.(event);
-    audited(event);
+    audited(event, requestId);
     cache
       .publish(APPROVALS_CHANNEL, JSON.stringify({ replica, type, id: approval.id }))
       .catch((err: unknown) =>
@@ -325,13 +334,7 @@ export function createApprovalService(
         revokedAt: null,
       };
       await repo.insertApproval(db, approval);
-      const event: ApprovalEvent = { type: 'created', at, approval: publicView(approval) };
-      for (const listener of listeners) listener(event);
-      deps.notify?.(event);
-      audited(event, requestId);
-      cache
-        .publish(APPROVALS_CHANNEL, JSON.stringify({ replica, type: 'created', id: approval.id }))
-        .catch(() => undefined);
+      emit('created', approval, true, requestId);
       return approval;
     },
 
@@ -342,12 +345,9 @@ export function createApprovalService(
 
     async use(approval, requestId) {
       if (effectiveStatus(approval, now(), usableMs) !== 'approved') return false;
-      if (!(await repo.useApproval(db, approval.id, iso(), iso(now() - usableMs)))) return false;
-      const used = { ...approval, status: 'used' as const, usedAt: iso() };
-      const event: ApprovalEvent = { type: 'used', at: iso(), approval: publicView(used) };
-      for (const listener of listeners) listener(event);
-      deps.notify?.(event);
-      audited(event, requestId);
+      const at = iso();
+      if (!(await repo.useApproval(db, approval.id, at, iso(now() - usableMs)))) return false;
+      emit('used', { ...approval, status: 'used', usedAt: at }, true, requestId);
       return true;
     },
 
