@@ -17,6 +17,13 @@ import { createOpaEngine } from '../../src/policy/opa-engine';
 import { compilePolicyDocument, type CompiledPolicy } from '../../src/policy/policy-file';
 import type { PolicyInput, PolicyTrace } from '../../src/policy/types';
 import { silentLogger } from '../../src/observability/types';
+import {
+  policyDocument,
+  rankedRule,
+  rule,
+  when,
+  type RuleDocument,
+} from '../helpers/policy-documents';
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const bom = (text: string) => Buffer.concat([BOM, Buffer.from(text)]);
@@ -115,16 +122,14 @@ function policy(doc: object): CompiledPolicy {
   return compiled!;
 }
 
-const drops = (extra: object = {}) => ({
-  name: 'no-drops',
-  reason: 'No drops',
-  effect: 'Deny',
-  conditions: [
-    { field: 'method', operator: 'eq', value: 'POST' },
-    { field: 'body.action', operator: 'eq', value: 'drop' },
-  ],
-  ...extra,
-});
+const drops = (extra: Record<string, unknown> = {}) =>
+  rule(
+    'no-drops',
+    'Deny',
+    'No drops',
+    [when('method', 'eq', 'POST'), when('body.action', 'eq', 'drop')],
+    extra,
+  );
 
 function input(body: BodyInfo, method = 'POST'): PolicyInput {
   return describedRequestInput({
@@ -147,7 +152,7 @@ function decide(policies: CompiledPolicy[], request: PolicyInput) {
 }
 
 describe('a rule that reads the body', () => {
-  const guard = policy({ name: 'guard', default: 'Allow', rules: [drops()] });
+  const guard = policy(policyDocument('guard', 'Allow', [drops()]));
 
   it('refuses a body it cannot judge, saying why', () => {
     for (const why of ['too-large', 'not-json'] as const) {
@@ -178,50 +183,34 @@ describe('a rule that reads the body', () => {
   });
 
   it('with "onUnreadableBody": "ignore", judges it as absent', () => {
-    const lenient = policy({
-      name: 'lenient',
-      default: 'Allow',
-      rules: [drops({ onUnreadableBody: 'ignore' })],
-    });
+    const lenient = policy(
+      policyDocument('lenient', 'Allow', [drops({ onUnreadableBody: 'ignore' })]),
+    );
     const { decision } = decide([lenient], input({ size: 10, unreadable: 'too-large' }));
     expect(decision.effect).toBe('Allow');
   });
 
   it('a higher rule that decides first leaves the body unjudged', () => {
-    const ordered = policy({
-      name: 'ordered',
-      default: 'Deny',
-      rules: [
-        {
-          name: 'uploads',
-          reason: 'Uploads are fine',
-          priority: 10,
-          effect: 'Allow',
-          conditions: [{ field: 'path', operator: 'eq', value: '/items' }],
-        },
+    const ordered = policy(
+      policyDocument('ordered', 'Deny', [
+        rankedRule(10, 'uploads', 'Allow', 'Uploads are fine', [when('path', 'eq', '/items')]),
         drops(),
-      ],
-    });
+      ]),
+    );
     const { decision } = decide([ordered], input({ size: 10, unreadable: 'not-json' }));
     expect(decision).toMatchObject({ effect: 'Allow', rule: 'uploads' });
   });
 
   it('onUnreadableBody is checked when the policy loads', () => {
-    const problems = (rule: object) =>
-      compilePolicyDocument('p.json', { name: 'p', default: 'Allow', rules: [rule] }).problems.map(
+    const problems = (ruleDoc: RuleDocument) =>
+      compilePolicyDocument('p.json', policyDocument('p', 'Allow', [ruleDoc])).problems.map(
         (p) => `${p.path}: ${p.message}`,
       );
     expect(problems(drops({ onUnreadableBody: 'allow' }))).toEqual([
       'rules[0].onUnreadableBody: must be one of refuse, ignore',
     ]);
     expect(
-      problems({
-        name: 'r',
-        reason: 'x',
-        effect: 'Deny',
-        onUnreadableBody: 'ignore',
-        conditions: [{ field: 'path', operator: 'eq', value: '/' }],
-      }),
+      problems(rule('r', 'Deny', 'x', [when('path', 'eq', '/')], { onUnreadableBody: 'ignore' })),
     ).toEqual(['rules[0].onUnreadableBody: applies only to a rule with a request.body condition']);
     expect(problems(drops({ onUnreadableBody: 'refuse' }))).toEqual([]);
   });

@@ -11,6 +11,7 @@ import { compilePolicyText, type CompiledPolicy } from '../../src/policy/policy-
 import { loadPolicyDirectory } from '../../src/policy/policy-directory';
 import type { PolicyInput, PolicyTrace } from '../../src/policy/types';
 import { REPO_ROOT } from '../helpers/gateway';
+import { policyDocument, rankedRule, rule, when } from '../helpers/policy-documents';
 
 function policy(doc: Record<string, unknown>): CompiledPolicy {
   const { policy: compiled, problems } = compilePolicyText(
@@ -62,27 +63,13 @@ function request(
 const decide = (set: PolicySet, input = request()) => evaluatePolicies(set, input);
 
 describe('within one policy', () => {
-  const rules = policy({
-    name: 'p',
-    default: 'Deny',
-    rules: [
-      { name: 'low', reason: 'low', priority: 1, effect: 'Allow', conditions: [] },
-      {
-        name: 'high',
-        reason: 'high',
-        priority: 5,
-        effect: 'Hitl',
-        conditions: [{ field: 'method', operator: 'eq', value: 'POST' }],
-      },
-      {
-        name: 'high-too',
-        reason: 'high too',
-        priority: 5,
-        effect: 'Deny',
-        conditions: [{ field: 'method', operator: 'eq', value: 'POST' }],
-      },
-    ],
-  });
+  const rules = policy(
+    policyDocument('p', 'Deny', [
+      rankedRule(1, 'low', 'Allow', 'low'),
+      rankedRule(5, 'high', 'Hitl', 'high', [when('method', 'eq', 'POST')]),
+      rankedRule(5, 'high-too', 'Deny', 'high too', [when('method', 'eq', 'POST')]),
+    ]),
+  );
 
   it('the highest-priority rule whose conditions all hold decides; file order breaks ties', () => {
     expect(decide(policySet([rules]), request('POST'))).toMatchObject({
@@ -109,21 +96,14 @@ describe('within one policy', () => {
   });
 
   it('all conditions of a rule must hold', () => {
-    const both = policy({
-      name: 'both',
-      default: 'Allow',
-      rules: [
-        {
-          name: 'r',
-          reason: 'no deletes on prod',
-          effect: 'Deny',
-          conditions: [
-            { field: 'method', operator: 'eq', value: 'DELETE' },
-            { field: 'host', operator: 'glob', value: '*.prod.*' },
-          ],
-        },
-      ],
-    });
+    const both = policy(
+      policyDocument('both', 'Allow', [
+        rule('r', 'Deny', 'no deletes on prod', [
+          when('method', 'eq', 'DELETE'),
+          when('host', 'glob', '*.prod.*'),
+        ]),
+      ]),
+    );
     const set = policySet([both]);
     expect(decide(set, request('DELETE', 'https://a.prod.x/y')).effect).toBe('Deny');
     expect(decide(set, request('DELETE', 'https://a.dev.x/y')).effect).toBe('Allow');
@@ -207,18 +187,11 @@ describe('fail closed', () => {
   });
 
   it('refuses when a condition cannot be judged (regex on over-long text)', () => {
-    const regex = policy({
-      name: 'r',
-      default: 'Allow',
-      rules: [
-        {
-          name: 'no-drop',
-          reason: 'no drops',
-          effect: 'Deny',
-          conditions: [{ field: 'query.q', operator: 'regex', value: 'DROP' }],
-        },
-      ],
-    });
+    const regex = policy(
+      policyDocument('r', 'Allow', [
+        rule('no-drop', 'Deny', 'no drops', [when('query.q', 'regex', 'DROP')]),
+      ]),
+    );
     const long = request('GET', `https://x.example/?q=${'a'.repeat(9000)}`);
     expect(decide(policySet([regex]), long)).toMatchObject({
       effect: 'Deny',

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { registerPolicyCommand } from '../../src/cli/policy-command';
 import { REPO_ROOT } from '../helpers/gateway';
 import { runInProcess } from '../helpers/in-process-cli';
+import { policyDocument, rule, when } from '../helpers/policy-documents';
 import { tempDir } from '../helpers/temp-dir';
 
 const EXAMPLES = join(REPO_ROOT, 'policies');
@@ -63,18 +64,9 @@ describe('vectra policy validate', () => {
   it('lists every problem of every file and exits 1', async () => {
     const dir = directory({
       'a.json': '{\n  "name": "a",\n  "default": "Allow",\n}',
-      'b.json': JSON.stringify({
-        name: 'b',
-        default: 'Allow',
-        rules: [
-          {
-            name: 'r',
-            reason: 'x',
-            effect: 'Deny',
-            conditions: [{ field: 'path', operator: 'matches', value: 'x' }],
-          },
-        ],
-      }),
+      'b.json': JSON.stringify(
+        policyDocument('b', 'Allow', [rule('r', 'Deny', 'x', [when('path', 'matches', 'x')])]),
+      ),
       'c.json': JSON.stringify({ name: 'c', default: 'Maybe' }),
     });
     const result = await run(['policy', 'validate', dir]);
@@ -93,18 +85,11 @@ describe('vectra policy validate', () => {
 
   it('warns about a Deny rule comparing request.path case-sensitively, and still passes', async () => {
     const dir = directory({
-      'admin.json': JSON.stringify({
-        name: 'admin',
-        default: 'Allow',
-        rules: [
-          {
-            name: 'no-admin',
-            reason: 'No admin',
-            effect: 'Deny',
-            conditions: [{ field: 'path', operator: 'startsWith', value: '/admin' }],
-          },
-        ],
-      }),
+      'admin.json': JSON.stringify(
+        policyDocument('admin', 'Allow', [
+          rule('no-admin', 'Deny', 'No admin', [when('path', 'startsWith', '/admin')]),
+        ]),
+      ),
     });
     const result = await run(['policy', 'validate', dir]);
     expect(result.code).toBe(0);
@@ -204,21 +189,14 @@ describe('vectra policy test', () => {
 
   it('reads --body and --header, parsing a JSON body for request.body conditions', async () => {
     const dir = directory({
-      'p.json': JSON.stringify({
-        name: 'p',
-        default: 'Allow',
-        rules: [
-          {
-            name: 'big-amounts',
-            reason: 'Payments over 1000 need approval',
-            effect: 'Hitl',
-            conditions: [
-              { field: 'body.amount', operator: 'gt', value: 1000 },
-              { field: 'headers.x-env', operator: 'eq', value: 'prod' },
-            ],
-          },
-        ],
-      }),
+      'p.json': JSON.stringify(
+        policyDocument('p', 'Allow', [
+          rule('big-amounts', 'Hitl', 'Payments over 1000 need approval', [
+            when('body.amount', 'gt', 1000),
+            when('headers.x-env', 'eq', 'prod'),
+          ]),
+        ]),
+      ),
     });
     const body = join(tempDir('vectra-body-'), 'body.json');
     writeFileSync(body, '{"amount": 5000}');
@@ -299,18 +277,11 @@ describe('vectra policy test', () => {
 
 describe('vectra policy test with a body the policies cannot judge', () => {
   const dir = directory({
-    'p.json': JSON.stringify({
-      name: 'guard',
-      default: 'Allow',
-      rules: [
-        {
-          name: 'no-drops',
-          reason: 'No drops',
-          effect: 'Deny',
-          conditions: [{ field: 'body.action', operator: 'eq', value: 'drop' }],
-        },
-      ],
-    }),
+    'p.json': JSON.stringify(
+      policyDocument('guard', 'Allow', [
+        rule('no-drops', 'Deny', 'No drops', [when('body.action', 'eq', 'drop')]),
+      ]),
+    ),
   });
   const file = (bytes: Buffer) => {
     const path = join(tempDir('vectra-body-'), 'body');

@@ -12,6 +12,7 @@ import { describedRequestInput } from '../../src/policy/input';
 import { createInternalEngine, type InternalPolicyEngine } from '../../src/policy/internal-engine';
 import type { ReloadResult } from '../../src/policy/types';
 import { REPO_ROOT, testConfig } from '../helpers/gateway';
+import { rule, when } from '../helpers/policy-documents';
 import { recordingLogger, type LogLine } from '../helpers/waiting-and-processes';
 import { tempDir } from '../helpers/temp-dir';
 
@@ -139,15 +140,7 @@ describe('the Internal provider', () => {
       'b.json',
       policy('b', 'Deny', {
         rules: [
-          {
-            name: 'r',
-            reason: 'x',
-            effect: 'Deny',
-            conditions: [
-              { field: 'path', operator: 'like', value: 'x' },
-              { field: 'path', operator: 'regex', value: '(a*)*' },
-            ],
-          },
+          rule('r', 'Deny', 'x', [when('path', 'like', 'x'), when('path', 'regex', '(a*)*')]),
         ],
       }),
     );
@@ -263,14 +256,7 @@ describe('the Internal provider', () => {
       dir,
       'b.json',
       policy('b', 'Allow', {
-        rules: [
-          {
-            name: 'r',
-            reason: 'x',
-            effect: 'Deny',
-            conditions: [{ field: 'body.query', operator: 'contains', value: 'mutation' }],
-          },
-        ],
+        rules: [rule('r', 'Deny', 'x', [when('body.query', 'contains', 'mutation')])],
       }),
     );
     await engine.reload();

@@ -13,6 +13,7 @@ import { compilePolicyText, type CompiledPolicy } from '../../src/policy/policy-
 import { loadPolicyDirectory } from '../../src/policy/policy-directory';
 import type { PolicyDecision, PolicyInput, PolicyTrace } from '../../src/policy/types';
 import { REPO_ROOT } from '../helpers/gateway';
+import { policyDocument, rule, when } from '../helpers/policy-documents';
 
 /** mulberry32: a small seeded generator. */
 function generator(seed: number) {
@@ -178,21 +179,14 @@ describe('the reduced set decides as the full walk does', () => {
 
   it('when a context condition cannot be judged, only if the rule gets that far', () => {
     const set = policySet([
-      compile({
-        name: 'hosts',
-        default: 'Allow',
-        rules: [
-          {
-            name: 'admin-on-github',
-            reason: 'no admin on GitHub',
-            effect: 'Deny',
-            conditions: [
-              { field: 'path', operator: 'startsWith', value: '/admin' },
-              { field: 'host', operator: 'regex', value: 'github' },
-            ],
-          },
-        ],
-      }),
+      compile(
+        policyDocument('hosts', 'Allow', [
+          rule('admin-on-github', 'Deny', 'no admin on GitHub', [
+            when('path', 'startsWith', '/admin'),
+            when('host', 'regex', 'github'),
+          ]),
+        ]),
+      ),
     ]);
     const at = (path: string) => plainInput({ host: LONG_HOST, target: path });
     for (const path of ['/admin', '/public']) {
@@ -208,18 +202,11 @@ describe('the reduced set decides as the full walk does', () => {
 
   it('never takes one context for another, whatever characters names hold', () => {
     const set = policySet([
-      compile({
-        name: 'agents',
-        default: 'Deny',
-        rules: [
-          {
-            name: 'bot',
-            reason: 'bot may',
-            effect: 'Allow',
-            conditions: [{ field: 'agent.name', operator: 'eq', value: 'bot' }],
-          },
-        ],
-      }),
+      compile(
+        policyDocument('agents', 'Deny', [
+          rule('bot', 'Allow', 'bot may', [when('agent.name', 'eq', 'bot')]),
+        ]),
+      ),
     ]);
     const input = (name: string, id: string) => plainInput({ agent: { name, id } });
     // null and the string "null" are different contexts.
@@ -238,21 +225,14 @@ describe('the reduced set decides as the full walk does', () => {
 
   it('settles context conditions once per context, and tests the others per request', () => {
     const set = policySet([
-      compile({
-        name: 'writes',
-        default: 'Allow',
-        rules: [
-          {
-            name: 'no-admin-writes',
-            reason: 'no admin writes',
-            effect: 'Deny',
-            conditions: [
-              { field: 'method', operator: 'in', value: ['POST', 'PUT'] },
-              { field: 'path', operator: 'startsWith', value: '/admin' },
-            ],
-          },
-        ],
-      }),
+      compile(
+        policyDocument('writes', 'Allow', [
+          rule('no-admin-writes', 'Deny', 'no admin writes', [
+            when('method', 'in', ['POST', 'PUT']),
+            when('path', 'startsWith', '/admin'),
+          ]),
+        ]),
+      ),
     ]);
     const [method, path] = set.policies[0].rules[0].conditions;
     const counted = { method: 0, path: 0 };
