@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { json, startTestGateway, upstreamAndGateways } from '../helpers/gateway';
+import { policyDocument, rankedRule, when } from '../helpers/policy-documents';
 import { failUnder, type TestUpstream } from '../helpers/upstream';
 import { tempDir } from '../helpers/temp-dir';
 
@@ -110,27 +111,21 @@ describe('guards through the proxy', () => {
     const dir = tempDir('vectra-policies-');
     writeFileSync(
       join(dir, 'guard.json'),
-      JSON.stringify({
-        name: 'guard',
-        description: 'test policy',
-        default: 'Allow',
-        rules: [
-          {
-            name: 'no-deletes',
-            reason: 'Deleting is not allowed here.',
-            priority: 10,
-            effect: 'Deny',
-            conditions: [{ field: 'request.method', operator: 'eq', value: 'DELETE' }],
-          },
-          {
-            name: 'exports-need-review',
-            reason: 'Exports need a human.',
-            priority: 5,
-            effect: 'Hitl',
-            conditions: [{ field: 'request.path', operator: 'contains', value: '/export' }],
-          },
-        ],
-      }),
+      JSON.stringify(
+        policyDocument(
+          'guard',
+          'Allow',
+          [
+            rankedRule(10, 'no-deletes', 'Deny', 'Deleting is not allowed here.', [
+              when('request.method', 'eq', 'DELETE'),
+            ]),
+            rankedRule(5, 'exports-need-review', 'Hitl', 'Exports need a human.', [
+              when('request.path', 'contains', '/export'),
+            ]),
+          ],
+          { description: 'test policy' },
+        ),
+      ),
     );
     const { gateway, call } = await setUp(
       { Policy__Providers__Internal__Directory: dir },

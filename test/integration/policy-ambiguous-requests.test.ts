@@ -15,59 +15,33 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
+import { policyDocument, rule, when } from '../helpers/policy-documents';
 import { basicProxyAuth, rawConnect, type RawResponse } from '../helpers/raw-http';
 import { tempDir } from '../helpers/temp-dir';
 
 const SECRET = 'sk_test_ambiguous_4f1c2e9a';
 
 const POLICIES = [
-  {
-    name: 'guarded',
-    appliesTo: { agents: 'guarded' },
-    default: 'Allow',
-    rules: [
-      {
-        name: 'no-admin',
-        effect: 'Deny',
-        reason: 'No admin paths',
-        conditions: [{ field: 'request.path', operator: 'glob', value: '/admin/**' }],
-      },
-      {
-        name: 'no-delete',
-        effect: 'Deny',
-        reason: 'No deletes',
-        conditions: [{ field: 'query.action', operator: 'eq', value: 'delete' }],
-      },
-      {
-        name: 'only-known-modes',
-        effect: 'Deny',
-        reason: 'Unknown mode',
-        conditions: [
-          { field: 'query.mode', operator: 'exists' },
-          { field: 'query.mode', operator: 'notIn', value: ['safe', 'dry'] },
-        ],
-      },
-      {
-        name: 'no-drop',
-        effect: 'Deny',
-        reason: 'No drops',
-        conditions: [{ field: 'body.action', operator: 'eq', value: 'drop' }],
-      },
+  policyDocument(
+    'guarded',
+    'Allow',
+    [
+      rule('no-admin', 'Deny', 'No admin paths', [when('request.path', 'glob', '/admin/**')]),
+      rule('no-delete', 'Deny', 'No deletes', [when('query.action', 'eq', 'delete')]),
+      rule('only-known-modes', 'Deny', 'Unknown mode', [
+        when('query.mode', 'exists'),
+        when('query.mode', 'notIn', ['safe', 'dry']),
+      ]),
+      rule('no-drop', 'Deny', 'No drops', [when('body.action', 'eq', 'drop')]),
     ],
-  },
-  {
-    name: 'reads-only',
-    appliesTo: { agents: 'reader' },
-    default: 'Deny',
-    rules: [
-      {
-        name: 'reads',
-        effect: 'Allow',
-        reason: 'Reads are fine',
-        conditions: [{ field: 'query.action', operator: 'eq', value: 'read' }],
-      },
-    ],
-  },
+    { appliesTo: { agents: 'guarded' } },
+  ),
+  policyDocument(
+    'reads-only',
+    'Deny',
+    [rule('reads', 'Allow', 'Reads are fine', [when('query.action', 'eq', 'read')])],
+    { appliesTo: { agents: 'reader' } },
+  ),
 ];
 
 describe('requests that servers read differently, through the forward proxy', () => {

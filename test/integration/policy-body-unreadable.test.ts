@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
+import { policyDocument, rule, when } from '../helpers/policy-documents';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 import { tempDir } from '../helpers/temp-dir';
 
@@ -63,34 +64,21 @@ function policyDirectory(policies: object[]): string {
   return dir;
 }
 
-const dropRule = {
-  name: 'no-drops',
-  reason: 'Dropping tables is not allowed',
-  effect: 'Deny',
-  conditions: [{ field: 'request.body.action', operator: 'eq', value: 'drop' }],
-};
+const dropRule = rule('no-drops', 'Deny', 'Dropping tables is not allowed', [
+  when('request.body.action', 'eq', 'drop'),
+]);
 
 const BODY_POLICIES = [
-  { name: 'deny-drops', appliesTo: { agents: 'denier' }, default: 'Allow', rules: [dropRule] },
-  {
-    name: 'reads-only',
-    appliesTo: { agents: 'reader' },
-    default: 'Deny',
-    rules: [
-      {
-        name: 'reads',
-        reason: 'Reads are fine',
-        effect: 'Allow',
-        conditions: [{ field: 'body.action', operator: 'eq', value: 'read' }],
-      },
-    ],
-  },
-  {
-    name: 'lenient',
+  policyDocument('deny-drops', 'Allow', [dropRule], { appliesTo: { agents: 'denier' } }),
+  policyDocument(
+    'reads-only',
+    'Deny',
+    [rule('reads', 'Allow', 'Reads are fine', [when('body.action', 'eq', 'read')])],
+    { appliesTo: { agents: 'reader' } },
+  ),
+  policyDocument('lenient', 'Allow', [{ ...dropRule, onUnreadableBody: 'ignore' }], {
     appliesTo: { agents: 'lenient' },
-    default: 'Allow',
-    rules: [{ ...dropRule, onUnreadableBody: 'ignore' }],
-  },
+  }),
 ];
 
 interface Sent {
@@ -209,42 +197,41 @@ describe('a policy that reads request.body, through the forward proxy', () => {
   });
 
   const items = () => `${upstream.url}/items`;
+  /** A POST of `chunks` to the recording upstream as `agent`; chunked without `contentLength`. */
+  const post = (
+    agent: string,
+    chunks: Array<string | Buffer>,
+    contentType?: string,
+    contentLength?: number,
+  ) => send(gateway, auth[agent], items(), { chunks, contentType, contentLength });
 
   describe('a Deny on request.body.action refuses what it cannot judge', () => {
-    it('over MaxBodyBytes with a Content-Length: 413, nothing upstream', async () => {
-      const body = big('drop');
-      const sent = await send(gateway, auth.denier, items(), {
-        chunks: [body],
-        contentType: 'application/json',
-        contentLength: Buffer.byteLength(body),
-      });
-      expectRefused(sent, 413, 'VEC_POLICY_BODY_UNREADABLE', upstream);
-    });
-
-    it('over MaxBodyBytes, chunked without a length: 413, nothing upstream', async () => {
-      const sent = await send(gateway, auth.denier, items(), {
-        chunks: thirds(big('drop')),
-        contentType: 'application/json',
-      });
-      expectRefused(sent, 413, 'VEC_POLICY_BODY_UNREADABLE', upstream);
-    });
-
-    it('a body that is not JSON (text/plain form data): 400, nothing upstream', async () => {
-      const sent = await send(gateway, auth.denier, items(), {
-        chunks: ['action=drop'],
-        contentType: 'text/plain',
-        contentLength: 11,
-      });
-      expectRefused(sent, 400, 'VEC_POLICY_BODY_UNREADABLE', upstream);
-    });
-
-    it('JSON that does not parse: 400, nothing upstream', async () => {
-      const sent = await send(gateway, auth.denier, items(), {
-        chunks: ['{"action":"drop",'],
-        contentType: 'application/json',
-        contentLength: 17,
-      });
-      expectRefused(sent, 400, 'VEC_POLICY_BODY_UNREADABLE', upstream);
+    it.each<[string, Array<string | Buffer>, string, number | undefined, number]>([
+      [
+        'over MaxBodyBytes with a Content-Length: 413',
+        [big('drop')],
+        'application/json',
+        Buffer.byteLength(big('drop')),
+        413,
+      ],
+      [
+        'over MaxBodyBytes, chunked without a length: 413',
+        thirds(big('drop')),
+        'application/json',
+        undefined,
+        413,
+      ],
+      [
+        'a body that is not JSON (text/plain form data): 400',
+        ['action=drop'],
+        'text/plain',
+        11,
+        400,
+      ],
+      ['JSON that does not parse: 400', ['{"action":"drop",'], 'application/json', 17, 400],
+    ])('%s, nothing upstream', async (_name, chunks, contentType, contentLength, status) => {
+      const sent = await post('denier', chunks, contentType, contentLength);
+      expectRefused(sent, status, 'VEC_POLICY_BODY_UNREADABLE', upstream);
     });
   });
 
@@ -255,19 +242,12 @@ describe('a policy that reads request.body, through the forward proxy', () => {
       ['without a Content-Type', Buffer.from('{"action":"drop"}'), undefined],
       ['with a BOM, as text/plain', withBom('\n{"action":"drop"}'), 'text/plain; charset=utf-8'],
     ])('%s', async (_name, bytes, contentType) => {
-      const sent = await send(gateway, auth.denier, items(), {
-        chunks: [bytes],
-        contentType,
-        contentLength: bytes.length,
-      });
+      const sent = await post('denier', [bytes], contentType, bytes.length);
       expectRefused(sent, 403, 'VEC_POLICY_DENIED', upstream);
     });
 
     it('chunked without a length, as text/plain', async () => {
-      const sent = await send(gateway, auth.denier, items(), {
-        chunks: thirds(withBom('{"action":"drop"}')),
-        contentType: 'text/plain',
-      });
+      const sent = await post('denier', thirds(withBom('{"action":"drop"}')), 'text/plain');
       expectRefused(sent, 403, 'VEC_POLICY_DENIED', upstream);
     });
   });
@@ -277,29 +257,19 @@ describe('a policy that reads request.body, through the forward proxy', () => {
       ['after a UTF-8 BOM', withBom('{"action":"read"}'), 'application/json'],
       ['sent as text/plain', Buffer.from('\t{"action":"read"}\n'), 'text/plain'],
     ])('%s', async (_name, bytes, contentType) => {
-      const sent = await send(gateway, auth.reader, items(), {
-        chunks: [bytes],
-        contentType,
-        contentLength: bytes.length,
-      });
+      const sent = await post('reader', [bytes], contentType, bytes.length);
       expectForwarded(sent, bytes, upstream);
       expect(upstream.received[0].headers['content-length']).toBe(String(bytes.length));
     });
 
     it('chunked without a length, with a BOM, as text/plain', async () => {
       const bytes = withBom('{"action":"read","n":[1,2,3]}');
-      const sent = await send(gateway, auth.reader, items(), {
-        chunks: thirds(bytes),
-        contentType: 'text/plain',
-      });
+      const sent = await post('reader', thirds(bytes), 'text/plain');
       expectForwarded(sent, bytes, upstream);
     });
 
     it('a body the Allow cannot judge is refused like any other', async () => {
-      const sent = await send(gateway, auth.reader, items(), {
-        chunks: thirds(big('read')),
-        contentType: 'application/json',
-      });
+      const sent = await post('reader', thirds(big('read')), 'application/json');
       expectRefused(sent, 413, 'VEC_POLICY_BODY_UNREADABLE', upstream);
     });
   });
@@ -307,30 +277,19 @@ describe('a policy that reads request.body, through the forward proxy', () => {
   describe('a rule with "onUnreadableBody": "ignore"', () => {
     it('lets a body over the limit through, byte for byte (declared length)', async () => {
       const body = Buffer.from(big('drop'));
-      const sent = await send(gateway, auth.lenient, items(), {
-        chunks: [body],
-        contentType: 'application/json',
-        contentLength: body.length,
-      });
+      const sent = await post('lenient', [body], 'application/json', body.length);
       expectForwarded(sent, body, upstream);
     });
 
     it('lets a body over the limit through, byte for byte (chunked)', async () => {
       const body = Buffer.from(big('drop'));
-      const sent = await send(gateway, auth.lenient, items(), {
-        chunks: thirds(body),
-        contentType: 'text/plain',
-      });
+      const sent = await post('lenient', thirds(body), 'text/plain');
       expectForwarded(sent, body, upstream);
     });
 
     it('still judges a body it can read', async () => {
       const bytes = withBom('{"action":"drop"}');
-      const sent = await send(gateway, auth.lenient, items(), {
-        chunks: [bytes],
-        contentType: 'text/plain',
-        contentLength: bytes.length,
-      });
+      const sent = await post('lenient', [bytes], 'text/plain', bytes.length);
       expectRefused(sent, 403, 'VEC_POLICY_DENIED', upstream);
     });
   });
@@ -429,18 +388,9 @@ describe('a policy set without body rules', () => {
       System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
       Policy__MaxBodyBytes: String(LIMIT),
       Policy__Providers__Internal__Directory: policyDirectory([
-        {
-          name: 'paths',
-          default: 'Allow',
-          rules: [
-            {
-              name: 'no-admin',
-              reason: 'No admin',
-              effect: 'Deny',
-              conditions: [{ field: 'path', operator: 'startsWith', value: '/admin' }],
-            },
-          ],
-        },
+        policyDocument('paths', 'Allow', [
+          rule('no-admin', 'Deny', 'No admin', [when('path', 'startsWith', '/admin')]),
+        ]),
       ]),
     });
     await gateway.vaults.createVault({ name: 'bodies', unmatchedHosts: 'passthrough' });

@@ -10,31 +10,26 @@ import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import { REGEX_INPUT_LIMIT } from '../../src/policy/safe-regex';
 import { json, startTestGateway } from '../helpers/gateway';
+import { policyDocument, rankedRule, when } from '../helpers/policy-documents';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 import { tempDir } from '../helpers/temp-dir';
 
-const POLICY = {
-  name: 'admin-api',
-  description: 'Shipped style: path rules fold letter case file-wide.',
-  default: 'Allow',
-  defaults: { ignoreCase: true },
-  rules: [
-    {
-      name: 'no-admin',
-      reason: 'The admin API is off limits',
-      priority: 100,
-      effect: 'Deny',
-      conditions: [{ field: 'request.path', operator: 'startsWith', value: '/admin' }],
-    },
-    {
-      name: 'no-raw-reports',
-      reason: 'Raw reports stay inside',
-      priority: 90,
-      effect: 'Deny',
-      conditions: [{ field: 'request.path', operator: 'regex', value: '^/reports/[^/]+/raw$' }],
-    },
+const POLICY = policyDocument(
+  'admin-api',
+  'Allow',
+  [
+    rankedRule(100, 'no-admin', 'Deny', 'The admin API is off limits', [
+      when('request.path', 'startsWith', '/admin'),
+    ]),
+    rankedRule(90, 'no-raw-reports', 'Deny', 'Raw reports stay inside', [
+      when('request.path', 'regex', '^/reports/[^/]+/raw$'),
+    ]),
   ],
-};
+  {
+    description: 'Shipped style: path rules fold letter case file-wide.',
+    defaults: { ignoreCase: true },
+  },
+);
 
 let dir: string;
 let upstream: TestUpstream;

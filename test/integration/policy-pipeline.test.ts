@@ -22,28 +22,16 @@ import { contentLengthOf, hasBody, headerMap, runExchange } from '../../src/prox
 import { createUpstreamClient } from '../../src/proxy/upstream';
 import type { UpstreamClient } from '../../src/http/upstream-client';
 import { testConfig } from '../helpers/gateway';
+import { policyDocument, rankedRule, rule, when } from '../helpers/policy-documents';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 import { tempDir } from '../helpers/temp-dir';
 
-const POLICY = {
-  name: 'api',
-  default: 'Allow',
-  rules: [
-    {
-      name: 'no-drops',
-      reason: 'Dropping tables is not allowed',
-      priority: 10,
-      effect: 'Deny',
-      conditions: [{ field: 'body.action', operator: 'eq', value: 'drop' }],
-    },
-    {
-      name: 'exports',
-      reason: 'Exports need approval',
-      effect: 'Hitl',
-      conditions: [{ field: 'path', operator: 'contains', value: '/export' }],
-    },
-  ],
-};
+const POLICY = policyDocument('api', 'Allow', [
+  rankedRule(10, 'no-drops', 'Deny', 'Dropping tables is not allowed', [
+    when('body.action', 'eq', 'drop'),
+  ]),
+  rule('exports', 'Hitl', 'Exports need approval', [when('path', 'contains', '/export')]),
+]);
 
 const BODY_LIMIT = 1024;
 

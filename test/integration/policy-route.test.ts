@@ -21,39 +21,32 @@ import { createCipher } from '../../src/vault/crypto';
 import { createVaultServices } from '../helpers/vault-services';
 import { serveApiRouter } from '../helpers/api-app';
 import { testConfig } from '../helpers/gateway';
+import { policyDocument, rankedRule, rule, when } from '../helpers/policy-documents';
 import { sqliteConfig } from './storage-test-helpers';
 import { runInProcess } from '../helpers/in-process-cli';
 import { tempDir } from '../helpers/temp-dir';
 
 const POLICIES = {
-  'base.json': {
-    name: 'base',
-    default: 'Hitl',
-    rules: [
-      {
-        name: 'reads',
-        reason: 'Reading is fine',
-        priority: 10,
-        effect: 'Allow',
-        conditions: [{ field: 'method', operator: 'in', value: ['GET', 'HEAD'] }],
-      },
+  'base.json': policyDocument('base', 'Hitl', [
+    rankedRule(10, 'reads', 'Allow', 'Reading is fine', [when('method', 'in', ['GET', 'HEAD'])]),
+  ]),
+  'github.json': policyDocument(
+    'github-no-mutations',
+    'Allow',
+    [
+      rule(
+        'no-mutations',
+        'Deny',
+        'GraphQL mutations are not allowed on GitHub',
+        [when('body.query', 'startsWith', 'mutation')],
+        { risk: 0.9 },
+      ),
     ],
-  },
-  'github.json': {
-    name: 'github-no-mutations',
-    description: 'GraphQL mutations to GitHub are refused.',
-    default: 'Allow',
-    appliesTo: { services: ['github'] },
-    rules: [
-      {
-        name: 'no-mutations',
-        reason: 'GraphQL mutations are not allowed on GitHub',
-        effect: 'Deny',
-        risk: 0.9,
-        conditions: [{ field: 'body.query', operator: 'startsWith', value: 'mutation' }],
-      },
-    ],
-  },
+    {
+      description: 'GraphQL mutations to GitHub are refused.',
+      appliesTo: { services: ['github'] },
+    },
+  ),
 };
 
 interface Api {
@@ -129,17 +122,24 @@ async function evaluate(body: unknown, token = api.tokens.auditor) {
   return { status: res.status, body: (await res.json()) as any };
 }
 
+/** The dry-run request of agent `bot` in vault `team`; `extra` adds headers, a body, a service. */
+const botRequest = (method: string, url: string, extra: Record<string, unknown> = {}) => ({
+  agent: 'bot',
+  vault: 'team',
+  method,
+  url,
+  ...extra,
+});
+
 const MUTATION = { query: 'mutation { deleteRepository(id: 1) }' };
 
 describe('POST /v1/policy/evaluate', () => {
   it('answers the decision, each policy’s part and the input, for any admin role', async () => {
-    const { status, body } = await evaluate({
-      agent: 'bot',
-      vault: 'team',
-      method: 'get',
-      url: 'https://api.github.com/repos/acme/app?per_page=5',
-      headers: { Authorization: 'Bearer x', 'X-Trace': '1' },
-    });
+    const { status, body } = await evaluate(
+      botRequest('get', 'https://api.github.com/repos/acme/app?per_page=5', {
+        headers: { Authorization: 'Bearer x', 'X-Trace': '1' },
+      }),
+    );
     expect(status).toBe(200);
     expect(body.decision).toEqual({
       effect: 'Allow',
@@ -168,12 +168,9 @@ describe('POST /v1/policy/evaluate', () => {
   });
 
   it('adds the risk score with its factors, and whether a human would have to approve', async () => {
-    const risky = await evaluate({
-      agent: 'bot',
-      vault: 'team',
-      method: 'DELETE',
-      url: 'https://internal.example.com/admin/users/all',
-    });
+    const risky = await evaluate(
+      botRequest('DELETE', 'https://internal.example.com/admin/users/all'),
+    );
     expect(risky.status).toBe(200);
     expect(risky.body.risk).toMatchObject({ provider: 'Internal', applied: true });
     expect(risky.body.risk.score).toBeGreaterThanOrEqual(0.8);
@@ -187,24 +184,15 @@ describe('POST /v1/policy/evaluate', () => {
       ),
     });
 
-    const plain = await evaluate({
-      agent: 'bot',
-      vault: 'team',
-      method: 'GET',
-      url: 'https://api.github.com/repos/x/y',
-    });
+    const plain = await evaluate(botRequest('GET', 'https://api.github.com/repos/x/y'));
     expect(plain.body.risk.score).toBeLessThan(0.3);
     expect(plain.body.approval).toEqual({ required: false });
   });
 
   it('judges a JSON body, and policies scoped to the matched service', async () => {
-    const denied = await evaluate({
-      agent: 'bot',
-      vault: 'team',
-      method: 'POST',
-      url: 'https://api.github.com/graphql',
-      body: MUTATION,
-    });
+    const denied = await evaluate(
+      botRequest('POST', 'https://api.github.com/graphql', { body: MUTATION }),
+    );
     expect(denied.status).toBe(200); // a dry run answers the decision; it refuses nothing
     expect(denied.body.decision).toMatchObject({
       effect: 'Deny',
@@ -216,34 +204,26 @@ describe('POST /v1/policy/evaluate', () => {
       headers: { 'content-type': 'application/json' },
       body: MUTATION,
     });
-    const elsewhere = await evaluate({
-      agent: 'bot',
-      vault: 'team',
-      method: 'POST',
-      url: 'https://gitlab.example.com/graphql',
-      body: MUTATION,
-    });
+    const elsewhere = await evaluate(
+      botRequest('POST', 'https://gitlab.example.com/graphql', { body: MUTATION }),
+    );
     expect(elsewhere.body.decision).toMatchObject({ effect: 'Hitl', policy: 'base' });
     expect(elsewhere.body.input.service).toBeNull();
   });
 
   it('takes the service named by the caller, and refuses a body over the limit', async () => {
-    const named = await evaluate({
-      agent: 'bot',
-      vault: 'team',
-      method: 'POST',
-      url: 'https://gitlab.example.com/graphql',
-      service: 'github',
-      body: MUTATION,
-    });
+    const named = await evaluate(
+      botRequest('POST', 'https://gitlab.example.com/graphql', {
+        service: 'github',
+        body: MUTATION,
+      }),
+    );
     expect(named.body.decision.effect).toBe('Deny');
-    const big = await evaluate({
-      agent: 'bot',
-      vault: 'team',
-      method: 'POST',
-      url: 'https://api.github.com/graphql',
-      body: { ...MUTATION, padding: 'x'.repeat(2000) },
-    });
+    const big = await evaluate(
+      botRequest('POST', 'https://api.github.com/graphql', {
+        body: { ...MUTATION, padding: 'x'.repeat(2000) },
+      }),
+    );
     expect(big.body.input.request.body).toBeUndefined();
     expect(big.body.input.request.bodySize).toBeGreaterThan(2000);
     expect(big.body.input.request.bodyUnreadable).toBe('too-large');
@@ -256,7 +236,7 @@ describe('POST /v1/policy/evaluate', () => {
   });
 
   it('refuses a request it cannot judge, naming the field', async () => {
-    const base = { agent: 'bot', vault: 'team', method: 'GET', url: 'https://x.example/' };
+    const base = botRequest('GET', 'https://x.example/');
     const cases: Array<[unknown, string]> = [
       [{ ...base, url: undefined }, 'url'],
       [{ ...base, url: 'not a url' }, 'url'],
@@ -273,7 +253,7 @@ describe('POST /v1/policy/evaluate', () => {
   });
 
   it('is for admin tokens only', async () => {
-    const body = { agent: 'bot', vault: 'team', method: 'GET', url: 'https://x.example/' };
+    const body = botRequest('GET', 'https://x.example/');
     expect((await evaluate(body, 'vec_adm_nope')).status).toBe(401);
     expect((await evaluate(body, api.tokens.agent)).status).toBeGreaterThanOrEqual(401);
     expect((await evaluate(body, api.tokens.owner)).status).toBe(200);
