@@ -51,14 +51,8 @@ export function rule(
 }
 
 /** `rule(…)` with a `priority`: higher-priority rules are tried first. */
-export function rankedRule(
-  priority: number,
-  name: string,
-  effect: string,
-  reason: string,
-  conditions: ConditionDocument[] = [],
-  extra: Record<string, unknown> = {},
-): RuleDocument {
+export function rankedRule(priority: number, ...args: Parameters<typeof rule>): RuleDocument {
+  const [name, effect, reason, conditions, extra] = args;
   return rule(name, effect, reason, conditions, { priority, ...extra });
 }
 
