@@ -69,6 +69,43 @@ export function upstreamAndGateways(routes: Route[]): {
   return { upstream, gateways };
 }
 
+/**
+ * Creates the vault `vault` holding the credential `KEY` = `secret`, the service `local` that
+ * sends it as a bearer token to `upstream`'s plain-HTTP port on localhost, and the agent `agent`
+ * of that vault; returns the agent's token.
+ */
+export async function localBearerVault(
+  gateway: Gateway,
+  upstream: TestUpstream,
+  vault: string,
+  agent: string,
+  secret = `${vault}-secret-value`,
+): Promise<string> {
+  await gateway.vaults.createVault({ name: vault });
+  await gateway.vaults.setCredential(vault, 'KEY', secret);
+  await gateway.vaults.createService(vault, {
+    name: 'local',
+    host: `localhost:${upstream.httpPort}`,
+    scheme: 'http',
+    auth: { type: 'bearer', credential: 'KEY' },
+  });
+  return (await gateway.identity.createAgent({ name: agent, vaults: [vault] })).token;
+}
+
+/** `POST /v1/policy/evaluate` at `baseUrl` as `token`: the status and the answer, loosely typed. */
+export async function evaluatePolicy(
+  baseUrl: string,
+  token: string,
+  request: unknown,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${baseUrl}/v1/policy/evaluate`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(request),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
 /** A response body as loosely typed JSON, for assertions. */
 export async function json(res: Response): Promise<any> {
   return res.json();

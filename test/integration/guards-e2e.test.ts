@@ -5,7 +5,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { json, startTestGateway, upstreamAndGateways } from '../helpers/gateway';
+import {
+  evaluatePolicy,
+  json,
+  localBearerVault,
+  startTestGateway,
+  upstreamAndGateways,
+} from '../helpers/gateway';
 import { policyDocument, rankedRule, when } from '../helpers/policy-documents';
 import { failUnder, type TestUpstream } from '../helpers/upstream';
 import { tempDir } from '../helpers/temp-dir';
@@ -16,16 +22,7 @@ async function setUp(env: NodeJS.ProcessEnv, upstream: TestUpstream) {
     System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
     ...env,
   });
-  await gateway.vaults.createVault({ name: 'guarded' });
-  await gateway.vaults.setCredential('guarded', 'KEY', 'guarded-secret-value');
-  await gateway.vaults.createService('guarded', {
-    name: 'local',
-    host: `localhost:${upstream.httpPort}`,
-    scheme: 'http',
-    auth: { type: 'bearer', credential: 'KEY' },
-  });
-  const token = (await gateway.identity.createAgent({ name: 'guarded-bot', vaults: ['guarded'] }))
-    .token;
+  const token = await localBearerVault(gateway, upstream, 'guarded', 'guarded-bot');
   const call = (path: string, init: RequestInit = {}) =>
     fetch(`${gateway.urls.http}/proxy/${upstream.httpUrl}${path}`, {
       ...init,
@@ -33,6 +30,15 @@ async function setUp(env: NodeJS.ProcessEnv, upstream: TestUpstream) {
     });
   return { gateway, call };
 }
+
+const GUARD_RULES = [
+  rankedRule(10, 'no-deletes', 'Deny', 'Deleting is not allowed here.', [
+    when('request.method', 'eq', 'DELETE'),
+  ]),
+  rankedRule(5, 'exports-need-review', 'Hitl', 'Exports need a human.', [
+    when('request.path', 'contains', '/export'),
+  ]),
+];
 
 describe('guards through the proxy', () => {
   const { upstream, gateways } = upstreamAndGateways([failUnder('/fail')]);
@@ -89,17 +95,12 @@ describe('guards through the proxy', () => {
 
     // The dry run of the same request says the same, with the factors behind the score.
     const { token } = await gateway.identity.createAdminToken({ name: 'auditor', role: 'auditor' });
-    const dry = await fetch(`${gateway.urls.http}/v1/policy/evaluate`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        agent: 'guarded-bot',
-        vault: 'guarded',
-        method: 'DELETE',
-        url: `${upstream.httpUrl}/admin/users/all`,
-      }),
+    const { body: answer } = await evaluatePolicy(gateway.urls.http, token, {
+      agent: 'guarded-bot',
+      vault: 'guarded',
+      method: 'DELETE',
+      url: `${upstream.httpUrl}/admin/users/all`,
     });
-    const answer = await json(dry);
     expect(answer.risk).toMatchObject({ applied: true, score: 0.86 });
     expect(answer.approval).toEqual({ required: true, message: expect.any(String) });
     // The pending refusal quotes the dry run's sentence as its why.
@@ -111,21 +112,7 @@ describe('guards through the proxy', () => {
     const dir = tempDir('vectra-policies-');
     writeFileSync(
       join(dir, 'guard.json'),
-      JSON.stringify(
-        policyDocument(
-          'guard',
-          'Allow',
-          [
-            rankedRule(10, 'no-deletes', 'Deny', 'Deleting is not allowed here.', [
-              when('request.method', 'eq', 'DELETE'),
-            ]),
-            rankedRule(5, 'exports-need-review', 'Hitl', 'Exports need a human.', [
-              when('request.path', 'contains', '/export'),
-            ]),
-          ],
-          { description: 'test policy' },
-        ),
-      ),
+      JSON.stringify(policyDocument('guard', 'Allow', GUARD_RULES, { description: 'test policy' })),
     );
     const { gateway, call } = await setUp(
       { Policy__Providers__Internal__Directory: dir },

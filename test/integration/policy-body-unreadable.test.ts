@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Gateway } from '../../src/gateway';
-import { startTestGateway } from '../helpers/gateway';
+import { evaluatePolicy, startTestGateway } from '../helpers/gateway';
 import { policyDocument, rule, when } from '../helpers/policy-documents';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 import { tempDir } from '../helpers/temp-dir';
@@ -346,19 +346,15 @@ describe('a policy that reads request.body, through the forward proxy', () => {
   it('a dry run (POST /v1/policy/evaluate) reports the same refusal', async () => {
     const { token } = await gateway.identity.createAdminToken({ name: 'auditor', role: 'auditor' });
     const evaluate = async (extra: object) => {
-      const res = await fetch(`${gateway.urls.http}/v1/policy/evaluate`, {
+      const answer = await evaluatePolicy(gateway.urls.http, token, {
+        agent: 'denier',
+        vault: 'bodies',
         method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          agent: 'denier',
-          vault: 'bodies',
-          method: 'POST',
-          url: items(),
-          ...extra,
-        }),
+        url: items(),
+        ...extra,
       });
-      expect(res.status).toBe(200);
-      return (await res.json()) as { decision: Record<string, unknown> };
+      expect(answer.status).toBe(200);
+      return answer.body as { decision: Record<string, unknown> };
     };
     const notJson = await evaluate({
       headers: { 'content-type': 'text/plain' },

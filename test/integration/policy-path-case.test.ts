@@ -9,10 +9,12 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import { REGEX_INPUT_LIMIT } from '../../src/policy/safe-regex';
-import { json, startTestGateway } from '../helpers/gateway';
+import { json, localBearerVault, startTestGateway } from '../helpers/gateway';
 import { policyDocument, rankedRule, when } from '../helpers/policy-documents';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 import { tempDir } from '../helpers/temp-dir';
+
+const SECRET = 'path-case-secret-value';
 
 const POLICY = policyDocument(
   'admin-api',
@@ -45,15 +47,7 @@ beforeAll(async () => {
     System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
     Policy__Providers__Internal__Directory: dir,
   });
-  await gateway.vaults.createVault({ name: 'team' });
-  await gateway.vaults.setCredential('team', 'KEY', 'path-case-secret-value');
-  await gateway.vaults.createService('team', {
-    name: 'local',
-    host: `localhost:${upstream.httpPort}`,
-    scheme: 'http',
-    auth: { type: 'bearer', credential: 'KEY' },
-  });
-  const { token } = await gateway.identity.createAgent({ name: 'path-bot', vaults: ['team'] });
+  const token = await localBearerVault(gateway, upstream, 'team', 'path-bot', SECRET);
   call = (path) =>
     fetch(`${gateway.urls.http}/proxy/${upstream.httpUrl}${path}`, {
       headers: { authorization: `Bearer ${token}` },

@@ -20,7 +20,7 @@ import { openDatabase } from '../../src/storage';
 import { createCipher } from '../../src/vault/crypto';
 import { createVaultServices } from '../helpers/vault-services';
 import { serveApiRouter } from '../helpers/api-app';
-import { testConfig } from '../helpers/gateway';
+import { evaluatePolicy, testConfig } from '../helpers/gateway';
 import { policyDocument, rankedRule, rule, when } from '../helpers/policy-documents';
 import { sqliteConfig } from './storage-test-helpers';
 import { runInProcess } from '../helpers/in-process-cli';
@@ -113,14 +113,8 @@ beforeAll(async () => {
 
 afterAll(() => api.close());
 
-async function evaluate(body: unknown, token = api.tokens.auditor) {
-  const res = await fetch(`${api.url}/v1/policy/evaluate`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const evaluate = (body: unknown, token = api.tokens.auditor) =>
+  evaluatePolicy(api.url, token, body);
 
 /** The dry-run request of agent `bot` in vault `team`; `extra` adds headers, a body, a service. */
 const botRequest = (method: string, url: string, extra: Record<string, unknown> = {}) => ({

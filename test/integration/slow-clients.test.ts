@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { Gateway } from '../../src/gateway';
-import { startTestGateway } from '../helpers/gateway';
+import { localBearerVault, startTestGateway } from '../helpers/gateway';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 
 const TIMEOUT_MS = 200;
@@ -90,15 +90,7 @@ describe('slow clients are cut off', () => {
       System__Server__HeadersTimeoutMilliseconds: String(TIMEOUT_MS),
       System__Server__RequestTimeoutMilliseconds: String(5 * TIMEOUT_MS),
     });
-    await gateway.vaults.createVault({ name: 'slow' });
-    await gateway.vaults.setCredential('slow', 'KEY', 'slow-secret');
-    await gateway.vaults.createService('slow', {
-      name: 'local',
-      host: `localhost:${upstream.httpPort}`,
-      scheme: 'http',
-      auth: { type: 'bearer', credential: 'KEY' },
-    });
-    token = (await gateway.identity.createAgent({ name: 'slow-bot', vaults: ['slow'] })).token;
+    token = await localBearerVault(gateway, upstream, 'slow', 'slow-bot', 'slow-secret');
   });
   afterAll(async () => {
     await gateway?.close();
