@@ -7,6 +7,7 @@ import {
 } from '../../src/pipeline/injection';
 import type { HeaderMap, ProxyRequest } from '../../src/http/types';
 import type { AuthScheme } from '../../src/vault/types';
+import { thrownBy } from '../helpers/errors';
 
 const request = (headers: HeaderMap = {}, path = '/v1/items?page=2'): ProxyRequest => ({
   method: 'GET',
@@ -26,15 +27,7 @@ const values = new Map([
   ['AMP', 'a&b=c d'],
 ]);
 
-function refusal(fn: () => unknown): GatewayError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatewayError');
-}
+const refusal = (fn: () => unknown) => thrownBy(fn, GatewayError);
 
 describe('credential injection per scheme', () => {
   it.each<[string, AuthScheme, HeaderMap, string[]]>([

@@ -1,5 +1,6 @@
 import { DEFAULT_TTL_SECONDS, resolveRunMode, RunError } from '../../src/isolation/run-mode';
 import type { SavedLogin } from '../../src/client/login-store';
+import { thrownBy } from '../helpers/errors';
 
 const ADDR = 'http://gw.example:7080';
 const noLogin = () => undefined;
@@ -8,15 +9,7 @@ const savedLogin =
   () =>
     login;
 
-function refusal(fn: () => unknown): RunError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof RunError) return err;
-    throw err;
-  }
-  throw new Error('expected a RunError');
-}
+const refusal = (fn: () => unknown) => thrownBy(fn, RunError);
 
 describe('vectra run: agent mode', () => {
   const agentEnv = { VECTRA_TOKEN: 'vec_agt_x', VECTRA_ADDR: ADDR, VECTRA_VAULT: 'shop' };
