@@ -3,19 +3,10 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { selfSignedCertificate, type TestCertificate } from '../helpers/certificates';
 import { startTestGateway } from '../helpers/gateway';
+import { responseText } from '../helpers/streams';
 import { tempDir } from '../helpers/temp-dir';
 
-function getHealth(url: string, ca: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${url}/health`, { ca }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const getHealth = (url: string, ca: string) => responseText(request(`${url}/health`, { ca }));
 
 describe('HTTPS listener', () => {
   let cert: TestCertificate;

@@ -1,6 +1,7 @@
 import { createServer, request } from 'node:http';
 import { listen } from '../../src/server/listener';
 import { startTestGateway } from '../helpers/gateway';
+import { responseText } from '../helpers/streams';
 
 function deferred<T = void>() {
   let resolve!: (value: T) => void;
@@ -8,17 +9,7 @@ function deferred<T = void>() {
   return { promise, resolve };
 }
 
-function get(port: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/' }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (port: number) => responseText(request({ host: '127.0.0.1', port, path: '/' }));
 
 describe('graceful shutdown of a listener', () => {
   it('stops accepting, lets in-flight requests finish, then resolves', async () => {
