@@ -13,10 +13,10 @@ import {
 } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import type { SecretManagementConfig } from '../../src/config/schema';
-import type { Logger } from '../../src/observability/types';
 import { createSecretProvider, type AzureKeyVaultDeps } from '../../src/secrets';
 import { selfSignedCertificate, type TestCertificate } from '../helpers/certificates';
 import { rejection } from '../helpers/errors';
+import { recordingLogger, type LogLine } from '../helpers/waiting-and-processes';
 
 const TOKEN = 'static-test-token';
 const TENANT = '72f988bf-0000-4000-8000-000000000000';
@@ -136,21 +136,6 @@ function staticCredential(calls: Array<{ scopes: string[]; tenantId?: string }>)
   };
 }
 
-function capturingLogger(lines: string[]): Logger {
-  const log = (message: string, meta?: Record<string, unknown>) =>
-    lines.push(`${message} ${JSON.stringify(meta ?? {})}`);
-  const logger: Logger = {
-    critical: log,
-    error: log,
-    warn: log,
-    info: log,
-    debug: log,
-    trace: log,
-    child: () => logger,
-  };
-  return logger;
-}
-
 function config(vaultUri: string): SecretManagementConfig {
   return {
     DefaultProvider: 'AzureKeyVault',
@@ -167,7 +152,9 @@ describe('AzureKeyVault secret provider (local Key Vault REST server)', () => {
   let agent: Agent;
   let clock: number;
   let tokenCalls: Array<{ scopes: string[]; tenantId?: string }>;
-  let logLines: string[];
+  let logLines: LogLine[];
+  /** The log as text: each line's message and meta. */
+  const logText = () => logLines.map((l) => `${l.message} ${JSON.stringify(l.meta)}`).join('\n');
 
   beforeAll(() => {
     cert = selfSignedCertificate('localhost');
@@ -190,7 +177,7 @@ describe('AzureKeyVault secret provider (local Key Vault REST server)', () => {
   const provider = (azure: Partial<AzureKeyVaultDeps> = {}) =>
     createSecretProvider(config(vault.url), {
       vaultService: { resolveCredentials: async () => new Map() },
-      logger: capturingLogger(logLines),
+      logger: recordingLogger(logLines),
       azure: {
         credential: staticCredential(tokenCalls),
         httpClient: httpClientTrusting(agent),
@@ -274,8 +261,8 @@ describe('AzureKeyVault secret provider (local Key Vault REST server)', () => {
     expect(error.statusCode).toBe(503);
     expect(error.message).toContain('HTTP 500');
     expect(JSON.stringify(error.toJSON())).not.toContain(PLANTED);
-    expect(logLines.join('\n')).not.toContain(PLANTED);
-    expect(logLines.join('\n')).toContain('VEC_SECRET_PROVIDER_UNAVAILABLE');
+    expect(logText()).not.toContain(PLANTED);
+    expect(logText()).toContain('VEC_SECRET_PROVIDER_UNAVAILABLE');
     const health = await secrets.health!();
     expect(health.status).toBe('Degraded');
     expect(health.description).toContain('HTTP 500');

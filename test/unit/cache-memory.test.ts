@@ -4,23 +4,7 @@
  */
 import { MemoryCache } from '../../src/cache/memory';
 import { openCache } from '../../src/cache';
-import type { Logger } from '../../src/observability/types';
-
-function recordingLogger(): Logger & { errors: Array<Record<string, unknown>> } {
-  const errors: Array<Record<string, unknown>> = [];
-  const ignore = (): void => undefined;
-  const logger = {
-    errors,
-    critical: ignore,
-    error: (_message: string, meta: Record<string, unknown> = {}) => void errors.push(meta),
-    warn: ignore,
-    info: ignore,
-    debug: ignore,
-    trace: ignore,
-    child: () => logger,
-  };
-  return logger;
-}
+import { recordingLogger } from '../helpers/waiting-and-processes';
 
 describe('MemoryCache', () => {
   let now = 1_000;
@@ -80,7 +64,7 @@ describe('MemoryCache', () => {
     await cache.publish('c', 'hello');
     await new Promise((resolve) => setImmediate(resolve)); // microtasks, rejections included
     expect(received).toEqual(['hello']);
-    expect(logger.errors).toEqual([
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.meta)).toEqual([
       { channel: 'c', error: 'Error: boom' },
       { channel: 'c', error: 'Error: async boom' },
     ]);
