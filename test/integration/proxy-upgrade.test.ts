@@ -17,7 +17,12 @@ import type { TLSSocket } from 'node:tls';
 import type { Gateway } from '../../src/gateway';
 import { waitForAuditRow } from '../helpers/audit';
 import { startTestGateway } from '../helpers/gateway';
-import { basicProxyAuth, connectTunnel, tlsOverTunnel } from '../helpers/raw-http';
+import {
+  basicProxyAuth,
+  connectTunnel,
+  passthroughAgent,
+  tlsOverTunnel,
+} from '../helpers/raw-http';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 
 const VAULT = 'upgrades';
@@ -111,9 +116,7 @@ describe('protocol upgrades', () => {
       System__Proxy__UpstreamCaFile: upstream.caFile,
       System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
     });
-    await gateway.vaults.createVault({ name: VAULT, unmatchedHosts: 'passthrough' });
-    token = (await gateway.identity.createAgent({ name: 'upgrader', vaults: [VAULT] })).token;
-    ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
+    ({ token, ca } = await passthroughAgent(gateway, VAULT, 'upgrader'));
     proxy = new URL(gateway.urls.proxy);
   });
 
@@ -127,6 +130,15 @@ describe('protocol upgrades', () => {
     connectTunnel(Number(proxy.port), authority, basicProxyAuth(token, VAULT));
   const tlsTunnel = async (authority: string) =>
     tlsOverTunnel(await tunnel(authority), ca, 'localhost');
+  /** A TLS tunnel to the upstream, and the head answering an upgrade of `path` to `protocol`. */
+  const upgradeOverTls = async (path: string, protocol: string) => {
+    const tls = await tlsTunnel(`localhost:${upstream.httpsPort}`);
+    const head = await exchangeHead(
+      tls,
+      upgradeRequest(`localhost:${upstream.httpsPort}`, path, protocol),
+    );
+    return { tls, head };
+  };
 
   it('refuses Upgrade: h2c inside a plain tunnel with 400 VEC_UPGRADE_REFUSED, and dials nothing', async () => {
     const socket = await tunnel(`localhost:${recorder.port}`);
@@ -149,12 +161,8 @@ describe('protocol upgrades', () => {
     ['a list that names websocket among others', 'websocket, h2c'],
     ['an unknown protocol', 'TLS/1.2'],
   ])('refuses %s inside a TLS tunnel, before the upstream sees it', async (_label, protocol) => {
-    const tls = await tlsTunnel(`localhost:${upstream.httpsPort}`);
     const path = `/refused-${randomBytes(4).toString('hex')}`;
-    const head = await exchangeHead(
-      tls,
-      upgradeRequest(`localhost:${upstream.httpsPort}`, path, protocol),
-    );
+    const { tls, head } = await upgradeOverTls(path, protocol);
     expect(head).toMatch(/^HTTP\/1\.1 400 /);
     expect(head).toMatch(/x-vectra-error: VEC_UPGRADE_REFUSED/i);
     tls.destroy();
@@ -163,11 +171,7 @@ describe('protocol upgrades', () => {
   });
 
   it('relays Upgrade: websocket in any case, and records an audit row for it', async () => {
-    const tls = await tlsTunnel(`localhost:${upstream.httpsPort}`);
-    const head = await exchangeHead(
-      tls,
-      upgradeRequest(`localhost:${upstream.httpsPort}`, '/ws-audited', 'WebSocket'),
-    );
+    const { tls, head } = await upgradeOverTls('/ws-audited', 'WebSocket');
     expect(head).toMatch(/^HTTP\/1\.1 101 /);
     const echoed = new Promise<void>((resolve) =>
       tls.on('data', (chunk: Buffer) => chunk.toString().includes('echo:ping') && resolve()),
@@ -185,11 +189,7 @@ describe('protocol upgrades', () => {
   });
 
   it('records an audit row when the upstream declines the upgrade', async () => {
-    const tls = await tlsTunnel(`localhost:${upstream.httpsPort}`);
-    const head = await exchangeHead(
-      tls,
-      upgradeRequest(`localhost:${upstream.httpsPort}`, '/ws-declined', 'websocket'),
-    );
+    const { tls, head } = await upgradeOverTls('/ws-declined', 'websocket');
     expect(head).toMatch(/^HTTP\/1\.1 403 /);
     tls.destroy();
     const row = await waitForAuditRow(gateway, VAULT, '/ws-declined');

@@ -7,7 +7,13 @@
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway } from '../helpers/gateway';
-import { basicProxyAuth, connectTunnel, RawConnection, tlsOverTunnel } from '../helpers/raw-http';
+import {
+  basicProxyAuth,
+  connectTunnel,
+  passthroughAgent,
+  RawConnection,
+  tlsOverTunnel,
+} from '../helpers/raw-http';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 import { recordingLogger } from '../helpers/waiting-and-processes';
 
@@ -42,9 +48,7 @@ describe('TLS clients with an unusual SNI', () => {
       },
       { logger },
     );
-    await gateway.vaults.createVault({ name: VAULT, unmatchedHosts: 'passthrough' });
-    token = (await gateway.identity.createAgent({ name: 'sni-agent', vaults: [VAULT] })).token;
-    ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
+    ({ token, ca } = await passthroughAgent(gateway, VAULT, 'sni-agent'));
     proxy = new URL(gateway.urls.proxy);
   });
 
