@@ -45,6 +45,19 @@ export function startTestGateway(
   });
 }
 
+/** Starts a gateway with `extra`, hands it to `use`, and closes it whatever `use` does. */
+export async function withTestGateway<T>(
+  extra: NodeJS.ProcessEnv,
+  use: (gateway: Gateway) => Promise<T>,
+): Promise<T> {
+  const gateway = await startTestGateway(extra);
+  try {
+    return await use(gateway);
+  } finally {
+    await gateway.close();
+  }
+}
+
 /**
  * For a describe block: one upstream serving `routes` for all its tests (what it received is
  * cleared before each), and a list of gateways the tests start, all closed after the block.

@@ -5,7 +5,7 @@
 import { PassThrough } from 'node:stream';
 import type { Gateway } from '../../src/gateway';
 import { createLogger } from '../../src/observability/logger';
-import { json, startTestGateway, testConfig } from '../helpers/gateway';
+import { json, startTestGateway, testConfig, withTestGateway } from '../helpers/gateway';
 import { createPostgresDatabase, describeWith, REDIS_ADDRESS } from '../helpers/services';
 import {
   RedisServerProcess,
@@ -19,6 +19,14 @@ async function health(gateway: Gateway): Promise<{ status: number; body: any }> 
   return { status: res.status, body: await json(res) };
 }
 
+/** Starting a gateway with `env` fails with `code`, naming the unreachable 127.0.0.1:`port`. */
+async function expectStartRefused(code: string, port: number, env: NodeJS.ProcessEnv) {
+  await expect(startTestGateway(env)).rejects.toMatchObject({
+    code,
+    message: expect.stringContaining(`127.0.0.1:${port}`),
+  });
+}
+
 // Replicas sharing one PostgreSQL share the master password (a key file would live on one host).
 const MASTER_PASSWORD = 'test master password';
 
@@ -30,74 +38,64 @@ describeWith('postgres')('gateway on PostgreSQL', () => {
   afterAll(() => db.drop());
 
   it('runs with an Npgsql-style connection string and reports the database check', async () => {
-    const gateway = await startTestGateway({
-      System__Storage__Database__DefaultProvider: 'Postgres',
-      Security__MasterPassword: MASTER_PASSWORD,
-      System__Storage__Database__Providers__Postgres__ConnectionString: `Host=127.0.0.1;Port=5432;Database=${db.name};Username=postgres`,
-    });
-    try {
-      const { status, body } = await health(gateway);
-      expect(status).toBe(200);
-      expect(body.checks.database).toMatchObject({ status: 'Healthy', description: 'Postgres' });
-      expect(await gateway.database.appliedMigrations()).not.toHaveLength(0);
-    } finally {
-      await gateway.close();
-    }
+    await withTestGateway(
+      {
+        System__Storage__Database__DefaultProvider: 'Postgres',
+        Security__MasterPassword: MASTER_PASSWORD,
+        System__Storage__Database__Providers__Postgres__ConnectionString: `Host=127.0.0.1;Port=5432;Database=${db.name};Username=postgres`,
+      },
+      async (gateway) => {
+        const { status, body } = await health(gateway);
+        expect(status).toBe(200);
+        expect(body.checks.database).toMatchObject({ status: 'Healthy', description: 'Postgres' });
+        expect(await gateway.database.appliedMigrations()).not.toHaveLength(0);
+      },
+    );
   });
 
   it('runs with a postgres:// URL', async () => {
-    const gateway = await startTestGateway({
-      System__Storage__Database__DefaultProvider: 'Postgres',
-      Security__MasterPassword: MASTER_PASSWORD,
-      System__Storage__Database__Providers__Postgres__ConnectionString: db.url,
-    });
-    try {
-      expect((await health(gateway)).body.checks.database.description).toBe('Postgres');
-    } finally {
-      await gateway.close();
-    }
+    await withTestGateway(
+      {
+        System__Storage__Database__DefaultProvider: 'Postgres',
+        Security__MasterPassword: MASTER_PASSWORD,
+        System__Storage__Database__Providers__Postgres__ConnectionString: db.url,
+      },
+      async (gateway) => {
+        expect((await health(gateway)).body.checks.database.description).toBe('Postgres');
+      },
+    );
   });
 
   it('refuses to start when PostgreSQL is unreachable, naming the address', async () => {
     const port = await freePort();
-    await expect(
-      startTestGateway({
-        System__Storage__Database__DefaultProvider: 'Postgres',
-        System__Storage__Database__Providers__Postgres__ConnectionString: `Host=127.0.0.1;Port=${port};Database=x;Username=u;Password=pw-planted-1`,
-      }),
-    ).rejects.toMatchObject({
-      code: 'VEC_STORAGE_UNAVAILABLE',
-      message: expect.stringContaining(`127.0.0.1:${port}`),
+    await expectStartRefused('VEC_STORAGE_UNAVAILABLE', port, {
+      System__Storage__Database__DefaultProvider: 'Postgres',
+      System__Storage__Database__Providers__Postgres__ConnectionString: `Host=127.0.0.1;Port=${port};Database=x;Username=u;Password=pw-planted-1`,
     });
   });
 });
 
 describeWith('redis')('gateway on Redis', () => {
   it('uses the shared Redis from a `host:port` connection string', async () => {
-    const gateway = await startTestGateway({
-      System__Storage__Cache__DefaultProvider: 'Redis',
-      System__Storage__Cache__Providers__Redis__ConnectionString: REDIS_ADDRESS,
-    });
-    try {
-      const { status, body } = await health(gateway);
-      expect(status).toBe(200);
-      expect(body.checks.cache.status).toBe('Healthy');
-      expect(gateway.cache.provider).toBe('Redis');
-    } finally {
-      await gateway.close();
-    }
+    await withTestGateway(
+      {
+        System__Storage__Cache__DefaultProvider: 'Redis',
+        System__Storage__Cache__Providers__Redis__ConnectionString: REDIS_ADDRESS,
+      },
+      async (gateway) => {
+        const { status, body } = await health(gateway);
+        expect(status).toBe(200);
+        expect(body.checks.cache.status).toBe('Healthy');
+        expect(gateway.cache.provider).toBe('Redis');
+      },
+    );
   });
 
   it('refuses to start when Redis is unreachable, naming the address', async () => {
     const port = await freePort();
-    await expect(
-      startTestGateway({
-        System__Storage__Cache__DefaultProvider: 'Redis',
-        System__Storage__Cache__Providers__Redis__ConnectionString: `127.0.0.1:${port}`,
-      }),
-    ).rejects.toMatchObject({
-      code: 'VEC_CACHE_UNAVAILABLE',
-      message: expect.stringContaining(`127.0.0.1:${port}`),
+    await expectStartRefused('VEC_CACHE_UNAVAILABLE', port, {
+      System__Storage__Cache__DefaultProvider: 'Redis',
+      System__Storage__Cache__Providers__Redis__ConnectionString: `127.0.0.1:${port}`,
     });
   });
 });

@@ -23,6 +23,15 @@ describe('HTTPS listener', () => {
       System__Server__Https__Port: '0',
       ...extra,
     });
+  /** The status of GET /health over HTTPS from a gateway started with `extra`, then closed. */
+  const healthStatus = async (extra: NodeJS.ProcessEnv) => {
+    const gateway = await https(extra);
+    try {
+      return (await getHealth(gateway.urls.https!, cert.certPem)).status;
+    } finally {
+      await gateway.close();
+    }
+  };
 
   it('serves from a password-protected PFX, beside plain HTTP', async () => {
     const path = join(dir, 'vectra.pfx');
@@ -47,26 +56,17 @@ describe('HTTPS listener', () => {
     const keyPath = join(dir, 'vectra.key');
     writeFileSync(certPath, cert.certPem);
     writeFileSync(keyPath, cert.keyPem);
-    const gateway = await https({
+    const status = await healthStatus({
       System__Server__Https__Certificate__Path: certPath,
       System__Server__Https__Certificate__KeyPath: keyPath,
     });
-    try {
-      expect((await getHealth(gateway.urls.https!, cert.certPem)).status).toBe(200);
-    } finally {
-      await gateway.close();
-    }
+    expect(status).toBe(200);
   });
 
   it('serves from one PEM file holding certificate and key', async () => {
     const path = join(dir, 'combined.pem');
     writeFileSync(path, cert.certPem + cert.keyPem);
-    const gateway = await https({ System__Server__Https__Certificate__Path: path });
-    try {
-      expect((await getHealth(gateway.urls.https!, cert.certPem)).status).toBe(200);
-    } finally {
-      await gateway.close();
-    }
+    expect(await healthStatus({ System__Server__Https__Certificate__Path: path })).toBe(200);
   });
 
   it('refuses to start with a wrong PFX password, a missing file or no path', async () => {
