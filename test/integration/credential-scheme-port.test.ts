@@ -82,40 +82,31 @@ describe('credentials only on the scheme and port the service names', () => {
   });
 
   /** What the one recorded request carried as Authorization (undefined: none). */
+  /** curl through `proxy` to `url`, with `flags`. */
+  const curlVia = (proxy: string, url: string, ...flags: string[]) =>
+    curl(['--proxy', proxy, ...flags, url]);
+  const plainUrl = (path: string) => `http://127.0.0.1:${upstream.httpPort}${path}`;
+  const tlsUrl = (path: string) => `https://localhost:${upstream.httpsPort}${path}`;
+
   function authorizationSeenBy(recorder: TestUpstream, url: string): string | undefined {
     expect(recorder.received.map((r) => r.url)).toEqual([url]);
     return recorder.received[0].headers.authorization;
   }
 
   it('an https service gets its credential over TLS on its port (the control)', async () => {
-    const res = await curl([
-      '--proxy',
-      proxies.shop,
-      '--cacert',
-      caFile,
-      `https://localhost:${upstream.httpsPort}/tls`,
-    ]);
+    const res = await curlVia(proxies.shop, tlsUrl('/tls'), '--cacert', caFile);
     expect(res.stderr).toBe('');
     expect(authorizationSeenBy(upstream, '/tls')).toBe(`Bearer ${SECRET}`);
   });
 
   it('absolute-form http:// to the port of an https service: forwarded without the credential', async () => {
-    const res = await curl([
-      '--proxy',
-      proxies.shop,
-      `http://127.0.0.1:${upstream.httpPort}/absolute`,
-    ]);
+    const res = await curlVia(proxies.shop, plainUrl('/absolute'));
     expect(res.stderr).toBe('');
     expect(authorizationSeenBy(upstream, '/absolute')).toBeUndefined();
   });
 
   it('plain HTTP inside a CONNECT tunnel to that port: forwarded without the credential', async () => {
-    const res = await curl([
-      '--proxytunnel',
-      '--proxy',
-      proxies.shop,
-      `http://127.0.0.1:${upstream.httpPort}/tunnel`,
-    ]);
+    const res = await curlVia(proxies.shop, plainUrl('/tunnel'), '--proxytunnel');
     expect(res.stderr).toBe('');
     expect(authorizationSeenBy(upstream, '/tunnel')).toBeUndefined();
   });
@@ -131,12 +122,7 @@ describe('credentials only on the scheme and port the service names', () => {
   });
 
   it('a vault that denies unmatched hosts refuses the downgrade and sends nothing', async () => {
-    const res = await curl([
-      '-i',
-      '--proxy',
-      proxies.strict,
-      `http://127.0.0.1:${upstream.httpPort}/strict`,
-    ]);
+    const res = await curlVia(proxies.strict, plainUrl('/strict'), '-i');
     expect(res.stdout).toMatch(/^HTTP\/1\.1 403/);
     expect(res.stdout).toMatch(/x-vectra-error: VEC_UNMATCHED_HOST_DENIED/i);
     expect(res.stdout).toContain(`http://127.0.0.1:${upstream.httpPort}`);
@@ -144,25 +130,14 @@ describe('credentials only on the scheme and port the service names', () => {
   });
 
   it('a pattern without a port does not follow a TLS tunnel to another port', async () => {
-    const res = await curl([
-      '--proxy',
-      proxies.anyport,
-      '--cacert',
-      caFile,
-      `https://localhost:${upstream.httpsPort}/other-port`,
-    ]);
+    const res = await curlVia(proxies.anyport, tlsUrl('/other-port'), '--cacert', caFile);
     expect(res.stderr).toBe('');
     expect(authorizationSeenBy(upstream, '/other-port')).toBeUndefined();
   });
 
   it('a pattern without a port does not follow a plain CONNECT or absolute-form request to another port', async () => {
-    await curl([
-      '--proxytunnel',
-      '--proxy',
-      proxies.anyport,
-      `http://127.0.0.1:${upstream.httpPort}/other-tunnel`,
-    ]);
-    await curl(['--proxy', proxies.anyport, `http://127.0.0.1:${upstream.httpPort}/other-abs`]);
+    await curlVia(proxies.anyport, plainUrl('/other-tunnel'), '--proxytunnel');
+    await curlVia(proxies.anyport, plainUrl('/other-abs'));
     expect(upstream.received.map((r) => [r.url, r.headers.authorization])).toEqual([
       ['/other-tunnel', undefined],
       ['/other-abs', undefined],
@@ -170,18 +145,13 @@ describe('credentials only on the scheme and port the service names', () => {
   });
 
   it('an http service with a port gets its credential on that port, and only there', async () => {
-    await curl(['--proxy', proxies.plain, `http://127.0.0.1:${upstream.httpPort}/plain`]);
-    await curl([
-      '--proxytunnel',
-      '--proxy',
-      proxies.plain,
-      `http://127.0.0.1:${upstream.httpPort}/plain-tunnel`,
-    ]);
+    await curlVia(proxies.plain, plainUrl('/plain'));
+    await curlVia(proxies.plain, plainUrl('/plain-tunnel'), '--proxytunnel');
     expect(upstream.received.map((r) => [r.url, r.headers.authorization])).toEqual([
       ['/plain', `Bearer ${SECRET}`],
       ['/plain-tunnel', `Bearer ${SECRET}`],
     ]);
-    await curl(['--proxy', proxies.plain, `http://127.0.0.1:${other.httpPort}/elsewhere`]);
+    await curlVia(proxies.plain, `http://127.0.0.1:${other.httpPort}/elsewhere`);
     expect(authorizationSeenBy(other, '/elsewhere')).toBeUndefined();
   });
 });
