@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Gateway } from '../../src/gateway';
 import { waitForAuditRow } from '../helpers/audit';
-import { curl } from '../helpers/curl';
+import { curl, type CurlResult } from '../helpers/curl';
 import { startTestGateway } from '../helpers/gateway';
 import { startUpstream, type Route, type TestUpstream } from '../helpers/upstream';
 import { tempDir } from '../helpers/temp-dir';
@@ -39,6 +39,11 @@ describe('forward proxy and reverse route', () => {
   let proxy: string;
   /** curl through the proxy with the gateway's CA trusted, for CONNECT tunnels. */
   const throughTunnel = (args: string[]) => curl(['--proxy', proxy, '--cacert', caFile, ...args]);
+  /** `res` shows the gateway's refusal with `code`, and nothing reached the upstream. */
+  const expectRefusedUpstreamless = (res: CurlResult, code: string) => {
+    expect(res.stdout).toMatch(new RegExp(`x-vectra-error: ${code}`, 'i'));
+    expect(upstream.received).toHaveLength(0);
+  };
 
   beforeAll(async () => {
     upstream = await startUpstream([bigEcho]);
@@ -240,8 +245,7 @@ describe('forward proxy and reverse route', () => {
   it('refuses hosts that match no service when the vault says deny', async () => {
     const res = await curl(['-i', '--proxy', proxy, `http://127.0.0.1:${upstream.httpPort}/other`]);
     expect(res.stdout).toMatch(/^HTTP\/1\.1 403/);
-    expect(res.stdout).toMatch(/x-vectra-error: VEC_UNMATCHED_HOST_DENIED/i);
-    expect(upstream.received).toHaveLength(0);
+    expectRefusedUpstreamless(res, 'VEC_UNMATCHED_HOST_DENIED');
   });
 
   it('refuses a Host inside the tunnel that differs from the CONNECT authority', async () => {
@@ -251,8 +255,7 @@ describe('forward proxy and reverse route', () => {
       'Host: evil.example:443',
       `${upstream.httpsUrl}/x`,
     ]);
-    expect(res.stdout).toMatch(/x-vectra-error: VEC_TUNNEL_HOST_MISMATCH/i);
-    expect(upstream.received).toHaveLength(0);
+    expectRefusedUpstreamless(res, 'VEC_TUNNEL_HOST_MISMATCH');
   });
 
   it('refuses an oversized body with its own code', async () => {
