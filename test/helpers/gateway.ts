@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/loader';
 import type { VectraConfig } from '../../src/config/schema';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway';
 import { silentLogger } from '../../src/observability/types';
+import type { ServiceInput } from '../../src/vault/types';
 import { tempDir } from './temp-dir';
 import { startUpstream, type Route, type TestUpstream } from './upstream';
 
@@ -87,21 +88,51 @@ export function upstreamAndGateways(routes: Route[]): {
  * sends it as a bearer token to `upstream`'s plain-HTTP port on localhost, and the agent `agent`
  * of that vault; returns the agent's token.
  */
-export async function localBearerVault(
+export function localBearerVault(
   gateway: Gateway,
   upstream: TestUpstream,
   vault: string,
   agent: string,
   secret = `${vault}-secret-value`,
 ): Promise<string> {
-  await gateway.vaults.createVault({ name: vault });
-  await gateway.vaults.setCredential(vault, 'KEY', secret);
-  await gateway.vaults.createService(vault, {
+  return vaultWithService(gateway, vault, agent, ['KEY', secret], {
     name: 'local',
     host: `localhost:${upstream.httpPort}`,
     scheme: 'http',
     auth: { type: 'bearer', credential: 'KEY' },
   });
+}
+
+/**
+ * Creates the vault `vault` holding the credential `TOKEN` = `secret`, the service `service` that
+ * sends it in `X-Api-Key` to `upstream`'s HTTPS port on localhost, and the agent `agent` of that
+ * vault; returns the agent's token.
+ */
+export function localApiKeyVault(
+  gateway: Gateway,
+  upstream: TestUpstream,
+  vault: string,
+  agent: string,
+  secret: string,
+  service = 'local',
+): Promise<string> {
+  return vaultWithService(gateway, vault, agent, ['TOKEN', secret], {
+    name: service,
+    host: `localhost:${upstream.httpsPort}`,
+    auth: { type: 'api-key', header: 'X-Api-Key', credential: 'TOKEN' },
+  });
+}
+
+async function vaultWithService(
+  gateway: Gateway,
+  vault: string,
+  agent: string,
+  [credential, secret]: [string, string],
+  service: ServiceInput,
+): Promise<string> {
+  await gateway.vaults.createVault({ name: vault });
+  await gateway.vaults.setCredential(vault, credential, secret);
+  await gateway.vaults.createService(vault, service);
   return (await gateway.identity.createAgent({ name: agent, vaults: [vault] })).token;
 }
 

@@ -10,7 +10,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Gateway } from '../../src/gateway';
-import { startTestGateway } from '../helpers/gateway';
+import { localApiKeyVault, startTestGateway } from '../helpers/gateway';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 
 const SECRET = `ws_secret_${randomBytes(8).toString('hex')}`;
@@ -108,14 +108,7 @@ describe('streams through the tunnel', () => {
       System__Proxy__MaxTunnelsPerAgent: '2',
       System__Proxy__MaxHeaderBytes: '2048',
     });
-    await gateway.vaults.createVault({ name: 'streams' });
-    await gateway.vaults.setCredential('streams', 'TOKEN', SECRET);
-    await gateway.vaults.createService('streams', {
-      name: 'local',
-      host: `localhost:${upstream.httpsPort}`,
-      auth: { type: 'api-key', header: 'X-Api-Key', credential: 'TOKEN' },
-    });
-    token = (await gateway.identity.createAgent({ name: 'streamer', vaults: ['streams'] })).token;
+    token = await localApiKeyVault(gateway, upstream, 'streams', 'streamer', SECRET);
     ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
     proxy = new URL(gateway.urls.proxy);
   });

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { ProxyAgent, request } from 'undici';
 import type { Gateway } from '../../src/gateway';
 import { echoForms } from '../helpers/echo-forms';
-import { startTestGateway } from '../helpers/gateway';
+import { localApiKeyVault, startTestGateway } from '../helpers/gateway';
 import { basicProxyAuth } from '../helpers/raw-http';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 
@@ -79,15 +79,7 @@ describe('transformed echoes of the injected credential are redacted', () => {
       System__Proxy__UpstreamCaFile: upstream.caFile,
       System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
     });
-    await gateway.vaults.createVault({ name: 'echoes' });
-    await gateway.vaults.setCredential('echoes', 'TOKEN', SECRET);
-    await gateway.vaults.createService('echoes', {
-      name: 'echoer',
-      host: `localhost:${upstream.httpsPort}`,
-      auth: { type: 'api-key', header: 'X-Api-Key', credential: 'TOKEN' },
-    });
-    const token = (await gateway.identity.createAgent({ name: 'echoed', vaults: ['echoes'] }))
-      .token;
+    const token = await localApiKeyVault(gateway, upstream, 'echoes', 'echoed', SECRET, 'echoer');
     const ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
     dispatcher = new ProxyAgent({
       uri: gateway.urls.proxy,
