@@ -160,6 +160,9 @@ describeWith('redis')('vault invalidation across replicas through Redis', () => 
           );
         const bAnswers = (vault: string, key: string, expected: string) => async () =>
           (await resolvedByB(vault, key)) === expected;
+        /** Waits (5 s at most) for B to answer `expected` for `vault`/`key`, doing `what`. */
+        const untilB = (what: string, vault: string, key: string, expected: string) =>
+          waitFor(`B to ${what}`, bAnswers(vault, key, expected), 5000);
 
         await a.setCredential('default', 'K', 'one');
         await waitFor(
@@ -172,28 +175,20 @@ describeWith('redis')('vault invalidation across replicas through Redis', () => 
           5000,
         );
         await a.setCredential('default', 'K', 'two');
-        await waitFor('B to see the replaced value', bAnswers('default', 'K', 'two'), 5000);
+        await untilB('see the replaced value', 'default', 'K', 'two');
         await a.setCredential('default', 'LATER', 'added');
-        await waitFor('B to see the added key', bAnswers('default', 'LATER', 'added'), 5000);
+        await untilB('see the added key', 'default', 'LATER', 'added');
         await a.deleteCredential('default', 'LATER');
-        await waitFor(
-          'B to refuse the deleted key',
-          bAnswers('default', 'LATER', 'VEC_CREDENTIAL_NOT_FOUND'),
-          5000,
-        );
+        await untilB('refuse the deleted key', 'default', 'LATER', 'VEC_CREDENTIAL_NOT_FOUND');
 
         await a.createVault({ name: 'team' });
         await a.setCredential('team', 'K', 'old');
-        await waitFor('B to resolve the new vault', bAnswers('team', 'K', 'old'), 5000);
+        await untilB('resolve the new vault', 'team', 'K', 'old');
         await a.deleteVault('team');
-        await waitFor(
-          'B to refuse the deleted vault',
-          bAnswers('team', 'K', 'VEC_VAULT_NOT_FOUND'),
-          5000,
-        );
+        await untilB('refuse the deleted vault', 'team', 'K', 'VEC_VAULT_NOT_FOUND');
         await a.createVault({ name: 'team' });
         await a.setCredential('team', 'K', 'new');
-        await waitFor('B to resolve the re-created vault', bAnswers('team', 'K', 'new'), 5000);
+        await untilB('resolve the re-created vault', 'team', 'K', 'new');
       });
     });
   });
