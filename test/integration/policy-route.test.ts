@@ -125,6 +125,7 @@ const botRequest = (method: string, url: string, extra: Record<string, unknown> 
   ...extra,
 });
 
+const GITHUB_GRAPHQL = 'https://api.github.com/graphql';
 const MUTATION = { query: 'mutation { deleteRepository(id: 1) }' };
 
 describe('POST /v1/policy/evaluate', () => {
@@ -184,9 +185,7 @@ describe('POST /v1/policy/evaluate', () => {
   });
 
   it('judges a JSON body, and policies scoped to the matched service', async () => {
-    const denied = await evaluate(
-      botRequest('POST', 'https://api.github.com/graphql', { body: MUTATION }),
-    );
+    const denied = await evaluate(botRequest('POST', GITHUB_GRAPHQL, { body: MUTATION }));
     expect(denied.status).toBe(200); // a dry run answers the decision; it refuses nothing
     expect(denied.body.decision).toMatchObject({
       effect: 'Deny',
@@ -214,7 +213,7 @@ describe('POST /v1/policy/evaluate', () => {
     );
     expect(named.body.decision.effect).toBe('Deny');
     const big = await evaluate(
-      botRequest('POST', 'https://api.github.com/graphql', {
+      botRequest('POST', GITHUB_GRAPHQL, {
         body: { ...MUTATION, padding: 'x'.repeat(2000) },
       }),
     );
@@ -288,13 +287,7 @@ describe('vectra policy test --addr', () => {
     const dir = tempDir('vectra-body-');
     const file = join(dir, 'mutation.json');
     writeFileSync(file, JSON.stringify(MUTATION));
-    const result = await remoteTest(
-      'team',
-      'POST',
-      'https://api.github.com/graphql',
-      '--body',
-      file,
-    );
+    const result = await remoteTest('team', 'POST', GITHUB_GRAPHQL, '--body', file);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('decision: Deny');
     expect(result.stdout).toContain('policy:   github-no-mutations');
