@@ -33,7 +33,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
-    files: ['bin/**/*.js'],
+    files: ['bin/**/*.js', 'preload/**/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
       globals: {
@@ -41,6 +41,8 @@ export default tseslint.config(
         process: 'readonly',
         __dirname: 'readonly',
         module: 'writable',
+        Buffer: 'readonly',
+        URL: 'readonly',
       },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

@@ -1,7 +1,8 @@
 /**
- * `vectra run [--vault V] [--ttl D] [--addr URL] [--proxy URL] [--no-proxy HOSTS] -- CMD…`:
- * runs a command with its HTTP(S) traffic sent through the gateway (host isolation). The logic
- * lives in src/isolation/; this file only parses the command line and reports the outcome.
+ * `vectra run [--vault V] [--ttl D] [--addr URL] [--proxy URL] [--no-proxy HOSTS]
+ * [--no-node-preload] -- CMD…`: runs a command with its HTTP(S) traffic sent through the gateway
+ * (host isolation). The logic lives in src/isolation/; this file only parses the command line
+ * and reports the outcome.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ChildOptions } from '../isolation/child-process';
@@ -104,6 +105,10 @@ export function registerRunCommand(
     .option(
       '--share-agent-dir',
       "container: bind-mount the host's ~/.claude into the container's home",
+    )
+    .option(
+      '--no-node-preload',
+      "host: leave NODE_OPTIONS unchanged (no preload routing Node's fetch and http/https to the proxy)",
     )
     // Options after the command name belong to the command: without `--`, commander sees them.
     .showHelpAfterError('(put the command after --, e.g. `vectra run -- node -e "…"`)')

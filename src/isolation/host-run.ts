@@ -10,6 +10,7 @@ import { schema } from '../config/schema';
 import { writeCaFiles, type BundleSources } from './ca-bundle';
 import { resolveGatewayAccess } from './gateway-access';
 import { runChild, type ChildOptions, type ChildOutcome } from './child-process';
+import { NODE_PRELOAD_FILE, nodeOptionsWithPreload } from './node-preload';
 import { bareHost, noProxyList, proxyUrlWithToken } from './proxy-url';
 import type { RunFlags } from './run-mode';
 
@@ -63,6 +64,8 @@ export interface ChildEnvOptions {
   noProxy: string;
   vectraCaFile: string;
   bundleFile: string;
+  /** The preload put in front of the user's NODE_OPTIONS; none when undefined. */
+  nodePreload?: string;
 }
 
 /** The child's environment: `base` without withheld variables, plus the gateway's settings. */
@@ -79,6 +82,9 @@ export function buildChildEnv(base: NodeJS.ProcessEnv, opts: ChildEnvOptions): N
   env.NODE_USE_ENV_PROXY = '1';
   for (const name of BUNDLE_VARIABLES) env[name] = opts.bundleFile;
   env.NODE_EXTRA_CA_CERTS = opts.vectraCaFile;
+  if (opts.nodePreload !== undefined) {
+    env.NODE_OPTIONS = nodeOptionsWithPreload(env.NODE_OPTIONS, opts.nodePreload);
+  }
   env.VECTRA_ADDR = opts.addr;
   env.VECTRA_TOKEN = opts.token;
   env.VECTRA_VAULT = opts.vault;
@@ -89,6 +95,8 @@ export interface HostRunFlags extends RunFlags {
   proxy?: string;
   /** `--no-proxy` values, each comma-separated. */
   noProxy?: string[];
+  /** False (`--no-node-preload`): NODE_OPTIONS is passed on as it is. */
+  nodePreload?: boolean;
 }
 
 export interface HostRunRequest {
@@ -125,6 +133,7 @@ export async function runHost(
       noProxy: noProxyList(bareHost(new URL(mode.addr)), flags.noProxy),
       vectraCaFile: files.vectraCa,
       bundleFile: files.bundle,
+      nodePreload: flags.nodePreload === false ? undefined : NODE_PRELOAD_FILE,
     });
     const [command, ...args] = request.command;
     return await runChild(command, args, { ...deps.child, env: childEnv });
