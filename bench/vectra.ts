@@ -88,7 +88,9 @@ export async function startBenchVectra(options: {
         auth: bearer,
       });
     }
-    const { token } = await gateway.identity.createAgent({
+    // An older build (a --baseline) kept agents on the vault service.
+    const identity = (gateway as { identity?: typeof gateway.identity }).identity ?? vaults;
+    const { token } = await (identity as typeof gateway.identity).createAgent({
       name: 'bench-agent',
       vaults: ['bench', 'fresh'],
     });

@@ -363,6 +363,13 @@ describe('admin API', () => {
         'GET /discover',
         'POST /v1/agents/{agent}/rotate',
         'GET /v1/openapi.json',
+        'GET /v1/approvals',
+        'GET /v1/approvals/{id}',
+        'POST /v1/approvals/{id}/approve',
+        'POST /v1/approvals/{id}/deny',
+        'GET /v1/approvals/standing',
+        'DELETE /v1/approvals/standing/{id}',
+        'GET /v1/approvals/events',
       ]),
     );
     expect(doc.paths['/discover'].get.summary).toContain("forward proxy's port");
