@@ -1,37 +1,10 @@
 /**
  * Circuit breakers, one per vault and upstream origin (`scheme://host:port`), on opossum's state
- * machine: closed → open → (System.CircuitBreaker.ResetTimeoutSeconds) → half-open → one probe →
- * closed on success, open again on failure.
- *
- * - Scope: with `VaultOrigin` (the default) an agent that provokes failures opens its own vault's
- *   circuit for that origin only, and agents of other vaults are still forwarded; with `Origin`
- *   every vault shares one circuit per origin. A call without a vault (none authenticated) counts
- *   against the origin's own circuit.
- * - Memory: a circuit is forgotten once a window passed without a call and none is in flight,
- *   unless it is open (a half-open circuit nobody probed is forgotten too: the next call starts a
- *   fresh closed one). At most MAX_CIRCUITS are kept: a new one first evicts the oldest idle one,
- *   closed ones before others.
- *
- * - What is a failure: VEC_UPSTREAM_TIMEOUT, VEC_UPSTREAM_UNREACHABLE (DNS, refused, reset),
- *   VEC_UPSTREAM_TLS_INVALID and a 5xx answer. Not a failure: any other status, Vectra's own
- *   refusals (VEC_UPSTREAM_BLOCKED, VEC_REQUEST_TOO_LARGE, VEC_REQUEST_MALFORMED) and a client
- *   abort. opossum counts a non-failure as a success (its errorFilter), so a half-open probe
- *   that ends that way closes the circuit: nothing showed the upstream failing. The probe is
- *   never given up when its client leaves (its answer is discarded, its outcome counts): a
- *   probe cut short would say nothing, and an agent could keep every other agent's circuit
- *   open by leaving each probe. A call given up before it started does not run through the
- *   circuit at all.
- * - When it opens: `FailureThreshold` failures within the rolling window of `WindowSeconds`
- *   (10 buckets), or, when `ErrorPercentage` > 0, once at least `FailureThreshold` requests
- *   ended in the window and that percentage of them failed. opossum's own trigger is a
- *   percentage only, so it is set out of reach (100) and both rules are checked here on every
- *   failure; opossum still re-opens a half-open circuit on a failed probe by itself.
- * - The window starts empty again when a circuit closes (the failures that opened it are over).
- * - The `circuitBreaker` stage refuses early with check(), before a credential is injected;
- *   createBreakingUpstream() runs every upstream call through fire(), which is what decides:
- *   opossum lets exactly one call through a half-open circuit.
- * - Time: opossum arms its reset timer with the global setTimeout and reads Date.now, so this
- *   module uses the same global clock (the window rotation too); tests use Jest's fake timers.
+ * machine: closed → open → (ResetTimeoutSeconds) → half-open → one probe → closed or open again.
+ * opossum's own trigger is a percentage only, so it is set out of reach (100) and the threshold
+ * and percentage rules are checked here on every failure. opossum arms its timers with the
+ * global clock, so this module does too (tests use Jest's fake timers). What counts as a
+ * failure, the scope, the probe and eviction: docs/guards.md, "How a circuit decides".
  */
 import { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';

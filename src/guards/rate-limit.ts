@@ -1,34 +1,10 @@
 /**
- * Per-agent rate limits (System.RateLimit), counted by rate-limiter-flexible.
- *
- * The model is a fixed window: every counter allows `perMinute + Burst` requests per 60-second
- * window, starting with the window's first request; when the window ends the count starts over.
- * So an agent that has been quiet can send its whole allowance (rate plus burst) at once, and
- * over a long run it averages at most `perMinute + Burst` a minute. (A fixed window, not a
- * token bucket: at a window boundary up to twice the allowance can pass within a short time;
- * that is the price of one atomic INCR per request in Redis.)
- *
- * Which limit applies: the most specific override wins — service > vault > agent > default —
- * and each tier counts in its own counter, per agent:
- *
- *   service  `overrides.services["<vault>/<service>"]`, else `overrides.services["<service>"]`
- *            counter `agent:<name>:service:<vault>/<service>`
- *   vault    `overrides.vaults["<vault>"]`   counter `agent:<name>:vault:<vault>`
- *   agent    `overrides.agents["<name>"]`    counter `agent:<name>`
- *   default  System.RateLimit.DefaultRequestsPerMinute, counter `agent:<name>`
- *
- * An override replaces the per-minute rate; the Burst allowance is added in every tier. A session
- * minted for an agent counts as that agent (minting sessions does not multiply the allowance);
- * a session without an agent counts as `session:<id>`.
- *
- * Stores: `memory` counts in this process. `redis` shares the counters between replicas (one
- * atomic Lua INCR + EXPIRE per request, so the combined count across replicas respects the limit
- * exactly). When Redis fails or is not connected, the request is counted by an in-memory
- * insurance limiter with the same limit instead: a store error is never a 429, and never
- * unlimited traffic. During an outage each replica enforces the limit on its own (N replicas
- * admit up to N times the limit); the first insured request of an outage logs a warning, each
- * one counts in `vectra_rate_limit_insurance_total`, and the first request Redis answers again
- * logs that the shared counters are back.
+ * Per-agent rate limits (System.RateLimit), counted by rate-limiter-flexible in fixed 60-second
+ * windows of `perMinute + Burst`; the most specific override (service > vault > agent > default)
+ * wins and counts in its own per-agent counter. With Redis the counters are shared; when Redis
+ * fails, an in-memory insurance limiter with the same limit counts instead (never a 429 for a
+ * store error, never unlimited). The model, the counters and the outage behaviour:
+ * docs/guards.md, "How the counting works".
  */
 import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
