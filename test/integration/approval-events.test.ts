@@ -4,55 +4,20 @@
  * the gateway ends the stream and answers a held request VEC_APPROVAL_PENDING rather than
  * dropping it.
  */
-import { join } from 'node:path';
-import type { Gateway } from '../../src/gateway';
-import { json, REPO_ROOT, startTestGateway, upstreamAndGateways } from '../helpers/gateway';
-import type { TestUpstream } from '../helpers/upstream';
-import { waitFor } from '../helpers/waiting-and-processes';
+import {
+  approvalGateways,
+  waitForPending,
+  type ApprovalGateway as Setup,
+} from '../helpers/approvals';
+import { json } from '../helpers/gateway';
 
 const HOLD = { HumanInTheLoop__HoldSeconds: '600' };
 
-interface Setup {
-  gateway: Gateway;
-  call(path: string, init?: RequestInit): Promise<Response>;
-  api(method: string, path: string, body?: unknown): Promise<Response>;
-  auditor: string;
-  agentToken: string;
-}
-
-async function setUp(upstream: TestUpstream): Promise<Setup> {
-  const gateway = await startTestGateway({
-    System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
-    Policy__Providers__Internal__Directory: join(REPO_ROOT, 'policies'),
-    ...HOLD,
+/** `GET /v1/approvals/events` as `token` (the auditor by default). */
+function approvalEvents(s: Setup, token = s.auditor): Promise<Response> {
+  return fetch(`${s.gateway.urls.http}/v1/approvals/events`, {
+    headers: { authorization: `Bearer ${token}` },
   });
-  await gateway.vaults.createVault({ name: 'writes' });
-  await gateway.vaults.setCredential('writes', 'KEY', 'events-secret');
-  await gateway.vaults.createService('writes', {
-    name: 'local',
-    host: `localhost:${upstream.httpPort}`,
-    scheme: 'http',
-    auth: { type: 'bearer', credential: 'KEY' },
-  });
-  const agentToken = (
-    await gateway.identity.createAgent({ name: 'writer-bot', vaults: ['writes'] })
-  ).token;
-  const approver = (await gateway.identity.createAdminToken({ name: 'alice', role: 'approver' }))
-    .token;
-  const auditor = (await gateway.identity.createAdminToken({ name: 'audrey', role: 'auditor' }))
-    .token;
-  const call = (path: string, init: RequestInit = {}) =>
-    fetch(`${gateway.urls.http}/proxy/${upstream.httpUrl}${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' },
-    });
-  const api = (method: string, path: string, body?: unknown) =>
-    fetch(`${gateway.urls.http}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${approver}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  return { gateway, call, api, auditor, agentToken };
 }
 
 interface SseEvent {
@@ -90,28 +55,15 @@ function sseReader(res: Response): {
   };
 }
 
-async function pendingIds(s: Setup, count: number): Promise<string[]> {
-  let ids: string[] = [];
-  await waitFor(`${count} pending approvals`, async () => {
-    const body = await json(await s.api('GET', '/v1/approvals?status=pending'));
-    ids = body.approvals.map((a: { id: string }) => a.id);
-    return ids.length >= count;
-  });
-  return ids;
-}
-
 describe('approval event stream', () => {
-  const { upstream, gateways } = upstreamAndGateways([]);
+  const { upstream, start: setUp } = approvalGateways({ env: HOLD, secret: 'events-secret' });
 
   it('an auditor gets the pending list, then created, approved, used and denied as they happen', async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
+    const s = await setUp();
     const first = s.call('/one', { method: 'POST', body: '{"n":1}' });
-    const [waiting] = await pendingIds(s, 1);
+    const [waiting] = await waitForPending(s, 1);
 
-    const res = await fetch(`${s.gateway.urls.http}/v1/approvals/events`, {
-      headers: { authorization: `Bearer ${s.auditor}` },
-    });
+    const res = await approvalEvents(s);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const events = sseReader(res);
@@ -147,24 +99,18 @@ describe('approval event stream', () => {
   });
 
   it('refuses an agent token', async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
-    const res = await fetch(`${s.gateway.urls.http}/v1/approvals/events`, {
-      headers: { authorization: `Bearer ${s.agentToken}` },
-    });
+    const s = await setUp();
+    const res = await approvalEvents(s, s.agentToken);
     expect([401, 403]).toContain(res.status);
     expect(res.headers.get('content-type')).not.toMatch(/event-stream/);
     expect((await json(res)).code).toMatch(/^VEC_AUTH_/);
   });
 
   it('closing the gateway ends the stream and answers a held request pending', async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
+    const s = await setUp();
     const held = s.call('/held', { method: 'POST', body: '{}' });
-    const [id] = await pendingIds(s, 1);
-    const res = await fetch(`${s.gateway.urls.http}/v1/approvals/events`, {
-      headers: { authorization: `Bearer ${s.auditor}` },
-    });
+    const [id] = await waitForPending(s, 1);
+    const res = await approvalEvents(s);
     const events = sseReader(res);
     expect((await events.next())?.event).toBe('pending');
 

@@ -6,85 +6,27 @@
  * it names it).
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import type { Gateway } from '../../src/gateway';
-import { json, REPO_ROOT, startTestGateway, upstreamAndGateways } from '../helpers/gateway';
-import type { TestUpstream } from '../helpers/upstream';
+import {
+  approvalGateways,
+  expectPending,
+  listApprovals as approvals,
+  waitForPending,
+} from '../helpers/approvals';
+import { json } from '../helpers/gateway';
 import { waitFor } from '../helpers/waiting-and-processes';
 
 /** Long enough that a request held by mistake fails the test by its timeout. */
 const HOLD = { HumanInTheLoop__HoldSeconds: '600' };
 
-interface Setup {
-  gateway: Gateway;
-  call(path: string, init?: RequestInit, token?: string): Promise<Response>;
-  api(method: string, path: string, body?: unknown): Promise<Response>;
-  agentToken: string;
-}
-
-async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv = {}): Promise<Setup> {
-  const gateway = await startTestGateway({
-    System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
-    Policy__Providers__Internal__Directory: join(REPO_ROOT, 'policies'),
-    ...env,
-  });
-  await gateway.vaults.createVault({ name: 'writes' });
-  await gateway.vaults.setCredential('writes', 'KEY', 'stage-hold-secret');
-  await gateway.vaults.createService('writes', {
-    name: 'local',
-    host: `localhost:${upstream.httpPort}`,
-    scheme: 'http',
-    auth: { type: 'bearer', credential: 'KEY' },
-  });
-  const agentToken = (
-    await gateway.identity.createAgent({ name: 'writer-bot', vaults: ['writes'] })
-  ).token;
-  const approver = (await gateway.identity.createAdminToken({ name: 'alice', role: 'approver' }))
-    .token;
-  const call = (path: string, init: RequestInit = {}, token = agentToken) =>
-    fetch(`${gateway.urls.http}/proxy/${upstream.httpUrl}${path}`, {
-      ...init,
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/octet-stream',
-        ...(init.headers as Record<string, string>),
-      },
-    });
-  const api = (method: string, path: string, body?: unknown) =>
-    fetch(`${gateway.urls.http}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${approver}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  return { gateway, call, api, agentToken };
-}
-
-async function approvals(s: Setup, query = ''): Promise<Array<Record<string, any>>> {
-  return (await json(await s.api('GET', `/v1/approvals${query}`))).approvals;
-}
-
-async function waitForPending(s: Setup, count = 1): Promise<string[]> {
-  let ids: string[] = [];
-  await waitFor(`${count} pending approvals`, async () => {
-    ids = (await approvals(s, '?status=pending')).map((a) => a.id as string);
-    return ids.length >= count;
-  });
-  return ids;
-}
-
-async function expectPending(answer: Response): Promise<string> {
-  expect(answer.status).toBe(403);
-  expect(answer.headers.get('x-vectra-error')).toBe('VEC_APPROVAL_PENDING');
-  return (await json(answer)).approvalId as string;
-}
-
 describe('approval stage: holding and binding through the gateway', () => {
-  const { upstream, gateways } = upstreamAndGateways([]);
+  const { upstream, start: setUp } = approvalGateways({
+    secret: 'stage-hold-secret',
+    contentType: 'application/octet-stream',
+  });
   const posts = () => upstream.received.filter((r) => r.method !== 'GET');
 
   it('a body over Policy.MaxBodyBytes is not held; its approved retry forwards the full body', async () => {
-    const s = await setUp(upstream, { ...HOLD, Policy__MaxBodyBytes: '1024' });
-    gateways.push(s.gateway);
+    const s = await setUp({ ...HOLD, Policy__MaxBodyBytes: '1024' });
     const body = randomBytes(48 * 1024).toString('base64');
     const id = await expectPending(await s.call('/upload', { method: 'POST', body }));
     expect((await approvals(s))[0]).toMatchObject({
@@ -101,8 +43,7 @@ describe('approval stage: holding and binding through the gateway', () => {
   });
 
   it('a body over System.Proxy.MaxRequestBodyBytes is VEC_REQUEST_TOO_LARGE, with or without a length', async () => {
-    const s = await setUp(upstream, { ...HOLD, System__Proxy__MaxRequestBodyBytes: '16384' });
-    gateways.push(s.gateway);
+    const s = await setUp({ ...HOLD, System__Proxy__MaxRequestBodyBytes: '16384' });
     const body = 'x'.repeat(20_000);
     const sized = await s.call('/big', { method: 'POST', body });
     expect(sized.status).toBe(413);
@@ -125,8 +66,7 @@ describe('approval stage: holding and binding through the gateway', () => {
   });
 
   it('with MaxHeldRequests held, the next request is answered pending at once', async () => {
-    const s = await setUp(upstream, { ...HOLD, HumanInTheLoop__MaxHeldRequests: '1' });
-    gateways.push(s.gateway);
+    const s = await setUp({ ...HOLD, HumanInTheLoop__MaxHeldRequests: '1' });
     const held = s.call('/first', { method: 'POST', body: '1' });
     const [first] = await waitForPending(s);
     const second = await expectPending(await s.call('/second', { method: 'POST', body: '2' }));
@@ -137,8 +77,7 @@ describe('approval stage: holding and binding through the gateway', () => {
   });
 
   it('a client that leaves while held leaves the approval pending and sends nothing upstream', async () => {
-    const s = await setUp(upstream, HOLD);
-    gateways.push(s.gateway);
+    const s = await setUp(HOLD);
     const controller = new AbortController();
     const held = s.call('/leave', { method: 'POST', body: '{"n":1}', signal: controller.signal });
     const [id] = await waitForPending(s);
@@ -163,8 +102,7 @@ describe('approval stage: holding and binding through the gateway', () => {
   });
 
   it('a session token without an agent is bound by its session', async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
+    const s = await setUp();
     const one = await s.gateway.identity.mintSession({ vault: 'writes' });
     const two = await s.gateway.identity.mintSession({ vault: 'writes' });
     const send = (token: string) => s.call('/session', { method: 'POST', body: '{"s":1}' }, token);
@@ -189,8 +127,7 @@ describe('approval stage: holding and binding through the gateway', () => {
   });
 
   it("agent B cannot use agent A's approval for the same request, even naming it", async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
+    const s = await setUp();
     const other = (await s.gateway.identity.createAgent({ name: 'other-bot', vaults: ['writes'] }))
       .token;
     const request = { method: 'PUT', body: '{"same":true}' };

@@ -8,11 +8,9 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { verifyWebhookSignature } from '../../src/approvals/webhook';
-import type { Gateway } from '../../src/gateway';
-import { json, REPO_ROOT, startTestGateway, upstreamAndGateways } from '../helpers/gateway';
-import type { TestUpstream } from '../helpers/upstream';
+import { approvalGateways, type ApprovalGateway } from '../helpers/approvals';
+import { json } from '../helpers/gateway';
 import { recordingLogger, waitFor, type LogLine } from '../helpers/waiting-and-processes';
 
 const PATH_SECRET = 'T0PATHSECRET-9f8e7d';
@@ -46,48 +44,8 @@ async function startReceiver(answers: number[] = []) {
   };
 }
 
-interface Setup {
-  gateway: Gateway;
+interface Setup extends ApprovalGateway {
   lines: LogLine[];
-  call(path: string, init?: RequestInit): Promise<Response>;
-  api(method: string, path: string, body?: unknown): Promise<Response>;
-}
-
-async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv): Promise<Setup> {
-  const logger = recordingLogger();
-  const gateway = await startTestGateway(
-    {
-      Policy__Providers__Internal__Directory: join(REPO_ROOT, 'policies'),
-      HumanInTheLoop__WebhookSecret: SIGNING_SECRET,
-      ...env,
-    },
-    { logger },
-  );
-  await gateway.vaults.createVault({ name: 'writes' });
-  await gateway.vaults.setCredential('writes', 'KEY', 'webhook-config-credential');
-  await gateway.vaults.createService('writes', {
-    name: 'local',
-    host: `localhost:${upstream.httpPort}`,
-    scheme: 'http',
-    auth: { type: 'bearer', credential: 'KEY' },
-  });
-  const agentToken = (
-    await gateway.identity.createAgent({ name: 'writer-bot', vaults: ['writes'] })
-  ).token;
-  const approver = (await gateway.identity.createAdminToken({ name: 'alice', role: 'approver' }))
-    .token;
-  const call = (path: string, init: RequestInit = {}) =>
-    fetch(`${gateway.urls.http}/proxy/${upstream.httpUrl}${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' },
-    });
-  const api = (method: string, path: string, body?: unknown) =>
-    fetch(`${gateway.urls.http}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${approver}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  return { gateway, lines: logger.lines, call, api };
 }
 
 /** Every log line as text, errors with their message and stack. */
@@ -123,20 +81,28 @@ async function expectNoSecrets(s: Setup): Promise<void> {
 }
 
 describe('approval webhook wired from the configuration', () => {
-  const { upstream, gateways } = upstreamAndGateways([]);
+  const { start } = approvalGateways({
+    allowLoopback: false,
+    secret: 'webhook-config-credential',
+    env: { HumanInTheLoop__WebhookSecret: SIGNING_SECRET },
+  });
+
+  async function setUp(env: NodeJS.ProcessEnv): Promise<Setup> {
+    const logger = recordingLogger();
+    return { ...(await start(env, { gateway: { logger } })), lines: logger.lines };
+  }
 
   it.each(['generic', 'slack'] as const)(
     'format %s: a held request posts a signed approval.created, a decision approval.approved',
     async (format) => {
       const receiver = await startReceiver();
       try {
-        const s = await setUp(upstream, {
+        const s = await setUp({
           ...LOOPBACK,
           HumanInTheLoop__HoldSeconds: '600',
           HumanInTheLoop__NotificationWebhookUrl: receiver.url,
           HumanInTheLoop__WebhookFormat: format,
         });
-        gateways.push(s.gateway);
         const held = s.call('/items', { method: 'POST', body: '{"n":1}' });
         await waitFor('approval.created', () => receiver.deliveries.length >= 1);
         const [created] = receiver.deliveries;
@@ -183,11 +149,10 @@ describe('approval webhook wired from the configuration', () => {
   it('a receiver answering 500 gets the same delivery again', async () => {
     const receiver = await startReceiver([500]);
     try {
-      const s = await setUp(upstream, {
+      const s = await setUp({
         ...LOOPBACK,
         HumanInTheLoop__NotificationWebhookUrl: receiver.url,
       });
-      gateways.push(s.gateway);
       const answer = await s.call('/retry', { method: 'POST', body: '{}' });
       expect(answer.headers.get('x-vectra-error')).toBe('VEC_APPROVAL_PENDING');
       await waitFor('the retried delivery', () => receiver.deliveries.length >= 2);
@@ -208,8 +173,7 @@ describe('approval webhook wired from the configuration', () => {
   it('with loopback blocked by the SSRF guard the receiver is never contacted; the agent still gets pending', async () => {
     const receiver = await startReceiver();
     try {
-      const s = await setUp(upstream, { HumanInTheLoop__NotificationWebhookUrl: receiver.url });
-      gateways.push(s.gateway);
+      const s = await setUp({ HumanInTheLoop__NotificationWebhookUrl: receiver.url });
       const answer = await s.call('/blocked', { method: 'POST', body: '{}' });
       expect(answer.status).toBe(403);
       expect(answer.headers.get('x-vectra-error')).toBe('VEC_APPROVAL_PENDING');

@@ -5,80 +5,20 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Gateway, GatewayOptions } from '../../src/gateway';
+import type { GatewayOptions } from '../../src/gateway';
 import type { Logger } from '../../src/observability/types';
-import { json, REPO_ROOT, startTestGateway, upstreamAndGateways } from '../helpers/gateway';
+import { approvalGateways, approve, type ApprovalGateway } from '../helpers/approvals';
+import { json } from '../helpers/gateway';
 import { basicProxyAuth, rawConnect, type RawResponse } from '../helpers/raw-http';
 import { tempDir } from '../helpers/temp-dir';
-import type { TestUpstream } from '../helpers/upstream';
 
 const SECRET = 'approval-attack-vault-secret';
 
-interface Setup {
-  gateway: Gateway;
+interface Setup extends ApprovalGateway {
   proxyPort: number;
   host: string;
   auth: string;
-  agentToken: string;
-  call(path: string, init?: RequestInit, token?: string): Promise<Response>;
-  api(method: string, path: string, body?: unknown): Promise<Response>;
-  approve(id: string, body?: unknown): Promise<void>;
-}
-
-async function setUp(
-  upstream: TestUpstream,
-  env: NodeJS.ProcessEnv = {},
-  options: GatewayOptions = {},
-): Promise<Setup> {
-  const gateway = await startTestGateway(
-    {
-      System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
-      Policy__Providers__Internal__Directory: join(REPO_ROOT, 'policies'),
-      ...env,
-    },
-    options,
-  );
-  await gateway.vaults.createVault({ name: 'writes' });
-  await gateway.vaults.setCredential('writes', 'KEY', SECRET);
-  await gateway.vaults.createService('writes', {
-    name: 'local',
-    host: `localhost:${upstream.httpPort}`,
-    scheme: 'http',
-    auth: { type: 'bearer', credential: 'KEY' },
-  });
-  const agentToken = (await gateway.identity.createAgent({ name: 'bot', vaults: ['writes'] }))
-    .token;
-  const approver = (await gateway.identity.createAdminToken({ name: 'alice', role: 'approver' }))
-    .token;
-  const call = (path: string, init: RequestInit = {}, token = agentToken) =>
-    fetch(`${gateway.urls.http}/proxy/${upstream.httpUrl}${path}`, {
-      ...init,
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        ...(init.headers as Record<string, string>),
-      },
-    });
-  const api = (method: string, path: string, body?: unknown) =>
-    fetch(`${gateway.urls.http}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${approver}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  const approve = async (id: string, body: unknown = { scope: 'once' }) => {
-    const answer = await api('POST', `/v1/approvals/${id}/approve`, body);
-    expect(answer.status).toBe(200);
-  };
-  return {
-    gateway,
-    proxyPort: Number(new URL(gateway.urls.proxy).port),
-    host: `localhost:${upstream.httpPort}`,
-    auth: basicProxyAuth(agentToken, 'writes'),
-    agentToken,
-    call,
-    api,
-    approve,
-  };
+  approve(id: string, body?: unknown): Promise<unknown>;
 }
 
 function approvalIdOf(answer: RawResponse): string {
@@ -86,12 +26,23 @@ function approvalIdOf(answer: RawResponse): string {
 }
 
 describe('approvals under attack', () => {
-  const { upstream, gateways } = upstreamAndGateways([]);
+  const { upstream, start } = approvalGateways({ secret: SECRET, agent: 'bot' });
+
+  async function setUp(env: NodeJS.ProcessEnv = {}, options: GatewayOptions = {}): Promise<Setup> {
+    const s = await start(env, { gateway: options });
+    return {
+      ...s,
+      proxyPort: Number(new URL(s.gateway.urls.proxy).port),
+      host: `localhost:${upstream.httpPort}`,
+      auth: basicProxyAuth(s.agentToken, 'writes'),
+      approve: (id, body) => approve(s, id, body),
+    };
+  }
+
   const posts = () => upstream.received.filter((r) => r.method !== 'GET');
 
   it('a session path glob does not cover a path that decoding %2F routes elsewhere', async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
+    const s = await setUp();
     const id = (await json(await s.call('/repos/a/issues', { method: 'POST', body: '{}' })))
       .approvalId;
     await s.approve(id, { scope: 'session', minutes: 30, pathPattern: '/repos/*/issues' });
@@ -107,8 +58,7 @@ describe('approvals under attack', () => {
   });
 
   it('an approval does not carry a method override or another content type it was not asked for', async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
+    const s = await setUp();
     const body = '{"title":"hello"}';
     const id = (await json(await s.call('/repos/a/issues', { method: 'POST', body }))).approvalId;
     await s.approve(id);
@@ -145,8 +95,7 @@ describe('approvals under attack', () => {
   });
 
   it('a read that asks for a write through a method override needs a human too', async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
+    const s = await setUp();
     for (const name of ['x-http-method-override', 'x-http-method', 'x-method-override']) {
       const answer = await s.call('/repos/a', { headers: { [name]: 'DELETE' } });
       expect(answer.status).toBe(403);
@@ -160,8 +109,7 @@ describe('approvals under attack', () => {
   });
 
   it('a once approval lets one request through: not a pipelined twin, not racing retries, not another agent', async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
+    const s = await setUp();
     const proxied = (path: string, body: string, framing: 'length' | 'chunked' = 'length') =>
       `POST http://${s.host}${path} HTTP/1.1\r\nHost: ${s.host}\r\nProxy-Authorization: ${s.auth}\r\n` +
       `Content-Type: application/json\r\n` +
@@ -219,14 +167,12 @@ describe('approvals under attack', () => {
         lines.push(`${message} ${JSON.stringify(meta ?? {})}`);
     }
     const s = await setUp(
-      upstream,
       {
         System__Storage__DataDirectory: dir,
         System__Storage__Database__Providers__Sqlite__ConnectionString: `Data Source=${file}`,
       },
       { logger: capture },
     );
-    gateways.push(s.gateway);
     const planted = ['PlantedQuery1', 'PlantedForm2', 'PlantedHeader3', 'PlantedJson4'];
     const send = (body: string, type: string) =>
       s.call(`/leak?api_key=${planted[0]}&access_token=${planted[0]}&page=2`, {

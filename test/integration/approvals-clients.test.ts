@@ -11,12 +11,16 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Gateway } from '../../src/gateway';
+import {
+  approve as approveOnce,
+  startApprovalGateway,
+  waitForPending,
+  type ApprovalGateway,
+} from '../helpers/approvals';
 import { curl } from '../helpers/curl';
-import { json, REPO_ROOT, startTestGateway } from '../helpers/gateway';
+import { json } from '../helpers/gateway';
 import { tempDir } from '../helpers/temp-dir';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
-import { waitFor } from '../helpers/waiting-and-processes';
 
 const run = promisify(execFile);
 const SECRET = `sk_live_${randomBytes(16).toString('hex')}`;
@@ -39,13 +43,11 @@ interface ClientAnswer {
   body: any;
 }
 
-interface Setup {
-  gateway: Gateway;
+interface Setup extends ApprovalGateway {
   /** `http://<agent token>:<vault>@host:port`, as docs/agents.md says to set HTTPS_PROXY. */
   proxy: string;
   /** Vectra's CA, from GET /v1/ca.pem. */
   caFile: string;
-  approver: string;
 }
 
 describe('approvals with real clients through the forward proxy (HTTPS, intercepted)', () => {
@@ -56,29 +58,19 @@ describe('approvals with real clients through the forward proxy (HTTPS, intercep
   let answering: Setup;
 
   async function setUp(holdSeconds: number): Promise<Setup> {
-    const gateway = await startTestGateway({
-      System__Proxy__UpstreamCaFile: upstream.caFile,
-      System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
-      Policy__Providers__Internal__Directory: join(REPO_ROOT, 'policies'),
-      HumanInTheLoop__HoldSeconds: String(holdSeconds),
+    const s = await startApprovalGateway(upstream, {
+      env: {
+        System__Proxy__UpstreamCaFile: upstream.caFile,
+        HumanInTheLoop__HoldSeconds: String(holdSeconds),
+      },
+      secret: SECRET,
+      agent: 'client-bot',
+      https: true,
     });
-    const { vaults } = gateway;
-    await vaults.createVault({ name: 'writes' });
-    await vaults.setCredential('writes', 'KEY', SECRET);
-    await vaults.createService('writes', {
-      name: 'local',
-      host: `localhost:${upstream.httpsPort}`,
-      auth: { type: 'bearer', credential: 'KEY' },
-    });
-    const agentToken = (
-      await gateway.identity.createAgent({ name: 'client-bot', vaults: ['writes'] })
-    ).token;
-    const approver = (await gateway.identity.createAdminToken({ name: 'alice', role: 'approver' }))
-      .token;
     const caFile = join(tempDir('vectra-ca-'), 'vectra-ca.pem');
-    writeFileSync(caFile, await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text());
-    const proxy = `http://${agentToken}:writes@${new URL(gateway.urls.proxy!).host}`;
-    return { gateway, proxy, caFile, approver };
+    writeFileSync(caFile, await (await fetch(`${s.gateway.urls.http}/v1/ca.pem`)).text());
+    const proxy = `http://${s.agentToken}:writes@${new URL(s.gateway.urls.proxy!).host}`;
+    return { ...s, proxy, caFile };
   }
 
   beforeAll(async () => {
@@ -97,32 +89,15 @@ describe('approvals with real clients through the forward proxy (HTTPS, intercep
     upstream.received.length = 0;
   });
 
-  const api = (s: Setup, method: string, path: string, body?: unknown) =>
-    fetch(`${s.gateway.urls.http}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${s.approver}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-
   /** The id of the one pending approval, once the gateway has recorded it. */
   async function pendingId(s: Setup): Promise<string> {
-    let ids: string[] = [];
-    await waitFor(
-      'the held call to ask for an approval',
-      async () => {
-        const listed = await json(await api(s, 'GET', '/v1/approvals?status=pending'));
-        ids = listed.approvals.map((a: { id: string }) => a.id);
-        return ids.length > 0;
-      },
-      15_000,
-    );
+    const ids = await waitForPending(s, 1, 15_000);
     expect(ids).toHaveLength(1);
     return ids[0];
   }
 
   async function approve(s: Setup, id: string): Promise<void> {
-    const approved = await api(s, 'POST', `/v1/approvals/${id}/approve`, { scope: 'once' });
-    expect(approved.status).toBe(200);
+    const approved = await approveOnce(s, id);
     expect((await json(approved)).approval).toMatchObject({ id, status: 'approved' });
   }
 
@@ -202,7 +177,7 @@ describe('approvals with real clients through the forward proxy (HTTPS, intercep
       expect(got.body).toMatchObject({ method: 'POST', url: path, bodyLength: body.length });
       expect(JSON.stringify(got.body)).not.toContain(SECRET);
       expectOnceWithCredential(path, body);
-      const shown = await json(await api(holding, 'GET', `/v1/approvals/${id}`));
+      const shown = await json(await holding.api('GET', `/v1/approvals/${id}`));
       expect(shown.approval.status).toBe('used');
     }, 60_000);
   }

@@ -4,91 +4,25 @@
  * retried once approved (bound to the exact request), scopes `session` and `always`, denial,
  * expiry, roles, limits, bad input, and the audit rows every step leaves.
  */
-import { join } from 'node:path';
-import type { Gateway } from '../../src/gateway';
-import { json, REPO_ROOT, startTestGateway, upstreamAndGateways } from '../helpers/gateway';
-import type { TestUpstream } from '../helpers/upstream';
+import { approvalGateways, waitForPending } from '../helpers/approvals';
+import { json } from '../helpers/gateway';
 
 const SECRET = 'approval-e2e-secret-value';
 /** Test gateways answer pending at once (testEnv); these tests hold the request instead. */
 const HELD = { HumanInTheLoop__HoldSeconds: '25' };
 
-interface Setup {
-  gateway: Gateway;
-  call(path: string, init?: RequestInit): Promise<Response>;
-  api(method: string, path: string, body?: unknown, token?: string): Promise<Response>;
-  approver: string;
-  auditor: string;
-  agentToken: string;
-}
-
-async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv = {}): Promise<Setup> {
-  const gateway = await startTestGateway({
-    System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
-    Policy__Providers__Internal__Directory: join(REPO_ROOT, 'policies'),
-    ...env,
-  });
-  const { vaults } = gateway;
-  await vaults.createVault({ name: 'writes' });
-  await vaults.setCredential('writes', 'KEY', SECRET);
-  await vaults.createService('writes', {
-    name: 'local',
-    host: `localhost:${upstream.httpPort}`,
-    scheme: 'http',
-    auth: { type: 'bearer', credential: 'KEY' },
-  });
-  const agentToken = (
-    await gateway.identity.createAgent({ name: 'writer-bot', vaults: ['writes'] })
-  ).token;
-  const approver = (await gateway.identity.createAdminToken({ name: 'alice', role: 'approver' }))
-    .token;
-  const auditor = (await gateway.identity.createAdminToken({ name: 'audrey', role: 'auditor' }))
-    .token;
-  const call = (path: string, init: RequestInit = {}) =>
-    fetch(`${gateway.urls.http}/proxy/${upstream.httpUrl}${path}`, {
-      ...init,
-      headers: {
-        authorization: `Bearer ${agentToken}`,
-        'content-type': 'application/json',
-        ...(init.headers as Record<string, string>),
-      },
-    });
-  const api = (method: string, path: string, body?: unknown, token = approver) =>
-    fetch(`${gateway.urls.http}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  return { gateway, call, api, approver, auditor, agentToken };
-}
-
-/** The approval's id once the gateway has recorded it (read from the live list). */
-async function pendingIds(api: Setup['api']): Promise<string[]> {
-  const body = await json(await api('GET', '/v1/approvals?status=pending'));
-  return body.approvals.map((a: { id: string }) => a.id);
-}
-
-async function waitForPending(api: Setup['api'], count = 1): Promise<string[]> {
-  for (;;) {
-    const ids = await pendingIds(api);
-    if (ids.length >= count) return ids;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
 describe('approvals through the proxy', () => {
-  const { upstream, gateways } = upstreamAndGateways([]);
+  const { upstream, start: setUp } = approvalGateways({ secret: SECRET });
 
   it('a held POST goes through once an approver approves it, with the credential', async () => {
-    const s = await setUp(upstream, HELD);
-    gateways.push(s.gateway);
+    const s = await setUp(HELD);
     expect((await s.call('/items')).status).toBe(200); // reads pass
     const held = s.call('/items', {
       method: 'POST',
       body: '{"name":"widget","token":"t0p"}',
       headers: { 'x-api-key': 'agent-side-key' },
     });
-    const [id] = await waitForPending(s.api);
+    const [id] = await waitForPending(s);
 
     const shown = await json(await s.api('GET', `/v1/approvals/${id}`));
     expect(shown.approval).toMatchObject({
@@ -128,8 +62,7 @@ describe('approvals through the proxy', () => {
   });
 
   it('pending at once, then the identical retry passes once; another body asks anew', async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
+    const s = await setUp();
     const first = await s.call('/orders', { method: 'POST', body: '{"n":1}' });
     expect(first.status).toBe(403);
     expect(first.headers.get('x-vectra-error')).toBe('VEC_APPROVAL_PENDING');
@@ -162,8 +95,7 @@ describe('approvals through the proxy', () => {
   });
 
   it('X-Vectra-Approval names the approval, still bound to the request; never sent upstream', async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
+    const s = await setUp();
     const id = (await json(await s.call('/named', { method: 'PUT', body: '{}' }))).approvalId;
     await s.api('POST', `/v1/approvals/${id}/approve`, { scope: 'once' });
     const other = await s.call('/named/other', {
@@ -184,10 +116,9 @@ describe('approvals through the proxy', () => {
   });
 
   it('deny with a reason: the held call and its retries get VEC_APPROVAL_DENIED', async () => {
-    const s = await setUp(upstream, HELD);
-    gateways.push(s.gateway);
+    const s = await setUp(HELD);
     const held = s.call('/danger', { method: 'POST', body: '{}' });
-    const [id] = await waitForPending(s.api);
+    const [id] = await waitForPending(s);
     const missing = await s.api('POST', `/v1/approvals/${id}/deny`, {});
     expect(missing.status).toBe(400);
     expect(await json(missing)).toMatchObject({ code: 'VEC_REQUEST_INVALID', field: 'reason' });
@@ -205,8 +136,7 @@ describe('approvals through the proxy', () => {
   });
 
   it('scope session covers the path pattern for a while; always until revoked', async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
+    const s = await setUp();
     const id = (await json(await s.call('/repos/a/issues', { method: 'POST', body: '{"t":1}' })))
       .approvalId;
     const bad = await s.api('POST', `/v1/approvals/${id}/approve`, { scope: 'session' });
@@ -246,8 +176,7 @@ describe('approvals through the proxy', () => {
   });
 
   it('roles: auditors read but cannot decide; agent tokens get nothing', async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
+    const s = await setUp();
     const id = (await json(await s.call('/x', { method: 'POST', body: '{}' }))).approvalId;
     expect((await s.api('GET', `/v1/approvals/${id}`, undefined, s.auditor)).status).toBe(200);
     const refused = await s.api(
@@ -279,11 +208,10 @@ describe('approvals through the proxy', () => {
   });
 
   it('limits and bad input: queue full, unknown ids, malformed decisions', async () => {
-    const s = await setUp(upstream, {
+    const s = await setUp({
       HumanInTheLoop__MaxPendingPerAgent: '2',
       HumanInTheLoop__PendingStatus: '429',
     });
-    gateways.push(s.gateway);
     const first = await s.call('/q/1', { method: 'POST', body: '{}' });
     expect(first.status).toBe(429);
     expect((await json(first)).code).toBe('VEC_APPROVAL_PENDING');
@@ -296,7 +224,7 @@ describe('approvals through the proxy', () => {
     const unknown = await s.api('POST', '/v1/approvals/apr_nope/approve', { scope: 'once' });
     expect(unknown.status).toBe(404);
     expect((await json(unknown)).code).toBe('VEC_APPROVAL_NOT_FOUND');
-    const [id] = await pendingIds(s.api);
+    const [id] = await waitForPending(s);
     for (const [body, field] of [
       [{ scope: 'forever' }, 'scope'],
       [{}, 'scope'],
@@ -314,10 +242,9 @@ describe('approvals through the proxy', () => {
   });
 
   it('one agent holds at most MaxPendingPerAgent requests; more are answered pending at once', async () => {
-    const s = await setUp(upstream, { ...HELD, HumanInTheLoop__MaxPendingPerAgent: '1' });
-    gateways.push(s.gateway);
+    const s = await setUp({ ...HELD, HumanInTheLoop__MaxPendingPerAgent: '1' });
     const held = s.call('/same', { method: 'POST', body: '{}' });
-    const [id] = await waitForPending(s.api);
+    const [id] = await waitForPending(s);
     const second = await s.call('/same', { method: 'POST', body: '{}' });
     expect(second.status).toBe(403);
     expect(await json(second)).toMatchObject({ code: 'VEC_APPROVAL_PENDING', approvalId: id });
@@ -326,10 +253,9 @@ describe('approvals through the proxy', () => {
   });
 
   it('expiry: past TimeoutSeconds the named approval answers VEC_APPROVAL_EXPIRED', async () => {
-    const s = await setUp(upstream, {
+    const s = await setUp({
       HumanInTheLoop__TimeoutSeconds: '1',
     });
-    gateways.push(s.gateway);
     const id = (await json(await s.call('/late', { method: 'POST', body: '{}' }))).approvalId;
     for (;;) {
       const { approval } = await json(await s.api('GET', `/v1/approvals/${id}`));
@@ -347,8 +273,7 @@ describe('approvals through the proxy', () => {
   });
 
   it('leaves audit rows for created, approved and used', async () => {
-    const s = await setUp(upstream);
-    gateways.push(s.gateway);
+    const s = await setUp();
     const id = (await json(await s.call('/audited', { method: 'POST', body: '{}' }))).approvalId;
     await s.api('POST', `/v1/approvals/${id}/approve`, { scope: 'once' });
     expect((await s.call('/audited', { method: 'POST', body: '{}' })).status).toBe(200);

@@ -7,13 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { registerAdminCommands } from '../../src/cli/admin-commands';
 import { registerLogsCommand } from '../../src/cli/logs-command';
-import type { Gateway } from '../../src/gateway';
+import { startApprovalGateway, type ApprovalGateway } from '../helpers/approvals';
 import { exitOf, startCli } from '../helpers/cli';
-import { json, REPO_ROOT, startTestGateway } from '../helpers/gateway';
+import { json } from '../helpers/gateway';
 import { runInProcess } from '../helpers/in-process-cli';
 import { tempDir } from '../helpers/temp-dir';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
@@ -21,46 +20,18 @@ import { waitFor } from '../helpers/waiting-and-processes';
 
 const APPROVAL_ID = /apr_[0-9a-z]+/;
 
-interface Setup {
-  gateway: Gateway;
+interface Setup extends ApprovalGateway {
   owner: string;
-  approver: string;
-  auditor: string;
-  /** A request through the proxy as the agent `writer-bot` in vault `writes`. */
-  call(path: string, init?: RequestInit): Promise<Response>;
 }
 
+/** An approval gateway whose bootstrap token is `owner`; the agent is `writer-bot` in `writes`. */
 async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv = {}): Promise<Setup> {
   const owner = `vec_adm_${randomBytes(32).toString('base64url')}`;
-  const gateway = await startTestGateway({
-    Security__Admin__BootstrapToken: owner,
-    System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
-    Policy__Providers__Internal__Directory: join(REPO_ROOT, 'policies'),
-    ...env,
+  const s = await startApprovalGateway(upstream, {
+    env: { Security__Admin__BootstrapToken: owner, ...env },
+    secret: 'cli-approvals-secret',
   });
-  await gateway.vaults.createVault({ name: 'writes' });
-  await gateway.vaults.setCredential('writes', 'KEY', 'cli-approvals-secret');
-  await gateway.vaults.createService('writes', {
-    name: 'local',
-    host: `localhost:${upstream.httpPort}`,
-    scheme: 'http',
-    auth: { type: 'bearer', credential: 'KEY' },
-  });
-  const agent = await gateway.identity.createAgent({ name: 'writer-bot', vaults: ['writes'] });
-  const approver = (await gateway.identity.createAdminToken({ name: 'alice', role: 'approver' }))
-    .token;
-  const auditor = (await gateway.identity.createAdminToken({ name: 'audrey', role: 'auditor' }))
-    .token;
-  const call = (path: string, init: RequestInit = {}) =>
-    fetch(`${gateway.urls.http}/proxy/${upstream.httpUrl}${path}`, {
-      ...init,
-      headers: {
-        authorization: `Bearer ${agent.token}`,
-        'content-type': 'application/json',
-        ...(init.headers as Record<string, string>),
-      },
-    });
-  return { gateway, owner, approver, auditor, call };
+  return { ...s, owner };
 }
 
 interface RunOptions {
