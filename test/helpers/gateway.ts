@@ -84,6 +84,24 @@ export function upstreamAndGateways(routes: Route[]): {
 }
 
 /**
+ * For a describe block that starts its own gateway and upstreams in beforeAll: after all its
+ * tests closes the gateway, then the upstreams in the order listed (those that started), and
+ * before each test clears what the upstreams received.
+ */
+export function closedAfterAll(
+  gateway: () => Gateway | undefined,
+  upstreams: () => Array<TestUpstream | undefined>,
+): void {
+  afterAll(async () => {
+    await gateway()?.close();
+    for (const upstream of upstreams()) await upstream?.close();
+  });
+  beforeEach(() => {
+    for (const upstream of upstreams()) upstream!.received.length = 0;
+  });
+}
+
+/**
  * Creates the vault `vault` holding the credential `KEY` = `secret`, the service `local` that
  * sends it as a bearer token to `upstream`'s plain-HTTP port on localhost, and the agent `agent`
  * of that vault; returns the agent's token.

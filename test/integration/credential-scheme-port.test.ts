@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Gateway } from '../../src/gateway';
 import type { UnmatchedHostPolicy } from '../../src/vault/types';
 import { curl } from '../helpers/curl';
-import { startTestGateway } from '../helpers/gateway';
+import { closedAfterAll, startTestGateway } from '../helpers/gateway';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 import { tempDir } from '../helpers/temp-dir';
 
@@ -70,16 +70,10 @@ describe('credentials only on the scheme and port the service names', () => {
     writeFileSync(caFile, await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text());
   });
 
-  afterAll(async () => {
-    await gateway?.close();
-    await upstream?.close();
-    await other?.close();
-  });
-
-  beforeEach(() => {
-    upstream.received.length = 0;
-    other.received.length = 0;
-  });
+  closedAfterAll(
+    () => gateway,
+    () => [upstream, other],
+  );
 
   /** What the one recorded request carried as Authorization (undefined: none). */
   /** curl through `proxy` to `url`, with `flags`. */

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import type { Gateway } from '../../src/gateway';
 import { REDACTED } from '../../src/pipeline/redact-response';
 import { runCli, type CliResult } from '../helpers/cli';
-import { startTestGateway } from '../helpers/gateway';
+import { closedAfterAll, startTestGateway } from '../helpers/gateway';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 
 const SECRET = `sk_live_${randomBytes(16).toString('hex')}`;
@@ -78,16 +78,10 @@ describe('vectra run: Node fetch, http/https, axios and undici go through the ga
     agentToken = (await gateway.identity.createAgent({ name: 'node', vaults: ['agents'] })).token;
   });
 
-  afterAll(async () => {
-    await gateway?.close();
-    await local?.close();
-    await upstream?.close();
-  });
-
-  beforeEach(() => {
-    upstream.received.length = 0;
-    local.received.length = 0;
-  });
+  closedAfterAll(
+    () => gateway,
+    () => [local, upstream],
+  );
 
   /** `vectra run [flags] -- node -e <script> <url>` in agent mode. */
   function vectraRun(

@@ -13,7 +13,7 @@ import type { Gateway } from '../../src/gateway';
 import { REDACTED } from '../../src/pipeline/redact-response';
 import { runCli, undiciFetchScript, type CliResult } from '../helpers/cli';
 import { createBareRepo, isolatedGitEnv, type BareRepo } from '../helpers/git-repo';
-import { startTestGateway } from '../helpers/gateway';
+import { closedAfterAll, startTestGateway } from '../helpers/gateway';
 import { serveDirectory, startUpstream, type TestUpstream } from '../helpers/upstream';
 
 const SECRET = `sk_live_${randomBytes(16).toString('hex')}`;
@@ -65,16 +65,10 @@ describe('vectra run with real clients (agent mode, host isolation)', () => {
     ).token;
   });
 
-  afterAll(async () => {
-    await gateway?.close();
-    await untrusted?.close();
-    await upstream?.close();
-  });
-
-  beforeEach(() => {
-    upstream.received.length = 0;
-    untrusted.received.length = 0;
-  });
+  closedAfterAll(
+    () => gateway,
+    () => [untrusted, upstream],
+  );
 
   /**
    * `vectra run -- <command…>` in agent mode, without VECTRA_PROXY: the proxy's port (random
