@@ -14,11 +14,12 @@ import { readEventStream } from '../client/event-stream';
 import { readLogin } from '../client/login-store';
 import type { AdminCli, ConnectionFlags, StdinStream } from './admin-cli';
 import { approvalBlock, eventLine } from './approval-text';
+import { abortOnInterrupt, type OnInterrupt } from './interrupt';
 import { reportError, type Io } from './output';
 
 export interface WatchOptions {
-  /** Calls `stop` on Ctrl-C; returns a function that removes the hook. Default: SIGINT/SIGTERM. */
-  onInterrupt?: (stop: () => void) => () => void;
+  /** Ctrl-C; default SIGINT/SIGTERM. */
+  onInterrupt?: OnInterrupt;
   /** Waits `ms` before reconnecting, or until `signal` aborts (tests answer at once). */
   reconnectWait?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -88,32 +89,31 @@ async function watch(cli: AdminCli, flags: WatchFlags, options: WatchOptions): P
     }
   };
 
-  const abort = new AbortController();
-  const removeHook = (options.onInterrupt ?? onSignals)(() => abort.abort());
+  const interrupt = abortOnInterrupt(options.onInterrupt);
   const wait = options.reconnectWait ?? delay;
   let retryMs = DEFAULT_RETRY_MS;
   const streamOptions = {
     fetch: cli.fetch,
-    signal: abort.signal,
+    signal: interrupt.signal,
     onRetry: (ms: number) => (retryMs = ms),
   };
   try {
     for (;;) {
       try {
         await readEventStream(addr, token, EVENTS_PATH, streamOptions, onEvent);
-        if (abort.signal.aborted) return;
+        if (interrupt.signal.aborted) return;
         io.err(`${addr} ended the approval stream; reconnecting in ${retryMs / 1000} s`);
       } catch (err) {
-        if (abort.signal.aborted) return; // Ctrl-C: a normal end
+        if (interrupt.signal.aborted) return; // Ctrl-C: a normal end
         // Refusals, and a gateway never reached, end the command; a dropped stream does not.
         if (!connected || !isGatewayError(err) || err.code !== 'VEC_CLI_UNREACHABLE') throw err;
         io.err(`vectra: ${err.message}; reconnecting in ${retryMs / 1000} s`);
       }
-      await wait(retryMs, abort.signal);
-      if (abort.signal.aborted) return;
+      await wait(retryMs, interrupt.signal);
+      if (interrupt.signal.aborted) return;
     }
   } finally {
-    removeHook();
+    interrupt.release();
     await decider?.close();
   }
 }
@@ -209,15 +209,6 @@ function createDecider(client: ApiClient, stdin: StdinStream, io: Io) {
       rl.close();
       await asking;
     },
-  };
-}
-
-function onSignals(stop: () => void): () => void {
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return () => {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
   };
 }
 

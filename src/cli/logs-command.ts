@@ -12,12 +12,13 @@ import { resolveAddress, resolveToken } from '../client/api-client';
 import { adminGet, readEventStream } from '../client/event-stream';
 import { readLogin } from '../client/login-store';
 import type { CommandContext } from './command-context';
+import { abortOnInterrupt, type OnInterrupt } from './interrupt';
 
 export interface LogsCommandOptions {
   /** Replaces global fetch (tests). */
   fetch?: typeof fetch;
-  /** Calls `stop` on Ctrl-C; returns a function that removes the hook. Default: SIGINT/SIGTERM. */
-  onInterrupt?: (stop: () => void) => () => void;
+  /** Ctrl-C; default SIGINT/SIGTERM. */
+  onInterrupt?: OnInterrupt;
 }
 
 interface LogsFlags {
@@ -90,33 +91,23 @@ async function showLogs(
   ctx.io.err(`following vault ${flags.vault}; press Ctrl-C to stop`);
   const shown = new Set(rows.map((row) => row.id));
   const after = Math.max(0, ...rows.map((row) => row.id));
-  const abort = new AbortController();
-  const removeHook = (options.onInterrupt ?? onSignals)(() => abort.abort());
+  const interrupt = abortOnInterrupt(options.onInterrupt);
   try {
-    await http.events(`${vaultPath}/stream?after=${after}`, abort.signal, (row) => {
+    await http.events(`${vaultPath}/stream?after=${after}`, interrupt.signal, (row) => {
       if (!shown.delete(row.id)) printer.one(row);
     });
   } catch (err) {
-    if (abort.signal.aborted) return; // Ctrl-C: a normal end
+    if (interrupt.signal.aborted) return; // Ctrl-C: a normal end
     throw err;
   } finally {
-    removeHook();
+    interrupt.release();
   }
-  if (!abort.signal.aborted) {
+  if (!interrupt.signal.aborted) {
     throw new GatewayError(
       'VEC_CLI_UNREACHABLE',
       `${addr} ended the log stream (is it shutting down?); run the command again to resume`,
     );
   }
-}
-
-function onSignals(stop: () => void): () => void {
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return () => {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  };
 }
 
 /** Prints rows as JSON lines, or as a table whose widths are fixed by the first rows. */
