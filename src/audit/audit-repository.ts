@@ -101,24 +101,17 @@ const CHUNK_SIZES = [64, 32, 16, 8, 4, 2, 1];
 /** Rows removed per DELETE while pruning, so no statement holds the write lock for long. */
 const DELETE_CHUNK = 5000;
 
-interface DbRow {
+/** A row as the driver returns it: snake_case where the names differ, counts maybe bigint. */
+interface DbRow extends Omit<
+  AuditRow,
+  'id' | 'requestId' | 'latencyMs' | 'bytesIn' | 'bytesOut' | 'errorCode' | 'approvalId'
+> {
   id: number | bigint;
-  at: string;
   request_id: string;
-  agent: string | null;
-  vault: string | null;
-  method: string;
-  host: string;
-  port: number;
-  path: string;
-  service: string | null;
-  decision: AuditDecision;
-  status: number | null;
   latency_ms: number | bigint;
   bytes_in: number | bigint;
   bytes_out: number | bigint;
   error_code: string | null;
-  event: string | null;
   approval_id: string | null;
 }
 
