@@ -3,17 +3,14 @@ import { Option, type Command } from 'commander';
 import { ADMIN_ROLES, type AdminRole } from '../identity/types';
 import type { AdminCli, TokenFlags } from './admin-cli';
 import { table } from './output';
+import { commandGroup } from './command-group';
 
 interface CreateFlags extends TokenFlags {
   role: AdminRole;
 }
 
 export function registerAdminTokenCommands(program: Command, cli: AdminCli): void {
-  const adminToken = program
-    .command('admin-token')
-    .description(
-      'Manage admin tokens (owner: everything; approver: approvals; auditor: read only)',
-    );
+  const adminToken = commandGroup(program, 'admin-token');
 
   cli
     .connection(adminToken.command('create').argument('<name>', 'what the token is for'))

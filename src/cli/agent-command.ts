@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { Agent } from '../identity/types';
 import type { AdminCli, ConnectionFlags, TokenFlags } from './admin-cli';
 import { table } from './output';
+import { commandGroup } from './command-group';
 
 interface CreateFlags extends TokenFlags {
   vault?: string[];
@@ -27,9 +28,7 @@ function agentTable(agents: Agent[]): string {
 const vaultsOf = (agent: Agent) => agent.vaults.join(', ') || 'none';
 
 export function registerAgentCommands(program: Command, cli: AdminCli): void {
-  const agent = program
-    .command('agent')
-    .description('Manage agents: each has a token and grants on vaults');
+  const agent = commandGroup(program, 'agent');
 
   cli
     .connection(agent.command('create').argument('<name>', 'agent name'))

@@ -9,6 +9,7 @@ import { UsageError, type ApproveBody } from '../client/api-client';
 import type { AdminCli, ConnectionFlags } from './admin-cli';
 import { approvalDetails, approvalTable, hostPort, standingTable } from './approval-text';
 import { registerWatchCommand, type WatchOptions } from './approvals-watch';
+import { commandGroup } from './command-group';
 
 interface ListFlags extends ConnectionFlags {
   status?: (typeof APPROVAL_STATUSES)[number];
@@ -62,9 +63,7 @@ export function registerApprovalCommands(
   cli: AdminCli,
   options: WatchOptions = {},
 ): void {
-  const approvals = program
-    .command('approvals')
-    .description('Requests held for a human: list, show, approve, deny, watch as they arrive');
+  const approvals = commandGroup(program, 'approvals');
 
   cli
     .query(

@@ -17,15 +17,14 @@ import {
   saveLogin,
   type SavedLogin,
 } from '../client/login-store';
+import { commandGroup } from './command-group';
 
 interface LoginFlags extends ConnectionFlags {
   tokenStdin?: boolean;
 }
 
 export function registerAuthCommands(program: Command, cli: AdminCli): void {
-  const auth = program
-    .command('auth')
-    .description('Log in to a gateway with an admin token (saved owner-only in ~/.vectra/)');
+  const auth = commandGroup(program, 'auth');
 
   cli
     .connection(auth.command('login'))

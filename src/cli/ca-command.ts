@@ -6,25 +6,24 @@
 import { X509Certificate } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { CommanderError, type Command } from 'commander';
+import { CommanderError } from 'commander';
 import { EXIT, GatewayError } from '../errors';
 import { ApiError, UsageError, resolveAddress, unreachable } from '../client/api-client';
 import { readLogin } from '../client/login-store';
-import type { CommandContext } from './command-context';
+import type { RegisterCommand } from './command-context';
+import { commandGroup } from './command-group';
 
 export interface CaCommandOptions {
   fetch?: typeof fetch;
   timeoutMs?: number;
 }
 
-export function registerCaCommand(
-  program: Command,
-  ctx: CommandContext,
-  options: CaCommandOptions = {},
-): void {
-  const ca = program
-    .command('ca')
-    .description("Vectra's certificate authority, which signs the certificates of intercepted TLS");
+export const registerCaCommand: RegisterCommand<CaCommandOptions> = (
+  program,
+  ctx,
+  options = {},
+) => {
+  const ca = commandGroup(program, 'ca');
   ca.command('export')
     .description('Print the CA certificate (PEM), or write it to a file, for clients to trust')
     .option('-o, --output <file>', 'write the certificate to FILE (mode 0644) instead of stdout')
@@ -51,7 +50,7 @@ export function registerCaCommand(
         `wrote the CA certificate to ${file} (${cert.subject.replace(/\n/g, ', ')}, SHA-256 ${cert.fingerprint256})`,
       );
     });
-}
+};
 
 async function fetchCaPem(addr: string, options: CaCommandOptions): Promise<string> {
   const url = `${addr}/v1/ca.pem`;

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { AdminCli, ConnectionFlags } from './admin-cli';
 import { UsageError } from '../client/api-client';
 import { table } from './output';
+import { commandGroup } from './command-group';
 
 interface VaultFlags extends ConnectionFlags {
   vault: string;
@@ -46,9 +47,7 @@ async function credentialValue(cli: AdminCli, flags: SetFlags): Promise<string> 
 }
 
 export function registerCredentialCommands(program: Command, cli: AdminCli): void {
-  const credential = program
-    .command('credential')
-    .description("Manage a vault's credentials (values are write-only)");
+  const credential = commandGroup(program, 'credential');
   const vaultOption = '--vault <name>';
   const vaultHelp = 'vault holding the credential';
 

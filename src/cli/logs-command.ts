@@ -4,14 +4,14 @@
  * who decided) carry the event and the approval's id in the last column. `--follow` then streams new rows
  * (server-sent events from `/v1/vaults/:vault/logs/stream`) until Ctrl-C, which exits 0.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { GatewayError } from '../errors';
 import type { AuditRow } from '../audit/audit-log';
 import { createAdminCli } from './admin-cli';
 import { resolveAddress, resolveToken } from '../client/api-client';
 import { adminGet, readEventStream } from '../client/event-stream';
 import { readLogin } from '../client/login-store';
-import type { CommandContext } from './command-context';
+import type { CommandContext, RegisterCommand } from './command-context';
 import { abortOnInterrupt, type OnInterrupt } from './interrupt';
 
 export interface LogsCommandOptions {
@@ -53,11 +53,11 @@ function positiveInteger(text: string): number {
   return Number(text);
 }
 
-export function registerLogsCommand(
-  program: Command,
-  ctx: CommandContext,
-  options: LogsCommandOptions = {},
-): void {
+export const registerLogsCommand: RegisterCommand<LogsCommandOptions> = (
+  program,
+  ctx,
+  options = {},
+) => {
   const cli = createAdminCli(ctx, { fetch: options.fetch });
   cli
     .connection(program.command('logs'))
@@ -66,7 +66,7 @@ export function registerLogsCommand(
     .option('--limit <n>', 'rows to show first (default 100, at most 1000)', positiveInteger)
     .option('-f, --follow', 'keep streaming new rows until Ctrl-C')
     .action(cli.action((flags: LogsFlags) => showLogs(ctx, flags, options)));
-}
+};
 
 async function showLogs(
   ctx: CommandContext,

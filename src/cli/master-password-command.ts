@@ -13,6 +13,7 @@ import { EXIT } from '../errors';
 import { createSettingsRepository, openDatabase } from '../storage';
 import { changeMasterPassword, keyFilePath, resolveMasterPassword } from '../vault/keyring';
 import type { CommandContext } from './command-context';
+import { commandGroup } from './command-group';
 
 /** Where the new password comes from when it is not piped in (never a flag: argv is visible in ps). */
 export const NEW_PASSWORD_ENV = 'VECTRA_NEW_MASTER_PASSWORD';
@@ -28,9 +29,7 @@ export function registerMasterPasswordCommand(
   ctx: CommandContext,
   deps: { stdin?: NodeJS.ReadableStream } = {},
 ): void {
-  const group = program
-    .command('master-password')
-    .description('Manage the master password that protects stored credentials');
+  const group = commandGroup(program, 'master-password');
   group
     .command('change')
     .description(

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import { Option } from 'commander';
 import { loadConfig } from '../config/loader';
 import { EXIT, GatewayError, type ErrorBody } from '../errors';
 import { formatDryRun, targetOf, withRisk, type DryRunResult } from '../policy/dry-run';
@@ -21,8 +21,9 @@ import { POLICY_EFFECTS, type PolicyTrace } from '../policy/types';
 import { createInternalScorer } from '../semantic/internal-scorer';
 import { ApiError, resolveAddress, resolveToken, UsageError } from '../client/api-client';
 import { readLogin } from '../client/login-store';
-import type { CommandContext } from './command-context';
+import type { CommandContext, RegisterCommand } from './command-context';
 import { usageAction } from './admin-cli';
+import { commandGroup } from './command-group';
 
 export interface PolicyCommandOptions {
   /** Replaces global fetch for --addr (tests). */
@@ -49,14 +50,12 @@ interface TestFlags {
   expect?: string;
 }
 
-export function registerPolicyCommand(
-  program: Command,
-  ctx: CommandContext,
-  options: PolicyCommandOptions = {},
-): void {
-  const policy = program
-    .command('policy')
-    .description('Check policy files and dry-run requests against the policies');
+export const registerPolicyCommand: RegisterCommand<PolicyCommandOptions> = (
+  program,
+  ctx,
+  options = {},
+) => {
+  const policy = commandGroup(program, 'policy');
 
   policy
     .command('validate')
@@ -153,7 +152,7 @@ export function registerPolicyCommand(
         }
       }),
     );
-}
+};
 
 async function localTest(
   ctx: CommandContext,

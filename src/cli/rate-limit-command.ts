@@ -13,6 +13,7 @@ import {
 import type { AdminCli, ConnectionFlags } from './admin-cli';
 import { UsageError } from '../client/api-client';
 import { table } from './output';
+import { commandGroup } from './command-group';
 
 const tierArgument = () =>
   new Argument('<tier>', 'agents, vaults or services').choices(OVERRIDE_TIERS);
@@ -28,11 +29,7 @@ export function parsePerMinute(text: string): number {
 }
 
 export function registerRateLimitCommands(program: Command, cli: AdminCli): void {
-  const rateLimit = program
-    .command('rate-limit')
-    .description(
-      'Rate-limit overrides per agent, vault or service (they replace the default rate; every replica applies them)',
-    );
+  const rateLimit = commandGroup(program, 'rate-limit');
 
   cli.query(
     cli.connection(rateLimit.command('list')),

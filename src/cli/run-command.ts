@@ -10,7 +10,7 @@ import { runContainer, type ContainerFlags } from '../isolation/container/contai
 import { runHost, type HostRunFlags } from '../isolation/host-run';
 import { fromEnv, RunError } from '../isolation/run-mode';
 import { readLogin } from '../client/login-store';
-import type { CommandContext } from './command-context';
+import type { RegisterCommand } from './command-context';
 import { parseTtl } from './vault-command';
 
 export interface RunCommandDeps {
@@ -59,11 +59,11 @@ function noProxyOption(): Option {
   return option;
 }
 
-export function registerRunCommand(
-  program: Command,
-  ctx: CommandContext,
-  deps: RunCommandDeps = {},
-): Command {
+export const registerRunCommand: RegisterCommand<RunCommandDeps, Command> = (
+  program,
+  ctx,
+  deps = {},
+) => {
   const run = program
     .command('run')
     .description(
@@ -144,4 +144,4 @@ export function registerRunCommand(
       }
     });
   return run;
-}
+};

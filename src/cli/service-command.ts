@@ -16,6 +16,7 @@ import {
 import type { AdminCli, ConnectionFlags } from './admin-cli';
 import { UsageError } from '../client/api-client';
 import { table } from './output';
+import { commandGroup } from './command-group';
 
 interface VaultFlags extends ConnectionFlags {
   vault: string;
@@ -154,9 +155,7 @@ const schemeOption = () =>
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerServiceCommands(program: Command, cli: AdminCli): void {
-  const service = program
-    .command('service')
-    .description('Manage services: which credential goes to which upstream host, and how');
+  const service = commandGroup(program, 'service');
   const withVault = (command: Command) =>
     cli.connection(command).option('--vault <name>', 'vault holding the service', 'default');
 

@@ -4,6 +4,7 @@ import { SESSION_TTL } from '../identity/types';
 import type { UnmatchedHostPolicy, Vault } from '../vault/types';
 import type { AdminCli, ConnectionFlags } from './admin-cli';
 import { table } from './output';
+import { commandGroup } from './command-group';
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
@@ -57,9 +58,7 @@ interface TokenFlags extends ConnectionFlags {
 }
 
 export function registerVaultCommands(program: Command, cli: AdminCli): void {
-  const vault = program
-    .command('vault')
-    .description('Manage vaults: credentials and services live in a vault');
+  const vault = commandGroup(program, 'vault');
 
   cli
     .connection(vault.command('create').argument('<name>', 'vault name'))
