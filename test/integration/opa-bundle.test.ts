@@ -25,6 +25,7 @@ import type { PolicyEffect, PolicyEngine } from '../../src/policy/types';
 import { REPO_ROOT, startTestGateway } from '../helpers/gateway';
 import { BUNDLE_PATH, opaBinary, opaForBundle, type BundleOpa } from '../helpers/opa-bundle';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import cases from '../fixtures/policy-decision-cases.json';
 
 /** `UPSTREAM` stands for the loopback upstream (127.0.0.1:<its port>). */
 const UPSTREAM = 'upstream';
@@ -37,48 +38,16 @@ interface Case {
   expected: PolicyEffect;
   /** A body that is not JSON, as text/plain. */
   text?: string;
+  /** Why the group of cases it starts is there. */
+  why?: string;
 }
 
-const CASES: Case[] = [
-  { method: 'GET', host: UPSTREAM, target: '/v1/items', expected: 'Allow' },
-  { method: 'HEAD', host: UPSTREAM, target: '/v1/items', expected: 'Allow' },
-  { method: 'OPTIONS', host: UPSTREAM, target: '/v1/items', expected: 'Allow' },
-  { method: 'POST', host: UPSTREAM, target: '/v1/items', expected: 'Hitl' },
-  { method: 'PUT', host: UPSTREAM, target: '/v1/items/1', expected: 'Hitl' },
-  { method: 'PATCH', host: UPSTREAM, target: '/v1/items/1', expected: 'Hitl' },
-  { method: 'DELETE', host: UPSTREAM, target: '/v1/items/1', expected: 'Hitl' },
-  { method: 'POST', host: UPSTREAM, target: '/v1/notes', expected: 'Hitl', text: 'not json' },
-  // /export in any letter case, anywhere in the path, even for reads.
-  { method: 'GET', host: UPSTREAM, target: '/v1/export', expected: 'Hitl' },
-  { method: 'GET', host: UPSTREAM, target: '/V1/EXPORT/all', expected: 'Hitl' },
-  { method: 'HEAD', host: UPSTREAM, target: '/v1/ExPoRt?format=csv', expected: 'Hitl' },
-  { method: 'GET', host: UPSTREAM, target: '/v1/exports', expected: 'Hitl' },
-  { method: 'GET', host: UPSTREAM, target: '/export-data', expected: 'Hitl' },
-  { method: 'GET', host: UPSTREAM, target: '/v1/reexport', expected: 'Allow' },
-  { method: 'GET', host: UPSTREAM, target: '/v1/items?next=/export', expected: 'Allow' },
-  // Spellings the gateway normalises before judging: %65 is "e", dot segments, "//".
-  { method: 'GET', host: UPSTREAM, target: '/v1/%65xport', expected: 'Hitl' },
-  { method: 'OPTIONS', host: UPSTREAM, target: '/v1/x/../export', expected: 'Hitl' },
-  { method: 'GET', host: UPSTREAM, target: '/v1//items', expected: 'Allow' },
-  { method: 'POST', host: UPSTREAM, target: '/v1/Export', expected: 'Hitl' },
-  // Production hosts: *.prod.* and *.production.* (a glob's * stops at nothing but "/").
-  { method: 'DELETE', host: 'api.prod.example.com', target: '/v1/users/7', expected: 'Deny' },
-  { method: 'DELETE', host: 'db.production.example.net', target: '/rows', expected: 'Deny' },
-  { method: 'DELETE', host: 'API.PROD.EXAMPLE.COM', target: '/v1/users/7', expected: 'Deny' },
-  { method: 'DELETE', host: 'api.prod.example.com:8443', target: '/', expected: 'Deny' },
-  { method: 'DELETE', host: 'a.prod.b.production.c', target: '/export', expected: 'Deny' },
-  { method: 'DELETE', host: 'x.prod.', target: '/', expected: 'Hitl' },
-  { method: 'DELETE', host: 'prod.example.com', target: '/v1/users/7', expected: 'Hitl' },
-  { method: 'DELETE', host: 'api.preprod.example.com', target: '/v1', expected: 'Hitl' },
-  { method: 'DELETE', host: 'api.prod', target: '/v1', expected: 'Hitl' },
-  { method: 'DELETE', host: 'production.example.net', target: '/v1', expected: 'Hitl' },
-  { method: 'POST', host: 'api.prod.example.com', target: '/v1/users', expected: 'Hitl' },
-  { method: 'PUT', host: 'db.production.example.net', target: '/export', expected: 'Hitl' },
-  { method: 'PATCH', host: 'api.prod.example.com', target: '/v1/users/7', expected: 'Hitl' },
-  { method: 'GET', host: 'api.prod.example.com', target: '/v1/users', expected: 'Allow' },
-  { method: 'HEAD', host: 'db.production.example.net', target: '/', expected: 'Allow' },
-  { method: 'GET', host: 'api.prod.example.com', target: '/v1/EXPORT', expected: 'Hitl' },
-];
+/**
+ * The shared requests (test/fixtures/policy-decision-cases.json): every method, production hosts
+ * and near misses, /export in any case and in spellings the gateway normalises. `why` notes a
+ * group's reason; host `upstream` stands for the loopback upstream.
+ */
+const CASES = cases as Case[];
 
 const VAULT = 'bundle';
 const NOW = Date.UTC(2030, 0, 7, 9);
