@@ -1,7 +1,7 @@
 /**
  * Real services for tests. In CI (`CI` set) a missing service fails the run; locally a suite
  * that needs one is skipped with a loud message. test/global-setup.ts probes once per run
- * and leaves the answer in VECTRA_TEST_POSTGRES / VECTRA_TEST_REDIS.
+ * and leaves the answer in VECTRA_TEST_POSTGRES / VECTRA_TEST_REDIS / VECTRA_TEST_DOCKER.
  */
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
@@ -9,6 +9,12 @@ import { Client } from 'pg';
 export const POSTGRES_ADMIN_URL =
   process.env.VECTRA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_ADDRESS = process.env.VECTRA_TEST_REDIS_ADDRESS ?? '127.0.0.1:6379';
+/**
+ * The base the container-isolation tests build the isolation image from: a local image
+ * (.ci/docker-setup builds it offline), so no test pulls from a registry.
+ */
+export const DOCKER_BASE_IMAGE =
+  process.env.VECTRA_ISOLATION_BASE_IMAGE ?? 'vectra-test/base:bookworm';
 
 /**
  * The settings every replica of a multi-replica test shares: one PostgreSQL database (`url`),
@@ -27,12 +33,20 @@ export function sharedReplicaEnv(databaseUrl: string, ownerToken: string): Recor
 
 export const hasPostgres = (): boolean => process.env.VECTRA_TEST_POSTGRES === '1';
 export const hasRedis = (): boolean => process.env.VECTRA_TEST_REDIS === '1';
+/** A Docker engine answers and DOCKER_BASE_IMAGE is present. */
+export const hasDocker = (): boolean => process.env.VECTRA_TEST_DOCKER === '1';
+
+export type TestService = 'postgres' | 'redis' | 'docker';
+
+const AVAILABLE: Record<TestService, () => boolean> = {
+  postgres: hasPostgres,
+  redis: hasRedis,
+  docker: hasDocker,
+};
 
 /** `describe` when every named service is there, a loudly skipped `describe` otherwise (never in CI). */
-export function describeWith(...services: Array<'postgres' | 'redis'>): jest.Describe {
-  const missing = services.filter(
-    (service) => !(service === 'postgres' ? hasPostgres() : hasRedis()),
-  );
+export function describeWith(...services: TestService[]): jest.Describe {
+  const missing = services.filter((service) => !AVAILABLE[service]());
   if (missing.length === 0) return describe;
   if (process.env.CI) {
     throw new Error(`CI requires ${missing.join(' and ')}, and it is not reachable`);
