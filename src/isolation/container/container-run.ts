@@ -22,7 +22,7 @@ import { checkEngine, createDocker, type Docker } from './docker';
 import { ensureImage } from './image';
 import { parseMount, type Mount } from './mounts';
 import { createNetwork, pruneStaleNetworks, removeNetwork } from './network';
-import { startRelay, type Relay } from './relay';
+import { startRelay, subnetList, type Relay } from './relay';
 
 export interface ContainerFlags extends RunFlags {
   proxy?: string;
@@ -111,17 +111,23 @@ export async function runContainer(
   let keepNetwork = false;
   try {
     const api = new URL(access.mode.addr);
+    const agentNetwork = subnetList(network.subnet);
     relays.push(
-      await startRelay(network.gateway, {
-        host: api.hostname.replace(/^\[|\]$/g, ''),
-        port: portOf(api),
-      }),
+      await startRelay(
+        network.gateway,
+        { host: api.hostname.replace(/^\[|\]$/g, ''), port: portOf(api) },
+        agentNetwork,
+      ),
     );
     relays.push(
-      await startRelay(network.gateway, {
-        host: access.proxyBase.hostname.replace(/^\[|\]$/g, ''),
-        port: portOf(access.proxyBase),
-      }),
+      await startRelay(
+        network.gateway,
+        {
+          host: access.proxyBase.hostname.replace(/^\[|\]$/g, ''),
+          port: portOf(access.proxyBase),
+        },
+        agentNetwork,
+      ),
     );
     const [apiRelay, proxyRelay] = relays;
     const caFile = join(caDir, 'ca.pem');

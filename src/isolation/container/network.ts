@@ -14,6 +14,8 @@ export interface AgentNetwork {
   name: string;
   /** The bridge's address on the host: where the relay listens, host.docker.internal inside. */
   gateway: string;
+  /** The network's IPv4 subnet (`a.b.c.d/n`): the only sources the relay answers. */
+  subnet: string;
 }
 
 export async function createNetwork(docker: Docker, name: string): Promise<AgentNetwork> {
@@ -38,17 +40,18 @@ export async function createNetwork(docker: Docker, name: string): Promise<Agent
     'network',
     'inspect',
     '--format',
-    '{{range .IPAM.Config}}{{.Gateway}} {{end}}',
+    '{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}} {{end}}',
     name,
   ]);
-  const gateway = inspected.stdout
-    .split(/\s+/)
-    .find((address) => /^\d+\.\d+\.\d+\.\d+$/.test(address));
-  if (!gateway) {
+  const words = inspected.stdout.split(/\s+/);
+  const ipv4 = /^\d+\.\d+\.\d+\.\d+$/;
+  const subnetAt = words.findIndex((word) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(word));
+  const [subnet, gateway] = subnetAt < 0 ? [] : words.slice(subnetAt, subnetAt + 2);
+  if (!subnet || !gateway || !ipv4.test(gateway)) {
     await removeNetwork(docker, name);
     throw new RunError(`the container network ${name} has no IPv4 gateway`, EXIT.FAILURE);
   }
-  return { name, gateway };
+  return { name, gateway, subnet };
 }
 
 export async function removeNetwork(docker: Docker, name: string): Promise<void> {
