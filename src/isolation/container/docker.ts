@@ -54,7 +54,7 @@ export function createDocker(binary = 'docker', env: NodeJS.ProcessEnv = process
   };
 }
 
-/** The oldest engine with `host-gateway` and the network filters used here. */
+/** The oldest engine tested here with the network labels and filters used. */
 export const MIN_ENGINE_VERSION = [20, 10] as const;
 
 /** Checks that the engine runs and is recent enough; returns its version. */
@@ -73,7 +73,7 @@ export async function checkEngine(docker: Docker): Promise<string> {
   const [needMajor, needMinor] = MIN_ENGINE_VERSION;
   if (!(major > needMajor || (major === needMajor && minor >= needMinor))) {
     throw new RunError(
-      `the Docker engine ${version} is too old for container isolation (it needs ${needMajor}.${needMinor} or newer, for host-gateway)`,
+      `the Docker engine ${version} is too old for container isolation (it needs ${needMajor}.${needMinor} or newer, for the network filters and labels used here)`,
       EXIT.FAILURE,
       'upgrade Docker',
     );
