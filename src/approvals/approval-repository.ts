@@ -171,6 +171,15 @@ export async function countPending(db: SqlClient, agent: string, now: string): P
   return Number(row?.n ?? 0);
 }
 
+/** Approvals pending and not yet expired, of every agent. */
+export async function countAllPending(db: SqlClient, now: string): Promise<number> {
+  const row = await db.get<{ n: number | bigint }>(
+    "SELECT COUNT(*) AS n FROM approvals WHERE status = 'pending' AND expires_at > $1",
+    [now],
+  );
+  return Number(row?.n ?? 0);
+}
+
 export interface ApprovalQuery {
   /** `pending` means pending and not yet expired; `expired` includes pending rows past expiry. */
   status?: ApprovalStatus;

@@ -102,6 +102,11 @@ export interface ApprovalService {
   /** Requests held on this replica right now. */
   held(): number;
   /**
+   * Approvals pending now, on every replica: kept up to date from the events (this replica's and
+   * the others'), and recounted from the database at start and on every poll tick. No query.
+   */
+  pendingCount(): number;
+  /**
    * Answers every held request as still pending, and every later one at once (shutdown: they
    * retry on another replica; a request judged while the listeners drain is not held past it).
    */
@@ -158,6 +163,18 @@ export function createApprovalService(
   let closed = false;
   /** Set by releaseHeld: the replica is shutting down and holds nothing more. */
   let releasing = false;
+  let pendingNow = 0;
+
+  /** Pending approvals as the events change them (the poll's recount corrects any drift). */
+  function countEvent(type: ApprovalEventType): void {
+    if (type === 'created') pendingNow += 1;
+    else if (type === 'approved' || type === 'denied' || type === 'expired')
+      pendingNow = Math.max(0, pendingNow - 1);
+  }
+
+  async function recount(): Promise<void> {
+    pendingNow = await repo.countAllPending(db, iso());
+  }
 
   /**
    * Tells the listeners; for an event of this replica (`local`) also the webhook, the audit log
@@ -170,6 +187,7 @@ export function createApprovalService(
     requestId?: string,
   ): void {
     const event: ApprovalEvent = { type, at: iso(), approval: publicView(approval) };
+    countEvent(type);
     for (const listener of listeners) {
       try {
         listener(event);
@@ -237,6 +255,7 @@ export function createApprovalService(
       release(approval);
       emit('expired', approval, true);
     }
+    await recount();
     if (waiters.size === 0) return;
     for (const approval of await repo.getApprovals(db, [...waiters.keys()])) release(approval);
   }
@@ -295,6 +314,9 @@ export function createApprovalService(
           });
           return undefined;
         });
+      await recount().catch((err: unknown) =>
+        logger.warn('pending approvals not counted; the poll will count them', { err }),
+      );
       pollTimer = every.set(runTick, config.PollSeconds * 1000);
     },
 
@@ -432,6 +454,7 @@ export function createApprovalService(
     },
 
     held: () => holds.size,
+    pendingCount: () => pendingNow,
 
     releaseHeld() {
       releasing = true;

@@ -250,6 +250,23 @@ export const schema = {
         ApiKey: { doc: 'Seq API key (empty: none).', format: 'text', default: '', sensitive: true },
       },
     },
+    Metrics: {
+      Enabled: {
+        doc: 'Record Prometheus metrics of proxied requests and serve them at /metrics (false: /metrics answers 404 and the request path records nothing). See docs/observability.md.',
+        format: 'strict-boolean',
+        default: true,
+      },
+      LabelVault: {
+        doc: 'Label proxied-request metrics with the vault (false: the `vault` label is `*`, one series for all vaults).',
+        format: 'strict-boolean',
+        default: true,
+      },
+      LabelService: {
+        doc: 'Label proxied-request metrics with the service (false: the `service` label is `*`, one series for all services).',
+        format: 'strict-boolean',
+        default: true,
+      },
+    },
   },
   SecretManagement: {
     DefaultProvider: {
@@ -288,6 +305,7 @@ export const schema = {
 export type VectraConfig = ConfigOf<typeof schema>;
 
 export type LoggingConfig = VectraConfig['Observability']['Logging'];
+export type MetricsConfig = VectraConfig['Observability']['Metrics'];
 export type StorageConfig = VectraConfig['System']['Storage'];
 export type DatabaseConfig = StorageConfig['Database'];
 export type CacheConfig = StorageConfig['Cache'];

@@ -19,7 +19,7 @@ import { createMetrics, type Metrics } from '../observability/metrics';
 import type { Logger } from '../observability/types';
 import { createPipeline } from '../pipeline/runner';
 import { buildStages } from '../pipeline/stages';
-import { createPolicyEngine } from '../policy/engine';
+import { createPolicyEngine, timedPolicyEngine } from '../policy/engine';
 import type { PolicyEngine } from '../policy/types';
 import {
   loadCertificateAuthority,
@@ -76,10 +76,16 @@ export async function buildDataPlane(
     cipher: stores.keyring.cipher,
     logger: logger.child({ component: 'ca' }),
   });
+  // Pending approvals are read on each scrape from the service built below (no query).
+  const pendingApprovals = { count: (): number => 0 };
+  const metrics = createMetrics(config.Observability.Metrics, {
+    approvalsPending: () => pendingApprovals.count(),
+  });
   const leafCertificates = createLeafCertificateCache({
     ca,
     size: proxyConfig.LeafCacheSize,
     validityHours: proxyConfig.LeafValidityHours,
+    onLookup: metrics.proxy?.leafCertificate,
   });
   defer(async () => leafCertificates.close());
   const upstream = createUpstreamClient(proxyConfig, { logger });
@@ -89,10 +95,10 @@ export async function buildDataPlane(
     cache,
     config: config.System.Audit,
     logger: logger.child({ component: 'audit' }),
+    metrics,
   });
   audit.start();
   defer(() => audit.close());
-  const metrics = createMetrics();
   const { rateLimiter, rateLimitOverrides, breakers } = await buildGuards(config, {
     stores,
     metrics,
@@ -109,6 +115,7 @@ export async function buildDataPlane(
     defer,
   });
   const approvals = await buildApprovals(config, { stores, audit, logger, defer });
+  pendingApprovals.count = () => approvals.pendingCount();
   const hitl = config.HumanInTheLoop;
   const pipeline = createPipeline(
     buildStages(
@@ -120,7 +127,12 @@ export async function buildDataPlane(
         upstream: createBreakingUpstream(upstream, breakers),
         rateLimiter,
         breakers,
-        policy: { engine: policyEngine, bodyLimit: config.Policy.MaxBodyBytes },
+        policy: {
+          engine: metrics.proxy
+            ? timedPolicyEngine(policyEngine, metrics.proxy.policyEvaluation)
+            : policyEngine,
+          bodyLimit: config.Policy.MaxBodyBytes,
+        },
         riskScorer,
         approvals,
       },
@@ -148,7 +160,7 @@ export async function buildDataPlane(
       },
     },
   );
-  const exchange = { pipeline, logger, audit };
+  const exchange = { pipeline, logger, audit, metrics: metrics.proxy };
   const proxy = () =>
     createForwardProxy({
       ...exchange,

@@ -88,12 +88,18 @@ export function createPipeline(stages: readonly Stage[], options: PipelineOption
     });
   }
 
-  /** A paused stage's eventual decision; no time budget while paused (approval has its own). */
+  /**
+   * A paused stage's eventual decision; no time budget while paused (approval has its own). The
+   * pause is counted in `ctx.pausedMs`, which is not the gateway's own latency.
+   */
   async function resumed(stage: Stage, resume: Promise<Decision>, ctx: RequestContext) {
+    const pausedAt = now();
     try {
       return checked(stage, await resume, ctx);
     } catch (err) {
       return failed(stage, err, ctx);
+    } finally {
+      ctx.pausedMs = (ctx.pausedMs ?? 0) + (now() - pausedAt);
     }
   }
 

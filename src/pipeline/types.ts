@@ -51,6 +51,10 @@ export interface RequestContext {
   injectedSecrets: string[];
   /** Set by `forward`. */
   response?: UpstreamResponse | UpstreamUpgrade;
+  /** Set by `forward`: milliseconds from the upstream call to its answer's head (metrics). */
+  upstreamMs?: number;
+  /** Set by the runner: milliseconds spent paused, waiting for a human (metrics). */
+  pausedMs?: number;
   /** Filled along the way, written as one audit row when the request ends. */
   audit: { decision?: 'allow' | 'deny' | 'error'; errorCode?: string; reason?: string };
   /** Cancelled by the entry adapter when the client goes away before its answer. */

@@ -57,3 +57,28 @@ export async function createPolicyEngine(
     watch: deps.watch,
   });
 }
+
+/**
+ * `engine` with every evaluation timed into `observe` (seconds, failures too), for the policy
+ * stage; the engine's other members are its own.
+ */
+export function timedPolicyEngine(
+  engine: PolicyEngine,
+  observe: (seconds: number) => void,
+): PolicyEngine {
+  return {
+    provider: engine.provider,
+    async evaluate(input) {
+      const started = performance.now();
+      try {
+        return await engine.evaluate(input);
+      } finally {
+        observe((performance.now() - started) / 1000);
+      }
+    },
+    ...(engine.explain && { explain: (input) => engine.explain!(input) }),
+    ...(engine.needsBody && { needsBody: () => engine.needsBody!() }),
+    ...(engine.status && { status: () => engine.status!() }),
+    close: () => engine.close(),
+  };
+}

@@ -15,12 +15,37 @@ import type { AuditEntry } from '../audit/audit-log';
 import { entryFromContext } from '../pipeline/audit-entry';
 import { rateLimitHeaders } from '../pipeline/response-headers';
 import { isEventStream } from '../http/message-body';
+import { codeLabel, type ProxyMetrics } from '../observability/proxy-metrics';
+import { outcomeLabels } from '../pipeline/outcome';
 
 export interface ExchangeDeps {
   pipeline: Pipeline;
   logger: Logger;
   audit?: { record(entry: AuditEntry): void };
+  /** Absent when Observability.Metrics.Enabled is false: the exchange then measures nothing. */
+  metrics?: ProxyMetrics;
   now?: () => number;
+}
+
+/** What the metrics need of an exchange besides its context: the decision and when it came. */
+export interface ExchangeTiming {
+  /** `performance.now()` when the exchange began. */
+  readonly startedAt: number;
+  decision?: Decision;
+  /** Milliseconds from the start to the pipeline's decision. */
+  decidedMs?: number;
+}
+
+/** A timing for `deps`, or undefined when nothing is measured (metrics off). */
+export function startTiming(deps: Pick<ExchangeDeps, 'metrics'>): ExchangeTiming | undefined {
+  return deps.metrics ? { startedAt: performance.now() } : undefined;
+}
+
+/** Notes the pipeline's decision in `timing` (a no-op when nothing is measured). */
+export function decided(timing: ExchangeTiming | undefined, decision: Decision): void {
+  if (!timing) return;
+  timing.decision = decision;
+  timing.decidedMs = performance.now() - timing.startedAt;
 }
 
 export interface ExchangeInit {
@@ -171,11 +196,12 @@ export function exchangeContext(
   });
 }
 
-/** Records the audit row of an exchange (or upgrade) that ends now. */
+/** Records the audit row (and the metrics) of an exchange (or upgrade) that ends now. */
 export function recordExchange(
-  deps: Pick<ExchangeDeps, 'audit' | 'now'>,
+  deps: Pick<ExchangeDeps, 'audit' | 'metrics' | 'now'>,
   ctx: RequestContext,
   counts: { bytesIn: number; bytesOut: number; status: number | undefined },
+  timing?: ExchangeTiming,
 ): void {
   const now = deps.now ?? Date.now;
   deps.audit?.record(
@@ -185,6 +211,19 @@ export function recordExchange(
       ...counts,
     }),
   );
+  if (deps.metrics && timing) {
+    const { decidedMs } = timing;
+    deps.metrics.exchange(outcomeLabels(ctx, timing.decision, codeLabel), {
+      bytesIn: counts.bytesIn,
+      bytesOut: counts.bytesOut,
+      upstreamMs: ctx.upstreamMs,
+      // The gateway's own share: neither the upstream's time nor a wait for a human.
+      addedMs:
+        decidedMs === undefined
+          ? undefined
+          : decidedMs - (ctx.upstreamMs ?? 0) - (ctx.pausedMs ?? 0),
+    });
+  }
 }
 
 /** Runs one exchange to completion. Never throws: every failure becomes a refusal or a drop. */
@@ -193,6 +232,7 @@ export async function runExchange(
   init: ExchangeInit,
   client: { req: IncomingMessage; res: ServerResponse },
 ): Promise<void> {
+  const timing = startTiming(deps);
   const ctx = exchangeContext(init, client.req, init.request);
   let bytesIn = 0;
   if (init.request.body !== undefined) {
@@ -209,11 +249,16 @@ export async function runExchange(
     // or while the body streamed.
     const clientLeft = !client.res.writableFinished && !dropped;
     if (clientLeft) ctx.audit.errorCode ??= 'VEC_CLIENT_CLOSED';
-    recordExchange(deps, ctx, {
-      bytesIn,
-      bytesOut,
-      status: client.res.headersSent ? client.res.statusCode : undefined,
-    });
+    recordExchange(
+      deps,
+      ctx,
+      {
+        bytesIn,
+        bytesOut,
+        status: client.res.headersSent ? client.res.statusCode : undefined,
+      },
+      timing,
+    );
     // Then give up what still runs for it upstream: the call, or the rest of a streamed body.
     if (clientLeft) ctx.cancellation.abort(new GatewayError('VEC_CLIENT_CLOSED'));
   });
@@ -225,6 +270,7 @@ export async function runExchange(
     deps.logger.error('pipeline failed outside a stage', { err, requestId: ctx.requestId });
     decision = { kind: 'deny', error: new GatewayError('VEC_PIPELINE_STAGE_FAILED') };
   }
+  decided(timing, decision);
   if (decision.kind === 'deny') {
     // Unread request bodies must not wedge a keep-alive connection.
     client.req.resume();

@@ -283,10 +283,12 @@ export function createForwardProxy(deps: ForwardProxyDeps): Server {
     if (open >= config.MaxTunnelsPerAgent)
       return refuseTunnel(clientSocket, new GatewayError('VEC_TUNNEL_LIMIT'));
     openTunnels.set(agent, open + 1);
+    deps.metrics?.tunnelOpened();
     clientSocket.once('close', () => {
       const left = (openTunnels.get(agent) ?? 1) - 1;
       if (left <= 0) openTunnels.delete(agent);
       else openTunnels.set(agent, left);
+      deps.metrics?.tunnelClosed();
     });
 
     clientSocket.write('HTTP/1.1 200 Connection Established\r\n\r\n');

@@ -22,6 +22,11 @@ export interface LeafCertificateCacheOptions {
   now?: () => Date;
   /** Shared pool; when absent the cache makes (and closes) its own. */
   keys?: KeyPool;
+  /**
+   * Told where each context came from: the cache, or a mint (a request that joins a mint
+   * already under way counts as `cache`: it minted nothing). Must not throw.
+   */
+  onLookup?: (source: 'cache' | 'minted') => void;
 }
 
 export interface LeafCertificateCache {
@@ -102,9 +107,11 @@ export function createLeafCertificateCache(
       if (fresh(entry)) {
         entries.delete(host);
         entries.set(host, entry);
+        options.onLookup?.('cache');
         return entry.context;
       }
       const pending = minting.get(host);
+      options.onLookup?.(pending ? 'cache' : 'minted');
       if (pending) return pending;
       const minted = mint(host).finally(() => minting.delete(host));
       minting.set(host, minted);

@@ -12,9 +12,11 @@ import { GatewayError } from '../errors';
 import type { Decision } from '../pipeline/types';
 import type { HeaderMap } from '../http/types';
 import {
+  decided,
   exchangeContext,
   rawRefusal,
   recordExchange,
+  startTiming,
   type ExchangeDeps,
   type ExchangeInit,
 } from './exchange';
@@ -35,6 +37,7 @@ export async function runUpgrade(
   init: ExchangeInit,
   client: { req: IncomingMessage; socket: Duplex; head: Buffer },
 ): Promise<void> {
+  const timing = startTiming(deps);
   const ctx = exchangeContext(init, client.req, { ...init.request, upgrade: true });
   let bytesIn = 0;
   let bytesOut = 0;
@@ -43,7 +46,7 @@ export async function runUpgrade(
   const record = () => {
     if (recorded) return;
     recorded = true;
-    recordExchange(deps, ctx, { bytesIn, bytesOut, status });
+    recordExchange(deps, ctx, { bytesIn, bytesOut, status }, timing);
   };
   const refuse = (error: GatewayError) => {
     status = error.statusCode;
@@ -60,6 +63,7 @@ export async function runUpgrade(
       requestId: ctx.requestId,
       upgrade: String(init.request.headers.upgrade).slice(0, 100),
     });
+    decided(timing, { kind: 'deny', error });
     return refuse(error);
   }
 
@@ -75,6 +79,7 @@ export async function runUpgrade(
     ctx.audit.errorCode ??= 'VEC_PIPELINE_STAGE_FAILED';
     decision = { kind: 'deny', error: new GatewayError('VEC_PIPELINE_STAGE_FAILED') };
   }
+  decided(timing, decision);
   const response = ctx.response;
   if (decision.kind === 'abort') {
     client.socket.destroy();

@@ -90,9 +90,11 @@ export function createApiApp(options: ApiAppOptions): Express {
     res.status(report.status === 'Unhealthy' ? 503 : 200).json(report);
   });
 
-  app.get('/metrics', async function getMetrics(_req, res) {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  if (metrics.enabled) {
+    app.get('/metrics', async function getMetrics(_req, res) {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+  }
 
   for (const { path, router } of options.routers ?? []) app.use(path, router);
 

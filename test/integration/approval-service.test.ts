@@ -343,6 +343,29 @@ for (const subject of databaseSubjects('vectra-approvals-')) {
       expect(new Set(expired.map((e) => e.approvalId)).size).toBe(4);
     });
 
+    it('counts pending approvals from its events, and recounts them from the database on the tick', async () => {
+      // Separate caches: no pub/sub between the replicas, only the database.
+      const a = await replica();
+      const b = await replica();
+      const first = await a.service.request(asked());
+      await a.service.request(asked());
+      expect(a.service.pendingCount()).toBe(2);
+      expect(b.service.pendingCount()).toBe(0);
+      await b.service.tick();
+      expect(b.service.pendingCount()).toBe(2);
+
+      await a.service.approve(first.id, ALICE, { scope: 'once' });
+      expect(a.service.pendingCount()).toBe(1);
+      await b.service.tick();
+      expect(b.service.pendingCount()).toBe(1);
+      // A replica started now counts what is pending at once.
+      expect((await replica()).service.pendingCount()).toBe(1);
+
+      time.advance(60_000);
+      await a.service.tick();
+      expect(a.service.pendingCount()).toBe(0);
+    });
+
     it('a held wait ends with the decision made on the same replica', async () => {
       const { service } = await replica();
       const { id } = await service.request(asked());

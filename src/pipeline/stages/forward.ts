@@ -51,6 +51,7 @@ export function createForwardStage(options: ForwardStageOptions, deps: ForwardSt
     if (secrets.length > 0) setHeader(request.headers, 'accept-encoding', 'identity');
 
     let answer: UpstreamResponse | UpstreamUpgrade;
+    const sentAt = performance.now();
     try {
       answer = request.upgrade
         ? await upstream.upgrade(request, { vault: ctx.vault })
@@ -69,6 +70,9 @@ export function createForwardStage(options: ForwardStageOptions, deps: ForwardSt
     } catch (err) {
       if (ctx.cancellation.aborted) return CLIENT_GONE;
       throw err;
+    } finally {
+      // A failed call (timeout, refused connection) spent its time upstream too.
+      ctx.upstreamMs = performance.now() - sentAt;
     }
     ctx.response =
       secrets.length === 0 ? clean(answer) : await redacted(clean(answer), secrets, ctx);
