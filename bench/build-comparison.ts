@@ -1,9 +1,12 @@
 /**
- * This build against another one (`npm run bench -- --baseline DIR`, DIR a checkout of an
- * earlier commit with its own `npm run build`): both are started in this process, set up alike
- * (./vectra.ts), and measured with the same shape (HTTPS interception, keep-alive) in ABBA
- * order, so that a drift in what else the machine does weighs on both. The verdict is the median
- * of the adjacent pairs' req/s ratios, as in ./policy-comparison.ts.
+ * Two Vectra instances against each other, HTTPS interception with keep-alive in ABBA order, so
+ * that a drift in what else the machine does weighs on both; the verdict is the median of the
+ * adjacent pairs' req/s ratios, as in ./policy-comparison.ts. Two uses:
+ *
+ * - this build against another one (`npm run bench -- --baseline DIR`, DIR a checkout of an
+ *   earlier commit with its own `npm run build`);
+ * - this build with metrics on against metrics off (`npm run bench -- --metrics`:
+ *   Observability.Metrics.Enabled, the cost of recording every request's metrics).
  */
 import { join } from 'node:path';
 import type { PolicyComparisonOptions } from './policy-comparison';
@@ -14,37 +17,74 @@ import { startBenchVectra, type BenchVectra } from './vectra';
 export interface BuildComparison {
   baseline: Row;
   current: Row;
-  /** this build's req/s ÷ the baseline's, per adjacent pair of runs, in run order. */
+  /** the current instance's req/s ÷ the baseline's, per adjacent pair of runs, in run order. */
   ratios: number[];
   median: number;
 }
 
-export async function compareBuilds(
-  options: Omit<PolicyComparisonOptions, 'baseline'> & {
+type ComparisonOptions = Omit<PolicyComparisonOptions, 'baseline'>;
+
+/** One instance of a comparison: where its build is and the settings it starts with. */
+interface Instance {
+  label: string;
+  root: string;
+  dataName: string;
+  env?: Record<string, string>;
+}
+
+export function compareBuilds(
+  options: ComparisonOptions & {
     /** The other build's checkout, measured against `repoRoot`'s. */
     baselineRoot: string;
   },
 ): Promise<BuildComparison> {
+  return compareInstances(
+    options,
+    { label: 'baseline build', root: options.baselineRoot, dataName: 'data-baseline' },
+    { label: 'this build', root: options.repoRoot, dataName: 'data-current' },
+  );
+}
+
+/** Metrics off (the baseline) against metrics on (the default), both this build. */
+export function compareMetricsCost(options: ComparisonOptions): Promise<BuildComparison> {
+  return compareInstances(
+    options,
+    {
+      label: 'metrics off',
+      root: options.repoRoot,
+      dataName: 'data-metrics-off',
+      env: { Observability__Metrics__Enabled: 'false' },
+    },
+    { label: 'metrics on', root: options.repoRoot, dataName: 'data-metrics-on' },
+  );
+}
+
+async function compareInstances(
+  options: ComparisonOptions,
+  baselineInstance: Instance,
+  currentInstance: Instance,
+): Promise<BuildComparison> {
   const { runner, target, shape, runsEach } = options;
-  const start = (root: string, name: string) =>
+  const start = (instance: Instance) =>
     startBenchVectra({
-      repoRoot: root,
-      dataDir: join(options.work, name),
+      repoRoot: instance.root,
+      dataDir: join(options.work, instance.dataName),
       upstreamCaFile: options.upstreamCaFile,
       secret: options.secret,
       upstream: options.upstream,
       freshHosts: [],
+      env: instance.env,
     });
   const instances: BenchVectra[] = [];
   try {
-    const baseline = await start(options.baselineRoot, 'data-baseline');
+    const baseline = await start(baselineInstance);
     instances.push(baseline);
-    const current = await start(options.repoRoot, 'data-current');
+    const current = await start(currentInstance);
     instances.push(current);
     const extra = { throughVectra: true };
     const instance = {
-      baseline: { label: 'baseline build', route: baseline.route('bench') },
-      current: { label: 'this build', route: current.route('bench') },
+      baseline: { label: baselineInstance.label, route: baseline.route('bench') },
+      current: { label: currentInstance.label, route: current.route('bench') },
     };
     for (const { label, route } of Object.values(instance)) {
       await runner.measure(`warm-up, ${label}`, target, route, shape, extra);
@@ -70,12 +110,12 @@ export async function compareBuilds(
     const median = sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     const name = 'Vectra HTTPS interception, keep-alive';
     return {
-      baseline: runner.combined(`${name}, baseline build`, shape, runs.baseline, extra),
-      current: runner.combined(`${name}, this build`, shape, runs.current, extra),
+      baseline: runner.combined(`${name}, ${baselineInstance.label}`, shape, runs.baseline, extra),
+      current: runner.combined(`${name}, ${currentInstance.label}`, shape, runs.current, extra),
       ratios,
       median,
     };
   } finally {
-    for (const vectra of instances) await vectra.gateway.close('build comparison done');
+    for (const vectra of instances) await vectra.gateway.close('comparison done');
   }
 }

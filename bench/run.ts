@@ -8,7 +8,8 @@
  * disabled (./policy-comparison.ts). Two micro-benchmarks follow in their own processes: leaf
  * minting (./leaf-mint.ts) and regex conditions on hostile text (./regex-policy.ts, also
  * `npm run bench:regex` alone). The results are printed as a table and written to
- * docs/benchmarks.md (unless --no-write, or --only-policy, which runs that comparison alone).
+ * docs/benchmarks.md (unless --no-write, or --only-policy, which runs that comparison alone;
+ * --baseline and --metrics compare two instances alone, ./build-comparison.ts).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,7 +31,7 @@ import {
   resultsTable,
   targetsTable,
 } from './report';
-import { compareBuilds } from './build-comparison';
+import { compareBuilds, compareMetricsCost } from './build-comparison';
 import { comparePolicyCost } from './policy-comparison';
 import { createRunner, type Runner, type Shape } from './runner';
 import { dataPlaneTargets, policyTarget, type TargetRows } from './targets';
@@ -43,11 +44,13 @@ const USAGE = `npm run bench -- [options]
   --no-mitmproxy    skip mitmproxy even when installed
   --no-leaf-mint    skip bench/leaf-mint.ts
   --no-regex        skip bench/regex-policy.ts (alone: npm run bench:regex)
-  --policy-runs N   runs of each instance in the 20-policies or --baseline comparison
+  --policy-runs N   runs of each instance in the 20-policies, --baseline or --metrics comparison
                     (default 6, ABBA order)
   --only-policy     only the 20-policies comparison (implies --no-write)
   --baseline DIR    only this build against the one in DIR (a checkout of another commit, built
                     with npm run build), HTTPS keep-alive (implies --no-write)
+  --metrics         only metrics on against metrics off (Observability.Metrics.Enabled), HTTPS
+                    keep-alive, --policy-runs alternating runs each (implies --no-write)
   --no-write        print only; leave docs/benchmarks.md alone`;
 
 interface Options {
@@ -60,6 +63,8 @@ interface Options {
   policyRuns: number;
   onlyPolicy: boolean;
   baseline?: string;
+  /** Only the metrics on/off comparison. */
+  metrics: boolean;
   write: boolean;
 }
 
@@ -75,6 +80,7 @@ function parseOptions(): Options {
       'policy-runs': { type: 'string', default: '6' },
       'only-policy': { type: 'boolean', default: false },
       baseline: { type: 'string' },
+      metrics: { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -91,18 +97,21 @@ function parseOptions(): Options {
     }
     return value;
   };
+  // A comparison of two instances alone: no target scenarios, no micro-benchmarks, no document.
+  const alone = values.baseline !== undefined || values.metrics;
   return {
     seconds: number('seconds', values.seconds, 0.5, 600),
     concurrency: Math.round(number('concurrency', values.concurrency, 1, 256)),
     hosts: Math.round(number('hosts', values.hosts, 1, 250)),
     mitmproxy: !values['no-mitmproxy'],
-    leafMint: !values['no-leaf-mint'] && !values['only-policy'] && values.baseline === undefined,
-    regex: !values['no-regex'] && !values['only-policy'] && values.baseline === undefined,
+    leafMint: !values['no-leaf-mint'] && !values['only-policy'] && !alone,
+    regex: !values['no-regex'] && !values['only-policy'] && !alone,
     policyRuns: Math.round(number('policy-runs', values['policy-runs'], 1, 50)),
-    onlyPolicy: values['only-policy'] || values.baseline !== undefined,
+    onlyPolicy: values['only-policy'] || alone,
     baseline: values.baseline,
+    metrics: values.metrics,
     // A partial run never replaces the document.
-    write: !values['no-write'] && !values['only-policy'] && values.baseline === undefined,
+    write: !values['no-write'] && !values['only-policy'] && !alone,
   };
 }
 
@@ -229,6 +238,15 @@ async function main(): Promise<void> {
       console.log(
         `\n${resultsTable(runner.rows)}\n\nthis build ÷ baseline (HTTPS keep-alive req/s), ` +
           `median of ${builds.ratios.length} adjacent pairs: ${builds.median.toFixed(3)} (${ratios})\n`,
+      );
+      return;
+    }
+    if (options.metrics) {
+      const cost = await compareMetricsCost(comparison);
+      const ratios = cost.ratios.map((r) => r.toFixed(3)).join(', ');
+      console.log(
+        `\n${resultsTable(runner.rows)}\n\nmetrics on ÷ metrics off (HTTPS keep-alive req/s), ` +
+          `median of ${cost.ratios.length} adjacent pairs: ${cost.median.toFixed(3)} (${ratios})\n`,
       );
       return;
     }
