@@ -10,6 +10,7 @@ import { GatewayError } from '../errors';
 import { isThenable } from '../thenable';
 import type { Timers } from '../timers';
 import type { Logger } from '../observability/types';
+import { outcomeLabels } from './outcome';
 import { CONTINUE, type Decision, type RequestContext, type Stage } from './types';
 
 export interface PipelineOptions {
@@ -129,8 +130,11 @@ export function createPipeline(stages: readonly Stage[], options: PipelineOption
     return { kind: 'deny', error };
   }
 
+  /**
+   * One log line per refusal or drop, named as its metrics are (vault, service, decision, code,
+   * entry: ./outcome.ts), so that a log query and a dashboard panel say the same thing.
+   */
   function stopped(stage: Stage, decision: Decision, ctx: RequestContext): Decision {
-    const meta = { stage: stage.name, requestId: ctx.requestId, elapsedMs: now() - ctx.startedAt };
     if (decision.kind === 'deny') {
       const { error } = decision;
       ctx.audit.decision = error.statusCode >= 500 ? 'error' : 'deny';
@@ -139,14 +143,21 @@ export function createPipeline(stages: readonly Stage[], options: PipelineOption
       // A 5xx refusal means something is broken (a database, a secret backend): worth a warning.
       const level = error.statusCode >= 500 ? 'warn' : 'info';
       log[level](`request refused by ${stage.name}: ${error.message}`, {
-        ...meta,
-        code: error.code,
+        ...outcomeLabels(ctx, decision),
         status: error.statusCode,
+        stage: stage.name,
+        requestId: ctx.requestId,
+        elapsedMs: now() - ctx.startedAt,
       });
     } else if (decision.kind === 'abort') {
       ctx.audit.decision = 'deny';
       ctx.audit.reason = decision.reason;
-      log.info(`connection dropped by ${stage.name}: ${decision.reason}`, meta);
+      log.info(`connection dropped by ${stage.name}: ${decision.reason}`, {
+        ...outcomeLabels(ctx, decision),
+        stage: stage.name,
+        requestId: ctx.requestId,
+        elapsedMs: now() - ctx.startedAt,
+      });
     }
     onDecision?.(ctx, decision);
     return decision;

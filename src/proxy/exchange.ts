@@ -303,7 +303,7 @@ export async function runExchange(
       if (ctx.cancellation.aborted) return;
       ctx.audit.errorCode ??= (err as GatewayError).code;
       deps.logger.warn('response stream ended early', {
-        code: (err as GatewayError).code,
+        ...outcomeLabels(ctx, decision),
         requestId: ctx.requestId,
       });
       dropped = true;

@@ -11,6 +11,7 @@ import { finished } from 'node:stream';
 import { GatewayError } from '../errors';
 import type { Decision } from '../pipeline/types';
 import type { HeaderMap } from '../http/types';
+import { outcomeLabels } from '../pipeline/outcome';
 import {
   decided,
   exchangeContext,
@@ -58,12 +59,12 @@ export async function runUpgrade(
     const error = new GatewayError('VEC_UPGRADE_REFUSED');
     ctx.audit.decision = 'deny';
     ctx.audit.errorCode = error.code;
+    decided(timing, { kind: 'deny', error });
     deps.logger.info('upgrade refused', {
-      code: error.code,
+      ...outcomeLabels(ctx, { kind: 'deny', error }),
       requestId: ctx.requestId,
       upgrade: String(init.request.headers.upgrade).slice(0, 100),
     });
-    decided(timing, { kind: 'deny', error });
     return refuse(error);
   }
 

@@ -7,14 +7,14 @@
 import { request } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Gateway } from '../../src/gateway';
+import type { Gateway, GatewayOptions } from '../../src/gateway';
 import { json, startTestGateway } from '../helpers/gateway';
 import { basicProxyAuth, openTunnel } from '../helpers/raw-http';
 import { policyDocument, rule, when } from '../helpers/policy-documents';
 import { scrape, sumOf, valueOf, type Sample } from '../helpers/metrics';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 import { tempDir } from '../helpers/temp-dir';
-import { waitFor } from '../helpers/waiting-and-processes';
+import { recordingLogger, waitFor } from '../helpers/waiting-and-processes';
 
 const POLICY = policyDocument('metrics', 'Allow', [
   rule('no-forbidden', 'Deny', 'Nothing under /forbidden', [
@@ -32,15 +32,22 @@ interface Setup {
   ca: string;
 }
 
-async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv = {}): Promise<Setup> {
+async function setUp(
+  upstream: TestUpstream,
+  env: NodeJS.ProcessEnv = {},
+  options: GatewayOptions = {},
+): Promise<Setup> {
   const policies = tempDir('vectra-metrics-policies-');
   writeFileSync(join(policies, 'metrics.json'), JSON.stringify(POLICY));
-  const gateway = await startTestGateway({
-    System__Proxy__UpstreamCaFile: upstream.caFile,
-    System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
-    Policy__Providers__Internal__Directory: policies,
-    ...env,
-  });
+  const gateway = await startTestGateway(
+    {
+      System__Proxy__UpstreamCaFile: upstream.caFile,
+      System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
+      Policy__Providers__Internal__Directory: policies,
+      ...env,
+    },
+    options,
+  );
   const { vaults } = gateway;
   await vaults.createVault({ name: 'shop', unmatchedHosts: 'passthrough' });
   await vaults.setCredential('shop', 'KEY', 'metrics-secret-value');
@@ -267,6 +274,45 @@ describe('proxied-request metrics', () => {
         service: 'plain',
       }),
     ).toBe(1);
+  });
+
+  it('logs each refusal once at Information, with the fields its metric labels name', async () => {
+    const logger = recordingLogger();
+    const s = await setUp(upstream, {}, { logger });
+    gateways.push(s.gateway);
+    const plain = `http://localhost:${upstream.httpPort}`;
+    expect(await viaProxy(s, `${plain}/forbidden/x`)).toBe(403);
+    expect(await viaProxy(s, `${plain}/review/x`)).toBe(403);
+    const samples = await scrapeAfter(s.gateway, 2);
+
+    const refusals = logger.lines.filter((line) => line.message.startsWith('request refused'));
+    expect(refusals).toHaveLength(2);
+    const labels = ['vault', 'service', 'decision', 'code', 'entry'];
+    for (const line of refusals) {
+      expect(line.level).toBe('info');
+      const fields = Object.fromEntries(labels.map((name) => [name, line.meta[name]]));
+      // The log line names the very series the request was counted in.
+      expect(valueOf(samples, REQUESTS, fields as Record<string, string>)).toBe(1);
+    }
+    expect(refusals.map((line) => line.meta)).toEqual([
+      expect.objectContaining({
+        vault: 'shop',
+        service: 'plain',
+        decision: 'deny',
+        code: 'VEC_POLICY_DENIED',
+        entry: 'forward',
+        stage: 'policy',
+        status: 403,
+      }),
+      expect.objectContaining({
+        vault: 'shop',
+        service: 'plain',
+        decision: 'hitl',
+        code: 'VEC_APPROVAL_PENDING',
+        entry: 'forward',
+        stage: 'approval',
+      }),
+    ]);
   });
 
   it('serves no /metrics and records nothing when metrics are disabled', async () => {
