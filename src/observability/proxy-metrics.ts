@@ -4,8 +4,8 @@
  * tunnels, leaf certificates, policy evaluation time and pending approvals.
  *
  * Written for the request path: the labelled children of every (vault, service, code, decision,
- * entry) are looked up in nested Maps, so a request costs a few Map reads and no label hashing
- * or string building. Label values stay bounded: vaults and services are what the configuration
+ * entry) are created once and looked up in nested Maps, so a request builds no label object or
+ * key of its own (prom-client still hashes a child's labels on each update). Label values stay bounded: vaults and services are what the configuration
  * holds (or `*` when labelling by them is off), codes are the registry's.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
