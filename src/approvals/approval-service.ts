@@ -14,6 +14,8 @@ import type { AuditEntry } from '../audit/audit-repository';
 import type { Logger } from '../observability/types';
 import type { Database } from '../storage/types';
 import type { Timers } from '../timers';
+import { approvalNotFound, effectiveStatus, publicView, withStatus } from './approval-status';
+import { createWaitingRoom, type CancelSignal, type WaitOutcome } from './waiting-room';
 import * as repo from './approval-repository';
 import type { StoredApproval } from './approval-repository';
 import type { Approval, ApprovalEvent, ApprovalEventType, ApprovalScope, Decider } from './types';
@@ -65,19 +67,6 @@ export interface ApproveInput {
   /** For `session` and `always`: the path glob (default: the request's path). */
   pathPattern?: string;
   comment?: string;
-}
-
-/** How a wait for a decision ended. */
-export type WaitOutcome =
-  | { kind: 'decided'; approval: Approval }
-  | { kind: 'expired'; approval: Approval }
-  | { kind: 'timeout' }
-  | { kind: 'cancelled' };
-
-export interface CancelSignal {
-  readonly aborted: boolean;
-  addEventListener(type: 'abort', listener: () => void): void;
-  removeEventListener(type: 'abort', listener: () => void): void;
 }
 
 export type ApprovalListener = (event: ApprovalEvent) => void;
@@ -137,7 +126,6 @@ function pollInterval(timers: ApprovalServiceDeps['timers']): {
   };
 }
 
-const MINUTES_MAX = 7 * 24 * 60;
 const LIST_LIMIT_MAX = 500;
 
 export function createApprovalService(
@@ -153,16 +141,12 @@ export function createApprovalService(
   const usableMs = config.TimeoutSeconds * 1000;
   const replica = randomBytes(8).toString('hex');
   const listeners = new Set<ApprovalListener>();
+  const room = createWaitingRoom({ now, timers, usableMs });
   /** Held requests by approval id. */
-  const waiters = new Map<string, Set<(approval: StoredApproval) => void>>();
-  /** Ends each held request's wait as a timeout. */
-  const holds = new Set<() => void>();
   let unsubscribe: (() => Promise<void>) | undefined;
   let pollTimer: unknown;
   let ticking: Promise<void> | undefined;
   let closed = false;
-  /** Set by releaseHeld: the replica is shutting down and holds nothing more. */
-  let releasing = false;
   let pendingNow = 0;
 
   /** Pending approvals as the events change them (the poll's recount corrects any drift). */
@@ -228,13 +212,6 @@ export function createApprovalService(
     });
   }
 
-  function release(approval: StoredApproval): void {
-    const waiting = waiters.get(approval.id);
-    if (!waiting || effectiveStatus(approval, now()) === 'pending') return;
-    waiters.delete(approval.id);
-    for (const resolve of waiting) resolve(approval);
-  }
-
   async function onMessage(message: string): Promise<void> {
     let parsed: { replica?: string; type?: string; id?: string };
     try {
@@ -245,19 +222,20 @@ export function createApprovalService(
     if (parsed.replica === replica || typeof parsed.id !== 'string') return;
     const approval = await repo.getApproval(db, parsed.id);
     if (!approval) return;
-    release(approval);
+    room.release(approval);
     emit(parsed.type as ApprovalEventType, approval, false);
   }
 
   async function tick(): Promise<void> {
     const at = iso();
     for (const approval of await repo.expireDue(db, at)) {
-      release(approval);
+      room.release(approval);
       emit('expired', approval, true);
     }
     await recount();
-    if (waiters.size === 0) return;
-    for (const approval of await repo.getApprovals(db, [...waiters.keys()])) release(approval);
+    const waiting = room.waitingIds();
+    if (waiting.length === 0) return;
+    for (const approval of await repo.getApprovals(db, waiting)) room.release(approval);
   }
 
   function runTick(): void {
@@ -287,7 +265,7 @@ export function createApprovalService(
     };
     if (!(await repo.decideApproval(db, id, change))) {
       const current = await repo.getApproval(db, id);
-      if (!current) throw notFound(id);
+      if (!current) throw approvalNotFound(id);
       throw new GatewayError(
         'VEC_APPROVAL_DECIDED',
         `Approval ${id} is ${effectiveStatus(current, now())}; a decision is final.`,
@@ -295,7 +273,7 @@ export function createApprovalService(
       );
     }
     const approval = (await repo.getApproval(db, id))!;
-    release(approval);
+    room.release(approval);
     emit(status, approval, true);
     return publicView(approval);
   }
@@ -399,7 +377,7 @@ export function createApprovalService(
     async revoke(id, decider) {
       if (!(await repo.revokeStanding(db, id, iso()))) {
         const current = await repo.getApproval(db, id);
-        if (!current) throw notFound(id);
+        if (!current) throw approvalNotFound(id);
         throw new GatewayError(
           'VEC_APPROVAL_NOT_FOUND',
           `Approval ${id} is not a standing approval in force.`,
@@ -413,53 +391,18 @@ export function createApprovalService(
     },
 
     waitForDecision(id, holdMs, signal) {
-      return new Promise<WaitOutcome>((resolve) => {
-        let done = false;
-        const finish = (outcome: WaitOutcome) => {
-          if (done) return;
-          done = true;
-          timers.clearTimeout(timer);
-          const waiting = waiters.get(id);
-          waiting?.delete(onDecision);
-          if (waiting?.size === 0) waiters.delete(id);
-          signal?.removeEventListener('abort', onAbort);
-          holds.delete(onRelease);
-          resolve(outcome);
-        };
-        const onDecision = (approval: StoredApproval) => {
-          const status = effectiveStatus(approval, now());
-          const view = publicView(withStatus(approval, now(), usableMs));
-          finish(
-            status === 'expired'
-              ? { kind: 'expired', approval: view }
-              : { kind: 'decided', approval: view },
-          );
-        };
-        const onAbort = () => finish({ kind: 'cancelled' });
-        const onRelease = () => finish({ kind: 'timeout' });
-        holds.add(onRelease);
-        const timer = timers.setTimeout(() => finish({ kind: 'timeout' }), holdMs);
-        if (signal?.aborted) return finish({ kind: 'cancelled' });
-        if (releasing) return finish({ kind: 'timeout' });
-        signal?.addEventListener('abort', onAbort);
-        let waiting = waiters.get(id);
-        if (!waiting) waiters.set(id, (waiting = new Set()));
-        waiting.add(onDecision);
-        // Decided between the stage's read and now: the tick would find it, but not at once.
-        repo
-          .getApproval(db, id)
-          .then((approval) => approval && release(approval))
-          .catch(() => undefined);
-      });
+      const waiting = room.wait(id, holdMs, signal);
+      // Decided between the stage's read and now: the tick would find it, but not at once.
+      repo
+        .getApproval(db, id)
+        .then((approval) => approval && room.release(approval))
+        .catch(() => undefined);
+      return waiting;
     },
 
-    held: () => holds.size,
+    held: () => room.held(),
     pendingCount: () => pendingNow,
-
-    releaseHeld() {
-      releasing = true;
-      for (const release of [...holds]) release();
-    },
+    releaseHeld: () => room.releaseAll(),
 
     subscribe(listener) {
       listeners.add(listener);
@@ -479,60 +422,5 @@ const AUDIT_CODES: Record<ApprovalEventType, string | undefined> = {
   revoked: undefined,
 };
 
-function notFound(id: string): GatewayError {
-  return new GatewayError('VEC_APPROVAL_NOT_FOUND', `No approval has the id ${id}.`, {
-    context: { approvalId: id },
-  });
-}
-
-/**
- * A pending approval past its expiry is expired, whether or not a tick has recorded it yet; so
- * is an approved `once` approval not used within TimeoutSeconds of its decision (a yes given
- * long ago is not a yes to a request sent now). `usableMs` is that window.
- */
-export function effectiveStatus(
-  approval: Approval,
-  nowMs: number,
-  usableMs = Infinity,
-): Approval['status'] {
-  if (approval.status === 'pending' && Date.parse(approval.expiresAt) <= nowMs) return 'expired';
-  if (
-    approval.status === 'approved' &&
-    approval.scope === 'once' &&
-    approval.decidedAt !== null &&
-    Date.parse(approval.decidedAt) + usableMs <= nowMs
-  ) {
-    return 'expired';
-  }
-  return approval.status;
-}
-
-function withStatus<T extends Approval>(approval: T, nowMs: number, usableMs?: number): T {
-  const status = effectiveStatus(approval, nowMs, usableMs);
-  return status === approval.status ? approval : { ...approval, status };
-}
-
-/** The approval without its request key (an internal detail). */
-export function publicView(approval: Approval | StoredApproval): Approval {
-  if (!('requestKey' in approval)) return approval;
-  const view: Partial<StoredApproval> = { ...approval };
-  delete view.requestKey;
-  return view as Approval;
-}
-
-/** Checks a `minutes` value for a `session` approval. */
-export function checkMinutes(minutes: unknown): number {
-  if (
-    typeof minutes !== 'number' ||
-    !Number.isInteger(minutes) ||
-    minutes < 1 ||
-    minutes > MINUTES_MAX
-  ) {
-    throw new GatewayError(
-      'VEC_REQUEST_INVALID',
-      `\`minutes\` must be a whole number from 1 to ${MINUTES_MAX} for scope "session".`,
-      { context: { field: 'minutes' } },
-    );
-  }
-  return minutes;
-}
+export { checkMinutes, effectiveStatus, publicView } from './approval-status';
+export type { CancelSignal, WaitOutcome } from './waiting-room';

@@ -11,17 +11,25 @@
  * The URL is a secret (Slack's carries a token in the path): it is never logged, and neither is
  * an error's message, which might quote it. Log lines name the origin and a reason we wrote.
  */
-import { randomUUID, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import type { SecureContext } from 'node:tls';
 import { request as httpRequest, type ClientRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
-import { maskSecret } from '../config/mask';
-import { ConfigError, isGatewayError } from '../errors';
+import { isGatewayError } from '../errors';
 import type { Logger } from '../observability/types';
 import type { Timers } from '../timers';
 import type { ApprovalEvent } from './types';
+import {
+  checkedLookup,
+  classifyStatus,
+  configProblem,
+  loadSecureContext,
+  networkReason,
+  nonNegative,
+  parseTarget,
+  positiveInt,
+  type Outcome,
+} from './webhook-target';
 import {
   approvalLink,
   signWebhook,
@@ -87,13 +95,6 @@ interface Job {
   body: string;
 }
 
-type Outcome =
-  | { kind: 'delivered'; status: number }
-  | { kind: 'retry'; reason: string; status?: number }
-  | { kind: 'final'; reason: string; status?: number }
-  | { kind: 'blocked'; reason: string };
-
-const URL_KEY = 'HumanInTheLoop.NotificationWebhookUrl';
 const FORMAT_KEY = 'HumanInTheLoop.WebhookFormat';
 /** The answer's body is read and discarded, but not without end. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -334,106 +335,10 @@ export function createApprovalWebhook(options: ApprovalWebhookOptions): Approval
   return { notify, idle, close };
 }
 
-interface Target {
-  https: boolean;
-  hostname: string;
-  port: number;
-  path: string;
-  auth: string | undefined;
-  /** `scheme://host:port`: all of the URL that may be logged. */
-  origin: string;
-}
-
-function parseTarget(url: string): Target {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw configProblem(URL_KEY, maskSecret(URL_KEY, url), 'must be an http or https URL');
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw configProblem(URL_KEY, maskSecret(URL_KEY, url), 'must be an http or https URL');
-  }
-  const https = parsed.protocol === 'https:';
-  const port = parsed.port ? Number(parsed.port) : https ? 443 : 80;
-  const auth = parsed.username
-    ? `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`
-    : undefined;
-  // URL keeps IPv6 literals in brackets; the guard takes either form, a socket only the bare one.
-  const hostname = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-  return {
-    https,
-    hostname,
-    port,
-    path: `${parsed.pathname}${parsed.search}`,
-    auth,
-    origin: `${parsed.protocol}//${parsed.hostname}:${port}`,
-  };
-}
-
-/** Connection-level failures by code only: an error's message may quote the URL. */
-function networkReason(error: NodeJS.ErrnoException): string {
-  if (error.code) return error.code;
-  return 'the connection failed';
-}
-
-function classifyStatus(status: number): Outcome {
-  if (status >= 200 && status < 300) return { kind: 'delivered', status };
-  const reason = `HTTP ${status}`;
-  if (status === 429 || status >= 500) return { kind: 'retry', reason, status };
-  return { kind: 'final', reason, status };
-}
-
-/** The socket's DNS: answers any name with the addresses the guard checked, nothing else. */
-function checkedLookup(addresses: string[]): LookupFunction {
-  const entries = addresses.map((address) => ({ address, family: isIP(address) }));
-  return (_hostname, options, callback) => {
-    if (options.all) callback(null, entries);
-    else callback(null, entries[0].address, entries[0].family);
-  };
-}
-
-function loadSecureContext(options: ApprovalWebhookOptions): SecureContext | undefined {
-  let text = options.ca ?? '';
-  if (options.caFile) {
-    try {
-      text += `\n${readFileSync(options.caFile, 'utf8')}`;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new Error(`webhook CA file ${options.caFile} cannot be read (${code})`);
-    }
-  }
-  if (!text.trim()) return undefined;
-  const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (pems.length === 0) throw new Error('the webhook CA holds no PEM certificate');
-  for (const pem of pems) new X509Certificate(pem);
-  return createSecureContext({ ca: [...rootCertificates, ...pems] });
-}
-
 function describeEvent(event: ApprovalEvent): Record<string, unknown> {
   return { event: `approval.${event?.type}`, approval: event?.approval?.id };
 }
 
 function jobMeta(job: Job): Record<string, unknown> {
   return { event: job.type, approval: job.approval, delivery: job.delivery };
-}
-
-function configProblem(key: string, value: string, message: string): ConfigError {
-  return new ConfigError([
-    { key, envVar: key.replace(/\./g, '__'), source: 'configuration', value, message },
-  ]);
-}
-
-function positiveInt(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`approval webhook: ${name} must be a positive integer`);
-  }
-  return value;
-}
-
-function nonNegative(name: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) {
-    throw new RangeError(`approval webhook: ${name} must be a number of at least 0`);
-  }
-  return value;
 }
