@@ -1,14 +1,17 @@
 /** `vectra health`: asks a running gateway for /health; the container images' health check. */
 import type { Command } from 'commander';
+import { localHost } from '../config/container';
 import { loadConfig } from '../config/loader';
 import { EXIT, GatewayError } from '../errors';
 import type { HealthReport } from '../observability/health';
 import type { CommandContext } from './command-context';
 
+/** The configured API listener as seen from this machine (loopback when it binds them all). */
 function defaultAddress(env: NodeJS.ProcessEnv): string {
   if (env.VECTRA_ADDR) return env.VECTRA_ADDR;
   try {
-    return `http://127.0.0.1:${loadConfig({ env }).config.System.Server.Http.Port}`;
+    const server = loadConfig({ env }).config.System.Server;
+    return `http://${localHost(server.Host)}:${server.Http.Port}`;
   } catch {
     return 'http://127.0.0.1:7080';
   }

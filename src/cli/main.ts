@@ -19,11 +19,17 @@ import { registerPolicyCommand } from './policy-command';
 import { registerRunCommand } from './run-command';
 import { registerServeCommand } from './serve-command';
 
+/** The package's version. */
 export const VERSION: string = (
   JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
     version: string;
   }
 ).version;
+
+/** What `--version` prints: APP_VERSION when set (the image's build argument), else VERSION. */
+export function appVersion(env: NodeJS.ProcessEnv): string {
+  return env.APP_VERSION?.trim() || VERSION;
+}
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('vectra')
@@ -55,7 +61,7 @@ export async function main(
   env: NodeJS.ProcessEnv = process.env,
   stdin?: NodeJS.ReadableStream,
 ): Promise<number> {
-  const ctx: CommandContext = { io, env, version: VERSION, exitCode: EXIT.OK, stdin };
+  const ctx: CommandContext = { io, env, version: appVersion(env), exitCode: EXIT.OK, stdin };
   const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv, { from: 'user' });

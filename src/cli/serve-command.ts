@@ -1,5 +1,6 @@
 /** `vectra serve`: runs the gateway until SIGTERM/SIGINT, then shuts down gracefully. */
 import type { Command } from 'commander';
+import { containerWarnings } from '../config/container';
 import { loadConfig } from '../config/loader';
 import { EXIT } from '../errors';
 import type { CommandContext } from './command-context';
@@ -19,6 +20,7 @@ export function registerServeCommand(program: Command, ctx: CommandContext): voi
         env: ctx.env,
         flags: { 'System.Server.Http.Port': opts.port },
       });
+      for (const warning of containerWarnings(loaded.config, ctx.env)) ctx.io.err(warning);
       // Listen for signals before anything can announce readiness: a supervisor (or a test)
       // may signal as soon as it reads the "API on" line.
       const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
