@@ -16,6 +16,7 @@ import { startUpstream } from '../helpers/upstream';
 import { waitFor } from '../helpers/waiting-and-processes';
 import { runInProcess } from '../helpers/in-process-cli';
 import { tempDir } from '../helpers/temp-dir';
+import { startedAround } from '../helpers/started';
 
 interface Api extends AuditRoutesServer {
   token: string;
@@ -189,21 +190,15 @@ program.parseAsync(process.argv.slice(1), { from: 'user' }).then(
 `;
 
 describe('vectra logs --follow in its own process', () => {
-  let api: Api;
-
-  beforeAll(async () => {
-    api = await startApi();
-  });
-
-  afterAll(() => api.close());
+  const api = startedAround(startApi);
 
   it('streams rows until a real SIGINT, then exits 0', async () => {
     const child = spawn(process.execPath, ['-e', LOGS_PROCESS, 'logs', '--vault', 'team', '-f'], {
       cwd: REPO_ROOT,
       env: {
         PATH: process.env.PATH,
-        VECTRA_ADDR: api.url,
-        VECTRA_ADMIN_TOKEN: api.token,
+        VECTRA_ADDR: api().url,
+        VECTRA_ADMIN_TOKEN: api().token,
         VECTRA_CONFIG_HOME: tempDir('vectra-home-'),
       },
     });
@@ -212,8 +207,8 @@ describe('vectra logs --follow in its own process', () => {
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     await waitFor('the stream to open', () => stderr.includes('press Ctrl-C'));
-    api.audit.record(entry({ path: '/from-another-process' }));
-    await api.audit.flush();
+    api().audit.record(entry({ path: '/from-another-process' }));
+    await api().audit.flush();
     await waitFor('the live row', () => stdout.includes('/from-another-process'));
     child.kill('SIGINT');
     expect(await exitOf(child)).toBe(0);

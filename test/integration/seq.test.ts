@@ -3,7 +3,8 @@ import type { LogLevelName } from '../../src/config/schema';
 import { createLogger } from '../../src/observability/logger';
 import { runWithRequestId } from '../../src/observability/request-context';
 import { loggingConfig } from '../unit/logger-helpers';
-import { deadSeqUrl, startFakeSeq, type FakeSeq } from './seq-fake-server';
+import { startedAround } from '../helpers/started';
+import { deadSeqUrl, startFakeSeq } from './seq-fake-server';
 
 const SECRET = 'seq-planted-secret-51b2';
 
@@ -24,15 +25,11 @@ function seqLogger(url: string, level: LogLevelName = 'Information', apiKey = ''
 }
 
 describe('Seq sink', () => {
-  let seq: FakeSeq;
-  beforeEach(async () => {
-    seq = await startFakeSeq();
-  });
-  afterEach(() => seq.close());
+  const seq = startedAround(startFakeSeq, 'each');
 
   it('ships events with Seq levels, message, properties and the API key when close() flushes', async () => {
     const before = Date.now();
-    const { logger, close, stderr } = seqLogger(seq.url, 'Information', 'seq-api-key-123');
+    const { logger, close, stderr } = seqLogger(seq().url, 'Information', 'seq-api-key-123');
     await runWithRequestId('seq-req-1', async () => {
       logger.info('request allowed', { route: '/v1/agents', status: 200 });
       logger.warn('upstream slow', { host: 'api.example.com', apiKey: SECRET });
@@ -45,9 +42,9 @@ describe('Seq sink', () => {
     await close();
 
     // Already there: seq-logging batches for 2 s, and close() must not leave that to its timer.
-    expect(seq.requests.flatMap((request) => request.events)).toHaveLength(3);
-    const events = await seq.eventsReceived(3);
-    for (const request of seq.requests) {
+    expect(seq().requests.flatMap((request) => request.events)).toHaveLength(3);
+    const events = await seq().eventsReceived(3);
+    for (const request of seq().requests) {
       expect(request.headers['content-type']).toBe('application/json');
       expect(request.headers['x-seq-apikey']).toBe('seq-api-key-123');
       expect(request.body).not.toContain(SECRET);
@@ -73,12 +70,12 @@ describe('Seq sink', () => {
   });
 
   it('maps Trace to Verbose and Critical to Fatal', async () => {
-    const { logger, close } = seqLogger(seq.url, 'Trace');
+    const { logger, close } = seqLogger(seq().url, 'Trace');
     logger.trace('t');
     logger.debug('d');
     logger.critical('c');
     await close();
-    const events = await seq.eventsReceived(3);
+    const events = await seq().eventsReceived(3);
     expect(events.map((event) => event.Level)).toEqual(['Verbose', 'Debug', 'Fatal']);
   });
 });
