@@ -1,4 +1,4 @@
-/** Self-signed certificates minted in memory with node-forge, for HTTPS tests. */
+/** Certificates for tests: self-signed ones minted in memory with node-forge, and the CA settings. */
 import forge from 'node-forge';
 
 export interface TestCertificate {
@@ -52,3 +52,6 @@ export function selfSignedCertificate(
     },
   };
 }
+
+/** Proxy settings naming no CA files: the gateway generates its CA and keeps it in the settings. */
+export const NO_CA_FILES = { CaCertFile: '', CaKeyFile: '' };

@@ -22,9 +22,8 @@ import type { Cipher } from '../../src/vault/crypto';
 import { openKeyring } from '../../src/vault/keyring';
 import { recordingLogger } from '../helpers/waiting-and-processes';
 import { sqliteConfig } from './storage-test-helpers';
+import { NO_CA_FILES } from '../helpers/certificates';
 import { tempDir } from '../helpers/temp-dir';
-
-const NO_FILES = { CaCertFile: '', CaKeyFile: '' };
 
 let dir: string;
 let file: string;
@@ -45,7 +44,7 @@ async function replica(logger = recordingLogger()) {
   open.push(db);
   const settings = createSettingsRepository(db);
   const { cipher } = await openKeyring({ settings, dataDirectory: dir, masterPassword: 'pw-1' });
-  const load = () => loadCertificateAuthority({ proxy: NO_FILES, settings, cipher, logger });
+  const load = () => loadCertificateAuthority({ proxy: NO_CA_FILES, settings, cipher, logger });
   return { db, settings, cipher, logger, load };
 }
 

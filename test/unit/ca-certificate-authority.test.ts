@@ -18,10 +18,10 @@ import {
 import { generateLeafKeyPair } from '../../src/proxy/key-pool';
 import { createCipher } from '../../src/vault/crypto';
 import { recordingLogger } from '../helpers/waiting-and-processes';
+import { NO_CA_FILES } from '../helpers/certificates';
 import { tempDir } from '../helpers/temp-dir';
 import { memorySettings } from '../helpers/settings';
 
-const NO_FILES = { CaCertFile: '', CaKeyFile: '' };
 const HOUR = 3600_000;
 const cipher = createCipher(randomBytes(32));
 
@@ -44,8 +44,8 @@ describe('generated CA', () => {
   it('is created on the first start and reloaded unchanged from the settings row', async () => {
     const settings = memorySettings();
     const logger = recordingLogger();
-    const first = await loadCertificateAuthority({ proxy: NO_FILES, settings, cipher, logger });
-    const again = await loadCertificateAuthority({ proxy: NO_FILES, settings, cipher });
+    const first = await loadCertificateAuthority({ proxy: NO_CA_FILES, settings, cipher, logger });
+    const again = await loadCertificateAuthority({ proxy: NO_CA_FILES, settings, cipher });
     expect(again.certPem).toBe(first.certPem);
     expect(first.caPem()).toBe(first.certPem);
     expect(logger.lines.map((l) => l.message)).toEqual(['proxy CA generated']);
@@ -72,8 +72,8 @@ describe('generated CA', () => {
   it('two replicas starting together on an empty database end with the same CA', async () => {
     const settings = memorySettings();
     const [a, b] = await Promise.all([
-      loadCertificateAuthority({ proxy: NO_FILES, settings, cipher }),
-      loadCertificateAuthority({ proxy: NO_FILES, settings, cipher }),
+      loadCertificateAuthority({ proxy: NO_CA_FILES, settings, cipher }),
+      loadCertificateAuthority({ proxy: NO_CA_FILES, settings, cipher }),
     ]);
     expect(a.certPem).toBe(b.certPem);
     // Both sign with the stored key: b's leaf verifies under a's certificate.
@@ -83,10 +83,10 @@ describe('generated CA', () => {
 
   it('refuses a stored CA whose key does not decrypt with this data key', async () => {
     const settings = memorySettings();
-    await loadCertificateAuthority({ proxy: NO_FILES, settings, cipher });
+    await loadCertificateAuthority({ proxy: NO_CA_FILES, settings, cipher });
     const other = createCipher(randomBytes(32));
     await expect(
-      loadCertificateAuthority({ proxy: NO_FILES, settings, cipher: other }),
+      loadCertificateAuthority({ proxy: NO_CA_FILES, settings, cipher: other }),
     ).rejects.toMatchObject({ code: 'VEC_MASTER_KEY_INVALID', message: /proxy\.ca/ });
   });
 });
@@ -188,7 +188,7 @@ describe('leaves', () => {
   let ca: CertificateAuthority;
   let caCert: X509Certificate;
   beforeAll(async () => {
-    ca = await loadCertificateAuthority({ proxy: NO_FILES, settings: memorySettings(), cipher });
+    ca = await loadCertificateAuthority({ proxy: NO_CA_FILES, settings: memorySettings(), cipher });
     caCert = new X509Certificate(ca.certPem);
   });
 
