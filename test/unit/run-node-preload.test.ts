@@ -89,11 +89,16 @@ describe('vectra run: the Node preload in NODE_OPTIONS', () => {
   undiciLoaded: Object.keys(require.cache).some((f) => f.includes('undici')),
 }))`;
 
-  it('changes nothing and prints nothing without proxy variables', () => {
-    const result = node(INSPECT, { NODE_OPTIONS: requireOption(NODE_PRELOAD_FILE) });
+  /** Runs INSPECT with the preload and `env`; checks it ran silently, returns what it saw. */
+  function inspected(env: NodeJS.ProcessEnv = {}) {
+    const result = node(INSPECT, { NODE_OPTIONS: requireOption(NODE_PRELOAD_FILE), ...env });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({
+    return JSON.parse(result.stdout);
+  }
+
+  it('changes nothing and prints nothing without proxy variables', () => {
+    expect(inspected()).toEqual({
       http: 'Agent',
       https: 'Agent',
       dispatcher: 'none',
@@ -102,15 +107,7 @@ describe('vectra run: the Node preload in NODE_OPTIONS', () => {
   });
 
   it('with proxy variables: proxy agents, a lazy fetch dispatcher, undici not yet loaded, silent', () => {
-    const result = node(INSPECT, {
-      NODE_OPTIONS: requireOption(NODE_PRELOAD_FILE),
-      HTTPS_PROXY: PROXY,
-      HTTP_PROXY: PROXY,
-      NO_PROXY: 'localhost',
-    });
-    expect(result.stderr).toBe('');
-    expect(result.status).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({
+    expect(inspected({ HTTPS_PROXY: PROXY, HTTP_PROXY: PROXY, NO_PROXY: 'localhost' })).toEqual({
       http: 'ProxyHttpAgent',
       https: 'ProxyHttpsAgent',
       dispatcher: 'lazy',
