@@ -8,11 +8,11 @@ import { request } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gateway, GatewayOptions } from '../../src/gateway';
-import { json, startTestGateway } from '../helpers/gateway';
+import { json, startTestGateway, upstreamAndGateways } from '../helpers/gateway';
 import { basicProxyAuth, openTunnel } from '../helpers/raw-http';
 import { policyDocument, rule, when } from '../helpers/policy-documents';
 import { scrape, sumOf, valueOf, type Sample } from '../helpers/metrics';
-import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import type { TestUpstream } from '../helpers/upstream';
 import { tempDir } from '../helpers/temp-dir';
 import { recordingLogger, waitFor } from '../helpers/waiting-and-processes';
 
@@ -103,16 +103,7 @@ async function scrapeAfter(gateway: Gateway, total: number): Promise<Sample[]> {
 }
 
 describe('proxied-request metrics', () => {
-  let upstream: TestUpstream;
-  const gateways: Gateway[] = [];
-
-  beforeAll(async () => {
-    upstream = await startUpstream();
-  });
-  afterAll(async () => {
-    for (const gateway of gateways) await gateway.close();
-    await upstream.close();
-  });
+  const { upstream, gateways } = upstreamAndGateways([]);
 
   it('counts every entry point and outcome with exact label sets', async () => {
     const s = await setUp(upstream);
