@@ -18,9 +18,14 @@ export const DOCKER_BASE_IMAGE =
 
 /**
  * The settings every replica of a multi-replica test shares: one PostgreSQL database (`url`),
- * the Redis cache, one master password and one bootstrap owner token.
+ * the Redis cache, one master password and one bootstrap owner token; with `requestsPerMinute`,
+ * also that default rate limit per agent, without burst.
  */
-export function sharedReplicaEnv(databaseUrl: string, ownerToken: string): Record<string, string> {
+export function sharedReplicaEnv(
+  databaseUrl: string,
+  ownerToken: string,
+  requestsPerMinute?: number,
+): Record<string, string> {
   return {
     System__Storage__Database__DefaultProvider: 'Postgres',
     System__Storage__Database__Providers__Postgres__ConnectionString: databaseUrl,
@@ -28,6 +33,12 @@ export function sharedReplicaEnv(databaseUrl: string, ownerToken: string): Recor
     System__Storage__Cache__Providers__Redis__ConnectionString: REDIS_ADDRESS,
     Security__MasterPassword: 'shared by every replica',
     Security__Admin__BootstrapToken: ownerToken,
+    ...(requestsPerMinute === undefined
+      ? {}
+      : {
+          System__RateLimit__DefaultRequestsPerMinute: String(requestsPerMinute),
+          System__RateLimit__Burst: '0',
+        }),
   };
 }
 

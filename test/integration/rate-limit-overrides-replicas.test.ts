@@ -20,9 +20,7 @@ describeWith('postgres', 'redis')('rate-limit overrides across two replicas', ()
   beforeAll(async () => {
     db = await createPostgresDatabase();
     const env = {
-      ...sharedReplicaEnv(db.url, owner),
-      System__RateLimit__DefaultRequestsPerMinute: '50',
-      System__RateLimit__Burst: '0',
+      ...sharedReplicaEnv(db.url, owner, 50),
       System__RateLimit__AgentOverrides: `${agentName}=20`,
     };
     replicas.push(await startTestGateway(env));

@@ -19,11 +19,7 @@ describeWithBoth('two replicas sharing PostgreSQL and Redis', () => {
 
   beforeAll(async () => {
     db = await createPostgresDatabase();
-    const env = {
-      ...sharedReplicaEnv(db.url, owner),
-      System__RateLimit__DefaultRequestsPerMinute: '3',
-      System__RateLimit__Burst: '0',
-    };
+    const env = sharedReplicaEnv(db.url, owner, 3);
     // Started together: migrations and the bootstrap token race, and must both come out once.
     const started = await Promise.allSettled(
       [1, 2].map(() => startServe([], { cwd: freshWorkdir(), env })),
