@@ -6,6 +6,7 @@
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { ClientRequest } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Gateway } from '../../src/gateway';
 
@@ -111,6 +112,29 @@ export function rawConnect(port: number, host = '127.0.0.1'): Promise<RawConnect
 
 export function basicProxyAuth(token: string, vault: string): string {
   return `Basic ${Buffer.from(`${token}:${vault}`).toString('base64')}`;
+}
+
+/** The gateway's answer to one request: its status and X-Vectra-Error, if any. */
+export interface ProxyAnswer {
+  status: number;
+  code: string | undefined;
+}
+
+/** Ends `req` with `body` and resolves with its answer once the response has been read. */
+export function answerTo(req: ClientRequest, body?: string): Promise<ProxyAnswer> {
+  return new Promise((resolve, reject) => {
+    req.on('error', reject);
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          code: res.headers['x-vectra-error'] as string | undefined,
+        }),
+      );
+    });
+    req.end(body);
+  });
 }
 
 /** What a raw-socket test needs to speak as one agent: its credential, the ports, the CA. */

@@ -7,41 +7,29 @@
 import { request } from 'node:http';
 import type { Gateway } from '../../src/gateway';
 import { startTestGateway, upstreamAndGateways } from '../helpers/gateway';
-import { basicProxyAuth } from '../helpers/raw-http';
+import { answerTo, basicProxyAuth, type ProxyAnswer } from '../helpers/raw-http';
 import { failUnder, type TestUpstream } from '../helpers/upstream';
 
-interface Answer {
-  status: number;
-  code: string | undefined;
-}
-
 /** One plain-HTTP request through the forward proxy as `token` in `vault`. */
-function viaProxy(gateway: Gateway, token: string, vault: string, url: string): Promise<Answer> {
+function viaProxy(
+  gateway: Gateway,
+  token: string,
+  vault: string,
+  url: string,
+): Promise<ProxyAnswer> {
   const proxy = new URL(gateway.urls.proxy);
   const target = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: proxy.hostname,
-      port: proxy.port,
-      method: 'GET',
-      path: url,
-      headers: {
-        host: target.host,
-        'proxy-authorization': basicProxyAuth(token, vault),
-      },
-    });
-    req.on('error', reject);
-    req.on('response', (res) => {
-      res.resume();
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          code: res.headers['x-vectra-error'] as string | undefined,
-        }),
-      );
-    });
-    req.end();
+  const req = request({
+    host: proxy.hostname,
+    port: proxy.port,
+    method: 'GET',
+    path: url,
+    headers: {
+      host: target.host,
+      'proxy-authorization': basicProxyAuth(token, vault),
+    },
   });
+  return answerTo(req);
 }
 
 async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv) {

@@ -24,6 +24,7 @@ import { createOpaEngine } from '../../src/policy/opa-engine';
 import type { PolicyEffect, PolicyEngine } from '../../src/policy/types';
 import { REPO_ROOT, startTestGateway } from '../helpers/gateway';
 import { BUNDLE_PATH, opaBinary, opaForBundle, type BundleOpa } from '../helpers/opa-bundle';
+import { answerTo, type ProxyAnswer } from '../helpers/raw-http';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 import cases from '../fixtures/policy-decision-cases.json';
 
@@ -150,35 +151,24 @@ describe(`the Rego bundle in policies/opa, served by ${bundle}, decides as polic
     });
 
     /** One request through `gateway`'s forward proxy: its status and X-Vectra-Error. */
-    const send = (gateway: Gateway, c: Case) =>
-      new Promise<{ status: number; code: string | undefined }>((resolve, reject) => {
-        const proxy = new URL(gateway.urls.proxy);
-        const auth = Buffer.from(`${tokens.get(gateway)}:${VAULT}`).toString('base64');
-        const req = httpRequest({
-          host: proxy.hostname,
-          port: Number(proxy.port),
-          method: c.method,
-          path: urlOf(c),
-          headers: {
-            host: hostOf(c),
-            'proxy-authorization': `Basic ${auth}`,
-            ...(c.text ? { 'content-type': 'text/plain' } : {}),
-          },
-        });
-        req.on('error', reject);
-        req.on('response', (res) => {
-          res.resume();
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              code: res.headers['x-vectra-error'] as string | undefined,
-            }),
-          );
-        });
-        req.end(c.text);
+    const send = (gateway: Gateway, c: Case): Promise<ProxyAnswer> => {
+      const proxy = new URL(gateway.urls.proxy);
+      const auth = Buffer.from(`${tokens.get(gateway)}:${VAULT}`).toString('base64');
+      const req = httpRequest({
+        host: proxy.hostname,
+        port: Number(proxy.port),
+        method: c.method,
+        path: urlOf(c),
+        headers: {
+          host: hostOf(c),
+          'proxy-authorization': `Basic ${auth}`,
+          ...(c.text ? { 'content-type': 'text/plain' } : {}),
+        },
       });
+      return answerTo(req, c.text);
+    };
 
-    const ANSWER: Record<PolicyEffect, { status: number; code: string | undefined }> = {
+    const ANSWER: Record<PolicyEffect, ProxyAnswer> = {
       Allow: { status: 200, code: undefined },
       Deny: { status: 403, code: 'VEC_POLICY_DENIED' },
       // testEnv holds approvals for 0 s: a Hitl decision is answered pending at once.
