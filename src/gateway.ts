@@ -28,6 +28,8 @@ export interface GatewayOptions {
   announce?: (text: string) => void;
   /** Environment the Environment secret provider reads (default: process.env, read once at start). */
   env?: NodeJS.ProcessEnv;
+  /** Clock in epoch milliseconds for the web UI's sessions (tests inject one). */
+  now?: () => number;
 }
 
 export interface Gateway {
@@ -71,6 +73,7 @@ export async function startGateway(
       logger,
       version: options.version ?? 'dev',
       proxyPort: () => proxyPort,
+      now: options.now,
     });
     const listening = await listen(config, {
       proxy: data.proxy,

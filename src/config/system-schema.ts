@@ -146,6 +146,23 @@ export const systemSchema = {
       default: 1000000,
     },
   },
+  Ui: {
+    Enabled: {
+      doc: 'Serve the web UI at /ui on the API port (sign-in with an admin token).',
+      format: 'strict-boolean',
+      default: true,
+    },
+    SessionHours: {
+      doc: 'A web UI session ends this many hours after sign-in, however active.',
+      format: 'positive-int',
+      default: 8,
+    },
+    IdleMinutes: {
+      doc: 'A web UI session ends after this many minutes without a request.',
+      format: 'positive-int',
+      default: 30,
+    },
+  },
   Storage: {
     DataDirectory: {
       doc: "Directory for Vectra's own files (SQLite database, key file, bootstrap token); created owner-only.",

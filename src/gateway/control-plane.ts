@@ -14,6 +14,9 @@ import { policyRoutes } from '../server/admin/policy-routes';
 import { rateLimitRoutes } from '../server/admin/rate-limit-routes';
 import { createAdminRouter } from '../server/admin/router';
 import { createApiApp } from '../server/app';
+import { createCookieSessions } from '../server/ui/session-auth';
+import { createUiSessionStore } from '../server/ui/session-store';
+import { createUiRouter } from '../server/ui/ui-router';
 import { HealthService } from '../observability/health';
 import { reverseRoute } from '../server/reverse-route';
 import type { Logger } from '../observability/types';
@@ -35,12 +38,14 @@ export interface ControlPlaneOptions {
   version: string;
   /** The forward proxy's bound port, advertised by /discover; known once the proxy listens. */
   proxyPort: () => number | undefined;
+  /** Clock in epoch milliseconds for the web UI's sessions (tests inject one). */
+  now?: () => number;
 }
 
 export function buildControlPlane(
   config: Readonly<VectraConfig>,
   data: DataPlane,
-  { logger, version, proxyPort }: ControlPlaneOptions,
+  { logger, version, proxyPort, now }: ControlPlaneOptions,
 ): ControlPlane {
   const { vaults, audit, policyEngine, riskScorer } = data;
   const auditStream = createAuditStream({
@@ -52,6 +57,7 @@ export function buildControlPlane(
     logger: logger.child({ component: 'approvals' }),
   });
   const health = healthChecks(config, data);
+  const ui = uiSessions(config, data, now);
   const app = createApiApp({
     logger,
     metrics: data.metrics,
@@ -59,6 +65,18 @@ export function buildControlPlane(
     maxBodyBytes: config.System.Server.MaxRequestBodyBytes,
     rawRouters: [{ path: '/proxy', router: reverseRoute(data.exchange) }],
     routers: [
+      ...(ui
+        ? [
+            {
+              path: '/ui',
+              router: createUiRouter({
+                ...ui.deps,
+                identity: data.identity,
+                throttle: data.throttle,
+              }),
+            },
+          ]
+        : []),
       {
         path: '/',
         router: createAdminRouter({
@@ -66,6 +84,7 @@ export function buildControlPlane(
           identity: data.identity,
           agents: data.agents,
           throttle: data.throttle,
+          cookieSessions: ui && createCookieSessions(ui.deps),
           version,
           caPem: data.ca.caPem(),
           proxyPort,
@@ -102,6 +121,21 @@ export function buildControlPlane(
       data.approvals.releaseHeld();
     },
   };
+}
+
+/** The web UI's sessions in the cache provider, so that every replica knows them. */
+function uiSessions(config: Readonly<VectraConfig>, data: DataPlane, now?: () => number) {
+  const { Ui } = config.System;
+  if (!Ui.Enabled) return undefined;
+  const store = createUiSessionStore({
+    cache: data.cache,
+    lifetimeMs: Ui.SessionHours * 3_600_000,
+    idleMs: Ui.IdleMinutes * 60_000,
+    now,
+  });
+  const adminTokenExists = async (tokenId: string) =>
+    (await data.identity.listAdminTokens()).some((token) => token.id === tokenId);
+  return { deps: { store, adminTokenExists } };
 }
 
 /** /health: the database, the cache (Degraded when down), the policies, the circuits, the secrets. */

@@ -1,6 +1,8 @@
 /**
  * Who may call a route: reads `Authorization: Bearer`, slows clients that keep sending bad
- * tokens (per address and token prefix), and checks the admin role or the agent token.
+ * tokens (per address and token prefix), and checks the admin role or the agent token. Without
+ * an Authorization header, the web UI's session cookie stands for the admin token it was opened
+ * with (../ui/session-auth.ts), under the same role checks.
  */
 import type { Request } from 'express';
 import { GatewayError } from '../../errors';
@@ -17,10 +19,25 @@ export interface AuthThrottle {
   recordFailure(clientAddress: string, token: string): Promise<void>;
 }
 
+/** The web UI's sessions, as the authorizer sees them. */
+export interface CookieSessions {
+  /** Whether the request carries a session cookie. */
+  present(req: Request): boolean;
+  /**
+   * The admin behind the session: throws VEC_AUTH_REQUIRED when it ended, VEC_AUTH_FORBIDDEN
+   * when a state-changing call lacks the CSRF token or comes from another origin.
+   */
+  principal(req: Request): Promise<AdminPrincipal>;
+}
+
+type AdminPrincipal = Extract<Principal, { kind: 'admin' }>;
+
 export interface AuthorizeDeps {
   identity: Pick<IdentityService, 'authenticate'>;
   agents: AgentAuthenticator;
   throttle: AuthThrottle;
+  /** When set, a session cookie is accepted in place of `Authorization: Bearer`. */
+  cookieSessions?: CookieSessions;
 }
 
 export function bearerToken(req: Request): string | undefined {
@@ -39,6 +56,12 @@ export function bearerToken(req: Request): string | undefined {
 export function createAuthorizer(deps: AuthorizeDeps) {
   return async function authorize(access: Access, req: Request): Promise<Principal | undefined> {
     if (access === 'none') return undefined;
+    if (req.get('authorization') === undefined && deps.cookieSessions?.present(req)) {
+      if (access === 'agent') {
+        throw new GatewayError('VEC_AUTH_FORBIDDEN', 'A web UI session cannot act as an agent.');
+      }
+      return checkRole(access, await deps.cookieSessions.principal(req));
+    }
     const token = bearerToken(req);
     if (!token) throw new GatewayError('VEC_AUTH_REQUIRED');
     const client = req.socket.remoteAddress ?? 'unknown';
@@ -58,13 +81,7 @@ export function createAuthorizer(deps: AuthorizeDeps) {
           'Agent and session tokens cannot use the admin API.',
         );
       }
-      if (!ROLES_FOR[access].includes(principal.role)) {
-        throw new GatewayError(
-          'VEC_AUTH_FORBIDDEN',
-          `The ${principal.role} role cannot do this; it needs ${ROLES_FOR[access].join(' or ')}.`,
-        );
-      }
-      return principal;
+      return checkRole(access, principal);
     } catch (err) {
       if ((err as GatewayError).code === 'VEC_AUTH_TOKEN_REJECTED') {
         await deps.throttle.recordFailure(client, token);
@@ -72,4 +89,14 @@ export function createAuthorizer(deps: AuthorizeDeps) {
       throw err;
     }
   };
+}
+
+function checkRole(access: Exclude<Access, 'none' | 'agent'>, principal: AdminPrincipal) {
+  if (!ROLES_FOR[access].includes(principal.role)) {
+    throw new GatewayError(
+      'VEC_AUTH_FORBIDDEN',
+      `The ${principal.role} role cannot do this; it needs ${ROLES_FOR[access].join(' or ')}.`,
+    );
+  }
+  return principal;
 }
