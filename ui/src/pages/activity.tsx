@@ -1,7 +1,13 @@
-/** Activity: a vault's audit log (metadata only), newest first, with a live tail. */
+/**
+ * Activity: a vault's audit log (metadata only), newest first, with a live tail; requests and
+ * refusals per agent over what is loaded; the gateway's health (circuits included) and the
+ * rate limits in force.
+ */
 import { useEffect, useState } from 'preact/hooks';
 import { api, messageOf } from '../api';
 import { ErrorText } from '../components/error-text';
+import { AgentChart } from '../components/agent-chart';
+import { GatewayStatus } from '../components/gateway-status';
 import type { AuditRow, Vault } from '../types';
 
 const KEEP = 500;
@@ -91,6 +97,8 @@ export function ActivityPage() {
           Live tail
         </label>
       </div>
+      <AgentChart rows={rows} />
+      <h2>Requests</h2>
       {shown.length === 0 ? (
         <p class="empty">No requests recorded{needle ? ' that match' : ''}.</p>
       ) : (
@@ -126,6 +134,7 @@ export function ActivityPage() {
           </tbody>
         </table>
       )}
+      <GatewayStatus />
     </section>
   );
 }

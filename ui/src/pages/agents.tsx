@@ -1,7 +1,7 @@
 /**
  * Agents: the list with their vaults; owners create one (its token shown once, with a copy
  * button and ready-made `vectra run` and AGENT_VAULT_* snippets), rotate its token, grant and
- * revoke vaults, and delete it.
+ * revoke vaults, and delete it. Below, the vault sessions minted by `vectra run` (revocable).
  */
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, messageOf } from '../api';
@@ -104,6 +104,85 @@ export function AgentsPage({ session }: { session: SessionInfo }) {
                   )
                 }
               />
+            ))}
+          </tbody>
+        </table>
+      )}
+      <Sessions isOwner={isOwner} />
+    </section>
+  );
+}
+
+interface VaultSession {
+  id: string;
+  vault: string;
+  agent: string | null;
+  expiresAt: string;
+  createdAt: string;
+}
+
+function Sessions({ isOwner }: { isOwner: boolean }) {
+  const [sessions, setSessions] = useState<VaultSession[]>();
+  const [error, setError] = useState<string>();
+  const load = useCallback(() => {
+    api<{ sessions: VaultSession[] }>('GET', '/v1/sessions').then(
+      (answer) => setSessions(answer.sessions),
+      (err: unknown) => setError(messageOf(err)),
+    );
+  }, []);
+  useEffect(load, [load]);
+  const revoke = async (id: string) => {
+    try {
+      await api('DELETE', `/v1/sessions/${encodeURIComponent(id)}`);
+      load();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+  return (
+    <section aria-labelledby="sessions-title">
+      <h2 id="sessions-title">Sessions</h2>
+      <p class="help">
+        Vault-scoped tokens minted by `vectra run` in local mode, until they expire.
+      </p>
+      <ErrorText error={error} />
+      {sessions === undefined ? (
+        <p>Loading…</p>
+      ) : sessions.length === 0 ? (
+        <p class="empty">No live sessions.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Session</th>
+              <th scope="col">Vault</th>
+              <th scope="col">Agent</th>
+              <th scope="col">Expires</th>
+              {isOwner && <th scope="col">Actions</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {sessions.map((s) => (
+              <tr key={s.id}>
+                <th scope="row">
+                  <code>{s.id}</code>
+                </th>
+                <td>{s.vault}</td>
+                <td>{s.agent ?? '—'}</td>
+                <td>{when(s.expiresAt)}</td>
+                {isOwner && (
+                  <td>
+                    <button
+                      type="button"
+                      class="danger"
+                      aria-label={`Revoke session ${s.id}`}
+                      onClick={() => revoke(s.id)}
+                    >
+                      Revoke
+                    </button>
+                  </td>
+                )}
+              </tr>
             ))}
           </tbody>
         </table>

@@ -1,11 +1,13 @@
 /**
- * Vaults: each vault's credentials (keys only: values are write-only) and services. Owners
- * create vaults, set and delete credentials, enable or disable services and change the
- * unmatched-host setting.
+ * Vaults: each vault's credentials (keys only: values are write-only) and services, and a
+ * tester of which service and decision a URL gets. Owners create vaults, set and delete
+ * credentials, add, enable, disable and delete services, and change the unmatched-host setting.
  */
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, messageOf } from '../api';
+import { DryRun } from '../components/dry-run';
 import { ErrorText } from '../components/error-text';
+import { ServiceForm } from '../components/service-form';
 import type { Credential, Service, SessionInfo, Vault } from '../types';
 import { when } from '../time';
 
@@ -227,6 +229,7 @@ function VaultDetail(props: { vault: Vault; isOwner: boolean; onChanged: () => v
                 <th scope="col">Host</th>
                 <th scope="col">Auth</th>
                 <th scope="col">Enabled</th>
+                {isOwner && <th scope="col">Actions</th>}
               </tr>
             </thead>
             <tbody>
@@ -262,6 +265,20 @@ function VaultDetail(props: { vault: Vault; isOwner: boolean; onChanged: () => v
                       'no'
                     )}
                   </td>
+                  {isOwner && (
+                    <td>
+                      <button
+                        type="button"
+                        class="danger"
+                        aria-label={`Delete service ${s.name}`}
+                        onClick={() =>
+                          act(() => api('DELETE', `${base}/services/${encodeURIComponent(s.name)}`))
+                        }
+                      >
+                        Delete
+                      </button>
+                    </td>
+                  )}
                 </tr>
               ))}
             </tbody>
@@ -269,11 +286,15 @@ function VaultDetail(props: { vault: Vault; isOwner: boolean; onChanged: () => v
         ) : (
           <p class="empty">{services ? 'No services.' : 'Loading…'}</p>
         )}
-        <p class="help">
-          Add and edit services with <code>vectra service add</code> or the admin API; test which
-          service and decision a URL gets on the Policies page.
-        </p>
+        {isOwner && (
+          <ServiceForm
+            vault={vault.name}
+            credentials={(credentials ?? []).map((c) => c.key)}
+            onAdded={() => void load()}
+          />
+        )}
       </section>
+      <DryRun vault={vault.name} id="vault-dry-run" />
     </>
   );
 }
