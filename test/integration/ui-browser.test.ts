@@ -29,6 +29,8 @@ describeWithChromium()('the web UI in Chromium', () => {
   let auditor: string;
   let agentToken: string;
   const browsers: BrowserContext[] = [];
+  /** What the pages reported that the CSP refused (no inline script or style may be needed). */
+  const cspViolations: string[] = [];
 
   beforeAll(async () => {
     buildUi();
@@ -54,6 +56,10 @@ describeWithChromium()('the web UI in Chromium', () => {
     auditor = (await identity.createAdminToken({ name: 'audrey', role: 'auditor' })).token;
   });
 
+  afterEach(() => {
+    expect(cspViolations).toEqual([]);
+  });
+
   afterAll(async () => {
     for (const browser of browsers) await browser.close();
     await gateway?.close();
@@ -72,6 +78,11 @@ describeWithChromium()('the web UI in Chromium', () => {
     const browser = await launchBrowser();
     browsers.push(browser);
     const page = browser.pages()[0] ?? (await browser.newPage());
+    page.on('console', (message) => {
+      if (/Content Security Policy|Refused to/i.test(message.text())) {
+        cspViolations.push(message.text());
+      }
+    });
     await page.goto(`${base}/ui/`);
     await page.getByLabel('Admin token').fill(token);
     if (SCREENSHOTS && token === owner) await shot(page, 'sign-in');
@@ -268,6 +279,44 @@ describeWithChromium()('the web UI in Chromium', () => {
     expect(old.status).toBe(401);
     expect(old.headers.get('x-vectra-error')).toBe('VEC_AUTH_TOKEN_REJECTED');
     expect((await call('/items', {}, second)).status).toBe(200);
+  });
+
+  it('sets a credential (never shown again) and adds a service; the tester finds it', async () => {
+    const page = await signedIn(owner);
+    await page.getByRole('link', { name: 'Vaults' }).click();
+    await page.getByLabel('New vault').fill('staging');
+    await page.getByRole('button', { name: 'Create vault' }).click();
+    await page.getByRole('heading', { name: 'Credentials' }).waitFor();
+    await page.getByLabel('Key', { exact: true }).fill('STAGING_KEY');
+    await page.getByLabel('Value', { exact: true }).fill('planted-staging-secret');
+    await page.getByRole('button', { name: 'Set credential' }).click();
+    await page.getByRole('rowheader', { name: 'STAGING_KEY' }).waitFor();
+    expect(await page.content()).not.toContain('planted-staging-secret');
+
+    await page.getByLabel('Name', { exact: true }).fill('stage-api');
+    await page.getByLabel('Host pattern').fill('api.staging.example');
+    await page.getByLabel('Credential sent as').selectOption('api-key');
+    await page.getByLabel('Header').fill('X-Api-Key');
+    await page.getByLabel('Credential', { exact: true }).selectOption('STAGING_KEY');
+    await page.getByRole('button', { name: 'Add service' }).click();
+    await page.getByRole('rowheader', { name: 'stage-api' }).waitFor();
+    const services = await gateway.vaults.listServices('staging');
+    expect(services[0]).toMatchObject({
+      name: 'stage-api',
+      host: 'api.staging.example',
+      auth: { type: 'api-key', header: 'X-Api-Key', credential: 'STAGING_KEY' },
+    });
+
+    await gateway.identity.grantVault('writer-bot', 'staging');
+    await page.reload();
+    await page.getByLabel('Vault', { exact: true }).selectOption('staging');
+    await page
+      .getByRole('textbox', { name: 'URL', exact: true })
+      .fill('https://api.staging.example/things');
+    await page.getByRole('button', { name: 'Evaluate' }).click();
+    const result = page.getByTestId('dry-run-result');
+    await result.getByText('stage-api', { exact: true }).waitFor(); // the service it matched
+    expect(await result.locator('dd strong').textContent()).toBe('Allow'); // a GET, read-only
 
     if (SCREENSHOTS) {
       for (const name of ['Vaults', 'Activity', 'Policies']) {
@@ -282,7 +331,9 @@ describeWithChromium()('the web UI in Chromium', () => {
         if (name === 'Policies') {
           await page.getByLabel('Vault').selectOption('writes');
           await page.getByLabel('Method').selectOption('POST');
-          await page.getByLabel('URL').fill(`${upstream.httpUrl}/items`);
+          await page
+            .getByRole('textbox', { name: 'URL', exact: true })
+            .fill(`${upstream.httpUrl}/items`);
           await page.getByRole('button', { name: 'Evaluate' }).click();
           await page.getByTestId('dry-run-result').waitFor();
         }
