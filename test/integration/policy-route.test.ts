@@ -315,3 +315,31 @@ describe('vectra policy test --addr', () => {
     expect(result.stderr).toMatch(/\[VEC_VAULT_NOT_FOUND\]/);
   });
 });
+
+describe('GET /v1/policies', () => {
+  it('lists the policies in force with their rules, for any admin role, without server paths', async () => {
+    const res = await fetch(`${api.url}/v1/policies`, {
+      headers: { authorization: `Bearer ${api.tokens.auditor}` },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as any;
+    expect(body.provider).toBe('Internal');
+    const byName = Object.fromEntries(body.policies.map((p: any) => [p.name, p]));
+    expect(Object.keys(byName).sort()).toEqual(['base', 'github-no-mutations']);
+    expect(byName.base).toMatchObject({ file: 'base.json', enabled: true, defaultEffect: 'Hitl' });
+    expect(byName.base.rules).toEqual([
+      expect.objectContaining({ name: 'reads', effect: 'Allow', priority: 10 }),
+    ]);
+    expect(byName.base.rules[0].reason).toContain('Reading is fine');
+    expect(byName['github-no-mutations']).toMatchObject({
+      description: 'GraphQL mutations to GitHub are refused.',
+      appliesTo: { services: ['github'] },
+      rules: [expect.objectContaining({ name: 'no-mutations', effect: 'Deny', risk: 0.9 })],
+    });
+    expect(JSON.stringify(body)).not.toContain(tmpdir());
+    const agent = await fetch(`${api.url}/v1/policies`, {
+      headers: { authorization: `Bearer ${api.tokens.agent}` },
+    });
+    expect(agent.status).toBe(403);
+  });
+});

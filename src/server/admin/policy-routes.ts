@@ -1,4 +1,6 @@
 /**
+ * `GET /v1/policies`: the policies in force, read-only (the Internal provider's files, each with
+ * its rules and their reasons; other providers answer `policies: null`).
  * `POST /v1/policy/evaluate`: a dry run over the API. The request is described (agent, vault,
  * method, absolute URL, optional headers and JSON body), judged by the gateway's own policy
  * engine exactly as the `policy` stage would judge it, and never sent anywhere. The answer is
@@ -7,7 +9,9 @@
  * human would have to approve. When the caller names no service, the vault's services are matched as resolveService
  * does.
  */
+import { basename } from 'node:path';
 import { GatewayError } from '../../errors';
+import type { CompiledPolicy } from '../../policy/policy-file';
 import { dryRun, targetOf, type DryRunStages } from '../../policy/dry-run';
 import { describedRequestInput, type BodyInfo } from '../../policy/input';
 import { bodyFromBytes, bodyFromJson } from '../../policy/json-body';
@@ -33,8 +37,19 @@ export interface PolicyRouteDeps {
 
 export function policyRoutes(engine: PolicyEngine, deps: PolicyRouteDeps = {}): RouteSpec[] {
   const maxBodyBytes = deps.maxBodyBytes ?? 65536;
+  const listed = listedPolicies(engine);
   const now = deps.now ?? Date.now;
   return [
+    {
+      method: 'get',
+      path: '/v1/policies',
+      access: 'any',
+      summary:
+        'The policies in force (Internal provider): name, file, scope, default and each rule with its reason; `policies: null` for other providers',
+      handle: async () => ({
+        body: { provider: engine.provider, policies: listed ? listed().map(summary) : null },
+      }),
+    },
     {
       method: 'post',
       path: '/v1/policy/evaluate',
@@ -124,4 +139,37 @@ function describedBody(
   if (text !== undefined) return bodyFromBytes(Buffer.from(text), contentType, limit);
   if (size > limit) return { size, unreadable: 'too-large' };
   return size > 0 ? { size, unreadable: 'not-json' } : { size };
+}
+
+/** The Internal engine's list of active policies, when the engine has one. */
+function listedPolicies(engine: PolicyEngine): (() => readonly CompiledPolicy[]) | undefined {
+  const candidate = engine as PolicyEngine & { policies?: () => readonly CompiledPolicy[] };
+  return typeof candidate.policies === 'function' ? () => candidate.policies!() : undefined;
+}
+
+/** A policy as the API shows it: what it is and does, never the server's paths. */
+function summary(policy: CompiledPolicy) {
+  const scope = (matcher: { patterns: readonly string[] } | undefined) =>
+    matcher ? [...matcher.patterns] : undefined;
+  return {
+    name: policy.name,
+    description: policy.description,
+    owner: policy.owner,
+    file: basename(policy.file),
+    enabled: policy.enabled,
+    appliesTo: {
+      agents: scope(policy.appliesTo.agents),
+      vaults: scope(policy.appliesTo.vaults),
+      services: scope(policy.appliesTo.services),
+    },
+    defaultEffect: policy.defaultEffect,
+    defaultReason: policy.defaultReason,
+    rules: policy.rules.map((rule) => ({
+      name: rule.name,
+      priority: rule.priority,
+      effect: rule.effect,
+      risk: rule.risk,
+      reason: rule.reason,
+    })),
+  };
 }
