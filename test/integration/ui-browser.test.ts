@@ -281,6 +281,19 @@ describeWithChromium()('the web UI in Chromium', () => {
     expect((await call('/items', {}, second)).status).toBe(200);
   });
 
+  it('shows the shipped policies in force, with their rules, to an auditor', async () => {
+    const page = await signedIn(auditor);
+    await page.getByRole('link', { name: 'Policies' }).click();
+    const policy = page.getByRole('article', { name: /read-only-by-default/ });
+    await policy.waitFor();
+    await policy.getByText('read-only-by-default.json').waitFor();
+    await policy
+      .getByText(/need a human's approval/)
+      .first()
+      .waitFor();
+    expect(await page.getByRole('article').count()).toBe(3); // the three files in policies/
+  });
+
   it('sets a credential (never shown again) and adds a service; the tester finds it', async () => {
     const page = await signedIn(owner);
     await page.getByRole('link', { name: 'Vaults' }).click();
