@@ -5,7 +5,7 @@
  * the session ends at sign-out, when idle (injected clock), after its lifetime, or when its
  * admin token is revoked.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import type { Gateway } from '../../src/gateway';
 import { CONTENT_SECURITY_POLICY } from '../../src/server/ui/ui-router';
 import { selfSignedCertificate } from '../helpers/certificates';
 import { startTestGateway } from '../helpers/gateway';
+import { createPostgresDatabase, describeWith, sharedReplicaEnv } from '../helpers/services';
 import { tempDir } from '../helpers/temp-dir';
 
 const IDLE_MINUTES = 30;
@@ -289,6 +290,46 @@ describe('web UI sessions over HTTPS', () => {
       expect(setCookie).toContain('SameSite=Strict');
     } finally {
       await gateway.close();
+    }
+  });
+});
+
+describeWith('postgres', 'redis')('web UI sessions across replicas', () => {
+  it('a session opened on one replica works on the other, and sign-out ends it on both', async () => {
+    const owner = `vec_adm_${randomBytes(32).toString('base64url')}`;
+    const db = await createPostgresDatabase();
+    const env = sharedReplicaEnv(db.url, owner);
+    const a = await startTestGateway(env);
+    const b = await startTestGateway(env);
+    try {
+      const [urlA, urlB] = [a.urls.http, b.urls.http];
+      const signIn = await fetch(`${urlA}/ui/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: urlA },
+        body: JSON.stringify({ token: owner }),
+      });
+      expect(signIn.status).toBe(201);
+      const cookie = signIn.headers.get('set-cookie')!.split(';')[0];
+      const { csrfToken } = await json(signIn);
+      const on = (url: string, method: string, path: string, body?: unknown) =>
+        fetch(`${url}${path}`, {
+          method,
+          headers: {
+            cookie,
+            origin: url,
+            'x-csrf-token': csrfToken,
+            'content-type': 'application/json',
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      expect((await on(urlB, 'GET', '/v1/agents')).status).toBe(200);
+      expect((await on(urlB, 'POST', '/v1/agents', { name: 'made-on-b' })).status).toBe(201);
+      expect((await on(urlB, 'DELETE', '/ui/api/session')).status).toBe(204);
+      expect((await on(urlA, 'GET', '/v1/agents')).status).toBe(401);
+    } finally {
+      await b.close();
+      await a.close();
+      await db.drop();
     }
   });
 });
