@@ -210,6 +210,15 @@ describeWithChromium()('the web UI in Chromium', () => {
     expect(JSON.stringify(seen)).not.toContain(approver);
   });
 
+  it('returns to sign-in when the session ends: its admin token revoked', async () => {
+    const temp = await gateway.identity.createAdminToken({ name: 'temp', role: 'approver' });
+    const page = await signedIn(temp.token);
+    await gateway.identity.revokeAdminToken(temp.item.id);
+    await page.getByRole('link', { name: 'Agents' }).click();
+    await page.getByText('Your session ended; sign in again.').waitFor();
+    await page.getByLabel('Admin token').waitFor();
+  });
+
   it('refuses a cross-site POST made with the signed-in browser', async () => {
     const page = await signedIn(owner);
     // Another site (the upstream at localhost; the gateway is 127.0.0.1) posts to the gateway.

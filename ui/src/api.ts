@@ -61,6 +61,13 @@ export async function currentSession(): Promise<SessionInfo | undefined> {
   }
 }
 
+/** Tells the app when the session has ended (a stream that failed may be why). */
+export async function confirmSession(): Promise<boolean> {
+  const session = await currentSession().catch(() => 'unknown' as const);
+  if (session === undefined) onSessionEnded();
+  return session !== undefined;
+}
+
 export async function signIn(token: string): Promise<SessionInfo> {
   const session = await api<SessionInfo>('POST', '/ui/api/session', { token });
   setCsrfToken(session.csrfToken);

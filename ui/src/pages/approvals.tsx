@@ -6,7 +6,7 @@
  * w always, d goes to the deny reason.
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, messageOf } from '../api';
+import { api, confirmSession, messageOf } from '../api';
 import type { Approval, ApprovalEvent, SessionInfo } from '../types';
 import { useNow, timeLeft } from '../time';
 
@@ -22,31 +22,51 @@ export function ApprovalsPage({ session }: { session: SessionInfo }) {
   const now = useNow();
 
   useEffect(() => {
-    const source = new EventSource('/v1/approvals/events');
-    source.addEventListener('open', () => setConnection('live'));
-    source.addEventListener('error', () => {
-      setConnection('reconnecting');
-      // A stream refused for an ended session: any admin call notices and signs out.
-      api('GET', '/ui/api/session').catch(() => undefined);
-    });
-    source.addEventListener('pending', (event) => {
-      const data = JSON.parse((event as MessageEvent<string>).data) as { approvals: Approval[] };
-      setPending(sortByExpiry(data.approvals.filter((a) => a.status === 'pending')));
-    });
-    source.addEventListener('approval', (event) => {
-      const { type, approval } = JSON.parse((event as MessageEvent<string>).data) as ApprovalEvent;
-      if (type === 'created') {
-        setPending((list) =>
-          list.some((a) => a.id === approval.id) ? list : sortByExpiry([...list, approval]),
-        );
-        setAnnouncement(`New approval: ${approval.method} ${approval.url} from ${approval.agent}`);
-        notify(approval);
-      } else {
-        setPending((list) => list.filter((a) => a.id !== approval.id));
-      }
-      if (type === 'approved' || type === 'revoked') setStandingVersion((v) => v + 1);
-    });
-    return () => source.close();
+    let source: EventSource | undefined;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    const open = () => {
+      source = new EventSource('/v1/approvals/events');
+      source.addEventListener('open', () => setConnection('live'));
+      source.addEventListener('error', () => {
+        setConnection('reconnecting');
+        // A refused stream is not retried by the browser: the session may have ended (then
+        // the app signs out), or the gateway restarted (then open it again).
+        if (source?.readyState !== EventSource.CLOSED) return;
+        void confirmSession().then((live) => {
+          if (live && !stopped) retry = setTimeout(open, 3000);
+        });
+      });
+      source.addEventListener('pending', (event) => {
+        const data = JSON.parse((event as MessageEvent<string>).data) as {
+          approvals: Approval[];
+        };
+        setPending(sortByExpiry(data.approvals.filter((a) => a.status === 'pending')));
+      });
+      source.addEventListener('approval', (event) => {
+        const { type, approval } = JSON.parse(
+          (event as MessageEvent<string>).data,
+        ) as ApprovalEvent;
+        if (type === 'created') {
+          setPending((list) =>
+            list.some((a) => a.id === approval.id) ? list : sortByExpiry([...list, approval]),
+          );
+          setAnnouncement(
+            `New approval: ${approval.method} ${approval.url} from ${approval.agent}`,
+          );
+          notify(approval);
+        } else {
+          setPending((list) => list.filter((a) => a.id !== approval.id));
+        }
+        if (type === 'approved' || type === 'revoked') setStandingVersion((v) => v + 1);
+      });
+    };
+    open();
+    return () => {
+      stopped = true;
+      clearTimeout(retry);
+      source?.close();
+    };
   }, []);
 
   const live = pending.filter((a) => Date.parse(a.expiresAt) > now);
