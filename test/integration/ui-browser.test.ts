@@ -149,6 +149,30 @@ describeWithChromium()('the web UI in Chromium', () => {
     expect(upstream.received.filter((r) => r.url === '/danger')).toHaveLength(0);
   });
 
+  it('approves always with the keyboard; the standing approval is listed, then revoked', async () => {
+    const page = await signedIn(approver);
+    const held = call('/standing', { method: 'POST', body: '{"n":1}' });
+    await card(page, 'POST', '/standing');
+    await page.keyboard.press('w'); // approve always
+    expect((await held).status).toBe(200);
+    const row = page.getByRole('row', {
+      name: /writer-bot writes POST localhost:\d+\/standing always/,
+    });
+    await row.waitFor();
+    await row.getByText('until revoked').waitFor();
+
+    // Standing: the same call passes at once, without a new approval.
+    expect((await call('/standing', { method: 'POST', body: '{"n":2}' })).status).toBe(200);
+
+    await row.getByRole('button', { name: /^Revoke POST .*\/standing for writer-bot$/ }).click();
+    await page.getByText('No standing approvals.').waitFor();
+    const again = call('/standing', { method: 'POST', body: '{"n":3}' });
+    const item = await card(page, 'POST', '/standing'); // held again: a human must decide
+    await item.getByLabel('Reason for denying').fill('revoked');
+    await item.getByRole('button', { name: 'Deny' }).click();
+    expect((await again).status).toBe(403);
+  });
+
   it('an auditor is offered no decision, and a forged call from the page is refused', async () => {
     const page = await signedIn(auditor);
     await page.getByText(/auditor\) can read approvals but not decide/).waitFor();

@@ -18,7 +18,9 @@ export interface Approval {
   method: string;
   url: string;
   path: string;
+  scheme: 'http' | 'https';
   host: string;
+  port: number;
   bodySize: number;
   bodyPreview: string | null;
   explanation: string;

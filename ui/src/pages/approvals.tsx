@@ -402,10 +402,7 @@ function StandingApprovals({ canDecide, version }: { canDecide: boolean; version
                 <td>{approval.agent}</td>
                 <td>{approval.vault}</td>
                 <td>
-                  <code>
-                    {approval.method} {approval.host}
-                    {approval.pathPattern ?? approval.path}
-                  </code>
+                  <code>{standingTarget(approval)}</code>
                 </td>
                 <td>{approval.scope}</td>
                 <td>
@@ -419,7 +416,7 @@ function StandingApprovals({ canDecide, version }: { canDecide: boolean; version
                     <button
                       type="button"
                       class="secondary"
-                      aria-label={`Revoke ${approval.method} ${approval.host}${approval.pathPattern ?? approval.path} for ${approval.agent}`}
+                      aria-label={`Revoke ${standingTarget(approval)} for ${approval.agent}`}
                       onClick={() => revoke(approval)}
                     >
                       Revoke
@@ -433,4 +430,11 @@ function StandingApprovals({ canDecide, version }: { canDecide: boolean; version
       )}
     </section>
   );
+}
+
+/** What a standing approval covers: method, host (with a port other than the default) and path pattern. */
+function standingTarget(approval: Approval): string {
+  const defaultPort = approval.scheme === 'https' ? 443 : 80;
+  const host = approval.port === defaultPort ? approval.host : `${approval.host}:${approval.port}`;
+  return `${approval.method} ${host}${approval.pathPattern ?? approval.path}`;
 }
