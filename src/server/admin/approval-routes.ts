@@ -222,8 +222,9 @@ export function createApprovalStream(
     APPROVAL_EVENTS_PATH,
     'Server-sent events: `event: pending` (the approvals waiting now), then `event: approval` ({type: created|approved|denied|expired|used|revoked, at, approval}) as they happen on any replica',
     options.heartbeatMs ?? 15_000,
-    (_req, res, streams) =>
+    (_req, res, streams, stillAllowed) =>
       follow<ApprovalEvent | { pending: Approval[] }>(res, streams, {
+        stillAllowed,
         subscribe: async (onEvent) => approvals.subscribe(onEvent),
         first: async () => [{ pending: await approvals.list({ status: 'pending', limit: 500 }) }],
         text: (item) =>

@@ -70,7 +70,7 @@ export function createAuditStream(deps: AuditStreamDeps): AuditStream {
     AUDIT_STREAM_PATH,
     "Server-sent events (`event: log`, `id:` the row id) of a vault's audit rows as they are written. `after` (or `Last-Event-ID`): replay rows written after that id first",
     deps.heartbeatMs ?? 15_000,
-    async (req, res, streams) => {
+    async (req, res, streams, stillAllowed) => {
       const vault = (await deps.vaults.getVault(String(req.params.vault))).name;
       const after = afterCursor(req);
       await follow<AuditRow>(res, streams, {
@@ -84,6 +84,7 @@ export function createAuditStream(deps: AuditStreamDeps): AuditStream {
         logger,
         what: 'audit log',
         meta: { vault },
+        stillAllowed,
       });
     },
   );

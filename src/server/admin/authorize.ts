@@ -25,9 +25,10 @@ export interface CookieSessions {
   present(req: Request): boolean;
   /**
    * The admin behind the session: throws VEC_AUTH_REQUIRED when it ended, VEC_AUTH_FORBIDDEN
-   * when a state-changing call lacks the CSRF token or comes from another origin.
+   * when a state-changing call lacks the CSRF token or comes from another origin. With
+   * `touch: false` the check does not count as the session's activity.
    */
-  principal(req: Request): Promise<AdminPrincipal>;
+  principal(req: Request, options?: { touch?: boolean }): Promise<AdminPrincipal>;
 }
 
 type AdminPrincipal = Extract<Principal, { kind: 'admin' }>;
@@ -53,14 +54,23 @@ export function bearerToken(req: Request): string | undefined {
   return match[1];
 }
 
+/** How `authorize` checks: `touch: false` for a re-check that is no activity of a UI session. */
+export interface AuthorizeOptions {
+  touch?: boolean;
+}
+
 export function createAuthorizer(deps: AuthorizeDeps) {
-  return async function authorize(access: Access, req: Request): Promise<Principal | undefined> {
+  return async function authorize(
+    access: Access,
+    req: Request,
+    options: AuthorizeOptions = {},
+  ): Promise<Principal | undefined> {
     if (access === 'none') return undefined;
     if (req.get('authorization') === undefined && deps.cookieSessions?.present(req)) {
       if (access === 'agent') {
         throw new GatewayError('VEC_AUTH_FORBIDDEN', 'A web UI session cannot act as an agent.');
       }
-      return checkRole(access, await deps.cookieSessions.principal(req));
+      return checkRole(access, await deps.cookieSessions.principal(req, options));
     }
     const token = bearerToken(req);
     if (!token) throw new GatewayError('VEC_AUTH_REQUIRED');

@@ -2,15 +2,27 @@
  * The plumbing of the admin API's server-sent event streams (the audit log's and the
  * approvals'): the response head, a writer that drops a follower too slow to keep up rather
  * than buffering without bound, a heartbeat comment that keeps proxies from closing an idle
- * stream, and the set of open streams that shutdown ends at once.
+ * stream, and the set of open streams that shutdown ends at once. A stream is authorized when it
+ * opens and again before each event and heartbeat: once its admin token is revoked or its web UI
+ * session ended, it ends rather than go on serving someone who may no longer read.
  */
 import type { Request, RequestHandler, Response } from 'express';
 import { GatewayError } from '../../errors';
 import type { Logger } from '../../observability/types';
 import type { Access, RouteSpec } from './route';
 
-/** Checks a caller's access, as the admin router's authorizer does. */
-export type Authorize = (access: Access, req: Request) => Promise<unknown>;
+/**
+ * Checks a caller's access, as the admin router's authorizer does; `touch: false` for a re-check
+ * that must not count as the activity of a web UI session.
+ */
+export type Authorize = (
+  access: Access,
+  req: Request,
+  options?: { touch?: boolean },
+) => Promise<unknown>;
+
+/** Whether the stream's caller may still read it (its token not revoked, its session alive). */
+export type StillAllowed = () => Promise<boolean>;
 
 /** A streaming route: documented like the others, served by its own express handler. */
 export interface EventStreamRoute {
@@ -30,7 +42,12 @@ export function eventStreamRoute(
   path: string,
   summary: string,
   heartbeatMs: number,
-  serve: (req: Request, res: Response, streams: OpenStreams) => Promise<void>,
+  serve: (
+    req: Request,
+    res: Response,
+    streams: OpenStreams,
+    stillAllowed: StillAllowed,
+  ) => Promise<void>,
 ): EventStreamRoute {
   const streams = new OpenStreams(heartbeatMs);
   const doc: RouteSpec = {
@@ -47,7 +64,12 @@ export function eventStreamRoute(
     handler(authorize) {
       return async function followStream(req, res) {
         await authorize(doc.access, req);
-        await serve(req, res, streams);
+        const stillAllowed = () =>
+          authorize(doc.access, req, { touch: false }).then(
+            () => true,
+            () => false,
+          );
+        await serve(req, res, streams, stillAllowed);
       };
     },
     close: () => streams.close(),
@@ -89,6 +111,40 @@ export function eventWriter(
   };
 }
 
+/**
+ * Writes each text only once `stillAllowed` confirmed, after it was queued, that the follower
+ * may still read; ends the stream instead when not. One check at a time: texts queued while
+ * one runs wait for the next, so a busy stream costs a check per batch, not per event.
+ */
+export function gatedWriter(
+  res: Response,
+  write: (text: string) => void,
+  stillAllowed: StillAllowed,
+): (text: string) => void {
+  let queue: string[] = [];
+  let checking = false;
+  const drain = async () => {
+    checking = true;
+    while (queue.length > 0 && !res.writableEnded) {
+      const allowed = await stillAllowed();
+      const batch = queue;
+      queue = [];
+      if (res.writableEnded) break;
+      if (!allowed) {
+        res.end();
+        break;
+      }
+      for (const text of batch) write(text);
+    }
+    queue = [];
+    checking = false;
+  };
+  return (text) => {
+    queue.push(text);
+    if (!checking) void drain();
+  };
+}
+
 /** The open streams of one route: each gets a heartbeat; `close` ends them all, and any later. */
 export class OpenStreams {
   private readonly open = new Set<Response>();
@@ -96,14 +152,21 @@ export class OpenStreams {
 
   constructor(private readonly heartbeatMs: number) {}
 
-  /** Keeps `res` open with a heartbeat until it closes; ends it at once after `close`. */
-  keep(res: Response): void {
+  /**
+   * Keeps `res` open with a heartbeat until it closes; ends it at once after `close`, or at a
+   * heartbeat when `stillAllowed` says its follower may no longer read.
+   */
+  keep(res: Response, stillAllowed?: StillAllowed): void {
     if (this.closed) {
       res.end(); // shutdown began while this stream was being set up
       return;
     }
     this.open.add(res);
-    const heartbeat = setInterval(() => res.write(': ping\n\n'), this.heartbeatMs);
+    const write = (text: string) => {
+      if (!res.writableEnded) res.write(text);
+    };
+    const ping = stillAllowed ? gatedWriter(res, write, stillAllowed) : write;
+    const heartbeat = setInterval(() => ping(': ping\n\n'), this.heartbeatMs);
     heartbeat.unref();
     res.once('close', () => {
       clearInterval(heartbeat);
@@ -131,6 +194,8 @@ export interface Followed<T> {
   /** What is followed, for log lines (`audit log`, `approval event`). */
   what: string;
   meta?: Record<string, unknown>;
+  /** Checked before each item after the first ones; the stream ends once it says no. */
+  stillAllowed?: StillAllowed;
 }
 
 /**
@@ -143,12 +208,14 @@ export async function follow<T>(
   streams: OpenStreams,
   source: Followed<T>,
 ): Promise<void> {
-  const { logger, what, meta = {} } = source;
+  const { logger, what, meta = {}, stillAllowed } = source;
   const write = eventWriter(res, logger, what, meta);
+  // The first items follow the authorization of the request at once; later ones are re-checked.
+  const writeLater = stillAllowed ? gatedWriter(res, write, stillAllowed) : write;
   const queued: T[] = [];
   let live = false;
   const unsubscribe = await source.subscribe((item) => {
-    if (live) write(source.text(item));
+    if (live) writeLater(source.text(item));
     else queued.push(item);
   });
   let gone = false;
@@ -171,5 +238,5 @@ export async function follow<T>(
   for (const item of queued)
     if (!source.key || !sent.has(source.key(item))) write(source.text(item));
   live = true;
-  streams.keep(res);
+  streams.keep(res, stillAllowed);
 }

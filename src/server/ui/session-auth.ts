@@ -90,13 +90,14 @@ export interface CookieSessionsDeps {
   adminTokenExists(tokenId: string): Promise<boolean>;
 }
 
-/** The live session of the request, or VEC_AUTH_REQUIRED. */
+/** The live session of the request, or VEC_AUTH_REQUIRED; `touch` as in UiSessionStore.find. */
 export async function requireSession(
   req: Request,
   deps: CookieSessionsDeps,
+  options: { touch?: boolean } = {},
 ): Promise<{ id: string; session: UiSession }> {
   const id = sessionCookie(req);
-  const session = id === undefined ? undefined : await deps.store.find(id);
+  const session = id === undefined ? undefined : await deps.store.find(id, options);
   if (id === undefined || !session) {
     throw new GatewayError('VEC_AUTH_REQUIRED', 'The web UI session ended; sign in again.');
   }
@@ -114,8 +115,8 @@ export async function requireSession(
 export function createCookieSessions(deps: CookieSessionsDeps): CookieSessions {
   return {
     present: (req) => sessionCookie(req) !== undefined,
-    async principal(req) {
-      const { session } = await requireSession(req, deps);
+    async principal(req, options) {
+      const { session } = await requireSession(req, deps, options);
       checkCsrf(req, session);
       const principal: Extract<Principal, { kind: 'admin' }> = {
         kind: 'admin',

@@ -36,8 +36,11 @@ export interface UiSessionStore {
     id: string;
     session: UiSession;
   }>;
-  /** The live session for `id` (its idle clock restarted), or undefined when none is. */
-  find(id: string): Promise<UiSession | undefined>;
+  /**
+   * The live session for `id`, or undefined when none is. Its idle clock restarts unless
+   * `touch` is false (a live stream checking that its session still stands is no activity).
+   */
+  find(id: string, options?: { touch?: boolean }): Promise<UiSession | undefined>;
   close(id: string): Promise<void>;
 }
 
@@ -71,7 +74,7 @@ export function createUiSessionStore(options: UiSessionStoreOptions): UiSessionS
       await cache.set(keyOf(id), JSON.stringify(session), ttlOf(session, at));
       return { id, session };
     },
-    async find(id) {
+    async find(id, { touch = true } = {}) {
       if (!/^[A-Za-z0-9_-]{43}$/.test(id)) return undefined;
       const key = keyOf(id);
       const text = await cache.get(key);
@@ -82,7 +85,7 @@ export function createUiSessionStore(options: UiSessionStoreOptions): UiSessionS
         await cache.delete(key);
         return undefined;
       }
-      if (at - session.lastSeenAt >= TOUCH_EVERY_MS) {
+      if (touch && at - session.lastSeenAt >= TOUCH_EVERY_MS) {
         session.lastSeenAt = at;
         await cache.set(key, JSON.stringify(session), ttlOf(session, at));
       }
