@@ -301,6 +301,24 @@ describeWithChromium()('an agent attacking the approver page in Chromium', () =>
     await held;
   });
 
+  it('makes bidi overrides and invisible characters in the body and URL visible', async () => {
+    // Shown as is, U+202E would display the million backwards, as `0000001`.
+    const body = JSON.stringify({ to: 'mallory', amount: '\u202E1000000\u202C', x: 'a\u200Bb' });
+    const held = call('/bidi', { method: 'POST', body });
+    const { id } = await pendingFor('/bidi');
+    const card = page.locator(`[data-approval-id="${id}"]`);
+    await card.waitFor();
+    const preview = (await card.locator('.body-preview').textContent())!;
+    expect(preview).toContain('mallory');
+    expect(preview).not.toMatch(INVISIBLE);
+    expect(preview).toContain('U+202E');
+    const heading = (await card.locator('h3').textContent())!;
+    expect(heading).not.toMatch(INVISIBLE);
+    expect(heading).toContain(`POST ${upstream.httpUrl}/bidi`);
+    await deny(id);
+    await held;
+  });
+
   it('shows a bidi override sent raw in the path percent-encoded, never as the character', async () => {
     const path = '/pay/\u202Etxt.exe';
     const held = call(encodeURI(path), { method: 'POST', body: '{}' });

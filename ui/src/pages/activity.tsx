@@ -9,6 +9,7 @@ import { ErrorText } from '../components/error-text';
 import { AgentChart } from '../components/agent-chart';
 import { GatewayStatus } from '../components/gateway-status';
 import type { AuditRow, Vault } from '../types';
+import { visibleAuditRow } from '../visible';
 
 const KEEP = 500;
 
@@ -38,12 +39,12 @@ export function ActivityPage() {
     api<{ logs: AuditRow[] }>('GET', `${base}?limit=100`).then(
       (answer) => {
         if (cancelled) return;
-        setRows(answer.logs);
+        setRows(answer.logs.map(visibleAuditRow));
         if (!live) return;
         const after = answer.logs[0]?.id;
         source = new EventSource(`${base}/stream${after === undefined ? '' : `?after=${after}`}`);
         source.addEventListener('log', (event) => {
-          const row = JSON.parse((event as MessageEvent<string>).data) as AuditRow;
+          const row = visibleAuditRow(JSON.parse((event as MessageEvent<string>).data) as AuditRow);
           setRows((list) =>
             list.some((r) => r.id === row.id) ? list : [row, ...list].slice(0, KEEP),
           );

@@ -9,6 +9,7 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, confirmSession, messageOf } from '../api';
 import type { Approval, ApprovalEvent, SessionInfo } from '../types';
 import { useNow, timeLeft } from '../time';
+import { visibleApproval } from '../visible';
 
 type Connection = 'connecting' | 'live' | 'reconnecting';
 
@@ -41,12 +42,15 @@ export function ApprovalsPage({ session }: { session: SessionInfo }) {
         const data = JSON.parse((event as MessageEvent<string>).data) as {
           approvals: Approval[];
         };
-        setPending(sortByExpiry(data.approvals.filter((a) => a.status === 'pending')));
+        setPending(
+          sortByExpiry(data.approvals.filter((a) => a.status === 'pending').map(visibleApproval)),
+        );
       });
       source.addEventListener('approval', (event) => {
-        const { type, approval } = JSON.parse(
+        const { type, approval: sent } = JSON.parse(
           (event as MessageEvent<string>).data,
         ) as ApprovalEvent;
+        const approval = visibleApproval(sent);
         if (type === 'created') {
           setPending((list) =>
             list.some((a) => a.id === approval.id) ? list : sortByExpiry([...list, approval]),
@@ -354,7 +358,7 @@ function StandingApprovals({ canDecide, version }: { canDecide: boolean; version
   const load = useCallback(() => {
     api<{ standing: Approval[] }>('GET', '/v1/approvals/standing').then(
       (answer) => {
-        setStanding(answer.standing);
+        setStanding(answer.standing.map(visibleApproval));
         setError(undefined);
       },
       (err: unknown) => setError(messageOf(err)),
