@@ -72,6 +72,15 @@ function timing(metrics: Metrics): RequestHandler {
   };
 }
 
+/**
+ * The API's own answers hold what agents chose (approval bodies, audit paths): no browser may
+ * read one as anything but its declared type. Proxied answers (raw routers) keep the upstream's.
+ */
+const noSniff: RequestHandler = function noSniff(_req, res, next) {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  next();
+};
+
 export function createApiApp(options: ApiAppOptions): Express {
   const { logger, metrics, health } = options;
   const app = express();
@@ -82,7 +91,7 @@ export function createApiApp(options: ApiAppOptions): Express {
   for (const { path, router } of options.rawRouters ?? []) {
     app.use(path, proxiedRequestId, timed, router);
   }
-  app.use(requestId, timed);
+  app.use(requestId, timed, noSniff);
   app.use(express.json({ limit: options.maxBodyBytes }));
 
   app.get('/health', async function getHealth(_req, res) {

@@ -160,6 +160,19 @@ describe('the web UI against another origin', () => {
     const me = await fetch(`${base}/ui/api/session`, { headers: { cookie: s.cookie } });
     expect(me.headers.get('cache-control')).toBe('no-store');
   });
+
+  it('answers the admin API nosniff: agent text in JSON is never read as a page', async () => {
+    const held = call('/sniff', { method: 'POST', body: '<html><script>alert(1)</script>' });
+    const { id } = await pendingFor('/sniff');
+    for (const path of [`/v1/approvals/${id}`, '/v1/agents', '/v1/nope']) {
+      const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${owner}` } });
+      await res.arrayBuffer();
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    await deny(id);
+    await held;
+  });
 });
 
 /** A GET of an event stream with `headers`; resolves once the head arrived. */
