@@ -4,13 +4,17 @@
  * overrides that disguise what is approved), and by another origin in the approver's browser
  * (CSRF, CORS, framing). Also: a live stream stops serving a session that ended.
  */
+import { writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { Gateway } from '../../src/gateway';
 import { CONTENT_SECURITY_POLICY } from '../../src/server/ui/ui-router';
 import { buildUi, describeWithChromium, launchBrowser } from '../helpers/browser';
+import { selfSignedCertificate } from '../helpers/certificates';
 import { json, REPO_ROOT, startTestGateway } from '../helpers/gateway';
+import { tempDir } from '../helpers/temp-dir';
 import { startUpstream, type TestUpstream } from '../helpers/upstream';
 
 jest.setTimeout(90_000);
@@ -172,6 +176,51 @@ describe('the web UI against another origin', () => {
     }
     await deny(id);
     await held;
+  });
+});
+
+describe('the web UI over HTTPS', () => {
+  it('accepts only the __Host- cookie: a plain one planted over HTTP is no session', async () => {
+    const cert = selfSignedCertificate('localhost');
+    const certPath = join(tempDir('vectra-ui-attack-tls-'), 'ui.crt');
+    writeFileSync(certPath, cert.certPem);
+    writeFileSync(`${certPath}.key`, cert.keyPem);
+    const secure = await startTestGateway({
+      System__Server__Https__Enabled: 'true',
+      System__Server__Https__Port: '0',
+      System__Server__Https__Certificate__Path: certPath,
+      System__Server__Https__Certificate__KeyPath: `${certPath}.key`,
+    });
+    const send = (method: string, path: string, headers: Record<string, string>, body = '') =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        const req = httpsRequest(`${secure.urls.https}${path}`, {
+          method,
+          ca: cert.certPem,
+          servername: 'localhost',
+          headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+        });
+        req.once('response', (res) => resolve(res.resume())).once('error', reject);
+        req.end(body);
+      });
+    try {
+      const token = (await secure.identity.createAdminToken({ name: 'o', role: 'owner' })).token;
+      const signed = await send(
+        'POST',
+        '/ui/api/session',
+        { 'content-type': 'application/json' },
+        JSON.stringify({ token }),
+      );
+      expect(signed.statusCode).toBe(201);
+      const id = /^__Host-vectra_ui_session=([^;]+)/.exec(String(signed.headers['set-cookie']))![1];
+      const asHost = await send('GET', '/ui/api/session', {
+        cookie: `__Host-vectra_ui_session=${id}`,
+      });
+      expect(asHost.statusCode).toBe(200);
+      const asPlain = await send('GET', '/ui/api/session', { cookie: `vectra_ui_session=${id}` });
+      expect(asPlain.statusCode).toBe(401);
+    } finally {
+      await secure.close();
+    }
   });
 });
 

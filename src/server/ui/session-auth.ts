@@ -19,7 +19,10 @@ export const CSRF_HEADER = 'x-csrf-token';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** The session id from the request's cookies, if any. */
+/**
+ * The session id from the request's cookies, if any. Over HTTPS only the `__Host-` cookie
+ * counts: a plain one may have been planted over HTTP or by a sibling host (session fixation).
+ */
 export function sessionCookie(req: Request): string | undefined {
   const header = req.get('cookie');
   if (!header) return undefined;
@@ -28,7 +31,7 @@ export function sessionCookie(req: Request): string | undefined {
     const at = part.indexOf('=');
     if (at > 0) cookies.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
   }
-  return cookies.get(SECURE_COOKIE_NAME) || cookies.get(COOKIE_NAME) || undefined;
+  return cookies.get(req.secure ? SECURE_COOKIE_NAME : COOKIE_NAME) || undefined;
 }
 
 /** Sets the session cookie: HttpOnly, SameSite=Strict, Path=/, and Secure over HTTPS. */
