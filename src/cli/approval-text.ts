@@ -4,6 +4,7 @@
  */
 import type { Approval, ApprovalEvent } from '../approvals/types';
 import { table } from './output';
+import { printable } from './printable';
 
 /** `list`: one row per approval; the last column is the expiry while pending, else the decision. */
 export function approvalTable(approvals: Approval[]): string {
@@ -16,7 +17,9 @@ export function approvalTable(approvals: Approval[]): string {
     a.url,
     a.status === 'pending' || a.status === 'expired' ? a.expiresAt : (a.decidedAt ?? a.expiresAt),
   ]);
-  return table(['ID', 'STATUS', 'AGENT', 'VAULT', 'METHOD', 'URL', 'EXPIRES/DECIDED'], rows);
+  return printable(
+    table(['ID', 'STATUS', 'AGENT', 'VAULT', 'METHOD', 'URL', 'EXPIRES/DECIDED'], rows),
+  );
 }
 
 /** `standing`: what each standing approval lets through, and until when. */
@@ -32,9 +35,11 @@ export function standingTable(approvals: Approval[]): string {
     a.scope === 'always' ? 'revoked' : (a.standingUntil ?? '-'),
     a.decidedBy?.name ?? '-',
   ]);
-  return table(
-    ['ID', 'SCOPE', 'AGENT', 'VAULT', 'METHOD', 'HOST', 'PATH PATTERN', 'UNTIL', 'APPROVED BY'],
-    rows,
+  return printable(
+    table(
+      ['ID', 'SCOPE', 'AGENT', 'VAULT', 'METHOD', 'HOST', 'PATH PATTERN', 'UNTIL', 'APPROVED BY'],
+      rows,
+    ),
   );
 }
 
@@ -67,23 +72,29 @@ export function approvalDetails(a: Approval): string {
   if (headers.length > 0) {
     out.push('headers:', ...headers.map(([name, value]) => `  ${name}: ${value}`));
   }
-  return out.join('\n');
+  return printable(out.join('\n'));
 }
 
 /** `watch`: a new or pending approval in a few lines. */
 export function approvalBlock(a: Approval): string {
-  return [
-    `approval ${a.id} waits for a decision`,
-    `  agent    ${a.agent}`,
-    `  vault    ${a.vault}`,
-    `  request  ${a.method} ${a.url}`,
-    `  why      ${a.explanation}`,
-    `  expires  ${a.expiresAt}`,
-  ].join('\n');
+  return printable(
+    [
+      `approval ${a.id} waits for a decision`,
+      `  agent    ${a.agent}`,
+      `  vault    ${a.vault}`,
+      `  request  ${a.method} ${a.url}`,
+      `  why      ${a.explanation}`,
+      `  expires  ${a.expiresAt}`,
+    ].join('\n'),
+  );
 }
 
 /** `watch`: what became of an approval, in one line. */
 export function eventLine(event: ApprovalEvent): string {
+  return printable(eventText(event));
+}
+
+function eventText(event: ApprovalEvent): string {
   const a = event.approval;
   switch (event.type) {
     case 'approved':
