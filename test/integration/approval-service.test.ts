@@ -456,7 +456,9 @@ for (const subject of databaseSubjects('vectra-approvals-')) {
         approval: { id, status: 'approved', decidedBy: BOB },
       });
       expect(b.events.map((e) => e.type)).toEqual(['created', 'approved']);
-      // Told, but not re-audited or re-sent: the deciding replica did that.
+      // Told, but not re-audited or re-sent: the deciding replica did that. The wait may have
+      // ended through the service's own read of the approval, before the message was handled.
+      await waitFor('replica A to be told of the decision', () => a.events.length === 2);
       expect(a.events.map((e) => e.type)).toEqual(['created', 'approved']);
       expect(a.audit.map((e) => e.event)).toEqual(['approval.created']);
       expect(a.notified.map((e) => e.type)).toEqual(['created']);
