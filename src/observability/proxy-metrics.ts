@@ -3,13 +3,15 @@
  * counter per outcome, the upstream's and the gateway's own share of the latency, bytes, open
  * tunnels, leaf certificates, policy evaluation time and pending approvals.
  *
- * Written for the request path: the labelled children of every (vault, service, code, decision,
- * entry) are created once and looked up in nested Maps, so a request builds no label object or
- * key of its own (prom-client still hashes a child's labels on each update). Label values stay bounded: vaults and services are what the configuration
- * holds (or `*` when labelling by them is off), codes are the registry's.
+ * Written for the request path: the series of every (vault, service, code, decision, entry) are
+ * cells (./metric-cells.ts) created once and looked up in nested Maps, so a request builds no
+ * label object or key of its own and records by adding to numbers; prom-client reads the cells
+ * at scrape time. Label values stay bounded: vaults and services are what the configuration holds
+ * (or `*` when labelling by them is off), codes are the registry's.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { ERROR_CODES } from '../errors';
+import { cellCounter, cellHistogram, type CounterCell, type HistogramCell } from './metric-cells';
 
 export type DecisionLabel = 'allow' | 'deny' | 'hitl' | 'abort';
 export type EntryLabel = 'forward' | 'tunnel' | 'reverse';
@@ -65,38 +67,36 @@ export function codeLabel(code: string | undefined): string {
 }
 
 interface ServiceSeries {
-  upstream: Histogram.Internal<'vault' | 'service'>;
+  upstream: HistogramCell;
   /** By code: the counters of every decision × entry, created on first use. */
-  requests: Map<string, Array<Counter.Internal | undefined>>;
+  requests: Map<string, Array<CounterCell | undefined>>;
 }
 
-type Label = 'vault' | 'service' | 'decision' | 'code' | 'entry';
-
 export function createProxyMetrics(registry: Registry, options: ProxyMetricsOptions): ProxyMetrics {
-  const requests = new Counter<Label>({
+  const requests = cellCounter({
     name: 'vectra_proxy_requests_total',
     help: 'Proxied requests by outcome: decision allow|deny|hitl|abort, the VEC_* code or none, entry forward|tunnel|reverse.',
-    labelNames: ['vault', 'service', 'decision', 'code', 'entry'] as const,
-    registers: [registry],
+    labelNames: ['vault', 'service', 'decision', 'code', 'entry'],
+    registry,
   });
-  const upstream = new Histogram<'vault' | 'service'>({
+  const upstream = cellHistogram({
     name: 'vectra_proxy_upstream_duration_seconds',
     help: "Time from sending a proxied request upstream to the upstream answer's head.",
-    labelNames: ['vault', 'service'] as const,
+    labelNames: ['vault', 'service'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
+    registry,
   });
-  const added = new Histogram({
+  const added = cellHistogram({
     name: 'vectra_proxy_added_duration_seconds',
     help: "The gateway's own share of a proxied request: arrival to decision, less the upstream call and any wait for a human.",
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-    registers: [registry],
-  });
-  const bytes = new Counter<'direction'>({
+    registry,
+  }).cell();
+  const bytes = cellCounter({
     name: 'vectra_proxy_bytes_total',
     help: 'Body bytes of proxied requests: in from agents, out to agents.',
-    labelNames: ['direction'] as const,
-    registers: [registry],
+    labelNames: ['direction'],
+    registry,
   });
   const tunnels = new Gauge({
     name: 'vectra_proxy_tunnels_open',
@@ -109,12 +109,12 @@ export function createProxyMetrics(registry: Registry, options: ProxyMetricsOpti
     labelNames: ['source'] as const,
     registers: [registry],
   });
-  const policy = new Histogram({
+  const policy = cellHistogram({
     name: 'vectra_policy_evaluation_seconds',
     help: 'Time the policy engine took to judge one reading of a request.',
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
-    registers: [registry],
-  });
+    registry,
+  }).cell();
   const { approvalsPending } = options;
   new Gauge({
     name: 'vectra_approvals_pending',
@@ -125,13 +125,13 @@ export function createProxyMetrics(registry: Registry, options: ProxyMetricsOpti
     },
   });
 
-  const bytesIn = bytes.labels('in');
-  const bytesOut = bytes.labels('out');
+  const bytesIn = bytes.cell('in');
+  const bytesOut = bytes.cell('out');
   const fromCache = leaves.labels('cache');
   const minted = leaves.labels('minted');
   // Every series at 0 from the start, so rate() and absent() see them before the first event.
-  bytesIn.inc(0);
-  bytesOut.inc(0);
+  bytes.zero('in');
+  bytes.zero('out');
   fromCache.inc(0);
   minted.inc(0);
 
@@ -141,7 +141,7 @@ export function createProxyMetrics(registry: Registry, options: ProxyMetricsOpti
     if (!services) byVault.set(vault, (services = new Map()));
     let series = services.get(service);
     if (!series) {
-      series = { upstream: upstream.labels(vault, service), requests: new Map() };
+      series = { upstream: upstream.cell(vault, service), requests: new Map() };
       services.set(service, series);
     }
     return series;
@@ -157,7 +157,7 @@ export function createProxyMetrics(registry: Registry, options: ProxyMetricsOpti
       const index = DECISION_INDEX[labels.decision] * ENTRIES.length + ENTRY_INDEX[labels.entry];
       let counter = byCode[index];
       if (!counter) {
-        counter = requests.labels(
+        counter = requests.cell(
           vault,
           service,
           DECISIONS[DECISION_INDEX[labels.decision]],
