@@ -267,6 +267,23 @@ export const schema = {
         default: true,
       },
     },
+    Tracing: {
+      Enabled: {
+        doc: 'Trace proxied requests with OpenTelemetry: a span per request, its pipeline stages and its upstream call, exported over OTLP/HTTP; the W3C `traceparent` is read from the agent and sent upstream. See docs/observability.md.',
+        format: 'strict-boolean',
+        default: false,
+      },
+      OtlpEndpoint: {
+        doc: 'OTLP/HTTP traces endpoint the spans are sent to (JSON), such as an OpenTelemetry Collector.',
+        format: 'http-url-or-empty',
+        default: 'http://localhost:4318/v1/traces',
+      },
+      ServiceName: {
+        doc: 'The `service.name` resource attribute of the exported spans.',
+        format: 'text',
+        default: 'vectra',
+      },
+    },
   },
   SecretManagement: {
     DefaultProvider: {
@@ -306,6 +323,7 @@ export type VectraConfig = ConfigOf<typeof schema>;
 
 export type LoggingConfig = VectraConfig['Observability']['Logging'];
 export type MetricsConfig = VectraConfig['Observability']['Metrics'];
+export type TracingConfig = VectraConfig['Observability']['Tracing'];
 export type StorageConfig = VectraConfig['System']['Storage'];
 export type DatabaseConfig = StorageConfig['Database'];
 export type CacheConfig = StorageConfig['Cache'];

@@ -16,6 +16,7 @@ import {
 } from '../guards/rate-limit-overrides';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { createMetrics, type Metrics } from '../observability/metrics';
+import { createTracing } from '../observability/tracing';
 import type { Logger } from '../observability/types';
 import { createPipeline } from '../pipeline/runner';
 import { buildStages } from '../pipeline/stages';
@@ -81,6 +82,9 @@ export async function buildDataPlane(
   const metrics = createMetrics(config.Observability.Metrics, {
     approvalsPending: () => pendingApprovals.count(),
   });
+  // Closed after the listeners (shutdown runs in reverse): the last requests' spans go out too.
+  const tracing = createTracing(config.Observability.Tracing, { logger });
+  if (tracing) defer(() => tracing.close());
   const leafCertificates = createLeafCertificateCache({
     ca,
     size: proxyConfig.LeafCacheSize,
@@ -160,7 +164,7 @@ export async function buildDataPlane(
       },
     },
   );
-  const exchange = { pipeline, logger, audit, metrics: metrics.proxy };
+  const exchange = { pipeline, logger, audit, metrics: metrics.proxy, tracing };
   const proxy = () =>
     createForwardProxy({
       ...exchange,

@@ -10,6 +10,7 @@ import { GatewayError } from '../errors';
 import { isThenable } from '../thenable';
 import type { Timers } from '../timers';
 import type { Logger } from '../observability/types';
+import type { RequestTrace, SpanAttributes } from '../observability/tracing';
 import { outcomeLabels } from './outcome';
 import { CONTINUE, type Decision, type RequestContext, type Stage } from './types';
 
@@ -163,17 +164,43 @@ export function createPipeline(stages: readonly Stage[], options: PipelineOption
     return decision;
   }
 
+  function allowed(ctx: RequestContext): Decision {
+    ctx.audit.decision = 'allow';
+    onDecision?.(ctx, CONTINUE);
+    return CONTINUE;
+  }
+
+  /** The loop of a request that carries a trace: the same, with a span around each stage. */
+  async function runTraced(ctx: RequestContext, trace: RequestTrace): Promise<Decision> {
+    for (const stage of stages) {
+      const span = trace.stage(stage.name);
+      let decision = decide(stage, ctx);
+      if (isThenable(decision)) decision = await decision;
+      while (decision.kind === 'pause') decision = await resumed(stage, decision.resume, ctx);
+      span.end(...stageOutcome(decision));
+      if (decision.kind !== 'continue') return stopped(stage, decision, ctx);
+    }
+    return allowed(ctx);
+  }
+
   return async function runPipeline(ctx: RequestContext): Promise<Decision> {
+    // Without a trace (tracing off) the loop below does nothing more than run the stages.
+    if (ctx.trace) return runTraced(ctx, ctx.trace);
     for (const stage of stages) {
       let decision = decide(stage, ctx);
       if (isThenable(decision)) decision = await decision;
       while (decision.kind === 'pause') decision = await resumed(stage, decision.resume, ctx);
       if (decision.kind !== 'continue') return stopped(stage, decision, ctx);
     }
-    ctx.audit.decision = 'allow';
-    onDecision?.(ctx, CONTINUE);
-    return CONTINUE;
+    return allowed(ctx);
   };
+}
+
+/** A stage span's attributes (its decision, and the code of a refusal) and whether it failed. */
+function stageOutcome(decision: Decision): [SpanAttributes, boolean] {
+  if (decision.kind !== 'deny') return [{ decision: decision.kind }, false];
+  const { error } = decision;
+  return [{ decision: 'deny', code: error.code }, error.statusCode >= 500];
 }
 
 function checkBudget(field: string, value: number | undefined): number {

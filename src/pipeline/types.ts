@@ -11,6 +11,7 @@ import type { PolicyDecision, PolicyInput } from '../policy/types';
 import type { RiskAssessment } from '../semantic/types';
 import type { RequestCancellation } from '../http/cancellation';
 import type { ProxyRequest, UpstreamResponse, UpstreamUpgrade } from '../http/types';
+import type { RequestTrace } from '../observability/tracing';
 
 export type EntryPoint = 'forward' | 'tunnel' | 'reverse';
 
@@ -59,6 +60,11 @@ export interface RequestContext {
   audit: { decision?: 'allow' | 'deny' | 'error'; errorCode?: string; reason?: string };
   /** Cancelled by the entry adapter when the client goes away before its answer. */
   readonly cancellation: RequestCancellation;
+  /**
+   * Set by the entry adapter when tracing is on: the runner adds a span per stage, `forward` one
+   * for the upstream call. Absent when tracing is off, and then nothing is traced.
+   */
+  trace?: RequestTrace;
 }
 
 export type Decision =

@@ -16,6 +16,7 @@ import { entryFromContext } from '../pipeline/audit-entry';
 import { rateLimitHeaders } from '../pipeline/response-headers';
 import { isEventStream } from '../http/message-body';
 import { codeLabel, type ProxyMetrics } from '../observability/proxy-metrics';
+import type { Tracing } from '../observability/tracing';
 import { outcomeLabels } from '../pipeline/outcome';
 
 export interface ExchangeDeps {
@@ -24,10 +25,12 @@ export interface ExchangeDeps {
   audit?: { record(entry: AuditEntry): void };
   /** Absent when Observability.Metrics.Enabled is false: the exchange then measures nothing. */
   metrics?: ProxyMetrics;
+  /** Absent when Observability.Tracing.Enabled is false: the exchange then traces nothing. */
+  tracing?: Tracing;
   now?: () => number;
 }
 
-/** What the metrics need of an exchange besides its context: the decision and when it came. */
+/** What the metrics and the trace need of an exchange besides its context: the decision and when it came. */
 export interface ExchangeTiming {
   /** `performance.now()` when the exchange began. */
   readonly startedAt: number;
@@ -36,9 +39,26 @@ export interface ExchangeTiming {
   decidedMs?: number;
 }
 
-/** A timing for `deps`, or undefined when nothing is measured (metrics off). */
-export function startTiming(deps: Pick<ExchangeDeps, 'metrics'>): ExchangeTiming | undefined {
-  return deps.metrics ? { startedAt: performance.now() } : undefined;
+/** A timing for `deps`, or undefined when nothing is measured (metrics and tracing off). */
+export function startTiming(
+  deps: Pick<ExchangeDeps, 'metrics' | 'tracing'>,
+): ExchangeTiming | undefined {
+  return deps.metrics || deps.tracing ? { startedAt: performance.now() } : undefined;
+}
+
+/**
+ * Starts the exchange's trace when tracing is on: its span is a child of the agent's
+ * `traceparent`, if it sent one, and the pipeline's stages and upstream call are its children.
+ */
+export function startTrace(
+  deps: Pick<ExchangeDeps, 'tracing'>,
+  ctx: RequestContext,
+  req: IncomingMessage,
+): void {
+  if (!deps.tracing) return;
+  ctx.trace = deps.tracing.startRequest(`proxy ${ctx.request.method}`, req.headers, {
+    entry: ctx.entry,
+  });
 }
 
 /** Notes the pipeline's decision in `timing` (a no-op when nothing is measured). */
@@ -196,7 +216,7 @@ export function exchangeContext(
   });
 }
 
-/** Records the audit row (and the metrics) of an exchange (or upgrade) that ends now. */
+/** Records the audit row (and the metrics, and ends the trace) of an exchange (or upgrade) that ends now. */
 export function recordExchange(
   deps: Pick<ExchangeDeps, 'audit' | 'metrics' | 'now'>,
   ctx: RequestContext,
@@ -211,9 +231,18 @@ export function recordExchange(
       ...counts,
     }),
   );
-  if (deps.metrics && timing) {
+  if (!timing) return;
+  const labels = outcomeLabels(ctx, timing.decision, codeLabel);
+  if (ctx.trace) {
+    const { status } = counts;
+    ctx.trace.end(
+      status === undefined ? { ...labels } : { ...labels, status },
+      status === undefined ? labels.decision === 'abort' : status >= 500,
+    );
+  }
+  if (deps.metrics) {
     const { decidedMs } = timing;
-    deps.metrics.exchange(outcomeLabels(ctx, timing.decision, codeLabel), {
+    deps.metrics.exchange(labels, {
       bytesIn: counts.bytesIn,
       bytesOut: counts.bytesOut,
       upstreamMs: ctx.upstreamMs,
@@ -234,6 +263,7 @@ export async function runExchange(
 ): Promise<void> {
   const timing = startTiming(deps);
   const ctx = exchangeContext(init, client.req, init.request);
+  startTrace(deps, ctx, client.req);
   let bytesIn = 0;
   if (init.request.body !== undefined) {
     client.req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));

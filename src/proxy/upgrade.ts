@@ -18,6 +18,7 @@ import {
   rawRefusal,
   recordExchange,
   startTiming,
+  startTrace,
   type ExchangeDeps,
   type ExchangeInit,
 } from './exchange';
@@ -40,6 +41,7 @@ export async function runUpgrade(
 ): Promise<void> {
   const timing = startTiming(deps);
   const ctx = exchangeContext(init, client.req, { ...init.request, upgrade: true });
+  startTrace(deps, ctx, client.req);
   let bytesIn = 0;
   let bytesOut = 0;
   let status: number | undefined;

@@ -4,6 +4,27 @@ import { createPipeline } from '../../src/pipeline/runner';
 import { type Timers } from '../../src/timers';
 import { CONTINUE, type Decision, type RequestContext, type Stage } from '../../src/pipeline/types';
 import { recordingLogger } from '../helpers/waiting-and-processes';
+import type { RequestTrace, SpanAttributes, TraceSpan } from '../../src/observability/tracing';
+
+/** A RequestTrace that records the spans started and how each ended. */
+function recordingTrace() {
+  const spans: Array<{ name: string; ended?: { attributes?: SpanAttributes; failed?: boolean } }> =
+    [];
+  const span = (name: string): TraceSpan => {
+    const entry: (typeof spans)[number] = { name };
+    spans.push(entry);
+    return {
+      inject: () => undefined,
+      end: (attributes, failed) => void (entry.ended = { attributes, failed }),
+    };
+  };
+  const trace: RequestTrace = {
+    stage: span,
+    call: span,
+    end: () => undefined,
+  };
+  return { spans, trace };
+}
 
 /** Timers that fire only when the test says so. */
 function manualTimers(): Timers & { pending: Map<number, { fire: () => void; ms: number }> } {
@@ -65,6 +86,49 @@ describe('pipeline runner', () => {
     expect(await run(ctx)).toEqual(CONTINUE);
     expect(calls).toEqual(['a', 'b', 'c']);
     expect(ctx.audit.decision).toBe('allow');
+  });
+
+  it('adds a span per stage to a traced request, ended with the stage decision', async () => {
+    const calls: string[] = [];
+    const run = createPipeline(
+      [
+        stage('a', calls, () => CONTINUE),
+        stage('b', calls, () => ({ kind: 'deny', error: new GatewayError('VEC_POLICY_DENIED') })),
+        stage('c', calls, () => CONTINUE),
+      ],
+      { logger: recordingLogger(), timers: manualTimers() },
+    );
+    const { spans, trace } = recordingTrace();
+    const ctx = context();
+    ctx.trace = trace;
+    await run(ctx);
+    expect(spans).toEqual([
+      { name: 'a', ended: { attributes: { decision: 'continue' }, failed: false } },
+      {
+        name: 'b',
+        ended: { attributes: { decision: 'deny', code: 'VEC_POLICY_DENIED' }, failed: false },
+      },
+    ]);
+  });
+
+  it('with tracing off (no trace on the context) reads it once and starts no span', async () => {
+    const calls: string[] = [];
+    const run = createPipeline(
+      ['a', 'b', 'c'].map((n) => stage(n, calls, () => CONTINUE)),
+      { logger: recordingLogger(), timers: manualTimers() },
+    );
+    const ctx = context();
+    let reads = 0;
+    Object.defineProperty(ctx, 'trace', {
+      get: () => {
+        reads += 1;
+        return undefined;
+      },
+    });
+    expect(await run(ctx)).toEqual(CONTINUE);
+    expect(calls).toEqual(['a', 'b', 'c']);
+    // One look per request, none per stage: the untraced loop is the plain one.
+    expect(reads).toBe(1);
   });
 
   it('tells onDecision each final decision once, after the audit fields are set', async () => {

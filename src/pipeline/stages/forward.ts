@@ -8,6 +8,7 @@
  * response is redacted of it (./redact-response.ts: a small plain body is read here, whole, and
  * keeps a Content-Length; others stream); otherwise the body passes untouched.
  */
+import { GatewayError } from '../../errors';
 import { hostHeader } from '../../http/authority';
 import { stripHopByHop } from '../../http/hop-by-hop';
 import type { UpstreamClient } from '../../http/upstream-client';
@@ -50,6 +51,10 @@ export function createForwardStage(options: ForwardStageOptions, deps: ForwardSt
     // A compressed echo would hide a secret from redaction: ask for the body as is.
     if (secrets.length > 0) setHeader(request.headers, 'accept-encoding', 'identity');
 
+    // Traced: the upstream call's span, whose context the upstream receives as `traceparent`.
+    const span = ctx.trace?.call('upstream');
+    span?.inject(request.headers);
+
     let answer: UpstreamResponse | UpstreamUpgrade;
     const sentAt = performance.now();
     try {
@@ -68,12 +73,14 @@ export function createForwardStage(options: ForwardStageOptions, deps: ForwardSt
               : { signal: ctx.cancellation, vault: ctx.vault },
           );
     } catch (err) {
+      span?.end({ code: err instanceof GatewayError ? err.code : 'other' }, true);
       if (ctx.cancellation.aborted) return CLIENT_GONE;
       throw err;
     } finally {
       // A failed call (timeout, refused connection) spent its time upstream too.
       ctx.upstreamMs = performance.now() - sentAt;
     }
+    span?.end({ status: answer.status });
     ctx.response =
       secrets.length === 0 ? clean(answer) : await redacted(clean(answer), secrets, ctx);
     return CONTINUE;
