@@ -25,6 +25,8 @@ export interface OtlpReceiver {
   /** The traces endpoint, for Observability__Tracing__OtlpEndpoint. */
   url: string;
   spans: ReceivedSpan[];
+  /** The raw body of every export request, as received. */
+  bodies: string[];
   /** Export requests received (any path). */
   requests: number;
   close(): Promise<void>;
@@ -72,13 +74,15 @@ function plain(attributes: KeyValue[] = []): Record<string, string | number | bo
 }
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
-  const receiver = { spans: [] as ReceivedSpan[], requests: 0 };
+  const receiver = { spans: [] as ReceivedSpan[], bodies: [] as string[], requests: 0 };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       receiver.requests += 1;
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ExportRequest;
+      const text = Buffer.concat(chunks).toString('utf8');
+      receiver.bodies.push(text);
+      const body = JSON.parse(text) as ExportRequest;
       for (const { resource, scopeSpans } of body.resourceSpans) {
         const serviceName = String(plain(resource?.attributes)['service.name'] ?? '');
         for (const { spans = [] } of scopeSpans) {
