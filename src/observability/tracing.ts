@@ -25,6 +25,7 @@ import {
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
+  AlwaysOnSampler,
   BasicTracerProvider,
   BatchSpanProcessor,
   type SpanExporter,
@@ -131,6 +132,9 @@ export function createTracing(config: TracingConfig, options: TracingOptions): T
     });
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.ServiceName }),
+    // Every request is traced: the sampled flag of the agent's `traceparent` is the agent's
+    // choice, and the default parent-based sampler would let it hide its requests.
+    sampler: new AlwaysOnSampler(),
     spanProcessors: [new BatchSpanProcessor(exporter)],
   });
   const tracer = provider.getTracer('vectra');
