@@ -40,7 +40,7 @@ export type TraceHeaders = Record<string, string | string[] | undefined>;
 export type SpanAttributes = Record<string, string | number | boolean>;
 
 export interface TraceSpan {
-  /** Writes this span's context into `headers` as `traceparent` (and `tracestate`). */
+  /** Replaces any trace context in `headers` with this span's: `traceparent` (and `tracestate`). */
   inject(headers: TraceHeaders): void;
   /** Ends the span with `attributes`; `failed` marks its status as an error. */
   end(attributes?: SpanAttributes, failed?: boolean): void;
@@ -72,6 +72,10 @@ class OtelSpan implements TraceSpan {
   ) {}
 
   inject(headers: TraceHeaders): void {
+    // The agent's own context goes: its tracestate too, which belongs to its traceparent and is
+    // carried on (inside the span's context) only when that traceparent was valid.
+    delete headers.traceparent;
+    delete headers.tracestate;
     propagator.inject(trace.setSpan(ROOT_CONTEXT, this.span), headers, defaultTextMapSetter);
   }
 
