@@ -10,37 +10,9 @@ export interface SessionInfo {
   idleMinutes: number;
 }
 
-export interface Approval {
-  id: string;
-  agent: string;
-  vault: string;
-  service: string | null;
-  method: string;
-  url: string;
-  path: string;
-  scheme: 'http' | 'https';
-  host: string;
-  port: number;
-  bodySize: number;
-  bodyPreview: string | null;
-  explanation: string;
-  risk: number | null;
-  reasons: string[];
-  createdAt: string;
-  expiresAt: string;
-  status: 'pending' | 'approved' | 'denied' | 'expired' | 'used';
-  decidedBy: { id: string; name: string } | null;
-  scope: 'once' | 'session' | 'always' | null;
-  standingUntil: string | null;
-  pathPattern: string | null;
-  comment: string | null;
-}
-
-export interface ApprovalEvent {
-  type: 'created' | 'approved' | 'denied' | 'expired' | 'used' | 'revoked';
-  at: string;
-  approval: Approval;
-}
+// The approval record and its events are the server's own types (type-only: nothing of src/
+// reaches the bundle), so the page cannot drift from what /v1/approvals answers.
+export type { Approval, ApprovalEvent } from '../../src/approvals/types';
 
 export interface Agent {
   id: string;
