@@ -7,6 +7,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, messageOf } from '../api';
 import { CopyButton } from '../components/copy-button';
 import { ErrorText } from '../components/error-text';
+import { useReloading } from '../reloading';
 import type { Agent, SessionInfo, Vault } from '../types';
 import { when } from '../time';
 
@@ -21,33 +22,16 @@ export function AgentsPage({ session }: { session: SessionInfo }) {
   const [agents, setAgents] = useState<Agent[]>();
   const [vaults, setVaults] = useState<Vault[]>([]);
   const [minted, setMinted] = useState<Minted>();
-  const [error, setError] = useState<string>();
 
   const load = useCallback(async () => {
-    try {
-      const [a, v] = await Promise.all([
-        api<{ agents: Agent[] }>('GET', '/v1/agents'),
-        api<{ vaults: Vault[] }>('GET', '/v1/vaults'),
-      ]);
-      setAgents(a.agents);
-      setVaults(v.vaults);
-    } catch (err) {
-      setError(messageOf(err));
-    }
+    const [a, v] = await Promise.all([
+      api<{ agents: Agent[] }>('GET', '/v1/agents'),
+      api<{ vaults: Vault[] }>('GET', '/v1/vaults'),
+    ]);
+    setAgents(a.agents);
+    setVaults(v.vaults);
   }, []);
-  useEffect(() => {
-    void load();
-  }, [load]);
-
-  const act = async (work: () => Promise<unknown>) => {
-    setError(undefined);
-    try {
-      await work();
-      await load();
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+  const { error, act } = useReloading(load);
 
   return (
     <section aria-labelledby="agents-title">

@@ -3,10 +3,11 @@
  * tester of which service and decision a URL gets. Owners create vaults, set and delete
  * credentials, add, enable, disable and delete services, and change the unmatched-host setting.
  */
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useState } from 'preact/hooks';
 import { api, messageOf } from '../api';
 import { DryRun } from '../components/dry-run';
 import { ErrorText } from '../components/error-text';
+import { useReloading } from '../reloading';
 import { ServiceForm } from '../components/service-form';
 import type { Credential, Service, SessionInfo, Vault } from '../types';
 import { when } from '../time';
@@ -15,21 +16,14 @@ export function VaultsPage({ session }: { session: SessionInfo }) {
   const isOwner = session.role === 'owner';
   const [vaults, setVaults] = useState<Vault[]>();
   const [chosen, setChosen] = useState<string>();
-  const [error, setError] = useState<string>();
   const [newVault, setNewVault] = useState('');
 
   const load = useCallback(async () => {
-    try {
-      const answer = await api<{ vaults: Vault[] }>('GET', '/v1/vaults');
-      setVaults(answer.vaults);
-      setChosen((current) => current ?? answer.vaults[0]?.name);
-    } catch (err) {
-      setError(messageOf(err));
-    }
+    const answer = await api<{ vaults: Vault[] }>('GET', '/v1/vaults');
+    setVaults(answer.vaults);
+    setChosen((current) => current ?? answer.vaults[0]?.name);
   }, []);
-  useEffect(() => {
-    void load();
-  }, [load]);
+  const { error, setError, reload } = useReloading(load);
 
   const create = async (event: Event) => {
     event.preventDefault();
@@ -74,7 +68,7 @@ export function VaultsPage({ session }: { session: SessionInfo }) {
           key={chosen}
           vault={vaults.find((v) => v.name === chosen) ?? { name: chosen }}
           isOwner={isOwner}
-          onChanged={load}
+          onChanged={reload}
         />
       )}
     </section>
@@ -86,35 +80,18 @@ function VaultDetail(props: { vault: Vault; isOwner: boolean; onChanged: () => v
   const base = `/v1/vaults/${encodeURIComponent(vault.name)}`;
   const [credentials, setCredentials] = useState<Credential[]>();
   const [services, setServices] = useState<Service[]>();
-  const [error, setError] = useState<string>();
   const [key, setKey] = useState('');
   const [value, setValue] = useState('');
 
   const load = useCallback(async () => {
-    try {
-      const [c, s] = await Promise.all([
-        api<{ credentials: Credential[] }>('GET', `${base}/credentials`),
-        api<{ services: Service[] }>('GET', `${base}/services`),
-      ]);
-      setCredentials(c.credentials);
-      setServices(s.services);
-    } catch (err) {
-      setError(messageOf(err));
-    }
+    const [c, s] = await Promise.all([
+      api<{ credentials: Credential[] }>('GET', `${base}/credentials`),
+      api<{ services: Service[] }>('GET', `${base}/services`),
+    ]);
+    setCredentials(c.credentials);
+    setServices(s.services);
   }, [base]);
-  useEffect(() => {
-    void load();
-  }, [load]);
-
-  const act = async (work: () => Promise<unknown>) => {
-    setError(undefined);
-    try {
-      await work();
-      await load();
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+  const { error, reload, act } = useReloading(load);
 
   return (
     <>
@@ -290,7 +267,7 @@ function VaultDetail(props: { vault: Vault; isOwner: boolean; onChanged: () => v
           <ServiceForm
             vault={vault.name}
             credentials={(credentials ?? []).map((c) => c.key)}
-            onAdded={() => void load()}
+            onAdded={() => void reload()}
           />
         )}
       </section>
