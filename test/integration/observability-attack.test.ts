@@ -7,64 +7,30 @@
  * 300 randomized requests that must not add a single agent-chosen label value to /metrics.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Gateway } from '../../src/gateway';
 import { ERROR_CODES } from '../../src/errors';
-import { startTestGateway, upstreamAndGateways } from '../helpers/gateway';
+import { upstreamAndGateways } from '../helpers/gateway';
 import { basicProxyAuth, connectTunnel, openTunnel, rawConnect } from '../helpers/raw-http';
-import { policyDocument, rule, when } from '../helpers/policy-documents';
 import { scrape } from '../helpers/metrics';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver';
 import type { TestUpstream } from '../helpers/upstream';
-import { tempDir } from '../helpers/temp-dir';
-
-const POLICY = policyDocument('attack', 'Allow', [
-  rule('no-forbidden', 'Deny', 'Nothing under /forbidden', [
-    when('path', 'startsWith', '/forbidden'),
-  ]),
-]);
+import {
+  AGENT_SPAN,
+  SERVER,
+  startTracedGateway,
+  TRACE_ID,
+  type TracedGateway as Setup,
+} from '../helpers/traced-gateway';
 
 const CREDENTIAL = 'vault-credential-7f3a9c1e5b';
-const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
-const AGENT_SPAN = '00f067aa0ba902b7';
 /** What the gateway must send upstream when tracing is on: its own span, sampled. */
 const OWN_TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/;
-const SERVER = 2;
 
-interface Setup {
-  gateway: Gateway;
-  token: string;
-  proxyPort: number;
-  ca: string;
-}
-
-async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv): Promise<Setup> {
-  const policies = tempDir('vectra-obs-attack-policies-');
-  writeFileSync(join(policies, 'attack.json'), JSON.stringify(POLICY));
-  const gateway = await startTestGateway({
-    System__Proxy__UpstreamCaFile: upstream.caFile,
-    System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
-    Policy__Providers__Internal__Directory: policies,
-    ...env,
+function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv): Promise<Setup> {
+  return startTracedGateway(upstream, env, {
+    credential: CREDENTIAL,
+    shopUnmatched: 'passthrough',
+    otherVaults: ['closed'],
   });
-  await gateway.vaults.createVault({ name: 'shop', unmatchedHosts: 'passthrough' });
-  await gateway.vaults.createVault({ name: 'closed' });
-  await gateway.vaults.setCredential('shop', 'KEY', CREDENTIAL);
-  await gateway.vaults.createService('shop', {
-    name: 'plain',
-    host: `localhost:${upstream.httpPort}`,
-    scheme: 'http',
-    auth: { type: 'bearer', credential: 'KEY' },
-  });
-  await gateway.vaults.createService('shop', {
-    name: 'secure',
-    host: `localhost:${upstream.httpsPort}`,
-    auth: { type: 'bearer', credential: 'KEY' },
-  });
-  const { token } = await gateway.identity.createAgent({ name: 'bot', vaults: ['shop', 'closed'] });
-  const ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
-  return { gateway, token, proxyPort: Number(new URL(gateway.urls.proxy).port), ca };
 }
 
 /** One raw absolute-form request through the proxy with `extra` header lines; its status. */

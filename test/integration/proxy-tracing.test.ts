@@ -6,63 +6,26 @@
  * the upstream as they were sent.
  */
 import { request } from 'node:http';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Gateway } from '../../src/gateway';
 import { STAGE_ORDER } from '../../src/pipeline/stages';
-import { startTestGateway, upstreamAndGateways } from '../helpers/gateway';
+import { upstreamAndGateways } from '../helpers/gateway';
 import { basicProxyAuth, openTunnel } from '../helpers/raw-http';
-import { policyDocument, rule, when } from '../helpers/policy-documents';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver';
 import type { TestUpstream } from '../helpers/upstream';
-import { tempDir } from '../helpers/temp-dir';
+import {
+  AGENT_SPAN,
+  SERVER,
+  startTracedGateway,
+  TRACE_ID,
+  type TracedGateway as Setup,
+} from '../helpers/traced-gateway';
 
-const POLICY = policyDocument('tracing', 'Allow', [
-  rule('no-forbidden', 'Deny', 'Nothing under /forbidden', [
-    when('path', 'startsWith', '/forbidden'),
-  ]),
-]);
-
-const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
-const AGENT_SPAN = '00f067aa0ba902b7';
 const TRACEPARENT = `00-${TRACE_ID}-${AGENT_SPAN}-01`;
 
-const SERVER = 2;
 const CLIENT = 3;
 const ERROR = 2;
 
-interface Setup {
-  gateway: Gateway;
-  token: string;
-  proxyPort: number;
-  ca: string;
-}
-
-async function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv): Promise<Setup> {
-  const policies = tempDir('vectra-tracing-policies-');
-  writeFileSync(join(policies, 'tracing.json'), JSON.stringify(POLICY));
-  const gateway = await startTestGateway({
-    System__Proxy__UpstreamCaFile: upstream.caFile,
-    System__Proxy__NetworkAllowlist: '127.0.0.0/8,::1/128',
-    Policy__Providers__Internal__Directory: policies,
-    ...env,
-  });
-  await gateway.vaults.createVault({ name: 'shop' });
-  await gateway.vaults.setCredential('shop', 'KEY', 'tracing-secret-value');
-  await gateway.vaults.createService('shop', {
-    name: 'plain',
-    host: `localhost:${upstream.httpPort}`,
-    scheme: 'http',
-    auth: { type: 'bearer', credential: 'KEY' },
-  });
-  await gateway.vaults.createService('shop', {
-    name: 'secure',
-    host: `localhost:${upstream.httpsPort}`,
-    auth: { type: 'bearer', credential: 'KEY' },
-  });
-  const { token } = await gateway.identity.createAgent({ name: 'bot', vaults: ['shop'] });
-  const ca = await (await fetch(`${gateway.urls.http}/v1/ca.pem`)).text();
-  return { gateway, token, proxyPort: Number(new URL(gateway.urls.proxy).port), ca };
+function setUp(upstream: TestUpstream, env: NodeJS.ProcessEnv): Promise<Setup> {
+  return startTracedGateway(upstream, env, { credential: 'tracing-secret-value' });
 }
 
 /** An absolute-form request through the forward proxy; resolves with the status once read. */
